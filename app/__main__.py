@@ -1,0 +1,3 @@
+from longhand.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,262 @@
+"""CLI: ``longhand plan`` and ``longhand write``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ..core.backend import CancelToken, LonghandError
+from ..core.engine import (AgentWriter, JobDone, PlanReady, PlanToken, SectionDone, SectionStarted,
+                           SectionToken, validate_request)
+from ..core.project import Project
+from ..core.runtime import context_for_target, open_backend
+from ..core.wordcount import count_words, target_from_instruction
+from . import command
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", metavar="PATH", help="GGUF model file (default: LONGHAND_MODEL, else the demo model)")
+    g.add_argument("--backend", choices=["llama", "openai"], default="llama",
+                   help="llama: in-process llama.cpp (default); openai: an OpenAI-compatible server")
+    g.add_argument("--base-url", help="server URL for --backend openai (e.g. http://127.0.0.1:8080/v1)")
+    g.add_argument("--remote-model", "--model-name", dest="remote_model", help="model name on the server")
+    g.add_argument("--api-key", help="API key for the server (or OPENAI_API_KEY)")
+    g.add_argument("--format", dest="format_name",
+                   help="prompt format: longwriter-llama3, longwriter-glm4, completion (default: from the GGUF)")
+    g.add_argument("--ctx", type=int, help="context length in tokens (default: sized to the job)")
+    g.add_argument("--gpu-layers", default="auto", help="layers to offload to the GPU: auto or a number")
+    g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    g.add_argument("--seed", type=int, help="random seed, for reproducible text")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default: per model family)")
+
+
+def _words(args, instruction: str) -> int:
+    if args.words is not None:
+        return args.words
+    stated = target_from_instruction(instruction)
+    if stated is None:
+        raise LonghandError("How long? The instruction states no length; pass --words N.")
+    return stated
+
+
+def _open(args, target: int):
+    layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
+    return open_backend(args.model, backend=args.backend, n_ctx=args.ctx or context_for_target(target),
+                        n_gpu_layers=layers, n_threads=args.threads, format_name=args.format_name,
+                        base_url=args.base_url, api_key=args.api_key, remote_model=args.remote_model)
+
+
+def _writer(args, backend) -> AgentWriter:
+    writer = AgentWriter(backend, seed=args.seed)
+    if args.temperature is not None:
+        writer.sampling.temperature = args.temperature
+    return writer
+
+
+class Progress:
+    """Live progress on stderr: one updating line on a terminal, a line per section otherwise."""
+
+    def __init__(self, project: Project, quiet: bool = False) -> None:
+        self.project = project
+        self.tty = sys.stderr.isatty()
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+
+    def __call__(self, e) -> None:
+        if self.quiet:
+            return
+        n = len(self.project.sections)
+        if isinstance(e, PlanReady):
+            print(f"plan: {len(e.sections)} sections ({e.how})", file=sys.stderr)
+            for i, s in enumerate(e.sections, 1):
+                print(f"  {i:>3}. [{s.target_words:>5} words] {s.main_point}", file=sys.stderr)
+        elif isinstance(e, SectionStarted):
+            if self.tty:
+                print(file=sys.stderr)
+            else:
+                print(f"section {e.index + 1}/{n}: writing ~{e.target_words} words ({e.mode})",
+                      file=sys.stderr, flush=True)
+        elif isinstance(e, SectionToken) and self.tty:
+            now = time.perf_counter()
+            if now - self._last > 0.2:
+                self._last = now
+                print(f"\rsection {e.index + 1}/{n}: {e.section_words} words | total "
+                      f"{e.total_words}/{self.project.target_words} | {e.tokens_per_s:.1f} tok/s   ",
+                      end="", file=sys.stderr, flush=True)
+        elif isinstance(e, SectionDone):
+            total = self.project.words
+            line = (f"section {e.index + 1}/{n} done: {e.words}/{e.target_words} words | total "
+                    f"{total}/{self.project.target_words} | {e.generated_tokens / e.seconds if e.seconds else 0:.1f} tok/s")
+            print(("\r" + line) if self.tty else line, file=sys.stderr, flush=True)
+        elif isinstance(e, JobDone):
+            s = e.stats
+            state = "cancelled" if e.cancelled else "done"
+            print(f"{state}: {s.words}/{s.target_words} words in {s.seconds:.1f} s, "
+                  f"{s.generated_tokens} tokens generated at {s.tokens_per_s:.1f} tok/s, "
+                  f"{s.prompt_tokens_evaluated} prompt tokens evaluated", file=sys.stderr)
+
+
+class Autosave:
+    """Save the project at most every ``interval`` seconds while writing, and at each milestone."""
+
+    def __init__(self, project: Project, interval: float = 1.0) -> None:
+        self.project = project
+        self.interval = interval
+        self._last = 0.0
+
+    def __call__(self, e) -> None:
+        if self.project.path is None:
+            return
+        now = time.monotonic()
+        milestone = isinstance(e, (PlanReady, SectionStarted, SectionDone, JobDone))
+        if isinstance(e, SectionToken):
+            # keep the streamed tokens in the file too: a crash loses at most ``interval`` s
+            sec = self.project.sections[e.index]
+            sec.text += e.text
+        if milestone or now - self._last >= self.interval:
+            self._last = now
+            self.project.save()
+
+
+def _install_sigint(cancel: CancelToken) -> None:
+    def handler(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        print("\nstopping after this token (Ctrl+C again to abort)...", file=sys.stderr)
+        cancel.cancel()
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not in the main thread
+        pass
+
+
+def _summary(project: Project, stats, backend) -> dict:
+    return {
+        "target_words": project.target_words,
+        "words": project.words,
+        "sections": [{"title": s.heading, "main_point": s.main_point, "target_words": s.target_words,
+                      "words": s.words, "status": s.status} for s in project.sections],
+        "generated_tokens": stats.generated_tokens,
+        "prompt_tokens": stats.prompt_tokens,
+        "prompt_tokens_evaluated": stats.prompt_tokens_evaluated,
+        "tokens_per_s": round(stats.tokens_per_s, 2),
+        "seconds": round(stats.seconds, 2),
+        "model": backend.info.model,
+        "backend": backend.info.name,
+        "device": backend.info.device,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+
+def plan_cmd(args) -> int:
+    validate_request(args.instruction, _words(args, args.instruction))
+    target = _words(args, args.instruction)
+    backend = _open(args, target)
+    try:
+        writer = _writer(args, backend)
+        sections = writer.plan(args.instruction, target)
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps({"target_words": target, "sections": [
+            {"title": s.heading, "main_point": s.main_point, "target_words": s.target_words}
+            for s in sections]}, ensure_ascii=False, indent=2))
+    else:
+        for i, s in enumerate(sections, 1):
+            print(f"Paragraph {i} - Main Point: {s.main_point} - Word Count: {s.target_words} words")
+    return 0
+
+
+def _plan_args(p):
+    p.add_argument("instruction", help="what to write")
+    p.add_argument("--words", type=int, help="target length in words (default: read from the instruction)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _add_model_args(p)
+
+
+plan_cmd.add_arguments = _plan_args
+command("plan", "make an outline (sections with main points and word targets)")(plan_cmd)
+
+
+def write_cmd(args) -> int:
+    from ..core.export import check_writable, export
+    if args.out:
+        check_writable(args.out)
+    project: Project
+    if args.project and Path(args.project).exists():
+        project = Project.load(args.project)
+        if args.instruction and args.instruction.strip() != project.instruction.strip():
+            raise LonghandError(f"{args.project} holds another job; use a new project file.")
+        print(f"resuming {args.project}: {project.words}/{project.target_words} words written",
+              file=sys.stderr)
+    else:
+        if not args.instruction:
+            raise LonghandError("The instruction is empty: say what to write.")
+        target = _words(args, args.instruction)
+        validate_request(args.instruction, target)
+        project = Project(instruction=args.instruction.strip(), target_words=target)
+        if args.project:
+            project.path = Path(args.project)
+    validate_request(project.instruction, project.target_words)
+    backend = _open(args, project.target_words)
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    progress = Progress(project, quiet=args.quiet)
+    autosave = Autosave(project)
+
+    def on_event(e):
+        autosave(e)
+        progress(e)
+
+    try:
+        info = backend.info
+        if not args.quiet:
+            print(f"model: {info.model}{' (demo)' if info.demo else ''} | {info.name} on {info.device} | "
+                  f"context {info.n_ctx} | {info.prompt_style} prompts", file=sys.stderr)
+            for note in info.notes:
+                print(f"note: {note}", file=sys.stderr)
+        writer = _writer(args, backend)
+        t0 = time.perf_counter()
+        if not project.sections:
+            project.sections = writer.plan(project.instruction, project.target_words,
+                                           on_event=on_event, cancel=cancel)
+        stats = writer.write(project, on_event=on_event, cancel=cancel)
+        stats.seconds = time.perf_counter() - t0
+    finally:
+        backend.close()
+    if project.path is not None:
+        project.save()
+    if args.out:
+        export(project, args.out)
+        if not args.quiet:
+            print(f"wrote {args.out} ({project.words} words)", file=sys.stderr)
+    if args.json:
+        out = _summary(project, stats, backend)
+        if not args.out:
+            out["text"] = project.text()
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    elif not args.out:
+        sys.stdout.write(project.text())
+    return 130 if cancel.cancelled else 0
+
+
+def _write_args(p):
+    p.add_argument("instruction", nargs="?", default="", help="what to write")
+    p.add_argument("--words", type=int, help="target length in words (default: read from the instruction)")
+    p.add_argument("--out", metavar="FILE", help="write the text to FILE (.md, .txt, .docx, .pdf)")
+    p.add_argument("--project", metavar="FILE.longhand",
+                   help="keep the job in a project file (autosaved; rerun to resume)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_model_args(p)
+
+
+write_cmd.add_arguments = _write_args
+command("write", "plan and write a long text, section by section")(write_cmd)

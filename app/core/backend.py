@@ -1,0 +1,152 @@
+"""Core: the one interface every text-generation backend implements.
+
+The engine talks to a backend in three calls: ``count_tokens``, ``generate`` and ``close``.
+``generate`` takes a :class:`Prompt` made of segments (the instruction header, then the text
+written so far, section by section), so that consecutive prompts share a long, token-exact
+prefix and the backend's prefix cache is reused. While it streams, the backend calls
+``on_piece`` with each new piece of text; the callback answers with a :class:`Steer` that
+says whether the end of text may be sampled next and whether to stop now. That is how the
+engine controls length without knowing anything about tokens or samplers.
+
+Real backends live in ``llama_backend`` (llama-cpp-python) and ``openai_backend``
+(OpenAI-compatible servers). Test doubles live in ``tests/``.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+class LonghandError(Exception):
+    """An error with a message meant for the user (shown as-is in the CLI and the GUI)."""
+
+
+class ModelError(LonghandError):
+    """The model file is missing, unreadable, corrupt or cannot be loaded."""
+
+
+class BackendError(LonghandError):
+    """Generation failed (server down, out of memory, context overflow...)."""
+
+
+class Cancelled(LonghandError):
+    """The user cancelled the job."""
+
+    def __init__(self, message: str = "Cancelled.") -> None:
+        super().__init__(message)
+
+
+class CancelToken:
+    """Thread-safe cancel flag, checked by backends between tokens."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass
+class Sampling:
+    """Sampling settings. LongWriter's own runs use temperature 0.5 (top_p 0.8 for GLM)."""
+
+    temperature: float = 0.5
+    top_p: float = 0.9
+    top_k: int = 50
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    repeat_last_n: int = 256
+    # DRY ("don't repeat yourself") penalises verbatim loops, the failure mode of long outputs.
+    dry_multiplier: float = 0.8
+    dry_base: float = 1.75
+    dry_allowed_length: int = 3
+    seed: Optional[int] = None
+
+
+@dataclass
+class Steer:
+    """The engine's answer to each streamed piece."""
+
+    allow_end: bool = True   # may the model end the text (EOS / stop token) next?
+    stop: bool = False       # stop generating now
+
+
+@dataclass
+class Prompt:
+    """A prompt as segments. ``user`` is the request; ``answer`` the assistant's text so far.
+
+    Chat models see ``format.prefix + user + format.suffix + answer``; completion (base)
+    models see ``user + answer``. Segments are tokenized one by one and concatenated, so an
+    unchanged leading segment always yields the same tokens (the prefix cache hits).
+    """
+
+    user: list[str]
+    answer: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(self.user) + "".join(self.answer)
+
+
+@dataclass
+class Generation:
+    """What one ``generate`` call produced."""
+
+    text: str
+    finish: str                 # "end" (model ended), "length" (max_tokens), "stop" (steered), "cancelled"
+    prompt_tokens: int          # tokens of the prompt
+    prompt_tokens_evaluated: int  # prompt tokens actually computed (not served from the cache)
+    generated_tokens: int
+    seconds: float
+    first_token_seconds: float = 0.0
+
+
+@dataclass
+class BackendInfo:
+    name: str                   # "llama.cpp" or "openai"
+    model: str                  # model file name or remote model id
+    device: str                 # "CPU", "GPU (33/33 layers)", "remote"
+    n_ctx: int
+    prompt_style: str           # "chat" or "completion"
+    format_name: str
+    demo: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+OnPiece = Callable[[str], Optional[Steer]]
+
+
+class Backend(ABC):
+    """A text generator the AgentWrite engine can drive."""
+
+    info: BackendInfo
+    default_sampling: Sampling
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes in this model."""
+
+    @abstractmethod
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
+                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None) -> Generation:
+        """Stream a completion of ``prompt``; call ``on_piece`` for each new piece of text.
+
+        Must return (not raise) with finish="cancelled" when ``cancel`` is set, keeping what
+        was generated. Raises BackendError on failures.
+        """
+
+    def ensure_context(self, n_tokens: int) -> None:  # noqa: B027 - optional hook
+        """Make room for prompts of ``n_tokens`` if the backend can (default: nothing)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free resources."""

