@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.autosave import Autosave
 from ..core.backend import CancelToken, LonghandError
 from ..core.engine import (AgentWriter, JobDone, PlanReady, PlanToken, SectionDone, SectionStarted,
                            SectionToken, validate_request)
@@ -100,28 +101,6 @@ class Progress:
             print(f"{state}: {s.words}/{s.target_words} words in {s.seconds:.1f} s, "
                   f"{s.generated_tokens} tokens generated at {s.tokens_per_s:.1f} tok/s, "
                   f"{s.prompt_tokens_evaluated} prompt tokens evaluated", file=sys.stderr)
-
-
-class Autosave:
-    """Save the project at most every ``interval`` seconds while writing, and at each milestone."""
-
-    def __init__(self, project: Project, interval: float = 1.0) -> None:
-        self.project = project
-        self.interval = interval
-        self._last = 0.0
-
-    def __call__(self, e) -> None:
-        if self.project.path is None:
-            return
-        now = time.monotonic()
-        milestone = isinstance(e, (PlanReady, SectionStarted, SectionDone, JobDone))
-        if isinstance(e, SectionToken):
-            # keep the streamed tokens in the file too: a crash loses at most ``interval`` s
-            sec = self.project.sections[e.index]
-            sec.text += e.text
-        if milestone or now - self._last >= self.interval:
-            self._last = now
-            self.project.save()
 
 
 def _install_sigint(cancel: CancelToken) -> None:
