@@ -302,7 +302,8 @@ class AgentWriter:
                     return Steer(allow_end=True, stop=True)
                 if w >= cap:
                     return Steer(allow_end=True, stop=True)
-                if w >= goal and _at_boundary(current, piece):
+                kept = _boundary_text(current, piece) if w >= goal else None
+                if kept is not None and count_words(kept) >= goal:
                     return Steer(allow_end=True, stop=True)
                 return Steer(allow_end=w >= allow_from)
 
@@ -384,22 +385,23 @@ def _with_break(text: str) -> str:
     return stripped + " " if not re.search(r"[\u4e00-\u9fff]$", stripped) else stripped
 
 
-def _at_boundary(text: str, piece: str) -> bool:
-    """A sentence has just ended: ``piece`` (the newest, already in ``text``) moved past it.
+def _boundary_text(text: str, piece: str) -> str | None:
+    """If a sentence has just ended, the text to keep (up to that end); else None.
 
     Tokens usually carry their leading space (" There"), so a boundary is seen when the new
-    piece starts with whitespace and the text before it ends a sentence; the final trim then
-    drops the piece. Chinese has no spaces: 。！？ end a sentence by themselves.
+    piece starts with whitespace and the text before it ends a sentence; the piece is then
+    not kept. Chinese has no spaces: 。！？ (and a closing quote after them) end a sentence.
     """
     if not text or not piece:
-        return False
+        return None
     before = text[: len(text) - len(piece)]
     if piece[0].isspace() and ends_sentence(before):
-        return True
-    if text[-1].isspace():
-        return ends_sentence(text)
-    return text.rstrip()[-1:] in ("。", "！", "？") or (
-        text[-1] in "”」』" and ends_sentence(text) and bool(re.search(r"[\u4e00-\u9fff]", text[-20:])))
+        return before.rstrip()
+    if text[-1].isspace() and ends_sentence(text):
+        return text.rstrip()
+    if re.search(r"[。！？][”」』]?$", text):
+        return text
+    return None
 
 
 def _cut_leak(text: str) -> str:

@@ -99,6 +99,9 @@ _COUNT = re.compile(
         (?:about|approx\.?|approximately|around|~|约)?\s*
         (?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*(?:-\s*\d+\s*)?
         (?:words?\b|字)\s*[)\]]?\s*\.?\s*$""", re.IGNORECASE | re.VERBOSE)
+_LABELLED_COUNT = re.compile(
+    r"\s*[-–—|,;(]?\s*(?:words?\s*count|words?|length|字数)\s*[:：]\s*(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*[)\]]?\s*\.?\s*$",
+    re.IGNORECASE)
 _COUNT_LABEL_ONLY = re.compile(r"\s*[-–—|,;(]?\s*(?:words?\s*count|字数)\s*[:：]?\s*[)\]]?\s*$", re.IGNORECASE)
 _CHATTER = re.compile(r"^(?:here\s+is|here's|sure|outline|plan|the\s+plan|okay|ok\b|note|total)", re.IGNORECASE)
 
@@ -118,7 +121,7 @@ def parse_plan(text: str) -> list[ParsedStep]:
         body = line[m.end():].strip()
         body = _MAIN_POINT_LABEL.sub("", body).strip()
         target = None
-        cm = _COUNT.search(body)
+        cm = _COUNT.search(body) or _LABELLED_COUNT.search(body)
         if cm:
             try:
                 target = int(cm.group("n").replace(",", ""))
@@ -128,7 +131,7 @@ def parse_plan(text: str) -> list[ParsedStep]:
         else:
             body = _COUNT_LABEL_ONLY.sub("", body).strip()
         body = body.strip(" -–—:：|").strip()
-        if count_words(body) < 2 or _CHATTER.match(body):
+        if count_words(body) < 1 or _CHATTER.match(body):
             continue
         if target is not None and target <= 0:
             target = None
@@ -156,7 +159,10 @@ def rescale(targets: list[int | None], total: int) -> list[int]:
     given = [t for t in targets if t]
     fill = (sum(given) / len(given)) if given else total / n
     raw = [float(t) if t else fill for t in targets]
-    floor_words = MIN_SECTION_WORDS if total >= MIN_SECTION_WORDS * n else 1
+    if total >= MIN_SECTION_WORDS * n:
+        floor_words = MIN_SECTION_WORDS
+    else:
+        floor_words = 1 if total >= n else 0
     scale = total / sum(raw)
     scaled = [max(floor_words, r * scale) for r in raw]
     # re-normalise after applying the floor
