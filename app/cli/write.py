@@ -170,10 +170,15 @@ def write_cmd(args) -> int:
         check_writable(args.out)
     project: Project
     if args.project and Path(args.project).exists():
-        project = Project.load(args.project)
+        project = Project.open(args.project)   # takes the lock: one writer per project
+        for warning in project.warnings:
+            print(f"warning: {args.project}: {warning}", file=sys.stderr)
         if args.instruction and args.instruction.strip() != project.instruction.strip():
+            project.close()
             raise LonghandError(f"{args.project} holds another job; use a new project file.")
-        print(f"resuming {args.project}: {project.words}/{project.target_words} words written",
+        where = project.resume_point()
+        print(f"resuming {args.project}: {project.words}/{project.target_words} words written"
+              + (f"; continuing section {where[0] + 1} from {where[1]} words" if where else ""),
               file=sys.stderr)
     else:
         if not args.instruction:
@@ -183,12 +188,19 @@ def write_cmd(args) -> int:
         project = Project(instruction=args.instruction.strip(), target_words=target)
         if args.project:
             project.path = Path(args.project)
-    validate_request(project.instruction, project.target_words)
-    backend = _open(args, project.target_words)
+            project.lock()
+            project.save()     # the file exists from the start: rerunning resumes
+    try:
+        validate_request(project.instruction, project.target_words)
+        backend = _open(args, project.target_words)
+    except BaseException:
+        project.close()
+        raise
     cancel = CancelToken()
     _install_sigint(cancel)
     progress = Progress(project, quiet=args.quiet)
-    autosave = Autosave(project)
+    autosave = Autosave(project, on_error=lambda err: print(f"warning: autosave failed: {err}",
+                                                            file=sys.stderr))
 
     def on_event(e):
         autosave(e)
@@ -208,10 +220,16 @@ def write_cmd(args) -> int:
                                            on_event=on_event, cancel=cancel)
         stats = writer.write(project, on_event=on_event, cancel=cancel)
         stats.seconds = time.perf_counter() - t0
+    except BaseException:
+        project.close()
+        raise
     finally:
         backend.close()
     if project.path is not None:
-        project.save()
+        try:
+            project.save()
+        finally:
+            project.close()
     if args.out:
         export(project, args.out)
         if not args.quiet:
