@@ -97,6 +97,10 @@ _INSTRUCTION_LEAD = re.compile(
     re.IGNORECASE)
 
 
+_SMALL_WORDS = {"a", "an", "the", "of", "in", "on", "at", "to", "for", "with", "and", "or", "but",
+                "who", "which", "that", "about", "from", "by", "as", "into", "his", "her", "their"}
+
+
 def title_for(project: Project) -> str:
     """The project's title, or one made from the instruction ("Story about a lighthouse…")."""
     if project.title.strip():
@@ -108,8 +112,10 @@ def title_for(project: Project) -> str:
         return "Untitled"
     if re.search(r"[\u4e00-\u9fff]", t):
         return t[:24]
-    words = t.split()
-    t = " ".join(words[:8]) + ("…" if len(words) > 8 else "")
+    words = t.split()[:8]
+    while len(words) > 2 and words[-1].lower().strip(",;:") in _SMALL_WORDS:
+        words.pop()      # a title cut short should not end on "a", "of", "who"...
+    t = " ".join(words).rstrip(",;:")
     return t[0].upper() + t[1:]
 
 

@@ -1,0 +1,56 @@
+"""CLI: ``longhand export PROJECT --out FILE.docx|.pdf|.md|.txt``."""
+
+from __future__ import annotations
+
+import sys
+
+from ..core.export import FONTS, PAGE_SIZES, SECTION_MODES, STYLES, check_writable, export
+from ..core.project import Project
+from . import command
+
+
+def export_cmd(args) -> int:
+    out = check_writable(args.out)
+    project = Project.load(args.project)       # reading needs no lock
+    for warning in project.warnings:
+        print(f"warning: {args.project}: {warning}", file=sys.stderr)
+    if not project.words:
+        print(f"note: {args.project} has no text yet; the export holds only the title.",
+              file=sys.stderr)
+    elif not project.finished:
+        print(f"note: {args.project} is not finished ({project.words}/{project.target_words} words); "
+              f"exporting what is written.", file=sys.stderr)
+    options = {k: v for k, v in (("style", args.style), ("font", args.font), ("sections", args.sections),
+                                 ("page_size", args.page_size), ("title", args.title),
+                                 ("author", args.author), ("contact", _contact(args.contact))) if v}
+    if out.suffix.lower() not in (".docx", ".pdf"):
+        options = {}
+    export(project, out, **options)
+    if not args.quiet:
+        print(f"wrote {out} ({project.words} words)", file=sys.stderr)
+    return 0
+
+
+def _export_args(p):
+    p.add_argument("project", help="the project file (.longhand)")
+    p.add_argument("--out", "-o", required=True, metavar="FILE",
+                   help="output file: .docx, .pdf (manuscripts), .md or .txt")
+    g = p.add_argument_group("manuscript (DOCX and PDF)")
+    g.add_argument("--style", choices=STYLES, help="manuscript (standard manuscript format, default) or plain")
+    g.add_argument("--font", choices=FONTS, help="times (default) or courier")
+    g.add_argument("--sections", choices=SECTION_MODES,
+                   help="chapters: each section on a new page under its heading (default); "
+                        "scenes: sections separated by '#'; continuous: one run of text")
+    g.add_argument("--page-size", choices=PAGE_SIZES, help="letter (default) or a4")
+    g.add_argument("--title", help="title (default: the project's, else made from the instruction)")
+    g.add_argument("--author", help="author name (default: the project's)")
+    g.add_argument("--contact", help="contact lines for the title page, separated by '\\n' or ';'")
+    p.add_argument("-q", "--quiet", action="store_true", help="no messages on stderr")
+
+
+def _contact(value: str | None) -> str | None:
+    return value.replace("\\n", "\n").replace(";", "\n") if value else value
+
+
+export_cmd.add_arguments = _export_args
+command("export", "export a project as DOCX or PDF manuscript, Markdown or plain text")(export_cmd)
