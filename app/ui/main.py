@@ -1,4 +1,4 @@
-"""GUI: entry point (placeholder until the desktop GUI lands)."""
+"""GUI: entry point — ``longhand`` without arguments, or ``longhand-gui``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,28 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1] + list(argv or []))
-    label = QLabel("Longhand")
-    label.resize(400, 200)
-    label.show()
+    from .. import APP_NAME, __version__
+    from .settings import APP, ORG
+    from .window import MainWindow
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1] + argv)
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    window = MainWindow()
+    window.show()
+    project = next((a for a in argv if a.endswith(".longhand")), None)
+    if project:
+        window.open_project(project)
+    # load the model in the background, so the first Plan starts at once
+    QTimer.singleShot(300, window.preload_model)
     return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

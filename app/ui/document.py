@@ -1,0 +1,401 @@
+"""GUI: Generation view — the manuscript, section by section, each under its heading.
+
+Each section is a card: heading, words vs target, actions (regenerate, write more, lock,
+edit by hand) and the text. The section being written streams token by token into its
+card, which is highlighted. Streamed pieces are buffered and flushed a few times a second,
+so the event loop never does more than a small append. The view follows the stream unless
+the user scrolls away from it; scrolling back to the stream resumes following.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QTextCursor, QTextOption
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QTextEdit,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from ..core.plan import Section
+from ..core.wordcount import count_words
+from .outline import status_of
+
+CARD_STYLE = """
+QFrame#card { background: palette(base); border: 1px solid palette(midlight); border-radius: 6px; }
+QFrame#card[current="true"] { border: 1px solid #8aa4c8; }
+QFrame#card[streaming="true"] { border: 2px solid #d9822b; background: #fffaf2; }
+QLabel#heading { font-weight: 600; font-size: 13pt; }
+QLabel#badge { color: white; background: #d9822b; border-radius: 8px; padding: 1px 8px; font-weight: 600; }
+QLabel#meta { color: palette(mid); }
+QTextEdit#body { border: none; background: transparent; }
+QTextEdit#body[editing="true"] { border: 1px solid #1565c0; background: white; }
+"""
+
+
+class _AutoHeightText(QTextEdit):
+    """A text edit as tall as its text (the scroll area scrolls, not each section)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("body")
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAcceptRichText(False)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.document().setDocumentMargin(2)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def _fit(self, *_args) -> None:
+        h = int(self.document().size().height()) + 2 * self.frameWidth() + 4
+        if h != self.height():
+            self.setFixedHeight(max(h, 28))
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        self._fit()
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, self.height())
+
+
+class SectionCard(QFrame):
+    """One section of the manuscript."""
+
+    def __init__(self, view: "DocumentView", index: int, section: Section) -> None:
+        super().__init__()
+        self.view = view
+        self.index = index
+        self.section = section
+        self.setObjectName("card")
+        self.heading = QLabel()
+        self.heading.setObjectName("heading")
+        self.heading.setWordWrap(True)
+        self.badge = QLabel("● writing…")
+        self.badge.setObjectName("badge")
+        self.badge.hide()
+        self.meta = QLabel()
+        self.meta.setObjectName("meta")
+
+        def button(text: str, tip: str, checkable: bool = False) -> QToolButton:
+            b = QToolButton()
+            b.setText(text)
+            b.setToolTip(tip)
+            b.setCheckable(checkable)
+            b.setAutoRaise(True)
+            return b
+
+        self.regen_btn = button("Regenerate", "Write this section again (the current text is kept as an earlier take)")
+        self.extend_btn = button("Write more", "Continue this section with about half its target")
+        self.lock_btn = button("Lock", "A locked section is never rewritten and survives Re-plan", True)
+        self.edit_btn = button("Edit", "Edit the text by hand; click again to keep your changes", True)
+        self.regen_btn.clicked.connect(lambda: view.regenerateRequested.emit(self.index))
+        self.extend_btn.clicked.connect(lambda: view.extendRequested.emit(self.index))
+        self.lock_btn.toggled.connect(self._lock_toggled)
+        self.edit_btn.toggled.connect(self._edit_toggled)
+
+        self.body = _AutoHeightText()
+        self.body.setReadOnly(True)
+        self.body.setFont(view.text_font)
+        self.body.setPlaceholderText("Not written yet.")
+        self.body.setPlainText(section.text)
+
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.badge)
+        for b in (self.regen_btn, self.extend_btn, self.lock_btn, self.edit_btn):
+            top.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addWidget(self.meta)
+        layout.addWidget(self.body)
+        self.refresh()
+
+    def mousePressEvent(self, e) -> None:
+        self.view.sectionClicked.emit(self.index)
+        super().mousePressEvent(e)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def refresh(self, words: int | None = None, streaming: bool = False, target: int | None = None) -> None:
+        sec = self.section
+        self.heading.setText(f"{self.index + 1}. {sec.heading}")
+        words = sec.words if words is None else words
+        self.meta.setText(f"{words:,} / {target or sec.target_words:,} words · "
+                          f"{status_of(sec, streaming)}"
+                          + (f" · {len(sec.takes)} earlier take{'s' if len(sec.takes) != 1 else ''}"
+                             if sec.takes else ""))
+        self.lock_btn.blockSignals(True)
+        self.lock_btn.setChecked(sec.locked)
+        self.lock_btn.blockSignals(False)
+
+    def set_streaming(self, on: bool) -> None:
+        self.setProperty("streaming", on)
+        self.badge.setVisible(on)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def set_current(self, on: bool) -> None:
+        if bool(self.property("current")) != on:
+            self.setProperty("current", on)
+            self.style().unpolish(self)
+            self.style().polish(self)
+
+    def set_busy(self, busy: bool) -> None:
+        """While a job runs the text cannot change under the engine's feet."""
+        locked = self.section.locked
+        self.regen_btn.setEnabled(not busy and not locked)
+        self.extend_btn.setEnabled(not busy and not locked and bool(self.section.text.strip()))
+        self.lock_btn.setEnabled(not busy)
+        self.edit_btn.setEnabled(not busy)
+
+    def append(self, text: str) -> None:
+        cursor = QTextCursor(self.body.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(text)
+
+    def _lock_toggled(self, on: bool) -> None:
+        self.section.locked = on
+        self.view.lockChanged.emit(self.index, on)
+
+    def _edit_toggled(self, on: bool) -> None:
+        self.body.setReadOnly(not on)
+        self.body.setProperty("editing", on)
+        self.body.style().unpolish(self.body)
+        self.body.style().polish(self.body)
+        if on:
+            self.body.setFocus()
+        else:
+            self.commit_edit()
+
+    def commit_edit(self) -> None:
+        if self.edit_btn.isChecked():
+            self.edit_btn.setChecked(False)     # comes back here through _edit_toggled
+            return
+        text = self.body.toPlainText().strip()
+        if text != self.section.text.strip():
+            self.view.textEdited.emit(self.index, text)
+
+
+class DocumentView(QScrollArea):
+    """The manuscript view."""
+
+    regenerateRequested = Signal(int)
+    extendRequested = Signal(int)
+    lockChanged = Signal(int, bool)
+    textEdited = Signal(int, str)
+    sectionClicked = Signal(int)
+    topSectionChanged = Signal(int)      # the user scrolled; this section is at the top
+
+    FLUSH_MS = 60
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.text_font = QFont("Georgia")
+        self.text_font.setStyleHint(QFont.StyleHint.Serif)
+        self.text_font.setPointSizeF(12)
+        self.cards: list[SectionCard] = []
+        self.streaming: int | None = None
+        self.follow = True
+        self._pending: list[str] = []
+        self._programmatic = 0
+
+        self._inner = QWidget()
+        self._inner.setObjectName("page")
+        self._inner.setStyleSheet(CARD_STYLE)
+        self._column = QVBoxLayout()
+        self._column.setSpacing(10)
+        self._column.addStretch(1)
+        outer = QHBoxLayout(self._inner)
+        outer.setContentsMargins(16, 12, 16, 12)
+        page = QWidget()
+        page.setLayout(self._column)
+        page.setMaximumWidth(900)          # a readable line length on wide screens
+        outer.addStretch(1)
+        outer.addWidget(page, 100)
+        outer.addStretch(1)
+        self.setWidget(self._inner)
+
+        self.placeholder = QLabel()
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: palette(mid); font-size: 13pt; padding: 40px;")
+        self._column.insertWidget(0, self.placeholder)
+        self.set_placeholder("Your manuscript appears here, section by section.")
+
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(self.FLUSH_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        sb = self.verticalScrollBar()
+        sb.actionTriggered.connect(self._user_scrolled)
+        sb.sliderPressed.connect(lambda: self._user_scrolled(0))
+        sb.valueChanged.connect(self._value_changed)
+
+    # -- building --------------------------------------------------------------------------
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(not self.cards)
+
+    def set_sections(self, sections: list[Section]) -> None:
+        """Rebuild the cards (after a plan, a reorder, opening a project)."""
+        self.flush()
+        for c in self.cards:
+            self._column.removeWidget(c)
+            c.deleteLater()
+        self.cards = []
+        for i, sec in enumerate(sections):
+            card = SectionCard(self, i, sec)
+            self._column.insertWidget(self._column.count() - 1, card)
+            self.cards.append(card)
+        self.placeholder.setVisible(not self.cards)
+        if self.streaming is not None and self.streaming < len(self.cards):
+            self.cards[self.streaming].set_streaming(True)
+
+    def refresh(self, index: int | None = None) -> None:
+        targets = self.cards if index is None else self.cards[index:index + 1]
+        for c in targets:
+            c.refresh(streaming=c.index == self.streaming)
+
+    def set_busy(self, busy: bool) -> None:
+        for c in self.cards:
+            c.set_busy(busy)
+
+    def commit_edits(self) -> None:
+        for c in self.cards:
+            if c.edit_btn.isChecked():
+                c.commit_edit()
+
+    # -- streaming -------------------------------------------------------------------------
+
+    def begin_section(self, index: int, clear: bool) -> None:
+        self.flush()
+        if self.streaming is not None and self.streaming < len(self.cards):
+            self.cards[self.streaming].set_streaming(False)
+        self.streaming = index
+        if index >= len(self.cards):
+            return
+        card = self.cards[index]
+        card.set_streaming(True)
+        if clear:
+            card.body.clear()
+        else:
+            card.body.setPlainText(card.section.text)
+        self._pending = []
+        self._flush_timer.start()
+        if self.follow:
+            self._follow_stream()
+
+    def append(self, index: int, text: str) -> None:
+        if index == self.streaming:
+            self._pending.append(text)
+
+    def flush(self) -> None:
+        if not self._pending or self.streaming is None or self.streaming >= len(self.cards):
+            self._pending = []
+            return
+        text = "".join(self._pending)
+        self._pending = []
+        card = self.cards[self.streaming]
+        if not card.body.toPlainText():
+            text = text.lstrip()
+        card.append(text)
+        if self.follow:
+            self._follow_stream()
+
+    def end_section(self, index: int, final_text: str) -> None:
+        self._pending = []
+        self._flush_timer.stop()
+        if index < len(self.cards):
+            card = self.cards[index]
+            card.body.setPlainText(final_text)
+            card.set_streaming(False)
+            card.refresh()
+        if self.streaming == index:
+            self.streaming = None
+
+    def end_job(self) -> None:
+        self.flush()
+        self._flush_timer.stop()
+        if self.streaming is not None and self.streaming < len(self.cards):
+            self.cards[self.streaming].set_streaming(False)
+        self.streaming = None
+        self.refresh()
+
+    def streamed_text(self, index: int) -> str:
+        return self.cards[index].body.toPlainText() if index < len(self.cards) else ""
+
+    def streamed_words(self, index: int) -> int:
+        return count_words(self.streamed_text(index))
+
+    # -- scrolling -------------------------------------------------------------------------
+
+    def _stream_end_y(self) -> int | None:
+        if self.streaming is None or self.streaming >= len(self.cards):
+            return None
+        card = self.cards[self.streaming]
+        rect = card.body.cursorRect(self._end_cursor(card))
+        return card.body.mapTo(self._inner, rect.bottomLeft()).y()
+
+    @staticmethod
+    def _end_cursor(card: SectionCard) -> QTextCursor:
+        c = QTextCursor(card.body.document())
+        c.movePosition(QTextCursor.MoveOperation.End)
+        return c
+
+    def _follow_stream(self) -> None:
+        y = self._stream_end_y()
+        if y is None:
+            return
+        sb = self.verticalScrollBar()
+        view_h = self.viewport().height()
+        if y > sb.value() + view_h - 30 or y < sb.value():
+            self._programmatic += 1
+            try:
+                sb.setValue(min(sb.maximum(), max(0, y - view_h + 60)))
+            finally:
+                self._programmatic -= 1
+
+    def _user_scrolled(self, _action: int) -> None:
+        # decide after the scroll bar has moved
+        QTimer.singleShot(0, self._update_follow)
+
+    def _update_follow(self) -> None:
+        y = self._stream_end_y()
+        if y is None:
+            return
+        sb = self.verticalScrollBar()
+        self.follow = sb.value() - 40 <= y <= sb.value() + self.viewport().height() + 40
+
+    def _value_changed(self, value: int) -> None:
+        if self._programmatic or not self.cards:
+            return
+        top = self.section_at(value + 20)
+        if top is not None:
+            self.topSectionChanged.emit(top)
+
+    def section_at(self, y: int) -> int | None:
+        for c in self.cards:
+            if c.y() + c.parentWidget().y() + c.height() >= y:
+                return c.index
+        return self.cards[-1].index if self.cards else None
+
+    def scroll_to(self, index: int) -> None:
+        """Bring a section's heading to the top of the view."""
+        if not 0 <= index < len(self.cards):
+            return
+        card = self.cards[index]
+        self._programmatic += 1
+        try:
+            y = card.mapTo(self._inner, card.rect().topLeft()).y()
+            self.verticalScrollBar().setValue(max(0, y - 8))
+        finally:
+            self._programmatic -= 1
+        for c in self.cards:
+            c.set_current(c.index == index)
+        if self.streaming is not None:
+            self._update_follow()
