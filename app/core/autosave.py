@@ -40,7 +40,7 @@ class Autosave:
         self.error: SaveError | None = None
         self.saves = 0
         self.dirty = False
-        self._last = 0.0
+        self._last = float("-inf")     # the first save is always due
         self._live: dict[int, tuple[str, list[str]]] = {}   # index -> (base text, streamed pieces)
 
     # -- engine events ---------------------------------------------------------------------

@@ -40,6 +40,7 @@ from typing import Any, Callable
 from .backend import LonghandError
 from .engine import Job
 from .fileio import atomic_write_bytes, atomic_write_text
+from .wordcount import target_from_instruction
 from .plan import DEFAULT_SECTION_WORDS, DONE, EDITED, PLANNED, STATUSES, WRITING, Section
 
 FORMAT_NAME = "longhand-project"
@@ -405,8 +406,10 @@ class Project(Job):
         if not isinstance(settings, dict):
             r.warn("'settings' is not a table of settings; defaults used.")
             settings = {}
-        p = cls(instruction=r.text(data, "instruction", "project"),
-                target_words=r.count(data, "target_words", "project", planned or 1000),
+        instruction = r.text(data, "instruction", "project")
+        stated = target_from_instruction(instruction)
+        p = cls(instruction=instruction,
+                target_words=r.count(data, "target_words", "project", stated or planned or 1000),
                 sections=sections, bible=r.text(data, "bible", "project"),
                 title=r.text(data, "title", "project"), author=r.text(data, "author", "project"),
                 contact=r.text(data, "contact", "project"), settings=settings)
