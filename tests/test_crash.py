@@ -125,8 +125,9 @@ def test_sigkill_mid_section_loses_under_a_second_and_resumes(tmp_path, demo_mod
     project.close()
 
     # Resume with the same command: the interrupted section is continued, not restarted.
-    done = subprocess.run([sys.executable, "-m", "longhand", *cmd, "--json"], capture_output=True,
-                          text=True, env=env, timeout=1800)
+    manuscript = tmp_path / "story.pdf"
+    done = subprocess.run([sys.executable, "-m", "longhand", *cmd, "--json", "--out", str(manuscript)],
+                          capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"continuing section {index + 1} from {saved_words} words" in done.stderr
     final = Project.load(project_file)
@@ -136,3 +137,7 @@ def test_sigkill_mid_section_loses_under_a_second_and_resumes(tmp_path, demo_mod
     summary = json.loads(done.stdout)
     assert summary["words"] == final.words
     assert not Path(str(project_file) + ".lock").exists()
+    # ... and ``write --out`` exported the finished manuscript through the same exporter.
+    from pypdf import PdfReader
+    pdf_text = "".join(page.extract_text() for page in PdfReader(manuscript).pages)
+    assert "".join(final.sections[index].text.split())[:200] in "".join(pdf_text.split())

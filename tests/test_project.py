@@ -334,3 +334,19 @@ def test_autosave_keeps_writing_when_the_disk_is_full(tmp_path, monkeypatch):
     auto(SectionToken(2, " words.", 3, 3, 1.0))
     assert auto.error is None
     assert Project.load(p.path).sections[2].text == "Words more words."
+
+
+def test_autosave_keeps_streamed_text_when_the_job_fails_mid_section(tmp_path):
+    """The engine's JobDone comes from a ``finally``: after a backend error the pieces streamed
+    in the failed call are the only copy of that text, and they are saved."""
+    p = sample()
+    p.save(tmp_path / "book.longhand")
+    auto = Autosave(p, interval=3600)
+    sec = p.sections[2]
+    sec.status, sec.text = WRITING, ""
+    auto(SectionStarted(2, 400, "write"))
+    for piece in ["She", " rowed", " hard"]:
+        auto(SectionToken(2, piece, 0, 0, 1.0))
+    auto(JobDone(stats=None, cancelled=False))       # no SectionDone: the section failed
+    saved = Project.load(p.path).sections[2]
+    assert saved.text == "She rowed hard" and saved.status == WRITING

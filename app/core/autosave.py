@@ -54,9 +54,11 @@ class Autosave:
         elif isinstance(e, SectionDone):
             self._live.pop(e.index, None)
         if isinstance(e, (PlanReady, SectionStarted, SectionDone, JobDone)):
-            if isinstance(e, JobDone):
-                self._live.clear()
             self.save()
+            if isinstance(e, JobDone):
+                # After an error mid-section the streamed text is all there is: it was saved
+                # above (the section stays "writing", so the job continues it next time).
+                self._live.clear()
         elif self.dirty and time.monotonic() - self._last >= self.interval:
             self.save()
 
