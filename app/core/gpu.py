@@ -18,7 +18,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backend import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +196,12 @@ def estimate_gpu_layers(info, n_ctx: int, free_vram: int) -> int:
 def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None = None) -> tuple[int, str]:
     """The "auto" setting: (layers to offload, why) for this model, context and machine."""
     from .gguf import read_gguf
-    if not offload_supported():
-        return 0, "This llama-cpp-python build cannot offload to a GPU; running on the CPU."
     m = machine or probe()
+    if not m.offload_supported:
+        return 0, "This llama-cpp-python build cannot offload to a GPU; running on the CPU."
     if not m.has_gpu:
         return 0, "No GPU found; running on the CPU."
-    try:
-        info = read_gguf(path)
-    except ModelError:
-        raise
+    info = read_gguf(path)
     n = estimate_gpu_layers(info, n_ctx, m.vram_free)
     total = info.block_count + 1
     if n >= total:
