@@ -59,7 +59,7 @@ class _Signals(QObject):
 
 class _Job(QRunnable):
     def __init__(self, runner: "EngineRunner", kind: str, work: Work, settings: EngineSettings,
-                 project: Project, cancel: CancelToken, autosave: bool) -> None:
+                 project: Project, cancel: CancelToken, autosave: Autosave | None) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.runner = runner
@@ -68,7 +68,7 @@ class _Job(QRunnable):
         self.settings = settings
         self.project = project
         self.cancel = cancel
-        self.autosave = Autosave(project) if autosave else None
+        self.autosave = autosave
         self.signals = runner._signals
 
     def run(self) -> None:  # worker thread
@@ -85,10 +85,7 @@ class _Job(QRunnable):
 
                 def emit(e) -> None:
                     if self.autosave is not None:
-                        try:
-                            self.autosave(e)
-                        except LonghandError as err:   # a failed autosave must not stop writing
-                            log.warning("autosave failed: %s", err)
+                        self.autosave(e)      # a failed save is reported, never raised
                     self.signals.event.emit(e)
 
                 out.result = self.work(writer, emit, self.cancel)
@@ -145,7 +142,8 @@ class EngineRunner(QObject):
         return self._backend is not None and self._backend_key == self._key(settings)
 
     def start(self, kind: str, work: Work, settings: EngineSettings, project: Project,
-              autosave: bool = True) -> CancelToken:
+              autosave: Autosave | None = None) -> CancelToken:
+        """Run ``work`` on the worker thread; ``autosave`` (if given) sees every engine event there."""
         if self.busy:
             raise LonghandError("Another job is running; stop it first.")
         self._cancel = CancelToken()

@@ -14,12 +14,14 @@ from typing import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
                                QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox,
                                QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from .. import APP_NAME, __version__
 from ..core import export as core_export
+from ..core import recent
+from ..core.autosave import Autosave
 from ..core.backend import BackendInfo, LonghandError
 from ..core.demo import DEMO_LABEL
 from ..core.engine import (MAX_TARGET, MIN_TARGET, JobDone, PlanReady, PlanStarted, PlanToken,
@@ -80,6 +82,7 @@ class Banner(QFrame):
 
 class MainWindow(QMainWindow):
     jobFinished = Signal(object)      # JobResult, after the window has handled it
+    autosaveFailed = Signal(str)      # from the worker thread; shown in the window
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -102,6 +105,9 @@ class MainWindow(QMainWindow):
         self._programmatic = False
         self._syncing = False
         self._run: dict = {}
+        self.autosave: Autosave | None = None
+        self._discarded = False
+        self.autosaveFailed.connect(self._on_autosave_failed, Qt.ConnectionType.QueuedConnection)
         self._build()
         self._build_menus()
         self._restore_state()
@@ -109,6 +115,10 @@ class MainWindow(QMainWindow):
         self._tick = QTimer(self)
         self._tick.setInterval(250)
         self._tick.timeout.connect(self._refresh_progress)
+        self._flush_timer = QTimer(self)      # saves hand edits of a project that has a file
+        self._flush_timer.setInterval(1500)
+        self._flush_timer.timeout.connect(self._flush_edits)
+        self._flush_timer.start()
         self._set_busy(None)
         self._update_model_label()
 
@@ -127,7 +137,7 @@ class MainWindow(QMainWindow):
         self.instruction.setPlaceholderText(
             "What should the model write? e.g. “Write a 5000-word story about a lighthouse keeper "
             "who finds a message in a bottle.”")
-        self.instruction.setFixedHeight(72)
+        self.instruction.setFixedHeight(84)
         self.instruction.textChanged.connect(self._instruction_changed)
         self.target = QSpinBox()
         self.target.setRange(MIN_TARGET, MAX_TARGET)
@@ -138,9 +148,7 @@ class MainWindow(QMainWindow):
         self.target.setMinimumWidth(130)
         self.target.valueChanged.connect(self._target_changed)
         self.model_label = QLabel()
-        self.model_label.setWordWrap(True)
-        self.model_label.setMaximumWidth(260)
-        self.model_label.setStyleSheet("color: palette(mid);")
+        self.model_label.setStyleSheet("color: palette(dark);")
         self.plan_btn = QPushButton("Plan")
         self.plan_btn.setToolTip("Make an outline: sections with main points and word targets")
         self.write_btn = QPushButton("Write")
@@ -157,33 +165,31 @@ class MainWindow(QMainWindow):
         self.write_btn.clicked.connect(lambda: self.write())
         self.stop_btn.clicked.connect(self.stop)
 
-        target_box = QVBoxLayout()
-        target_box.setSpacing(2)
-        tl = QLabel("Target length")
-        tl.setStyleSheet("color: palette(mid);")
-        target_box.addWidget(tl)
-        target_box.addWidget(self.target)
-        target_box.addWidget(self.model_label)
-        target_box.addStretch(1)
-        buttons = QVBoxLayout()
-        buttons.setSpacing(4)
-        row = QHBoxLayout()
-        row.addWidget(self.plan_btn)
-        row.addWidget(self.write_btn)
-        row.addWidget(self.stop_btn)
-        buttons.addLayout(row)
+        tl = QLabel("Target:")
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(3)
+        grid.addWidget(tl, 0, 0)
+        grid.addWidget(self.target, 0, 1)
+        grid.addWidget(self.plan_btn, 0, 2)
+        grid.addWidget(self.write_btn, 0, 3)
+        grid.addWidget(self.stop_btn, 0, 4)
         self.job_label = QLabel()
-        self.job_label.setStyleSheet("color: palette(mid);")
+        self.job_label.setStyleSheet("color: palette(dark);")
         self.job_progress = QProgressBar()
-        self.job_progress.setMaximumHeight(14)
+        self.job_progress.setMaximumHeight(12)
         self.job_progress.setTextVisible(False)
-        buttons.addWidget(self.job_progress)
-        buttons.addWidget(self.job_label)
-        buttons.addStretch(1)
+        grid.addWidget(self.model_label, 1, 0, 1, 5)
+        grid.addWidget(self.job_progress, 2, 0, 1, 5)
+        grid.addWidget(self.job_label, 3, 0, 1, 5)
+        grid.setRowStretch(4, 1)
+        right = QWidget()
+        right.setLayout(grid)
+        right.setFixedWidth(480)
+        grid.setContentsMargins(0, 0, 0, 0)
         request = QHBoxLayout()
         request.addWidget(self.instruction, 1)
-        request.addLayout(target_box)
-        request.addLayout(buttons)
+        request.addWidget(right)
         root.addLayout(request)
 
         self.banner = Banner()
@@ -259,6 +265,8 @@ class MainWindow(QMainWindow):
         self.new_action = action(m, "&New", self.new_project, QKeySequence.StandardKey.New)
         self.open_action = action(m, "&Open…", self.open_project, QKeySequence.StandardKey.Open)
         self.save_action = action(m, "&Save", self.save, QKeySequence.StandardKey.Save)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.save_as_action = action(m, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
         self.export_action = action(m, "&Export…", self.export, QKeySequence("Ctrl+E"),
                                     "Export the manuscript (" + ", ".join(core_export.supported_suffixes()) + ")")
@@ -335,6 +343,7 @@ class MainWindow(QMainWindow):
 
     def _load_project_into_widgets(self) -> None:
         p = self.project
+        self.outline.model.set_project(p)
         self._programmatic = True
         try:
             self.instruction.setPlainText(p.instruction)
@@ -343,6 +352,7 @@ class MainWindow(QMainWindow):
         finally:
             self._programmatic = False
         self._target_touched = bool(p.instruction)
+        self.autosave = Autosave(p, on_error=lambda err: self.autosaveFailed.emit(str(err)))
         self.outline.model.set_project(p)
         self._rebuild_view()
         self.setWindowModified(False)
@@ -354,6 +364,19 @@ class MainWindow(QMainWindow):
 
     def _mark_modified(self) -> None:
         self.setWindowModified(True)
+        if self.project.path is not None and self.autosave is not None and not self.runner.busy:
+            self._sync_request()
+            if self.autosave.edited():
+                self.setWindowModified(False)
+
+    def _flush_edits(self) -> None:
+        if self.runner.busy or self.autosave is None or self.project.path is None:
+            return
+        if self.autosave.dirty and self.autosave.flush():
+            self.setWindowModified(False)
+
+    def _on_autosave_failed(self, message: str) -> None:
+        self.show_error(f"Autosave failed: {message} Writing goes on; Longhand keeps trying.")
 
     def _sync_request(self) -> None:
         self.project.instruction = self.instruction.toPlainText().strip()
@@ -455,7 +478,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self.view.commit_edits()
         try:
-            self.runner.start(kind, work, self.engine_settings, self.project)
+            self.runner.start(kind, work, self.engine_settings, self.project, autosave=self.autosave)
         except LonghandError as e:
             self.show_error(str(e))
             return False
@@ -636,6 +659,10 @@ class MainWindow(QMainWindow):
             self._rebuild_view()
             self._mark_modified()
         self._set_busy(None)
+        if self.project.path is not None and self.autosave is not None:
+            self.autosave.dirty = True          # the final state, from the GUI thread now
+            if self.autosave.flush():
+                self.setWindowModified(False)
         if out.cancelled:
             msg = f"Stopped. Kept {self.project.words:,} words."
             if self.last_stop_seconds is not None and self._stop_clicked is not None:
@@ -673,8 +700,8 @@ class MainWindow(QMainWindow):
             self._tick.stop()
 
     def _refresh_progress(self) -> None:
-        secs = self.project.sections
         model = self.outline.model
+        secs = model.sections
         total = sum(model.words(i) for i in range(len(secs)))
         target = self.project.target_words
         self.tracker.set_totals(total, target)
@@ -755,17 +782,38 @@ class MainWindow(QMainWindow):
     # Files
 
     def _maybe_save(self) -> bool:
-        """True when it is fine to drop the current project."""
+        """True when it is fine to drop the current project (saving it if the user says so)."""
+        if self.project.path is not None and self.autosave is not None and self.autosave.error is None:
+            self._flush_edits()             # a project with a file is saved as it changes
+            if self.autosave.error is None:
+                return True
         if not self.isWindowModified() or (not self.project.sections and not self.project.instruction):
             return True
         answer = self.ask_unsaved()
         if answer == "save":
             return self.save()
-        return answer == "discard"
+        if answer == "discard":
+            self._discarded = True
+            return True
+        return False
+
+    def _close_current(self) -> None:
+        """Release the current project: save, back up and unlock it (if it has a file)."""
+        project = self.project
+        discarded, self._discarded = self._discarded, False
+        try:
+            if project.path is not None and not discarded:
+                recent.close_project(project, make_backup=True)
+            else:
+                project.close()
+        except LonghandError as e:
+            log.warning("closing %s: %s", project.path, e)
+            project.close()
 
     def new_project(self) -> bool:
         if self.runner.busy or not self._maybe_save():
             return False
+        self._close_current()
         self.project = Project(instruction="", target_words=DEFAULT_TARGET)
         self._target_touched = False
         self._run = {}
@@ -782,24 +830,46 @@ class MainWindow(QMainWindow):
                                                   f"Longhand projects (*{SUFFIX});;All files (*)")
             if not path:
                 return False
+        if self.project.path is not None and Path(path).resolve() == self.project.path.resolve():
+            return True
         try:
-            project = Project.load(path)
+            project = recent.open_project(path)      # takes the project's lock
         except LonghandError as e:
             self.show_error(str(e))
             return False
+        self._close_current()
         self.project = project
         self._run = {}
         self.banner.hide()
         self.qsettings.setValue("files/last_dir", str(Path(path).parent))
         self._load_project_into_widgets()
+        if project.warnings:
+            self.show_info("Opened with repairs: " + " ".join(project.warnings))
         return True
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = recent.recent_projects()
+        for r in items:
+            a = self.recent_menu.addAction(f"{r.title or r.path.stem} — {r.path}")
+            a.setEnabled(r.exists and not self.runner.busy)
+            a.triggered.connect(lambda checked=False, p=r.path: self.open_project(p))
+        if not items:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
 
     def save(self) -> bool:
         if self.project.path is None:
             return self.save_as()
+        if self.runner.busy:
+            # the writer saves the project itself every second and at each section's end
+            self.statusBar().showMessage("Saved automatically while writing.", 4000)
+            return True
         return self._save_to(self.project.path)
 
     def save_as(self, path: str | Path | None = None) -> bool:
+        if self.runner.busy:
+            self.show_info("Save As is available when the current job ends (press Stop to end it now).")
+            return False
         if path is None:
             start = str(self.qsettings.value("files/last_dir", str(Path.home())))
             name = (self.project.title or "Untitled") + SUFFIX
@@ -814,14 +884,25 @@ class MainWindow(QMainWindow):
 
     def _save_to(self, path: Path) -> bool:
         self.view.commit_edits()
-        if not self.runner.busy:
-            self._sync_request()
+        self._sync_request()
+        project = self.project
         try:
-            self.project.save(path)
+            if project.path is None:
+                # a new project: take the file's lock before writing it
+                project.path = path
+                try:
+                    project.lock()
+                except LonghandError:
+                    project.path = None
+                    raise
+            project.save(path)
         except LonghandError as e:
             self.show_error(str(e))
             return False
+        recent.remember(path, project.title)
         self.qsettings.setValue("files/last_dir", str(path.parent))
+        if self.autosave is not None:
+            self.autosave.dirty = False
         self.setWindowModified(False)
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 5000)
@@ -862,6 +943,7 @@ class MainWindow(QMainWindow):
             return
         self.save_window_state()
         self.runner.close()
+        self._close_current()
         event.accept()
 
 
