@@ -15,10 +15,10 @@ import pytest
 
 from longhand.core import project as project_mod
 from longhand.core.autosave import Autosave
-from longhand.core.engine import AgentWriter, JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
+from longhand.core.engine import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
 from longhand.core.fileio import SaveError
-from longhand.core.plan import DONE, PLANNED, WRITING, Section
-from longhand.core.project import (FORMAT_VERSION, Project, ProjectError, ProjectLock, ProjectLockedError,
+from longhand.core.plan import DONE, WRITING, Section
+from longhand.core.project import (FORMAT_VERSION, Project, ProjectError, ProjectLockedError,
                                    migrate)
 from longhand.core import recent
 

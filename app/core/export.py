@@ -21,7 +21,7 @@ from pathlib import Path
 from .backend import LonghandError
 from .fileio import atomic_write_text
 from .project import Project
-from .wordcount import count_words, round_to
+from .wordcount import round_to
 
 TEXT_FORMATS = (".md", ".txt")
 STYLES = ("manuscript", "plain")

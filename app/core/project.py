@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from typing import Any, Callable
 
 from .backend import LonghandError
 from .engine import Job
-from .fileio import atomic_write_bytes, atomic_write_text
+from .fileio import atomic_write_bytes
 from .wordcount import target_from_instruction
 from .plan import DEFAULT_SECTION_WORDS, DONE, EDITED, PLANNED, STATUSES, WRITING, Section
 
