@@ -75,7 +75,8 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model_path: str | os.PathLike, *, n_ctx: int = 8192,
                  n_gpu_layers: int | str = "auto", n_threads: int | None = None,
-                 format_name: str | None = None, demo: bool = False, n_batch: int = 512) -> None:
+                 format_name: str | None = None, demo: bool = False, n_batch: int = 512,
+                 max_ctx: int = 32768) -> None:
         path = check_model_file(model_path)
         _silence_llama_logs()
         try:
@@ -83,12 +84,15 @@ class LlamaCppBackend(Backend):
         except Exception as e:  # pragma: no cover - install problem
             raise ModelError(f"llama-cpp-python is not usable: {e}") from e
         self.path = path
-        self._n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.max_ctx = max_ctx
+        self._n_threads = n_threads or int(os.environ.get("LONGHAND_THREADS", 0)) or max(1, os.cpu_count() or 1)
         self._n_batch = n_batch
         notes: list[str] = []
         offload = gpu_offload_supported()
         if n_gpu_layers == "auto":
-            layers = -1 if offload else 0
+            from .gpu import auto_gpu_layers   # layers that fit free VRAM at this context
+            layers, why = auto_gpu_layers(path, n_ctx) if offload else (0, "")
+            notes += [why] if why else []
         else:
             layers = int(n_gpu_layers)
         if layers != 0 and not offload:
@@ -151,7 +155,10 @@ class LlamaCppBackend(Backend):
         current = self.llm.n_ctx()
         if n_tokens <= current:
             return
-        new = min(max(self.n_ctx_train, current), ((n_tokens + 4095) // 4096) * 4096)
+        # Never past the model's training size, nor past max_ctx: GLM GGUFs claim 1M tokens,
+        # and a KV cache that size would not fit in memory. Longer books use summaries.
+        limit = min(max(self.n_ctx_train, current), max(self.max_ctx, current))
+        new = min(limit, ((n_tokens + 4095) // 4096) * 4096)
         if new <= current:
             return
         log.info("growing context from %d to %d tokens", current, new)
