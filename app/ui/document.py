@@ -203,6 +203,7 @@ class DocumentView(QScrollArea):
         self.follow = True
         self._pending: list[str] = []
         self._programmatic = 0
+        self._busy = False
 
         self._inner = QWidget()
         self._inner.setObjectName("page")
@@ -251,6 +252,7 @@ class DocumentView(QScrollArea):
         for i, sec in enumerate(sections):
             card = SectionCard(self, i, sec)
             self._column.insertWidget(self._column.count() - 1, card)
+            card.set_busy(self._busy)
             self.cards.append(card)
         self.placeholder.setVisible(not self.cards)
         if self.streaming is not None and self.streaming < len(self.cards):
@@ -260,8 +262,10 @@ class DocumentView(QScrollArea):
         targets = self.cards if index is None else self.cards[index:index + 1]
         for c in targets:
             c.refresh(streaming=c.index == self.streaming)
+            c.set_busy(self._busy)
 
     def set_busy(self, busy: bool) -> None:
+        self._busy = busy
         for c in self.cards:
             c.set_busy(busy)
 
