@@ -213,7 +213,8 @@ def _is_permanent(e: Exception) -> bool:
         return True
     if isinstance(e, HfHubHTTPError) and e.response is not None:
         code = e.response.status_code
-        return 400 <= code < 500 and code not in (408, 429)
+        # 403 may be an expired signed CDN link: the next attempt asks for a fresh one
+        return 400 <= code < 500 and code not in (403, 408, 429)
     return False
 
 
@@ -460,9 +461,16 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
         attempts += 1
         state.update(attempt=attempts, status="downloading", message="")
         try:
+            if attempts > 1:
+                # the CDN link in ``remote.url`` is signed and expires: ask for a fresh one
+                fresh = _remote_file(repo_id, filename, remote.commit, endpoint, token)
+                if fresh.sha256 != remote.sha256:
+                    raise DownloadError(f"{filename} changed on Hugging Face during the "
+                                        "download; start it again.")
+                remote.url = fresh.url
             _fetch_attempt(remote, part, token, tracker, report, progress_interval)
             break
-        except Cancelled:
+        except (Cancelled, DownloadError):
             raise
         except Exception as e:
             if _is_permanent(e) or attempts > retries:
