@@ -89,7 +89,7 @@ def test_resume_after_cancel_in_a_later_run(hub, models):
     """The app closed mid-download: the part file stays, and the next run continues it."""
     size = 4 * MB
     data = payload(size, 3)
-    f = hub.add("org/model-GGUF", "resume.gguf", data, rate=2 * MB)
+    f = hub.add("org/model-GGUF", "resume.gguf", data, rate=1 * MB)
     cancel = CancelToken()
 
     def on_progress(p):
@@ -240,7 +240,12 @@ def test_progress_has_bytes_speed_and_eta(hub, models):
     assert any(p.speed > 0 and p.eta is not None and p.eta > 0 for p in moving)
     assert any(p.status == "verifying" for p in seen) or seen[-1].status == "done"
     line = downloads.progress_line(moving[-1])
-    assert "MB/s" in line and "ETA" in line and "/2.00 GB" not in line
+    assert line.startswith("prog.gguf: ") and "/2.00 MB" in line
+    assert "MB/s" in line and "ETA" in line
+    big = downloads.DownloadProgress("x.gguf", 1_230_000_000, 4_920_000_000, speed=12.3e6, eta=302)
+    assert downloads.progress_line(big) == "x.gguf: 1.23/4.92 GB  25%   12.3 MB/s ETA 5m02s"
+    stalled = downloads.DownloadProgress("x.gguf", 10, 4_920_000_000, speed=0.0, eta=None)
+    assert downloads.progress_line(stalled).endswith("0.0 MB/s ETA --:--")
 
 
 def test_catalog_model_download_uses_the_catalog_repo_and_file(hub, models, monkeypatch):

@@ -656,7 +656,8 @@ def progress_line(p: DownloadProgress) -> str:
     if p.status == "verifying":
         return f"{p.filename}: verifying SHA-256 {p.fraction:4.0%}"
     eta = "--:--" if p.eta is None else _duration(p.eta)
-    line = (f"{p.filename}: {p.done / 1e9:.2f}/{p.total / 1e9:.2f} GB {p.fraction:4.0%} "
+    unit, scale = ("GB", 1e9) if p.total >= 1e9 else ("MB", 1e6)
+    line = (f"{p.filename}: {p.done / scale:.2f}/{p.total / scale:.2f} {unit} {p.fraction:4.0%} "
             f"{p.speed / 1e6:6.1f} MB/s ETA {eta}")
     if p.message:
         line += f" | {p.message}"
