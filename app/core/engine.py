@@ -160,7 +160,8 @@ class AgentWriter:
     """Plans and writes long texts on one backend."""
 
     def __init__(self, backend: Backend, *, sampling: Sampling | None = None,
-                 seed: int | None = None, length: LengthControl | None = None) -> None:
+                 seed: int | None = None, length: LengthControl | None = None,
+                 memory=None) -> None:
         self.backend = backend
         base = sampling or backend.default_sampling
         if seed is not None:
@@ -169,6 +170,11 @@ class AgentWriter:
         self.length = length or LengthControl()
         self._tokens_per_word = 1.5
         self._window_start = 0          # first section still carried verbatim in prompts
+        self._summary_start = 0         # first section carried as a summary (older: dropped)
+        if memory is None:              # writes summaries of sections leaving the window
+            from .memory import SectionSummarizer
+            memory = SectionSummarizer(backend)
+        self.memory = memory or None    # memory=False: no model-written summaries
 
     @property
     def style(self) -> str:
@@ -344,26 +350,43 @@ class AgentWriter:
         """Text carried for sections before ``index``: verbatim within the window, else summaries.
 
         The window start only moves forward, and in big steps, so that many consecutive
-        prompts share their prefix even when the book outgrows the context.
+        prompts share their prefix even when the book outgrows the context. Summaries of the
+        sections leaving the window are written then (``self.memory``); when the summaries
+        themselves outgrow their share, the oldest are dropped, also in big steps (the story
+        bible carries what must never be forgotten).
         """
         earlier = job.sections[:index]
         n_ctx = self.backend.info.n_ctx
-        budget = int(n_ctx * 0.9) - self.backend.count_tokens(job.instruction + job.bible) \
-            - 60 * len(job.sections) - int(job.sections[index].target_words * self._tokens_per_word * 1.6) - 256
-        texts = [s.text for s in earlier]
+        # Everything but the carried text: header, bible, plan, heading (measured, not guessed).
+        fixed = self.backend.count_tokens(write_prompt(self.format, _with_bible(job), job.sections,
+                                                       index, [""] * index).text())
+        budget = int(n_ctx * 0.9) - fixed \
+            - int(job.sections[index].target_words * self._tokens_per_word * 1.6) - 256
         if self._window_start > index:
-            self._window_start = 0
-        est = [int(count_words(t) * self._tokens_per_word) + 4 for t in texts]
+            self._window_start = self._summary_start = 0
+        est = [int(count_words(s.text) * self._tokens_per_word) + 4 for s in earlier]
+        summary_max = self.memory.max_tokens if self.memory is not None else 0
 
-        def carried(start: int) -> int:
-            return sum(len(s.summary) // 3 + 8 for s in earlier[:start]) + sum(est[start:])
+        def summary_cost(i: int) -> int:
+            s = earlier[i]
+            return (len(s.summary) // 3 if s.summary else summary_max) + 8
 
-        if carried(self._window_start) > budget:
-            start = self._window_start
-            while start < index and carried(start) > budget * 0.6:
-                start += 1
-            self._window_start = start
-        return [(s.summary if i < self._window_start else s.text) for i, s in enumerate(earlier)]
+        def carried(first_summary: int, start: int) -> int:
+            return sum(summary_cost(i) for i in range(first_summary, start)) + sum(est[start:])
+
+        ss, ws = self._summary_start, self._window_start
+        if carried(ss, ws) > budget:
+            while ws < index and carried(ss, ws) > budget * 0.6:
+                ws += 1
+        # summaries may take a third of the budget; past that, only the newest sixth stays
+        if carried(ss, ws) - sum(est[ws:]) > budget / 3:
+            while ss < ws and carried(ss, ws) - sum(est[ws:]) > budget / 6:
+                ss += 1
+        self._window_start, self._summary_start = ws, ss
+        if self.memory is not None and ws > ss:
+            self.memory(job.sections, range(ss, ws))
+        return [(s.summary if ss <= i < ws else "" if i < ss else s.text)
+                for i, s in enumerate(earlier)]
 
 
 def _format_for(backend: Backend):
