@@ -124,3 +124,14 @@ def test_import_rejects_bad_files(models, tmp_path, demo_model, capsys, content,
     assert err.startswith("longhand: error: bad.gguf") and message in err
     assert "Traceback" not in err
     assert not (models / "library.json").exists()
+
+
+def test_import_of_an_installed_catalog_file_says_so(models, demo_model, capsys):
+    models.mkdir(parents=True)
+    copy = models / demo_model.name
+    try:
+        os.link(demo_model, copy)        # no 250 MB copy when on the same disk
+    except OSError:
+        copy.write_bytes(demo_model.read_bytes())
+    assert main(["models", "import", str(copy)]) == 2
+    assert "already installed as demo (Q4_K_M)" in capsys.readouterr().err

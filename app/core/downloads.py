@@ -574,8 +574,13 @@ def import_model(path: str | os.PathLike, directory: Path | None = None) -> Loca
     """Accept a local .gguf after reading its header and metadata; it stays where it is."""
     from .gguf import validate_model_file
     from .prompts import detect_format
+    from .catalog import load_catalog
     p = Path(path).expanduser().resolve()
     info = validate_model_file(p)
+    directory = directory or models_dir()
+    known = load_catalog().find_file(p.name)
+    if known and p.parent == directory.resolve():
+        raise ModelError(f"{p.name} is already installed as {known[0].id} ({known[1].quant}).")
     summary = info.summary()
     meta = {k: v for k, v in info.metadata.items() if isinstance(v, str)}
     fmt = detect_format(meta)
