@@ -156,6 +156,24 @@ def test_disk_check_counts_only_the_missing_part(hub, models, monkeypatch):
     assert r.path.read_bytes() == data
 
 
+def test_disk_filling_up_mid_download_stops_with_a_clear_message(hub, models, monkeypatch):
+    import errno
+    data = payload(3 * MB, 13)
+    hub.add("org/model-GGUF", "enospc.gguf", data)
+    real_write = downloads._PartFile.write
+
+    def write(self, chunk):
+        if self.f.tell() >= 1 * MB:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, chunk)
+
+    monkeypatch.setattr(downloads._PartFile, "write", write)
+    with pytest.raises(DiskFullError) as e:
+        download_file("org/model-GGUF", "enospc.gguf", directory=models, backoff=0.01)
+    assert "filled up" in str(e.value) and "continue where it stopped" in str(e.value)
+    assert (models / "enospc.gguf.part").stat().st_size >= 1 * MB
+
+
 def test_slow_server_cancel_stops_the_download(hub, models):
     size = 4 * MB
     hub.add("org/model-GGUF", "slow.gguf", payload(size, 7), rate=50_000)  # 80 s in full

@@ -145,3 +145,17 @@ def test_import_valid_and_invalid_files(qtbot: QtBot, models, demo_model, tmp_pa
     dlg2.remove_selected()
     assert demo_model.exists()
     assert all(r.source != "import" for r in dlg2.rows)
+
+
+def test_closing_the_dialog_cancels_a_running_download(qtbot: QtBot, models, hub):
+    hub.add(GLM_REPO, "LongWriter-glm4-9b.Q6_K.gguf", os.urandom(4_000_000), rate=100_000)
+    dlg = make_dialog(qtbot)
+    dlg.select("longwriter-glm4-9b", "Q6_K")
+    dlg.start_download()
+    qtbot.waitUntil(lambda: dlg.progress.value() > 0, timeout=30000)
+    token = dlg.cancel_token
+    dlg.reject()
+    assert token.cancelled
+    assert dlg.pool.activeThreadCount() == 0
+    assert (models / "LongWriter-glm4-9b.Q6_K.gguf.part").exists()
+    assert not (models / "LongWriter-glm4-9b.Q6_K.gguf").exists()

@@ -23,6 +23,7 @@ freezing at its last value).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -199,6 +200,8 @@ def _hub_error(e: Exception, repo_id: str, filename: str) -> DownloadError:
         return DownloadError("Offline mode is on (HF_HUB_OFFLINE): cannot download.")
     if isinstance(e, HfHubHTTPError):
         return DownloadError(f"Hugging Face answered with an error for {filename}: {e}")
+    if isinstance(e, OSError) and not isinstance(e, ConnectionError):
+        return DownloadError(f"The download of {filename} failed: {e.strerror or e}")
     return DownloadError(f"Cannot reach Hugging Face to download {filename} ({e}). Check the "
                          "network connection; models already downloaded keep working offline.")
 
@@ -473,6 +476,10 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
         except (Cancelled, DownloadError):
             raise
         except Exception as e:
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                raise DiskFullError(f"The disk holding {directory} filled up during the download "
+                                    f"of {filename}. Free some space and download again: it will "
+                                    "continue where it stopped.") from e
             if _is_permanent(e) or attempts > retries:
                 raise _hub_error(e, repo_id, filename) from e
             have = part.stat().st_size if part.exists() else 0
