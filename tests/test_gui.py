@@ -378,3 +378,25 @@ def test_menus_shortcuts_and_about(make_window):
     assert w.export_action.text() == "&Export…"
     assert __version__ in w.about_text() and "Longhand" in w.about_text()
     assert [m.title() for m in (a.menu() for a in w.menuBar().actions())] == ["&File", "&Write", "&Help"]
+
+
+def test_longhand_without_arguments_opens_the_window(qtbot, settings_dir, demo_model):
+    from longhand.cli import main as cli_main
+
+    seen = {}
+
+    def close_it():
+        wins = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
+        seen["windows"] = wins
+        for x in wins:
+            x.ask_unsaved = lambda: "discard"
+            # main() loads the model in the background right after showing the window
+            qtbot.waitUntil(lambda: x.status_device.text() != "" and not x.runner.busy, timeout=120_000)
+            seen["device"] = x.status_device.text()
+            x.close()
+        QApplication.instance().quit()
+
+    QTimer.singleShot(800, close_it)
+    assert cli_main([]) == 0
+    assert len(seen["windows"]) == 1
+    assert "CPU" in seen["device"] or "GPU" in seen["device"]
