@@ -141,6 +141,7 @@ def test_full_disk_refuses_before_starting(hub, models, monkeypatch):
     assert probed == [models]
     assert gets(f) == [] and f.served == 0
     assert not (models / "big.gguf.part").exists()
+    assert not (models / "big.gguf.part.json").exists()
 
 
 def test_disk_check_counts_only_the_missing_part(hub, models, monkeypatch):

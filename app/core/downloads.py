@@ -433,9 +433,6 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
             part.unlink()
         else:
             resumed_from = part.stat().st_size
-    atomic_write_text(part_meta, json.dumps({"repo": repo_id, "filename": filename,
-                                             "sha256": remote.sha256, "size": remote.size,
-                                             "commit": remote.commit}))
 
     # -- room on the disk --------------------------------------------------------------------
     need = remote.size - resumed_from
@@ -444,6 +441,11 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
         raise DiskFullError(f"Not enough disk space in {directory}: {filename} needs "
                             f"{_gb(need)} more and only {_gb(free)} is free. Free some space "
                             "or choose another models folder (LONGHAND_MODELS_DIR).")
+
+    # what the part file belongs to, so that a later run resumes only the same file
+    atomic_write_text(part_meta, json.dumps({"repo": repo_id, "filename": filename,
+                                             "sha256": remote.sha256, "size": remote.size,
+                                             "commit": remote.commit}))
 
     # -- fetch -----------------------------------------------------------------------------
     _use_small_chunks()
