@@ -19,6 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP)
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)
+    # app icon (windows, About box, task bar) and the .desktop file the window belongs to
+    from PySide6.QtGui import QIcon
+    from ..core.paths import icon_path, icon_sizes
+    icon = QIcon()
+    for size in icon_sizes():
+        icon.addFile(str(icon_path(size)))
+    app.setWindowIcon(icon)
+    app.setDesktopFileName("longhand")
     window = MainWindow()
     window.show()
     project = next((a for a in argv if a.endswith(".longhand")), None)
