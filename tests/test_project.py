@@ -52,6 +52,10 @@ def test_round_trip_keeps_everything(tmp_path):
     assert raw.startswith("{\n") and '\n  "instruction": ' in raw
     data = json.loads(raw)
     assert data["format"] == "longhand-project" and data["version"] == FORMAT_VERSION
+    # every field of the engine's Section and Job is saved: nothing is dropped on save
+    from dataclasses import fields
+    assert {f.name for f in fields(Section)} == set(data["sections"][0])
+    assert {f.name for f in fields(Project)} - {"path", "warnings"} <= set(data)
 
 
 def test_chinese_text_is_stored_as_text(tmp_path):

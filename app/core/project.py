@@ -32,7 +32,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,9 +47,12 @@ FORMAT_VERSION = 1
 SUFFIX = ".longhand"
 LOCK_SUFFIX = ".lock"
 
-TOP_KEYS = ("format", "version", "title", "author", "contact", "instruction", "target_words",
-            "bible", "settings", "sections")
-SECTION_KEYS = ("main_point", "target_words", "title", "text", "status", "locked", "takes", "summary")
+_TOP_HANDLED = ("title", "author", "contact", "instruction", "target_words", "bible", "settings", "sections")
+_NOT_SAVED = ("path", "warnings")
+# Every field of the engine's Section is saved, including ones added after this module was
+# written (read back by type, see _Reader.extra): no field is ever dropped on save.
+SECTION_KEYS = tuple(f.name for f in fields(Section))
+_SECTION_HANDLED = ("main_point", "target_words", "title", "text", "status", "locked", "takes", "summary")
 
 
 class ProjectError(LonghandError):
@@ -173,7 +176,21 @@ class _Reader:
                 sec.takes.append(t)
             else:
                 self.warn(f"{where}: take {j + 1} is not text and was not loaded.")
+        self.extra(sec, obj, _SECTION_HANDLED, where)
         return sec
+
+    def extra(self, target: Any, obj: dict, handled: tuple[str, ...], where: str) -> None:
+        """Fields without a dedicated reader: taken when their type matches the default's."""
+        for f in fields(target):
+            if f.name in handled or f.name not in obj or not f.init:
+                continue
+            default = f.default if f.default is not MISSING else (
+                f.default_factory() if f.default_factory is not MISSING else None)
+            value = obj[f.name]
+            if default is None or type(value) is type(default):
+                setattr(target, f.name, value)
+            else:
+                self.warn(f"{where}: '{f.name}' has the wrong type ({_short(value)}) and was not loaded.")
 
 
 def _words(text: str) -> int:
@@ -361,7 +378,7 @@ class Project(Job):
     # -- (de)serialising -------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "title": self.title,
@@ -371,9 +388,13 @@ class Project(Job):
             "target_words": self.target_words,
             "bible": self.bible,
             "settings": self.settings,
-            "sections": [{k: getattr(s, k) if k != "takes" else list(s.takes) for k in SECTION_KEYS}
-                         for s in self.sections],
         }
+        for f in fields(self):          # fields the engine's Job gains later are saved too
+            if f.name not in data and f.name not in _NOT_SAVED:
+                data[f.name] = getattr(self, f.name)
+        data["sections"] = [{k: getattr(s, k) if k != "takes" else list(s.takes) for k in SECTION_KEYS}
+                            for s in self.sections]
+        return data
 
     def dumps(self, data: dict | None = None) -> str:
         return json.dumps(self.to_dict() if data is None else data, ensure_ascii=False, indent=2) + "\n"
@@ -393,7 +414,7 @@ class Project(Job):
             data = {**data, "version": FORMAT_VERSION}
         data = migrate(data)
         for k in data:
-            if k not in TOP_KEYS:
+            if k not in ("format", "version") and k not in {f.name for f in fields(cls)} - set(_NOT_SAVED):
                 r.warn(f"Unknown key '{k}' ignored.")
         raw_sections = data.get("sections", [])
         if not isinstance(raw_sections, list):
@@ -412,6 +433,7 @@ class Project(Job):
                 sections=sections, bible=r.text(data, "bible", "project"),
                 title=r.text(data, "title", "project"), author=r.text(data, "author", "project"),
                 contact=r.text(data, "contact", "project"), settings=settings)
+        r.extra(p, data, _TOP_HANDLED, "project")
         p.warnings = r.warnings
         return p
 
