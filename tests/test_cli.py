@@ -112,3 +112,17 @@ def test_project_resume_after_cancel(demo_model, tmp_path):
     assert done.sections[0].text.startswith("The kite rose over the hill and the children cheered.")
     assert all(s.status == "done" for s in done.sections)
     assert 0.9 * 200 <= done.words <= 1.12 * 200
+
+
+def test_model_by_installed_id_and_default_prefers_a_real_model(demo_model, tmp_path, monkeypatch):
+    """--model accepts an installed model's id; without --model an installed LongWriter wins."""
+    from longhand.core import runtime
+    from longhand.core.backend import ModelError
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path))
+    with pytest.raises(ModelError, match="No installed model"):
+        runtime.resolve_model_path("longwriter-glm4-9b")
+    fake = tmp_path / "LongWriter-glm4-9b.Q4_K_M.gguf"
+    fake.write_bytes(b"GGUF" + b"\0" * 100)
+    assert runtime.resolve_model_path("longwriter-glm4-9b") == fake
+    assert runtime.resolve_model_path() == fake
+    assert runtime.resolve_model_path(str(demo_model)) == demo_model

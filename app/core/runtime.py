@@ -18,12 +18,24 @@ def context_for_target(target_words: int, max_ctx: int = DEFAULT_MAX_CTX) -> int
 
 
 def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
-    """The model to use: the one given, else LONGHAND_MODEL, else the embedded demo model."""
+    """The model to use.
+
+    ``model`` may be a file path or the id of an installed model ("longwriter-glm4-9b").
+    Without one: LONGHAND_MODEL, else an installed LongWriter model (downloaded or
+    imported), else the embedded demo model.
+    """
+    from .downloads import find_installed, installed_models
     if model:
-        return Path(model).expanduser()
+        path = Path(model).expanduser()
+        if path.exists() or path.suffix.lower() == ".gguf" or os.sep in str(model):
+            return path
+        return find_installed(str(model))
     env = os.environ.get("LONGHAND_MODEL")
     if env:
         return Path(env).expanduser()
+    real = [m for m in installed_models() if m.source != "demo" and m.path.is_file()]
+    if real:
+        return real[0].path
     demo = demo_model_path()
     if demo is None:
         raise ModelError("No model installed. Download a LongWriter model with "
