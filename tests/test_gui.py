@@ -400,3 +400,33 @@ def test_longhand_without_arguments_opens_the_window(qtbot, settings_dir, demo_m
     assert cli_main([]) == 0
     assert len(seen["windows"]) == 1
     assert "CPU" in seen["device"] or "GPU" in seen["device"]
+
+
+def test_view_follows_the_stream_unless_the_user_scrolls_away(make_window, qtbot):
+    from PySide6.QtWidgets import QAbstractSlider
+    w = make_window()
+    w.resize(1280, 800)
+    p = written_project(n=6, words=150, target=200)
+    p.sections[5].text = ""
+    load(w, p)
+    view, sb = w.view, w.view.verticalScrollBar()
+    view.begin_section(5, clear=True)
+    assert view.cards[5].property("streaming") is True
+    for k in range(60):                                  # the pieces the engine would stream
+        view.append(5, f" The tide rose again, wave {k}.")
+    view.flush()
+    qtbot.waitUntil(lambda: sb.value() > 0)
+    bottom = view.section_at(sb.value() + view.viewport().height() - 30)
+    assert bottom == 5                                   # the end of the stream is in view
+    sb.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)   # the user scrolls up
+    qtbot.waitUntil(lambda: not view.follow)
+    for k in range(40):
+        view.append(5, f" Another wave, {k}.")
+    view.flush()
+    # once the layout has caught up with the longer text...
+    qtbot.waitUntil(lambda: view._stream_end_y() <= sb.maximum() + view.viewport().height())
+    assert sb.value() == 0                               # ...the view has not jumped back
+    sb.triggerAction(QAbstractSlider.SliderAction.SliderToMaximum)   # back to the stream
+    qtbot.waitUntil(lambda: view.follow)
+    view.end_job()
+    assert view.cards[5].property("streaming") is False

@@ -24,7 +24,7 @@ QFrame#card[current="true"] { border: 1px solid #8aa4c8; }
 QFrame#card[streaming="true"] { border: 2px solid #d9822b; background: #fffaf2; }
 QLabel#heading { font-weight: 600; font-size: 13pt; }
 QLabel#badge { color: white; background: #d9822b; border-radius: 8px; padding: 1px 8px; font-weight: 600; }
-QLabel#meta { color: palette(mid); }
+QLabel#meta { color: #5b6770; }
 QTextEdit#body { border: none; background: transparent; }
 QTextEdit#body[editing="true"] { border: 1px solid #1565c0; background: white; }
 """
@@ -99,17 +99,21 @@ class SectionCard(QFrame):
         self.body.setPlaceholderText("Not written yet.")
         self.body.setPlainText(section.text)
 
+        self.badge.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         top = QHBoxLayout()
-        top.setSpacing(6)
+        top.setSpacing(8)
         top.addWidget(self.heading, 1)
-        top.addWidget(self.badge)
+        top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignVCenter)
+        actions = QHBoxLayout()
+        actions.setSpacing(2)
+        actions.addWidget(self.meta, 1)
         for b in (self.regen_btn, self.extend_btn, self.lock_btn, self.edit_btn):
-            top.addWidget(b)
+            actions.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
-        layout.setSpacing(4)
+        layout.setSpacing(2)
         layout.addLayout(top)
-        layout.addWidget(self.meta)
+        layout.addLayout(actions)
         layout.addWidget(self.body)
         self.refresh()
 
@@ -204,6 +208,7 @@ class DocumentView(QScrollArea):
         self._pending: list[str] = []
         self._programmatic = 0
         self._busy = False
+        self._follow_pending = False
 
         self._inner = QWidget()
         self._inner.setObjectName("page")
@@ -224,7 +229,7 @@ class DocumentView(QScrollArea):
         self.placeholder = QLabel()
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet("color: palette(mid); font-size: 13pt; padding: 40px;")
+        self.placeholder.setStyleSheet("color: #5b6770; font-size: 13pt; padding: 40px;")
         self._column.insertWidget(0, self.placeholder)
         self.set_placeholder("Your manuscript appears here, section by section.")
 
@@ -235,6 +240,9 @@ class DocumentView(QScrollArea):
         sb.actionTriggered.connect(self._user_scrolled)
         sb.sliderPressed.connect(lambda: self._user_scrolled(0))
         sb.valueChanged.connect(self._value_changed)
+        # the text grew and the layout caught up: keep the stream's end in view
+        sb.rangeChanged.connect(lambda *_: self.follow and self.streaming is not None
+                                and self._follow_stream())
 
     # -- building --------------------------------------------------------------------------
 
@@ -308,8 +316,10 @@ class DocumentView(QScrollArea):
         if not card.body.toPlainText():
             text = text.lstrip()
         card.append(text)
-        if self.follow:
-            self._follow_stream()
+        if self.follow and not self._follow_pending:
+            # after the layout has caught up with the taller text (posted events run first)
+            self._follow_pending = True
+            QTimer.singleShot(0, self._follow_stream)
 
     def end_section(self, index: int, final_text: str) -> None:
         self._pending = []
@@ -352,6 +362,9 @@ class DocumentView(QScrollArea):
         return c
 
     def _follow_stream(self) -> None:
+        self._follow_pending = False
+        if not self.follow:
+            return
         y = self._stream_end_y()
         if y is None:
             return
@@ -365,7 +378,10 @@ class DocumentView(QScrollArea):
                 self._programmatic -= 1
 
     def _user_scrolled(self, _action: int) -> None:
-        # decide after the scroll bar has moved
+        # The user has taken over: stop following now, and follow again if the move brings
+        # the end of the stream into view (decided once the scroll bar has moved).
+        if self.streaming is not None:
+            self.follow = False
         QTimer.singleShot(0, self._update_follow)
 
     def _update_follow(self) -> None:

@@ -318,7 +318,7 @@ class OutlinePane(QWidget):
         self.empty_hint = QLabel("No outline yet. Describe what to write above, then press "
                                  "<b>Plan</b> (or <b>Write</b> to plan and write in one go).")
         self.empty_hint.setWordWrap(True)
-        self.empty_hint.setStyleSheet("color: palette(mid); padding: 6px;")
+        self.empty_hint.setStyleSheet("color: #5b6770; padding: 6px;")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

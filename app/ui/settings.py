@@ -125,7 +125,7 @@ class SettingsDialog(QDialog):
         note = QLabel("A new model file, GPU layers or thread count takes effect at the next "
                       "Plan or Write (the model is reloaded).")
         note.setWordWrap(True)
-        note.setStyleSheet("color: palette(mid);")
+        note.setStyleSheet("color: #5b6770;")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)

@@ -113,7 +113,7 @@ class TrackerPane(QWidget):
             value = QLabel("—")
             value.setStyleSheet("font-size: 12pt; font-weight: 600;")
             caption = QLabel(title)
-            caption.setStyleSheet("color: palette(mid);")
+            caption.setStyleSheet("color: #5b6770;")
             grid.addWidget(value, 0, i, Qt.AlignmentFlag.AlignLeft)
             grid.addWidget(caption, 1, i, Qt.AlignmentFlag.AlignLeft)
             self.labels[key] = value

@@ -19,9 +19,6 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 INSTRUCTION = ("Write a 900-word story about a lighthouse keeper who finds a message in a bottle "
                "from her younger self.")
-BIBLE = ("Mara Quill, 61, keeper of the Kell Point light for thirty years. Dry humour, talks to "
-         "the gulls. The island: Kell, north Atlantic, one pier, one pub. Tone: quiet, warm, "
-         "salt-bitten. Past tense, third person.")
 
 
 def main() -> int:
@@ -65,7 +62,7 @@ def main() -> int:
         print("saved", HERE / name, w.width(), "x", w.height())
 
     w.instruction.setPlainText(INSTRUCTION)
-    w.bible.setPlainText(BIBLE)
+    # (no story bible here: the demo base model tends to echo it into the text)
     w.save_as(tmp / "kell-point.longhand")
     w.write()
     wait_until(lambda: w.view.streaming == 1 and w.view.streamed_words(1) >= 60)
