@@ -430,3 +430,12 @@ def test_view_follows_the_stream_unless_the_user_scrolls_away(make_window, qtbot
     qtbot.waitUntil(lambda: view.follow)
     view.end_job()
     assert view.cards[5].property("streaming") is False
+
+
+def test_failures_are_told_in_plain_words():
+    from longhand.core.backend import ModelError
+    from longhand.ui.runner import plain_error
+    assert plain_error(ModelError("Model file not found: /x.gguf")) == "Model file not found: /x.gguf"
+    for e in (MemoryError(), RuntimeError("ggml: failed to allocate CPU buffer of size 9 GiB")):
+        assert plain_error(e).startswith("Out of memory.")
+    assert "Your text is kept" in plain_error(ValueError("odd"))

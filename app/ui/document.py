@@ -9,6 +9,8 @@ the user scrolls away from it; scrolling back to the stream resumes following.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QTextCursor, QTextOption
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QTextEdit,
@@ -126,7 +128,7 @@ class SectionCard(QFrame):
     def refresh(self, words: int | None = None, streaming: bool = False, target: int | None = None) -> None:
         sec = self.section
         self.heading.setText(f"{self.index + 1}. {sec.heading}")
-        words = sec.words if words is None else words
+        words = self.view.word_counter(sec) if words is None else words
         self.meta.setText(f"{words:,} / {target or sec.target_words:,} words · "
                           f"{status_of(sec, streaming)}"
                           + (f" · {len(sec.takes)} earlier take{'s' if len(sec.takes) != 1 else ''}"
@@ -194,6 +196,7 @@ class DocumentView(QScrollArea):
     topSectionChanged = Signal(int)      # the user scrolled; this section is at the top
 
     FLUSH_MS = 60
+    EMPTY = "Your manuscript appears here, section by section."
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -203,6 +206,7 @@ class DocumentView(QScrollArea):
         self.text_font.setStyleHint(QFont.StyleHint.Serif)
         self.text_font.setPointSizeF(12)
         self.cards: list[SectionCard] = []
+        self.word_counter: Callable[[Section], int] = lambda sec: sec.words
         self.streaming: int | None = None
         self.follow = True
         self._pending: list[str] = []
@@ -231,7 +235,8 @@ class DocumentView(QScrollArea):
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: #5b6770; font-size: 13pt; padding: 40px;")
         self._column.insertWidget(0, self.placeholder)
-        self.set_placeholder("Your manuscript appears here, section by section.")
+        self.placeholder.setTextFormat(Qt.TextFormat.PlainText)
+        self.set_placeholder(self.EMPTY)
 
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(self.FLUSH_MS)

@@ -49,6 +49,7 @@ class OutlineModel(QAbstractTableModel):
         self.read_only = False
         self.streaming: int | None = None
         self.live_words: dict[int, int] = {}
+        self._counted: dict[int, tuple[str, int]] = {}   # id(section) -> (its text, words)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -61,6 +62,7 @@ class OutlineModel(QAbstractTableModel):
         self.project = project
         self.streaming = None
         self.live_words.clear()
+        self._counted.clear()
         self.endResetModel()
 
     def reset(self) -> None:
@@ -85,7 +87,16 @@ class OutlineModel(QAbstractTableModel):
     def words(self, row: int) -> int:
         if row in self.live_words:
             return self.live_words[row]
-        return self.sections[row].words
+        return self.section_words(self.sections[row])
+
+    def section_words(self, sec: Section) -> int:
+        """``sec.words``, counted again only when its text changed (the tracker asks often)."""
+        hit = self._counted.get(id(sec))
+        if hit is not None and hit[0] is sec.text:
+            return hit[1]
+        n = sec.words
+        self._counted[id(sec)] = (sec.text, n)
+        return n
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= len(self.sections):

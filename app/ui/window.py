@@ -23,7 +23,7 @@ from ..core import export as core_export
 from ..core import recent
 from ..core.autosave import Autosave
 from ..core.backend import BackendInfo, LonghandError
-from ..core.demo import DEMO_LABEL
+from ..core.demo import DEMO_LABEL, is_demo
 from ..core.engine import (MAX_TARGET, MIN_TARGET, JobDone, PlanReady, PlanStarted, PlanToken,
                            SectionDone, SectionStarted, SectionToken, validate_request)
 from ..core.plan import EDITED, Section
@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         self.left.setStretchFactor(1, 1)
 
         self.view = DocumentView()
+        self.view.word_counter = self.outline.model.section_words
         self.view.regenerateRequested.connect(self.regenerate)
         self.view.extendRequested.connect(self.extend)
         self.view.lockChanged.connect(self._lock_changed)
@@ -329,14 +330,15 @@ class MainWindow(QMainWindow):
             self.status_device.setText(f"{info.name} on {info.device}")
             self.status_demo.setVisible(info.demo)
             return
-        if s.model_path:
-            name = Path(s.model_path).name
-        else:
-            name = f"{DEMO_LABEL}" if not _env_model() else Path(_env_model()).name
-        self.model_label.setText(f"Model: {name} (not loaded)")
-        self.status_model.setText(f"{name} · not loaded")
+        chosen = s.model_path or _env_model()
+        # without a choice, core.runtime picks an installed LongWriter model, else the demo
+        name = Path(chosen).name if chosen else "default"
+        self.model_label.setText(f"Model: {name} · not loaded yet")
+        self.model_label.setToolTip(chosen or "An installed LongWriter model, else the demo model. "
+                                    "Choose a file in File → Settings.")
+        self.status_model.setText(f"{Path(chosen).name if chosen else 'default model'} · not loaded")
         self.status_device.setText("")
-        self.status_demo.setVisible(not s.model_path and not _env_model())
+        self.status_demo.setVisible(bool(chosen) and is_demo(chosen))
 
     # ------------------------------------------------------------------------------------
     # Project <-> widgets
@@ -629,9 +631,10 @@ class MainWindow(QMainWindow):
         elif isinstance(e, PlanStarted):
             self.job_label.setText(f"Planning {e.target_words:,} words…")
             self.job_progress.setRange(0, 0)
-            run["plan_chars"] = 0
+            run["plan_text"] = ""
         elif isinstance(e, PlanToken):
-            run["plan_chars"] = run.get("plan_chars", 0) + len(e.text)
+            run["plan_text"] = run.get("plan_text", "") + e.text
+            run["plan_dirty"] = True
         elif isinstance(e, PlanReady):
             if e.how == "fallback":
                 self.show_info("The model's outline could not be used, so Longhand made a standard "
@@ -649,6 +652,8 @@ class MainWindow(QMainWindow):
             self.last_stop_seconds = time.perf_counter() - self._stop_clicked
         kind = out.kind
         self.view.end_job()
+        if not self.view.cards:
+            self.view.set_placeholder(self.view.EMPTY)
         self.outline.model.streaming = None
         self.outline.model.live_words.clear()
         if out.error and not out.cancelled:
@@ -720,6 +725,12 @@ class MainWindow(QMainWindow):
             elif not run:
                 self.tracker.set_speed(None, None, None, None)
             return
+        if run.get("plan_dirty"):
+            run["plan_dirty"] = False
+            lines = [ln for ln in run["plan_text"].splitlines() if ln.strip()]
+            self.job_label.setText(f"Planning… {len(lines)} line{'s' if len(lines) != 1 else ''} of outline so far")
+            if not self.view.cards:
+                self.view.set_placeholder("Planning…\n\n" + "\n".join(lines[-12:]))
         now = time.perf_counter()
         elapsed = now - run["t0"]
         wpm = eta = None
