@@ -378,6 +378,10 @@ def test_menus_shortcuts_and_about(make_window):
     assert w.export_action.text() == "&Export…"
     assert __version__ in w.about_text() and "Longhand" in w.about_text()
     assert [m.title() for m in (a.menu() for a in w.menuBar().actions())] == ["&File", "&Write", "&Help"]
+    # the model manager's choice becomes the model of the next job, and is remembered
+    w.use_model("/models/LongWriter-glm4-9b-Q4_K_M.gguf")
+    assert EngineSettings.load(app_settings()).model_path == "/models/LongWriter-glm4-9b-Q4_K_M.gguf"
+    assert "LongWriter-glm4-9b-Q4_K_M.gguf" in w.model_label.text()
 
 
 def test_longhand_without_arguments_opens_the_window(qtbot, settings_dir, demo_model):

@@ -272,6 +272,8 @@ class MainWindow(QMainWindow):
         self.export_action = action(m, "&Export…", self.export, QKeySequence("Ctrl+E"),
                                     "Export the manuscript (" + ", ".join(core_export.supported_suffixes()) + ")")
         m.addSeparator()
+        self.models_action = action(m, "&Models…", self.open_models, None,
+                                    "Download, import or pick a LongWriter model")
         self.settings_action = action(m, "Se&ttings…", self.open_settings, QKeySequence("Ctrl+,"))
         m.addSeparator()
         self.quit_action = action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -314,6 +316,18 @@ class MainWindow(QMainWindow):
         dlg = SettingsDialog(self.engine_settings, self)
         if dlg.exec():
             self.apply_settings(dlg.value())
+
+    def open_models(self) -> None:
+        from .model_manager import ModelManagerDialog
+        dlg = ModelManagerDialog(self)
+        dlg.modelChosen.connect(self.use_model)
+        dlg.exec()
+
+    def use_model(self, path: str) -> None:
+        """Make ``path`` the model (loaded at the next Plan or Write)."""
+        s = self.engine_settings
+        self.apply_settings(EngineSettings(**{**s.__dict__, "model_path": str(path)}))
+        self.statusBar().showMessage(f"Model set to {Path(path).name}; it loads at the next Plan or Write.", 6000)
 
     def apply_settings(self, settings: EngineSettings) -> None:
         self.engine_settings = settings
@@ -687,7 +701,7 @@ class MainWindow(QMainWindow):
     def _set_busy(self, kind: str | None, text: str = "") -> None:
         busy = kind is not None
         for w in (self.plan_btn, self.write_btn, self.plan_action, self.write_action,
-                  self.new_action, self.open_action, self.settings_action):
+                  self.new_action, self.open_action, self.settings_action, self.models_action):
             w.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
         self.stop_action.setEnabled(busy)
