@@ -157,8 +157,9 @@ class OpenAIBackend(Backend):
         if isinstance(e, _httpx().HTTPError):
             return BackendError(f"The connection to {url} failed while trying to {what}: {e}. "
                                 "The job can be resumed.")
-        return BackendError(f"The server at {url} failed while trying to {what}: "
-                            f"{type(e).__name__}: {str(e)[:200]}")
+        # anything else comes from parsing an answer the client library did not expect
+        return BackendError(f"The server at {url} answered in a way that is not the OpenAI API "
+                            f"(while trying to {what}): {type(e).__name__}: {str(e)[:200]}")
 
     def _get_json(self, url: str):
         try:
