@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QTextCursor, QTextOption
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTextCursor, QTextOption
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QTextEdit,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -22,8 +22,6 @@ from .outline import status_of
 
 CARD_STYLE = """
 QFrame#card { background: palette(base); border: 1px solid palette(midlight); border-radius: 6px; }
-QFrame#card[current="true"] { border: 1px solid #8aa4c8; }
-QFrame#card[streaming="true"] { border: 2px solid #d9822b; background: #fffaf2; }
 QLabel#heading { font-weight: 600; font-size: 13pt; }
 QLabel#badge { color: white; background: #d9822b; border-radius: 8px; padding: 1px 8px; font-weight: 600; }
 QLabel#meta { color: #5b6770; }
@@ -39,6 +37,7 @@ class _AutoHeightText(QTextEdit):
         super().__init__(parent)
         self.setObjectName("body")
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.viewport().setAutoFillBackground(False)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAcceptRichText(False)
@@ -137,17 +136,35 @@ class SectionCard(QFrame):
         self.lock_btn.setChecked(sec.locked)
         self.lock_btn.blockSignals(False)
 
+    # The frame is painted over the style sheet: re-polishing a card (style sheet properties)
+    # costs tens of milliseconds, which the event loop cannot spare while text streams.
+
     def set_streaming(self, on: bool) -> None:
-        self.setProperty("streaming", on)
-        self.badge.setVisible(on)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        if bool(self.property("streaming")) != on:
+            self.setProperty("streaming", on)
+            self.badge.setVisible(on)
+            self.body.viewport().setAutoFillBackground(False)
+            self.update()
 
     def set_current(self, on: bool) -> None:
         if bool(self.property("current")) != on:
             self.setProperty("current", on)
-            self.style().unpolish(self)
-            self.style().polish(self)
+            self.update()
+
+    def paintEvent(self, e) -> None:
+        if self.property("streaming"):
+            p = QPainter(self)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(QColor("#d9822b"), 2.5))
+            p.setBrush(QColor("#fffaf2"))
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5), 6, 6)
+            return
+        super().paintEvent(e)
+        if self.property("current"):
+            p = QPainter(self)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(QColor("#7f9cc4"), 1.5))
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 6, 6)
 
     def set_busy(self, busy: bool) -> None:
         """While a job runs the text cannot change under the engine's feet."""
@@ -356,15 +373,9 @@ class DocumentView(QScrollArea):
     def _stream_end_y(self) -> int | None:
         if self.streaming is None or self.streaming >= len(self.cards):
             return None
-        card = self.cards[self.streaming]
-        rect = card.body.cursorRect(self._end_cursor(card))
-        return card.body.mapTo(self._inner, rect.bottomLeft()).y()
-
-    @staticmethod
-    def _end_cursor(card: SectionCard) -> QTextCursor:
-        c = QTextCursor(card.body.document())
-        c.movePosition(QTextCursor.MoveOperation.End)
-        return c
+        body = self.cards[self.streaming].body
+        # the text edit is as tall as its text: the stream ends at its bottom
+        return body.mapTo(self._inner, body.rect().bottomLeft()).y()
 
     def _follow_stream(self) -> None:
         self._follow_pending = False

@@ -293,9 +293,14 @@ class OutlinePane(QWidget):
                                    | QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QAbstractItemView.EditTrigger.SelectedClicked)
         h = self.table.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setSectionResizeMode(COL_POINT, QHeaderView.ResizeMode.Stretch)
-        for col in (COL_NUM, COL_TARGET, COL_WRITTEN, COL_STATUS, COL_LOCK):
-            h.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # fixed widths, not ResizeToContents: that would ask every cell for its size at each
+        # refresh while a section streams (hundreds of rows in a novel)
+        fm = self.table.fontMetrics()
+        for col, sample in ((COL_NUM, "000"), (COL_TARGET, "Target0"), (COL_WRITTEN, "Written0"),
+                            (COL_STATUS, "edited by hand"), (COL_LOCK, "Lock0")):
+            h.resizeSection(col, fm.horizontalAdvance(sample) + 16)
         self.table.selectionModel().currentRowChanged.connect(
             lambda cur, _prev: cur.isValid() and self.sectionSelected.emit(cur.row()))
 

@@ -126,8 +126,11 @@ class TrackerPane(QWidget):
         self.set_totals(0, 0)
 
     def set_totals(self, words: int, target: int) -> None:
-        self.total_bar.setMaximum(max(1, target))
-        self.total_bar.setValue(min(words, max(1, target)))
+        # QProgressBar repaints at once on every change: only touch it when the value moves
+        if self.total_bar.maximum() != max(1, target):
+            self.total_bar.setMaximum(max(1, target))
+        if self.total_bar.value() != min(words, max(1, target)):
+            self.total_bar.setValue(min(words, max(1, target)))
         pct = f" ({100 * words / target:.0f}%)" if target else ""
         self.total_label.setText(f"{words:,} / {target:,} words{pct}")
 

@@ -113,7 +113,7 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self._load_project_into_widgets()
         self._tick = QTimer(self)
-        self._tick.setInterval(250)
+        self._tick.setInterval(400)
         self._tick.timeout.connect(self._refresh_progress)
         self._flush_timer = QTimer(self)      # saves hand edits of a project that has a file
         self._flush_timer.setInterval(1500)
@@ -767,7 +767,7 @@ class MainWindow(QMainWindow):
             if model.streaming < len(self.view.cards):
                 self.view.cards[model.streaming].refresh(words=model.words(model.streaming),
                                                          streaming=True, target=run.get("goal"))
-        if self.job_progress.maximum() > 0:
+        if self.job_progress.maximum() > 0 and self.job_progress.value() != min(total, self.job_progress.maximum()):
             self.job_progress.setValue(min(total, self.job_progress.maximum()))
 
     # -- messages --------------------------------------------------------------------------
