@@ -218,8 +218,11 @@ def test_frozen_write_on_the_demo_model(frozen, demo_model, tmp_path):
     bundle_before = _snapshot(exe.parent)
     out = tmp_path / "story.md"
     env = _user_env(tmp_path)
+    project = tmp_path / "story.longhand"
+    # --threads 1: on a loaded shared machine two OpenMP threads spin against each other
     r = subprocess.run([str(exe), "write", "Write a 300-word story about a lighthouse keeper.",
-                        "--model", str(demo_model), "--seed", "3", "--json", "--out", str(out)],
+                        "--model", str(demo_model), "--seed", "3", "--threads", "1", "--json",
+                        "--out", str(out), "--project", str(project)],
                        capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
@@ -230,6 +233,21 @@ def test_frozen_write_on_the_demo_model(frozen, demo_model, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert abs(count_words(text) - result["words"]) <= 20     # the file has the text (+ title)
     (tmp_path / "frozen-write.txt").write_text(r.stderr + "\n" + text, encoding="utf-8")
+    # the manuscript exports (python-docx + lxml, reportlab) work frozen too
+    first_line = next(ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    for suffix in (".docx", ".pdf"):
+        target = tmp_path / f"story{suffix}"
+        e = subprocess.run([str(exe), "export", str(project), "--out", str(target)],
+                           capture_output=True, text=True, timeout=300, env=env)
+        assert e.returncode == 0, e.stderr[-3000:]
+        if suffix == ".docx":
+            import docx
+            body = " ".join(p.text for p in docx.Document(str(target)).paragraphs)
+        else:
+            from pypdf import PdfReader
+            body = " ".join(page.extract_text() for page in PdfReader(str(target)).pages)
+        assert first_line.split()[0] in body, suffix
+        assert count_words(body) >= 0.8 * result["words"], suffix
     # the app wrote nothing into its own folder
     assert _snapshot(exe.parent) == bundle_before
 
@@ -239,10 +257,22 @@ def test_frozen_finds_the_demo_model_in_the_users_models_dir(frozen, demo_model,
     exe, _ = frozen
     env = _user_env(tmp_path, models_dir=demo_model.parent)
     r = subprocess.run([str(exe), "plan", "Write a 400-word story about a clockmaker.", "--json",
-                        "--seed", "1"], capture_output=True, text=True, timeout=600, env=env)
+                        "--seed", "1", "--threads", "1"], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     plan = json.loads(r.stdout)
     assert plan["sections"], plan
+
+
+@pytest.mark.slow
+def test_frozen_models_list(frozen, demo_model, tmp_path):
+    """The catalog (a data file) and the machine probe (psutil) are in the bundle."""
+    exe, _ = frozen
+    r = subprocess.run([str(exe), "models", "list"], capture_output=True, text=True, timeout=300,
+                       env=_user_env(tmp_path, models_dir=demo_model.parent))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "LongWriter" in r.stdout and "recommended" in r.stdout
+    demo_lines = [ln for ln in r.stdout.splitlines() if "Q4_K_M" in ln and "installed" in ln]
+    assert demo_lines, r.stdout
 
 
 @pytest.mark.slow
