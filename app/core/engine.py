@@ -371,16 +371,17 @@ class AgentWriter:
             s = earlier[i]
             return (len(s.summary) // 3 if s.summary else summary_max) + 8
 
-        def carried(first_summary: int, start: int) -> int:
-            return sum(summary_cost(i) for i in range(first_summary, start)) + sum(est[start:])
+        def summaries(first: int, start: int) -> int:
+            return sum(summary_cost(i) for i in range(first, start))
 
         ss, ws = self._summary_start, self._window_start
-        if carried(ss, ws) > budget:
-            while ws < index and carried(ss, ws) > budget * 0.6:
+        if summaries(ss, ws) + sum(est[ws:]) > budget:
+            # (summaries are capped below, so they count at most a third here)
+            while ws < index and min(summaries(ss, ws), budget / 3) + sum(est[ws:]) > budget * 0.6:
                 ws += 1
         # summaries may take a third of the budget; past that, only the newest sixth stays
-        if carried(ss, ws) - sum(est[ws:]) > budget / 3:
-            while ss < ws and carried(ss, ws) - sum(est[ws:]) > budget / 6:
+        if summaries(ss, ws) > budget / 3:
+            while ss < ws and summaries(ss, ws) > budget / 6:
                 ss += 1
         self._window_start, self._summary_start = ws, ss
         if self.memory is not None and ws > ss:
