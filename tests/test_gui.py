@@ -400,8 +400,15 @@ def test_longhand_without_arguments_opens_the_window(qtbot, settings_dir, demo_m
             x.close()
         QApplication.instance().quit()
 
+    app = QApplication.instance()
+    # closing the last window would post a Quit event that outlives this test's event loop
+    # and makes every later QEventLoop return at once
+    app.setQuitOnLastWindowClosed(False)
     QTimer.singleShot(800, close_it)
-    assert cli_main([]) == 0
+    try:
+        assert cli_main([]) == 0
+    finally:
+        app.setQuitOnLastWindowClosed(True)
     assert len(seen["windows"]) == 1
     assert "CPU" in seen["device"] or "GPU" in seen["device"]
 
