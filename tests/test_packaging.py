@@ -71,9 +71,8 @@ def frozen():
 
 # --- quick checks -------------------------------------------------------------------------
 
-def test_icon_set_has_every_size():
-    from PySide6.QtGui import QGuiApplication, QImage
-    _app = QGuiApplication.instance() or QGuiApplication([])
+def test_icon_set_has_every_size(qapp):
+    from PySide6.QtGui import QImage
     for size in ICON_SIZES:
         img = QImage(str(RESOURCES / "icons" / f"longhand-{size}.png"))
         assert (img.width(), img.height()) == (size, size), size
@@ -154,6 +153,30 @@ def test_demo_model_found_in_models_dir_without_the_package(demo_model, tmp_path
     assert demo.demo_model_path() == demo_model
     monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path))
     assert demo.demo_model_path() is None
+
+
+def test_first_start_without_a_model_opens_the_model_manager(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from longhand.core.demo import DEMO_PACKAGE
+    from longhand.ui import main as gui_main
+    from longhand.ui.window import MainWindow
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setitem(sys.modules, DEMO_PACKAGE, None)     # as in the frozen app
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert gui_main.no_model_available(window)
+    shown, opened = [], []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: shown.append(a[2]))
+    monkeypatch.setattr(window, "open_models", lambda: opened.append(True))
+    gui_main.first_start_without_model(window)
+    assert "none is installed" in shown[0] and opened == [True]
+    # a model chosen in the settings, or present in the models dir, means no first-start dialog
+    (tmp_path / "no-models").mkdir()
+    (tmp_path / "no-models" / "gemma-3-270m-q4_k_m.gguf").write_bytes(b"GGUF" + bytes(60))
+    assert not gui_main.no_model_available(window)
 
 
 # --- the frozen app -----------------------------------------------------------------------
@@ -286,9 +309,10 @@ def test_frozen_without_a_model_explains(frozen, tmp_path):
 
 
 @pytest.mark.slow
-def test_frozen_gui_starts_offscreen(frozen, demo_model, tmp_path):
+@pytest.mark.parametrize("models", ["demo", "none"])
+def test_frozen_gui_starts_offscreen(frozen, demo_model, tmp_path, models):
     exe, _ = frozen
-    env = _user_env(tmp_path, models_dir=demo_model.parent)
+    env = _user_env(tmp_path, models_dir=demo_model.parent if models == "demo" else None)
     env["QT_QPA_PLATFORM"] = "offscreen"
     proc = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=tmp_path)
@@ -310,7 +334,10 @@ def test_frozen_gui_starts_offscreen(frozen, demo_model, tmp_path):
     assert "Traceback" not in err, err[-3000:]
     assert "Could not load the Qt platform plugin" not in err
     # its log went to the user's log dir
-    assert log.is_file() and "Longhand starting" in log.read_text(encoding="utf-8")
+    logged = log.read_text(encoding="utf-8")
+    assert "Longhand starting" in logged
+    # first start without a model: the model manager opens instead of a failure
+    assert ("opening the model manager" in logged) == (models == "none"), logged
 
 
 @pytest.mark.slow

@@ -32,9 +32,44 @@ def main(argv: list[str] | None = None) -> int:
     project = next((a for a in argv if a.endswith(".longhand")), None)
     if project:
         window.open_project(project)
-    # load the model in the background, so the first Plan starts at once
-    QTimer.singleShot(300, window.preload_model)
+    if no_model_available(window):
+        # first start of a fresh install: explain, and open the model manager
+        QTimer.singleShot(300, lambda: first_start_without_model(window))
+    else:
+        # load the model in the background, so the first Plan starts at once
+        QTimer.singleShot(300, window.preload_model)
     return app.exec()
+
+
+def no_model_available(window) -> bool:
+    """True when no model is chosen and none is installed (not even the demo)."""
+    import importlib.util
+    import os
+
+    from ..core.demo import DEMO_PACKAGE, demo_model_path
+    from ..core.downloads import installed_models
+    if window.engine_settings.model_path or os.environ.get("LONGHAND_MODEL"):
+        return False
+    if any(m.path.is_file() for m in installed_models()):
+        return False
+    return demo_model_path(assemble=False) is None and importlib.util.find_spec(DEMO_PACKAGE) is None
+
+
+def first_start_without_model(window) -> None:
+    """Say why nothing can be written yet, then open the model manager."""
+    import logging
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from .. import APP_NAME
+    logging.getLogger(__name__).info("no model installed: opening the model manager")
+    QMessageBox.information(
+        window, APP_NAME,
+        "<p><b>Longhand needs a language model to write, and none is installed yet.</b></p>"
+        "<p>The model manager opens now. Download a LongWriter model (about 5 GB, once; "
+        "Longhand then works offline) or import a .gguf file you already have.</p>"
+        "<p>You can open it again at any time from File → Models…</p>")
+    window.open_models()
 
 
 if __name__ == "__main__":
