@@ -182,12 +182,14 @@ class EngineRunner(QObject):
             self._backend.close()
             self._backend = None
             self._backend_key = None
-        name = key["model"] or "demo model"
+        name = (key["base_url"] if key["backend"] == "openai" else key["model"]) or "demo model"
         signals.loading.emit(str(name))
         # room for a few thousand words up front; the engine grows the context for longer jobs
         n_ctx = settings.n_ctx or context_for_target(max(target_words, 3000))
         backend = open_backend(key["model"], n_ctx=n_ctx, n_gpu_layers=key["n_gpu_layers"],
-                               n_threads=key["n_threads"])
+                               n_threads=key["n_threads"], backend=key["backend"],
+                               base_url=key["base_url"], remote_model=key["remote_model"],
+                               api_key=key["api_key"])
         self._backend, self._backend_key = backend, key
         signals.loaded.emit(backend.info)
         return backend

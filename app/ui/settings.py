@@ -30,6 +30,10 @@ class EngineSettings:
     threads: int = 0              # 0: all cores
     temperature: float = -1.0     # < 0: the model family's default
     seed: int = -1                # < 0: random
+    backend: str = "llama"        # "llama" (local GGUF) or "openai" (a remote server)
+    base_url: str = ""            # remote: e.g. http://127.0.0.1:8080/v1
+    remote_model: str = ""        # remote: model name (empty: the server's first)
+    api_key: str = ""             # remote: optional
 
     @classmethod
     def load(cls, qs: QSettings) -> "EngineSettings":
@@ -48,7 +52,11 @@ class EngineSettings:
         return cls(model_path=str(qs.value("engine/model_path", "") or ""), gpu_layers=gpu,
                    n_ctx=get("n_ctx", d.n_ctx, int), threads=get("threads", d.threads, int),
                    temperature=get("temperature", d.temperature, float),
-                   seed=get("seed", d.seed, int))
+                   seed=get("seed", d.seed, int),
+                   backend="openai" if qs.value("engine/backend", "llama") == "openai" else "llama",
+                   base_url=str(qs.value("engine/base_url", "") or ""),
+                   remote_model=str(qs.value("engine/remote_model", "") or ""),
+                   api_key=str(qs.value("engine/api_key", "") or ""))
 
     def save(self, qs: QSettings) -> None:
         for key, value in self.__dict__.items():
@@ -59,7 +67,9 @@ class EngineSettings:
         """What changes the loaded model: a different value means the model is reopened."""
         return {"model": self.model_path or None,
                 "n_gpu_layers": self.gpu_layers if self.gpu_layers == "auto" else int(self.gpu_layers),
-                "n_threads": self.threads or None}
+                "n_threads": self.threads or None,
+                "backend": self.backend, "base_url": self.base_url or None,
+                "remote_model": self.remote_model or None, "api_key": self.api_key or None}
 
 
 class SettingsDialog(QDialog):
@@ -79,6 +89,30 @@ class SettingsDialog(QDialog):
         row.addWidget(self.model_edit, 1)
         row.addWidget(browse)
         form.addRow("Model file:", row)
+
+        # A remote OpenAI-compatible server (llama-server, vLLM, ...) instead of a local file.
+        self.backend = QComboBox()
+        self.backend.addItems(["Local model file", "Remote server (OpenAI-compatible)"])
+        self.backend.setCurrentIndex(1 if settings.backend == "openai" else 0)
+        form.addRow("Backend:", self.backend)
+        self.base_url = QLineEdit(settings.base_url)
+        self.base_url.setPlaceholderText("http://127.0.0.1:8080/v1")
+        form.addRow("Server URL:", self.base_url)
+        self.remote_model = QLineEdit(settings.remote_model)
+        self.remote_model.setPlaceholderText("The server's model (empty: its first)")
+        form.addRow("Model name:", self.remote_model)
+        self.api_key = QLineEdit(settings.api_key)
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setPlaceholderText("Optional")
+        form.addRow("API key:", self.api_key)
+
+        def remote_changed(i: int) -> None:
+            for w in (self.base_url, self.remote_model, self.api_key):
+                w.setEnabled(i == 1)
+            self.model_edit.setEnabled(i == 0)
+            browse.setEnabled(i == 0)
+        self.backend.currentIndexChanged.connect(remote_changed)
+        remote_changed(self.backend.currentIndex())
 
         self.gpu_mode = QComboBox()
         self.gpu_mode.addItems(["Auto (all layers if the build can offload)", "Number of layers"])
@@ -149,4 +183,7 @@ class SettingsDialog(QDialog):
             gpu_layers="auto" if self.gpu_mode.currentIndex() == 0 else str(self.gpu_layers.value()),
             n_ctx=self.ctx.value(), threads=self.threads.value(),
             temperature=round(temp, 2) if temp >= 0 else -1.0,
-            seed=self.seed.value())
+            seed=self.seed.value(),
+            backend="openai" if self.backend.currentIndex() == 1 else "llama",
+            base_url=self.base_url.text().strip(), remote_model=self.remote_model.text().strip(),
+            api_key=self.api_key.text().strip())
