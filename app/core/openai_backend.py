@@ -169,8 +169,11 @@ class OpenAIBackend(Backend):
             return None
 
     def _post_tokenize(self, url: str, text: str) -> list[int] | None:
-        body = {"input": text} if url.endswith("/extras/tokenize") else \
-            {"content": text, "add_special": False, "parse_special": True}
+        if url.endswith("/extras/tokenize"):            # llama-cpp-python
+            body = {"input": text}
+        else:                                           # llama-server ("content"), vLLM ("prompt")
+            body = {"content": text, "add_special": False, "parse_special": True,
+                    "prompt": text, "model": self.model, "add_special_tokens": False}
         try:
             r = self._http.post(url, json=body)
         except Exception as e:  # noqa: BLE001
