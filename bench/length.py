@@ -67,7 +67,8 @@ def select(prompts: list[dict], quick: bool, ids: list[str] | None,
 def section_summary(run) -> list[dict]:
     out = []
     for r in run.sections:
-        out.append({"index": r.index, "target": r.target, "words": r.words,
+        out.append({"index": r.index, "main_point": run.job.sections[r.index].main_point,
+                    "target": r.target, "words": r.words,
                     "ratio": round(r.words / r.target, 3) if r.target else None,
                     "calls": [c["finish"] for c in r.calls],
                     "call_words": [c["words"] for c in r.calls],
@@ -129,6 +130,40 @@ def aggregate(rows: list[dict]) -> dict:
     }
 
 
+def merge_prefix_runs(data: dict, out: Path, prompts: list[dict]) -> list[str]:
+    """Add the long jobs of ``prefix_reuse.py`` (prompts of this set) as rows of ``data``."""
+    known = {p["id"]: p for p in prompts}
+    have = {r["id"] for r in data["prompts"]}
+    merged = []
+    for path in sorted(out.glob("prefix_reuse_*.json")):
+        if not path.stem.split("_")[-1].isdigit():
+            continue
+        run = json.loads(path.read_text(encoding="utf-8"))
+        pid = run.get("prompt_id")
+        if pid not in known or pid in have:
+            continue
+        p = known[pid]
+        secs = [{"index": s["index"], "target": s["target"], "words": s["words"],
+                 "ratio": round(s["words"] / s["target"], 3) if s["target"] else None,
+                 "calls": s["calls"], "generated_tokens": s["generated_tokens"]}
+                for s in run["sections"]]
+        data["prompts"].append({
+            "id": pid, "type": p["type"], "lang": p["lang"], "bucket": bucket_of(p["length"]),
+            "required": p["length"], "words": run["words"], "ratio": round(run["words"] / p["length"], 3),
+            "s_l": run["s_l"], "repeat_share": run["repeat_share"], "plan": run.get("plan", ""),
+            "n_sections": len(secs), "generated_tokens": run["generated_tokens"],
+            "prompt_tokens_evaluated": run["ours_prompt_tokens_evaluated"],
+            "tokens_per_s": run["tokens_per_s"], "seconds": run["seconds"], "sections": secs,
+            "source": path.name})
+        have.add(pid)
+        merged.append(pid)
+    if merged:
+        data.update(aggregate(data["prompts"]))
+        data["merged_from_prefix_reuse"] = sorted(set(data.get("merged_from_prefix_reuse", []) + merged))
+        data["skipped"] = [i for i in data.get("skipped", []) if i not in merged]
+    return merged
+
+
 def plot(data: dict, out: Path) -> Path:
     plt = C.plt()
     names = [b[2] for b in BUCKETS if b[2] in data["buckets"]]
@@ -170,9 +205,13 @@ def report(data: dict) -> str:
     lines += ["", "| id | lang | type | required | written | S_l | repeats | sections | plan | tok/s |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["prompts"]:
-        lines.append(f"| {r['id']} | {r['lang']} | {r['type']} | {r['required']} | {r['words']} | "
+        lines.append(f"| {r['id']}{'*' if r.get('source') else ''} | {r['lang']} | {r['type']} | "
+                     f"{r['required']} | {r['words']} | "
                      f"{r['s_l']} | {r['repeat_share']:.3f} | {r['n_sections']} | {r['plan']} | "
                      f"{r['tokens_per_s']} |")
+    if data.get("merged_from_prefix_reuse"):
+        lines += ["", "\\* written by `bench/prefix_reuse.py` (the CLI on the same engine and model), "
+                  "merged with `--plot-only --merge-prefix-runs`."]
     s = data["sections"]
     lines += ["", f"Sections: {s['n']}, median words/target {s['median_ratio']}, "
               f"{s['under_92pct']} under 92 % of target, {s['over_112pct']} over 112 %; "
@@ -192,10 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     C.add_threads_arg(ap)
     ap.add_argument("--out", help="results folder (default bench/results)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from length.json")
+    ap.add_argument("--merge-prefix-runs", action="store_true",
+                    help="with --plot-only: add the jobs of prefix_reuse.py (prompts of this set, "
+                         "e.g. en11 2,000 and en12 10,000 words) to length.json as rows")
     args = ap.parse_args(argv)
     out = C.out_dir(args.out)
     if args.plot_only:
         data = json.loads((out / "length.json").read_text(encoding="utf-8"))
+        if args.merge_prefix_runs:
+            merged = merge_prefix_runs(data, out, load_prompts(Path(args.prompts)))
+            C.write_json(out / "length.json", data)
+            C.write_text(out / "length.md", report(data))
+            print(f"merged: {', '.join(merged) or 'nothing new'}; S_l {data['s_l']}")
         print(plot(data, out))
         return 0
     all_prompts = load_prompts(Path(args.prompts))

@@ -11,7 +11,9 @@ interleaved so that the load of a shared machine hits both alike:
   plain path); the prompt is a story opening, so it rarely ends early, and its rate is
   taken over the tokens it did produce;
 * ``raw_logit_bias``: the same with ``logit_bias`` banning end-of-text, which forces the
-  count but runs llama-cpp-python's numpy logits processor on every token.
+  count but runs llama-cpp-python's numpy logits processor on every token;
+* ``gui``: the GUI's worker (``longhand.ui.runner.EngineRunner``, a QThreadPool job)
+  streaming the same generation, pieces timed when the GUI thread receives them.
 
 Rates are decode rates, (n - 1) / (time of last token - time of first token), so prompt
 evaluation (cached after the first round on both sides) does not blur them; end-to-end
@@ -66,11 +68,8 @@ def run_raw(llm, n: int, seed: int, ban: list[int] | None) -> dict:
         kwargs["logit_bias"] = {tok: float("-inf") for tok in ban}
     times: list[float] = []
     t0 = time.perf_counter()
-    n_before = None
     finish = None
     for chunk in llm.create_completion(PROMPT, **kwargs):
-        if n_before is None:
-            n_before = 0
         times.append(time.perf_counter())
         finish = chunk["choices"][0].get("finish_reason") or finish
     t1 = time.perf_counter()
@@ -97,22 +96,63 @@ def run_engine_section(backend, words: int, seed: int) -> dict:
     job = Job(instruction="Write a story about a storm over a fishing village.", target_words=words,
               sections=[Section(main_point="Mara watches the storm from the hill and sees a strange ship",
                                 target_words=words)])
-    stats_holder = {}
     from longhand.core.engine import JobStats
     stats = JobStats()
     writer.write_section(job, 0, stats=stats)
-    stats_holder["tokens"] = stats.generated_tokens
     return {"tokens": stats.generated_tokens, "seconds": round(stats.generation_seconds, 3),
             "tokens_per_s": round(stats.tokens_per_s, 3)}
 
 
-def gui_worker_available() -> str | None:
-    """Name of a GUI worker module in app/ui, if one exists (measured elsewhere, if at all)."""
-    ui = Path(__file__).resolve().parent.parent / "app" / "ui"
-    for p in sorted(ui.glob("*.py")):
-        if "worker" in p.stem:
-            return p.stem
-    return None
+class GuiWorker:
+    """The GUI's worker (``longhand.ui.runner.EngineRunner``) streaming the same generation.
+
+    Each piece is emitted as an engine event on the worker thread and timed when the GUI
+    thread receives it, so the rate is the one the window sees.
+    """
+
+    def __init__(self, model_path: Path, threads: int) -> None:
+        import os
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PySide6.QtCore import QCoreApplication
+        from longhand.core.project import Project
+        from longhand.ui.runner import EngineRunner
+        from longhand.ui.settings import EngineSettings
+        self.app = QCoreApplication.instance() or QCoreApplication([])
+        self.runner = EngineRunner()
+        self.settings = EngineSettings(model_path=str(model_path), threads=threads, n_ctx=2048,
+                                       gpu_layers="0")
+        self.project = Project(instruction="bench", target_words=1000)
+        self.times: list[float] = []
+        self.done = None
+        self.runner.event.connect(lambda e: self.times.append(time.perf_counter()))
+        self.runner.finished.connect(self._finished)
+
+    def _finished(self, out) -> None:
+        self.done = out
+
+    def run(self, n: int, seed: int) -> dict:
+        from PySide6.QtCore import QEventLoop
+        from longhand.core.backend import Prompt, Steer
+
+        def work(writer, emit, cancel):
+            def on_piece(piece: str):
+                emit(piece)
+                return Steer(allow_end=False)
+            return writer.backend.generate(Prompt(user=[PROMPT]), max_tokens=n, sampling=sampling(seed),
+                                           on_piece=on_piece, cancel=cancel)
+
+        self.times, self.done = [], None
+        t0 = time.perf_counter()
+        self.runner.start("bench", work, self.settings, self.project)
+        while self.done is None:
+            self.app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        t1 = time.perf_counter()
+        if self.done.error:
+            raise RuntimeError(self.done.error)
+        return _rates(self.done.result.generated_tokens, t0, t1, self.times)
+
+    def close(self) -> None:
+        self.runner.close()
 
 
 def plot(data: dict, out: Path) -> Path:
@@ -120,7 +160,10 @@ def plot(data: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for key, label, color in (("ours", "Longhand backend", "#4a7ab5"),
                               ("raw", "llama-cpp-python stream", "#d08c2f"),
-                              ("raw_logit_bias", "llama-cpp-python stream + logit_bias", "#999")):
+                              ("raw_logit_bias", "llama-cpp-python stream + logit_bias", "#999"),
+                              ("gui", "GUI worker (EngineRunner)", "#5a5")):
+        if key not in data["runs"]:
+            continue
         ys = [r["decode_tokens_per_s"] for r in data["runs"][key]]
         ax.plot(range(1, len(ys) + 1), ys, "o-", label=label, color=color)
     ax.set_xlabel("round (interleaved)")
@@ -153,7 +196,12 @@ def report(data: dict) -> str:
         lines.append(f"The engine writing one {r['engine_words']}-word section (prompt building, "
                      f"steering, word counting included): {r['engine']['tokens_per_s']} tok/s over "
                      f"{r['engine']['tokens']} tokens (not interleaved; a different, longer prompt).")
-    lines += ["", f"GUI worker: {r['gui_worker'] or 'none in app/ui when this ran; not measured'}.",
+    if r.get("gui_tokens_per_s"):
+        lines += ["", f"GUI worker (`EngineRunner`, pieces timed on the GUI thread): "
+                  f"{r['gui_tokens_per_s']} tok/s, ratio to raw {r['gui_ratio']}."]
+    else:
+        lines += ["", f"GUI worker: not measured ({r.get('gui_error') or 'skipped'})."]
+    lines += [
               "", "![throughput](throughput.png)", ""]
     return "\n".join(lines)
 
@@ -165,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, help="interleaved rounds (default 5; quick 2)")
     ap.add_argument("--engine-words", type=int, default=None,
                     help="also time the engine on one section of this many words (default 150; 0: skip)")
+    ap.add_argument("--no-gui", action="store_true", help="skip the GUI worker")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", help="results folder (default bench/results)")
     C.add_threads_arg(ap)
@@ -181,16 +230,29 @@ def main(argv: list[str] | None = None) -> int:
                 n_gpu_layers=0, swa_full=True, last_n_tokens_size=64, verbose=False)
     ban = backend._end_token_ids()
     runs: dict[str, list[dict]] = {"ours": [], "raw": [], "raw_logit_bias": []}
+    gui, gui_error = None, None
+    if not args.no_gui:
+        try:
+            gui = GuiWorker(backend.path, threads)
+            gui.run(4, args.seed)          # loads the model in the worker
+            runs["gui"] = []
+        except Exception as e:  # noqa: BLE001 - the GUI worker is optional here
+            gui_error = f"{type(e).__name__}: {e}"
+            gui = None
     try:
         # warm-up: load pages and fill both prompt caches
         run_ours(backend, 4, args.seed)
         run_raw(raw, 4, args.seed, None)
         for i in range(rounds):
             seed = args.seed + i
-            order = ["ours", "raw", "raw_logit_bias"] if i % 2 == 0 else ["raw_logit_bias", "raw", "ours"]
+            order = ["ours", "raw", "raw_logit_bias"] + (["gui"] if gui else [])
+            if i % 2:
+                order.reverse()
             for key in order:
                 if key == "ours":
                     r = run_ours(backend, n, seed)
+                elif key == "gui":
+                    r = gui.run(n, seed)
                 else:
                     r = run_raw(raw, n, seed, ban if key == "raw_logit_bias" else None)
                 runs[key].append(r)
@@ -201,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         model = backend.info.model
         backend.close()
         raw.close()
+        if gui is not None:
+            gui.close()
 
     def med(key, field="decode_tokens_per_s"):
         return round(statistics.median(r[field] for r in runs[key]), 3)
@@ -213,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
             "ours_end_to_end": med("ours", "end_to_end_tokens_per_s"),
             "raw_end_to_end": med("raw", "end_to_end_tokens_per_s"),
             "raw_logit_bias_end_to_end": med("raw_logit_bias", "end_to_end_tokens_per_s"),
-            "engine_words": engine_words, "engine": engine, "gui_worker": gui_worker_available(),
+            "engine_words": engine_words, "engine": engine,
+            "gui_tokens_per_s": med("gui") if runs.get("gui") else None, "gui_error": gui_error,
             "runs": runs}
+    data["gui_ratio"] = (round(data["gui_tokens_per_s"] / data["raw_tokens_per_s"], 3)
+                         if data["gui_tokens_per_s"] and data["raw_tokens_per_s"] else None)
     data["ratio"] = round(data["ours_tokens_per_s"] / data["raw_tokens_per_s"], 3) if data["raw_tokens_per_s"] else None
     data["ratio_vs_logit_bias"] = (round(data["ours_tokens_per_s"] / data["raw_logit_bias_tokens_per_s"], 3)
                                    if data["raw_logit_bias_tokens_per_s"] else None)

@@ -81,6 +81,7 @@ def test_throughput_smallest(out):
     assert data["machine"]["cpu"]
     assert [r["tokens"] for r in data["runs"]["ours"]] == [8]
     assert [r["tokens"] for r in data["runs"]["raw_logit_bias"]] == [8]   # EOS banned: count forced
+    assert data["gui_error"] is None and [r["tokens"] for r in data["runs"]["gui"]] == [8]
     assert data["ours_tokens_per_s"] > 0 and data["raw_tokens_per_s"] > 0
     assert data["ratio"] == round(data["ours_tokens_per_s"] / data["raw_tokens_per_s"], 3)
     assert read_png_header(out / "throughput.png") == PNG
@@ -100,3 +101,14 @@ def test_prefix_reuse_smallest(out):
     assert data["memory"]["peak_rss_bytes"] > data["memory"]["model_file_bytes"] / 4
     for name in ("prefix_reuse_sections.png", "prefix_reuse_ttft.png", "prefix_reuse_tokens.png"):
         assert read_png_header(out / name) == PNG
+
+
+def test_threads_smallest(tmp_path, demo_model):
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, str(BENCH / "threads.py"), "--out", str(out), "--tokens", "4",
+                           "--rounds", "1", "--max-threads", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "threads.json").read_text(encoding="utf-8"))
+    assert list(data["median_tokens_per_s"]) == ["1"] and data["best_threads"] == 1
+    assert [r["tokens"] for r in data["runs"]["1"]] == [4]
