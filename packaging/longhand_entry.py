@@ -17,8 +17,27 @@ def _import_llama_cpp_first() -> None:
     # without it: opening a model then reports the error in plain words.
     try:
         import llama_cpp  # noqa: F401
+        _load_ggml_cpu_variants()
     except Exception as e:  # noqa: BLE001 - any failure here is reported later, when used
         logging.getLogger("longhand.packaging").warning("llama.cpp did not load: %s", e)
+
+
+def _load_ggml_cpu_variants() -> None:
+    # A llama.cpp built with GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS has one CPU backend per
+    # x86-64 level (libggml-cpu-haswell.so, -skylakex.so, ...) and ggml picks the best one the
+    # CPU supports. ggml looks for them next to the executable, which in a frozen app is not
+    # where they are: point it at the bundle's llama_cpp/lib. Builds without variants (the
+    # default here: one AVX2 baseline library) skip this.
+    import glob
+    import os
+    lib = os.environ.get("LLAMA_CPP_LIB_PATH")
+    if not getattr(sys, "frozen", False) or not lib or not glob.glob(os.path.join(lib, "*ggml-cpu-*")):
+        return
+    import ctypes
+    name = {"win32": "ggml.dll", "darwin": "libggml.dylib"}.get(sys.platform, "libggml.so.0")
+    ggml = ctypes.CDLL(os.path.join(lib, name))
+    ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+    ggml.ggml_backend_load_all_from_path(os.fsencode(lib))
 
 
 def _gui_mode(argv: list[str]) -> bool:
