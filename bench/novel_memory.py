@@ -49,12 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="2,400 words at a context of 2,048 (smoke run)")
     ap.add_argument("--out", help="results directory (default bench/results)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only redo the .md and .png from the .json (e.g. of a run that was stopped)")
     add_threads_arg(ap)
     args = ap.parse_args(argv)
     if args.quick:
         args.words, args.ctx = 2400, 2048
     out = out_dir(args.out)
     name = "novel_memory" if not args.quick else "novel_memory_quick"
+    if args.report_only:
+        import json
+        res = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        write_text(out / f"{name}.md", report(res))
+        plot(res, out / f"{name}.png")
+        return 0
 
     from longhand.core.backend import Backend
     from longhand.core.engine import AgentWriter, Job, PlanReady, SectionDone, SectionStarted
@@ -195,6 +203,8 @@ def report(res: dict) -> str:
     lines = [
         "# Novel-length memory: a long text in a bounded context",
         "",
+        *([] if res.get("finished") else [
+            f"**Partial run: stopped after {len(rows)} of {res['plan']['sections']} sections.**", ""]),
         f"Demo model ({c['model']}), context {c['n_ctx']} tokens, target {c['words']:,} words, "
         f"{len(rows)} sections; {machine_line(res['machine'])}.",
         "",
@@ -218,10 +228,15 @@ def report(res: dict) -> str:
         lines.append(f"| {r['index'] + 1} | {r['words']} | {r['target_words']} | {r['seconds']:.1f} | "
                      f"{r['summary_seconds']:.1f} | {r['peak_rss_mb']:.0f} | {r['prompt_tokens_max']} | "
                      f"{r['prompt_tokens_evaluated']} | {r['generated_tokens']} | "
-                     f"{r['summary_start'] + 1}–{r['window_start'] + 1} summarized |")
-    lines += ["", "`window`: sections carried as summaries when the section was written "
-              "(earlier ones are dropped; later ones verbatim).", ""]
+                     f"{_span(r['summary_start'], r['window_start'])} |")
+    lines += ["", "`window`: the sections carried as summaries when the section was written (earlier "
+              "ones are dropped, later ones carried verbatim). Times are wall-clock on a shared "
+              "machine: see the load average above.", ""]
     return "\n".join(lines)
+
+
+def _span(first: int, end: int) -> str:
+    return f"{first + 1}–{end}" if end > first + 1 else (f"{end}" if end > first else "none")
 
 
 def plot(res: dict, path: Path) -> None:
@@ -238,6 +253,7 @@ def plot(res: dict, path: Path) -> None:
     a2.plot(x, [r["prompt_tokens_max"] for r in rows], color="black", lw=1, label="largest prompt")
     a2.axhline(res["totals"]["n_ctx"], color="red", ls="--", lw=1, label="context")
     a2.set_ylabel("tokens")
+    a2.set_ylim(0, res["totals"]["n_ctx"] * 1.15)
     a2.legend(loc="upper right")
     b.plot(x, [r["peak_rss_mb"] for r in rows], marker="o", ms=3)
     b.set_ylabel("peak RSS (MB)")
