@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 BAR_DONE = QColor("#4caf50")
 BAR_WRITING = QColor("#f08c2e")
@@ -30,6 +30,87 @@ def fmt_duration(seconds: float | None) -> str:
     if s >= 3600:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 60}:{s % 60:02d}"
+
+
+class Meter(QWidget):
+    """A progress bar that repaints lazily.
+
+    QProgressBar repaints synchronously on every setValue (about 6 ms each here), which adds
+    up to visible stalls while text streams; this one only schedules a repaint. With a
+    maximum of 0 it shows a moving stripe (busy: loading a model, planning).
+    """
+
+    def __init__(self, height: int = 18, show_text: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self._value, self._max = 0, 100
+        self._show_text = show_text
+        self._phase = 0.0
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(80)
+        self._busy_timer.timeout.connect(self._step)
+        self.setFixedHeight(height)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def value(self) -> int:
+        return self._value
+
+    def maximum(self) -> int:
+        return self._max
+
+    def setRange(self, minimum: int, maximum: int) -> None:  # noqa: N802 - Qt naming
+        self.setMaximum(maximum)
+
+    def setMaximum(self, maximum: int) -> None:  # noqa: N802
+        if maximum != self._max:
+            self._max = max(0, maximum)
+            self._sync_busy()
+            self.update()
+
+    def setValue(self, value: int) -> None:  # noqa: N802
+        value = max(0, min(value, self._max)) if self._max else 0
+        if value != self._value:
+            self._value = value
+            self.update()
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802
+        super().setVisible(visible)
+        self._sync_busy()
+
+    def _sync_busy(self) -> None:
+        if self._max == 0 and self.isVisible():
+            self._busy_timer.start()
+        else:
+            self._busy_timer.stop()
+
+    def _step(self) -> None:
+        self._phase = (self._phase + 0.04) % 1.0
+        self.update()
+
+    def paintEvent(self, _e) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        radius = min(4.0, r.height() / 2)
+        p.setPen(QPen(QColor("#b0bec5"), 1))
+        p.setBrush(QColor("#eceff1"))
+        p.drawRoundedRect(r, radius, radius)
+        fill = QColor("#3d7cc9")
+        if self._max == 0:
+            w = r.width() * 0.25
+            x = r.left() + (r.width() + w) * self._phase - w
+            p.setClipRect(r)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(fill)
+            p.drawRoundedRect(QRectF(x, r.top(), w, r.height()), radius, radius)
+            return
+        share = self._value / self._max if self._max else 0.0
+        if share > 0:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(fill)
+            p.drawRoundedRect(QRectF(r.left(), r.top(), r.width() * share, r.height()), radius, radius)
+        if self._show_text:
+            p.setPen(QColor("#263238"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, f"{100 * share:.0f}%")
 
 
 class RhythmBars(QWidget):
@@ -98,9 +179,7 @@ class TrackerPane(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.total_bar = QProgressBar()
-        self.total_bar.setTextVisible(True)
-        self.total_bar.setFormat("%p%")
+        self.total_bar = Meter()
         self.total_label = QLabel()
         self.total_label.setObjectName("totalWords")
         self.total_label.setStyleSheet("font-size: 13pt; font-weight: 600;")
@@ -126,11 +205,8 @@ class TrackerPane(QWidget):
         self.set_totals(0, 0)
 
     def set_totals(self, words: int, target: int) -> None:
-        # QProgressBar repaints at once on every change: only touch it when the value moves
-        if self.total_bar.maximum() != max(1, target):
-            self.total_bar.setMaximum(max(1, target))
-        if self.total_bar.value() != min(words, max(1, target)):
-            self.total_bar.setValue(min(words, max(1, target)))
+        self.total_bar.setMaximum(max(1, target))
+        self.total_bar.setValue(min(words, max(1, target)))
         pct = f" ({100 * words / target:.0f}%)" if target else ""
         self.total_label.setText(f"{words:,} / {target:,} words{pct}")
 
