@@ -59,7 +59,7 @@ done
 install -Dm644 "$RES/longhand.svg" "$ICONS/scalable/apps/longhand.svg"
 
 mkdir -p "$APPS"
-sed -e "s|^Exec=.*|Exec=\"$APP_DEST/Longhand\"|" -e "s|^Icon=.*|Icon=longhand|" \
+sed -e "s|^Exec=.*|Exec=\"$APP_DEST/Longhand\" %f|" -e "s|^Icon=.*|Icon=longhand|" \
     "$RES/longhand.desktop" > "$APPS/longhand.desktop"
 chmod 644 "$APPS/longhand.desktop"
 refresh

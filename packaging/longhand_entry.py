@@ -40,14 +40,23 @@ def _load_ggml_cpu_variants() -> None:
     ggml.ggml_backend_load_all_from_path(os.fsencode(lib))
 
 
-def _gui_mode(argv: list[str]) -> bool:
-    # -v/--verbose alone still means "open the window"
-    return all(a in ("-v", "--verbose") for a in argv)
+def _gui_projects(argv: list[str]) -> list[str] | None:
+    """The project files to open when this is a start of the window, else None.
+
+    The window opens with no arguments, with -v/--verbose, and with ``.longhand`` files (a
+    double-click on a project, "Open with Longhand", the menu entry's %f).
+    """
+    rest = [a for a in argv if a not in ("-v", "--verbose")]
+    if all(a.lower().endswith(".longhand") for a in rest):
+        return rest
+    return None
 
 
 def main() -> int:
-    argv = sys.argv[1:]
-    if _gui_mode(argv):
+    # macOS Finder used to add a process serial number argument (-psn_0_12345)
+    argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]
+    projects = _gui_projects(argv)
+    if projects is not None:
         # A double-clicked app has no terminal: keep a log file under the user's log dir.
         from longhand.core.paths import setup_file_logging
         try:
@@ -65,6 +74,9 @@ def main() -> int:
                                                getattr(sys, "frozen", False), log)
     if not (argv and argv[0] in ("--version", "-h", "--help")):
         _import_llama_cpp_first()
+    if projects:
+        from longhand.ui.main import main as gui_main
+        return gui_main(projects)
     from longhand.cli import main as cli_main
     return cli_main(argv)
 

@@ -94,7 +94,7 @@ def test_desktop_file_is_valid():
     assert entry["Name"] == "Longhand"
     assert entry["Icon"] == "longhand"
     assert entry["Terminal"] == "false"
-    assert entry["Exec"].split()[0] == "longhand"
+    assert entry["Exec"].split()[0] == "longhand-gui"   # the pip-installed GUI script
     assert entry["Categories"].endswith(";")
     if shutil.which("desktop-file-validate"):
         r = subprocess.run(["desktop-file-validate", str(RESOURCES / "longhand.desktop")],
@@ -314,7 +314,14 @@ def test_frozen_gui_starts_offscreen(frozen, demo_model, tmp_path, models):
     exe, _ = frozen
     env = _user_env(tmp_path, models_dir=demo_model.parent if models == "demo" else None)
     env["QT_QPA_PLATFORM"] = "offscreen"
-    proc = subprocess.Popen([str(exe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    args = [str(exe)]
+    if models == "demo":
+        # a project given on the command line (a double-click on a .longhand file) opens
+        from longhand.core.project import Project
+        book = Project(instruction="Write a 1200-word story about a lighthouse keeper.",
+                       target_words=1200).save(tmp_path / "book.longhand")
+        args.append(str(book))
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=tmp_path)
     try:
         # the window is up when the log file says so, or after a few seconds alive
@@ -324,6 +331,9 @@ def test_frozen_gui_starts_offscreen(frozen, demo_model, tmp_path, models):
             time.sleep(0.5)
         time.sleep(5)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
+        if models == "demo":    # the window holds the project's lock while it is open
+            lock = json.loads((tmp_path / "book.longhand.lock").read_text(encoding="utf-8"))
+            assert lock.get("pid") == proc.pid, lock
     finally:
         proc.terminate()
         try:
@@ -351,7 +361,7 @@ def test_install_linux_script(frozen, tmp_path):
     installed = prefix / "opt" / "longhand" / "Longhand"
     assert installed.is_file()
     desktop = (prefix / "share" / "applications" / "longhand.desktop").read_text()
-    assert f'Exec="{installed}"' in desktop
+    assert f'Exec="{installed}" %f' in desktop
     for size in ICON_SIZES:
         assert (prefix / "share" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "longhand.png").is_file()
     v = subprocess.run([str(prefix / "bin" / "longhand"), "--version"], capture_output=True,
