@@ -273,16 +273,27 @@ class DocumentView(QScrollArea):
         self.placeholder.setVisible(not self.cards)
 
     def set_sections(self, sections: list[Section]) -> None:
-        """Rebuild the cards (after a plan, a reorder, opening a project)."""
+        """Show these sections, in this order (after a plan, a reorder, opening a project).
+
+        Cards of sections already shown are kept and moved (building a card costs a few
+        milliseconds, and a novel has hundreds of sections); new sections get new cards.
+        """
         self.flush()
+        old = {id(c.section): c for c in self.cards}
+        keep = {id(s) for s in sections}
         for c in self.cards:
             self._column.removeWidget(c)
-            c.deleteLater()
+            if id(c.section) not in keep:
+                c.deleteLater()
         self.cards = []
         for i, sec in enumerate(sections):
-            card = SectionCard(self, i, sec)
-            self._column.insertWidget(self._column.count() - 1, card)
+            card = old.get(id(sec))
+            if card is None or card.section is not sec:
+                card = SectionCard(self, i, sec)
+            card.index = i
             card.set_busy(self._busy)
+            self._column.insertWidget(self._column.count() - 1, card)
+            card.refresh()
             self.cards.append(card)
         self.placeholder.setVisible(not self.cards)
         if self.streaming is not None and self.streaming < len(self.cards):
