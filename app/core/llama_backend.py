@@ -129,6 +129,7 @@ class LlamaCppBackend(Backend):
         self._segment_tokens: dict[tuple[str, bool], list[int]] = {}
         self._generated_memo: dict[str, list[int]] = {}
         self._end_tokens: list[int] | None = None
+        self._heading_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self.prompt_tokens_evaluated = 0
         self.generated_tokens = 0
@@ -229,6 +230,16 @@ class LlamaCppBackend(Backend):
             n = C.llama_token_to_piece(self._vocab, tok, buf, len(buf), 0, False)
         return buf.raw[:max(0, n)]
 
+    def _heading_token_ids(self) -> list[int]:
+        """Tokens that contain '#': in completion style they start the next section's heading."""
+        if self._heading_tokens is None:
+            ids = []
+            for i in range(self._n_vocab):
+                if b"#" in self._piece(i):
+                    ids.append(i)
+            self._heading_tokens = ids
+        return self._heading_tokens
+
     def _end_token_ids(self) -> list[int]:
         """Every token that ends a text: end-of-generation tokens and the format's stops."""
         if self._end_tokens is None:
@@ -324,8 +335,10 @@ class LlamaCppBackend(Backend):
             return Generation("", "cancelled", len(tokens), evaluated, 0, time.perf_counter() - t0)
         end_ids = self._end_token_ids()
         end_set = set(end_ids)
+        # While the text is too short a base model must not open the next section either.
+        ban_ids = end_ids + self._heading_token_ids() if self.format.style == "completion" else end_ids
         free = self._sampler_chain(s, [])
-        banned = self._sampler_chain(s, end_ids)
+        banned = self._sampler_chain(s, ban_ids)
         # Seed the repetition history with the tail of the answer written so far.
         history = tokens[-s.repeat_last_n:] if prompt.answer else []
         for tok in history:

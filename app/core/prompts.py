@@ -13,6 +13,7 @@ Two prompt styles:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .backend import Prompt, Sampling
@@ -127,9 +128,9 @@ Paragraph 1 - Main Point:"""
 WRITE_COMPLETION_HEAD = """\
 {title}
 
-Request: {instruction}
+{synopsis}
 
-Outline:
+Contents:
 {outline}
 
 """
@@ -161,7 +162,7 @@ def write_prompt(fmt: PromptFormat, instruction: str, sections: list[Section], i
     sec = sections[index]
     if fmt.style == "completion":
         user = [WRITE_COMPLETION_HEAD.format(title=_title_line(instruction),
-                                             instruction=instruction.strip(),
+                                             synopsis=synopsis(instruction),
                                              outline=_outline(sections))]
         for earlier, text in zip(sections[:index], context):
             if text:
@@ -180,6 +181,26 @@ def write_prompt(fmt: PromptFormat, instruction: str, sections: list[Section], i
     return Prompt(user=user, answer=[partial] if partial else [])
 
 
+_IMPERATIVE = re.compile(
+    r"^\s*(?:please[,\s]+)?(?:write|compose|create|draft|generate|produce|tell)\s+(?:me\s+|us\s+)?", re.I)
+_LENGTH_PHRASE = re.compile(
+    r"\b(?:of\s+)?(?:about|around|approximately|at\s+least)?\s*\d[\d,.]*\s*[kK]?\s*-?\s*words?(?:\s+long)?\b\s*", re.I)
+
+
+def synopsis(instruction: str) -> str:
+    """The instruction as a document's synopsis ("Write a 900-word story about X" -> "A story
+    about X."): base models continue documents, and a request invites forum chatter instead."""
+    text = " ".join(instruction.strip().split())
+    text = _IMPERATIVE.sub("", text)
+    text = " ".join(_LENGTH_PHRASE.sub(" ", text).split())
+    text = re.sub(r"^(an?)\s+(an?)\s+", r"\1 ", text, flags=re.I)
+    if not text:
+        return instruction.strip()
+    text = text[0].upper() + text[1:]
+    return text if re.search(r"[.!?。！？]$", text) else text + "."
+
+
 def _title_line(instruction: str) -> str:
-    first = instruction.strip().splitlines()[0] if instruction.strip() else "Untitled"
-    return "# " + (first[:80] + ("…" if len(first) > 80 else ""))
+    words = synopsis(instruction).rstrip(".").split()
+    title = " ".join(words[:10]) + ("…" if len(words) > 10 else "")
+    return "# " + (title or "Untitled")
