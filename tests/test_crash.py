@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from longhand.core.engine import _cut_leak, _with_break
 from longhand.core.plan import DONE, WRITING
 from longhand.core.project import Project
 from longhand.core.wordcount import count_words
@@ -37,6 +38,13 @@ def traced(self, e):
     sys.stderr.flush()
     return _progress(self, e)
 w.Progress.__call__ = traced
+from longhand.core.llama_backend import LlamaCppBackend
+_generate = LlamaCppBackend.generate
+def generate(self, *a, **k):
+    sys.stderr.write("\x1eGENERATE\n")     # the engine starts a generate call (an attempt)
+    sys.stderr.flush()
+    return _generate(self, *a, **k)
+LlamaCppBackend.generate = generate
 from longhand.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -56,14 +64,28 @@ def _read(path: Path) -> dict | None:
 
 
 def streamed_text(log: list[str], index: int) -> str:
-    """The pieces the process streamed for section ``index`` since it (last) started it."""
-    pieces: list[str] = []
+    """Section ``index`` as the engine had it when the process died, rebuilt from the pieces it
+    streamed, call by call, with the engine's own rules: a finished call's text is cut where
+    the model began another part, the next call continues after a break (see
+    AgentWriter.write_section). The last call was interrupted: all its pieces count."""
+    calls: list[list[str]] | None = None
     for line in log:
         if line.startswith(f"\x1eSTART {index} "):
-            pieces = []
-        elif line.startswith(f"\x1ePIECE {index} "):
-            pieces.append(json.loads(line.split(" ", 2)[2]))
-    return "".join(pieces)
+            calls = [[]]
+        elif calls is not None and line.startswith("\x1eGENERATE"):
+            calls.append([])
+        elif calls is not None and line.startswith(f"\x1ePIECE {index} "):
+            calls[-1].append(json.loads(line.split(" ", 2)[2]))
+        elif calls is not None and line.startswith("\x1eSTART "):
+            break
+    text = ""
+    calls = [c for c in (calls or []) if c] or [[]]
+    for n, pieces in enumerate(calls):
+        new = "".join(pieces)
+        if n < len(calls) - 1:
+            new = _cut_leak(new)
+        text = (_with_break(text) + new) if text else new.lstrip()
+    return text
 
 
 @pytest.mark.slow
