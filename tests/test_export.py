@@ -283,3 +283,14 @@ def test_cli_export(tmp_path, capsys):
     assert "Project file not found" in capsys.readouterr().err
     assert main(["export", str(src), "--out", str(tmp_path / "x.rtf")]) == 2
     assert "Unsupported output format" in capsys.readouterr().err
+
+
+def test_pdf_other_scripts_use_the_bundled_font(tmp_path):
+    """Letters the standard fonts lack (Ł, ế, Greek, Cyrillic) come out as text, not holes."""
+    text = "Łódź and Kraków. Ελληνικά. Русский текст. Tiếng Việt. Naïve café."
+    p = make([("Różne", text)])
+    reader = PdfReader(export(p, tmp_path / "x.pdf"))
+    body = reader.pages[1].extract_text()
+    assert squash(text) in squash(body) and "Różne" in body
+    fonts = {r[3] for r in _text_runs(reader.pages[1])}
+    assert any("DejaVuSerif" in f for f in fonts) and any("Times-Roman" in f for f in fonts)

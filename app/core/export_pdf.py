@@ -1,10 +1,14 @@
 """Core: PDF export (reportlab), in standard manuscript format or a plain style.
 
-Real text, not images: every word is selectable and searchable. Latin text uses the PDF
-standard fonts (Times-Roman or Courier, nothing to bundle); Chinese and anything else the
-standard fonts cannot encode uses Adobe's CID font STSong-Light, which every PDF viewer
-provides, so the file stays small and needs no font files at run time. Each piece of text is
-set in the font that covers it (see :func:`markup`).
+Real text, not images: every word is selectable and searchable. Each piece of text is set
+in the font that covers it (see :func:`runs`):
+
+* Western European text in the PDF standard fonts (Times-Roman or Courier): nothing embedded;
+* Chinese (and other CJK) in Adobe's CID font STSong-Light, which PDF viewers provide;
+* other Latin, Greek and Cyrillic letters (Ł, ế, Ж, λ…) in the bundled DejaVu Serif
+  (``resources/fonts``), embedded as a subset.
+
+No font has to be installed on the machine, and no LaTeX, pandoc or office suite runs.
 
 The layout comes from :func:`export.manuscript`, the same blocks the DOCX writer lays out.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from importlib.resources import as_file, files
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -23,6 +28,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import (BaseDocTemplate, Frame, PageBreak, PageTemplate, Paragraph, Spacer,
                                 Table, TableStyle)
 
@@ -32,21 +38,28 @@ from .project import Project
 
 FONTS = {"times": "Times-Roman", "courier": "Courier"}
 CJK_FONT = "STSong-Light"
+EXTRA_FONT = "DejaVuSerif"
 PAGES = {"letter": letter, "a4": A4}
 MARGIN = inch
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
 
-_registered = False
+_extra_chars: frozenset[int] | None = None
 
 
 def _register() -> None:
-    global _registered
-    if not _registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-        _registered = True
+    global _extra_chars
+    if _extra_chars is not None:
+        return
+    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+    try:
+        with as_file(files("longhand.resources") / "fonts" / "DejaVuSerif.ttf") as ttf:
+            pdfmetrics.registerFont(TTFont(EXTRA_FONT, str(ttf)))
+        _extra_chars = frozenset(pdfmetrics.getFont(EXTRA_FONT).face.charToGlyph)
+    except (OSError, ModuleNotFoundError, TTFError):   # not bundled: the CJK font does its best
+        _extra_chars = frozenset()
 
 
-def _latin(ch: str) -> bool:
+def _standard(ch: str) -> bool:
     """Can the standard (WinAnsi-encoded) fonts show this character?"""
     try:
         ch.encode("cp1252")
@@ -55,26 +68,35 @@ def _latin(ch: str) -> bool:
         return False
 
 
-def runs(text: str) -> list[tuple[bool, str]]:
-    """Split text into (is_latin, piece) runs."""
-    out: list[tuple[bool, str]] = []
+def font_for(ch: str, base: str) -> str:
+    if ch.isspace() or _standard(ch):
+        return base
+    if not _CJK.match(ch) and ord(ch) in (_extra_chars or ()):
+        return EXTRA_FONT
+    return CJK_FONT
+
+
+def runs(text: str, base: str = "Times-Roman") -> list[tuple[str, str]]:
+    """Split text into (font, piece) runs, each piece in a font that has its characters."""
+    _register()
+    out: list[tuple[str, str]] = []
     for ch in text:
-        lat = _latin(ch) or (ch.isspace())
-        if out and out[-1][0] == lat:
-            out[-1] = (lat, out[-1][1] + ch)
+        f = font_for(ch, base)
+        if out and out[-1][0] == f:
+            out[-1] = (f, out[-1][1] + ch)
         else:
-            out.append((lat, ch))
+            out.append((f, ch))
     return out
 
 
-def markup(text: str) -> str:
-    """Paragraph markup with non-Latin runs switched to the CJK font."""
-    return "".join(escape(piece) if lat else f'<font name="{CJK_FONT}">{escape(piece)}</font>'
-                   for lat, piece in runs(text))
+def markup(text: str, base: str = "Times-Roman") -> str:
+    """Paragraph markup with the runs the base font cannot show switched to one that can."""
+    return "".join(escape(piece) if f == base else f'<font name="{f}">{escape(piece)}</font>'
+                   for f, piece in runs(text, base))
 
 
 def _draw_mixed(canvas, x: float, y: float, text: str, font: str, size: float, align: str) -> None:
-    pieces = [((font if lat else CJK_FONT), piece) for lat, piece in runs(text)]
+    pieces = runs(text, font)
     width = sum(pdfmetrics.stringWidth(p, f, size) for f, p in pieces)
     if align == "right":
         x -= width
@@ -111,7 +133,7 @@ class _Styles:
 def _para(text: str, style: ParagraphStyle, cjk_style: ParagraphStyle | None = None) -> Paragraph:
     if cjk_style is not None and _CJK.search(text):
         style = cjk_style
-    return Paragraph(markup(text), style)
+    return Paragraph(markup(text, style.fontName), style)
 
 
 def build_pdf(project: Project, options: ManuscriptOptions | None = None) -> bytes:
