@@ -114,6 +114,12 @@ def test_plan_edit_target_write_streams_to_target(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.view.streaming is not None, timeout=JOB_SECONDS)
     card = w.view.cards[w.view.streaming]
     assert card.property("streaming") is True and card.badge.isVisibleTo(card)
+
+    def saved_mid_section() -> bool:       # autosave keeps the streamed text as it comes
+        s = Project.load(tmp_path / "story.longhand").sections[0]
+        return s.status == WRITING and count_words(s.text) >= 10
+    qtbot.waitUntil(saved_mid_section, timeout=JOB_SECONDS)
+    assert w.runner.busy
     wait_job(qtbot, w)
     assert w.last_error is None, w.last_error
 
