@@ -201,6 +201,15 @@ def test_regenerate_keeps_old_take_and_event_loop_never_stalls(make_window, qtbo
     assert len(gaps) > 100, "the probe ran while the section streamed"
     assert max(gaps) < 0.300, f"the GUI event loop stalled for {max(gaps) * 1000:.0f} ms"
 
+    # "Write more" continues the same section
+    before, n_before = sec.text, sec.words
+    assert w.view.cards[1].extend_btn.isEnabled()
+    qtbot.mouseClick(w.view.cards[1].extend_btn, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, w)
+    assert w.last_error is None, w.last_error
+    assert sec.text.startswith(before.rstrip()[:200]) and sec.words >= n_before + 40
+    assert w.view.cards[1].body.toPlainText() == sec.text
+
 
 def test_replan_keeps_locked_sections(make_window, qtbot):
     w = make_window()
