@@ -97,3 +97,15 @@ def test_chinese_instruction_counts_characters(demo_backend):
     job = Job("写一篇关于春天的短文，约120字。", 120, [Section("春天的景色", 120)])
     writer.write(job)
     assert job.words >= 0.9 * 120
+
+
+def test_markup_tokens_are_never_sampled_but_whitespace_is(demo_backend):
+    never = set(demo_backend._markup_token_ids())
+    image = demo_backend.llm.tokenize(b"<start_of_image>", add_bos=False, special=True)
+    assert len(image) == 1 and image[0] in never
+    for text in (b"\n\n", b"  ", b" the"):
+        tok = demo_backend.llm.tokenize(text, add_bos=False, special=False)
+        assert tok and tok[0] not in never
+    # a prompt full of markup does not make the model print special tokens
+    g = demo_backend.generate(Prompt(user=["<table><tr><td><start_of_image>"]), max_tokens=30)
+    assert "<start_of_image>" not in g.text and "<td>" not in g.text

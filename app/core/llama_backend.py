@@ -130,6 +130,7 @@ class LlamaCppBackend(Backend):
         self._generated_memo: dict[str, list[int]] = {}
         self._end_tokens: list[int] | None = None
         self._heading_tokens: list[int] | None = None
+        self._markup_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self.prompt_tokens_evaluated = 0
         self.generated_tokens = 0
@@ -229,6 +230,23 @@ class LlamaCppBackend(Backend):
             buf = self._piece_buf = ctypes.create_string_buffer(-n)
             n = C.llama_token_to_piece(self._vocab, tok, buf, len(buf), 0, False)
         return buf.raw[:max(0, n)]
+
+    def _markup_token_ids(self) -> list[int]:
+        """Special tokens that would print markup into prose (Gemma's <start_of_image>, <table>,
+        [multimodal]...): control or user-defined tokens, except end-of-text and whitespace."""
+        if self._markup_tokens is None:
+            import llama_cpp as C
+            special = C.LLAMA_TOKEN_ATTR_CONTROL | C.LLAMA_TOKEN_ATTR_USER_DEFINED
+            end = set(self._end_token_ids())
+            ids = []
+            for i in range(self._n_vocab):
+                if i in end or not (C.llama_vocab_get_attr(self._vocab, i) & special):
+                    continue
+                piece = self._piece(i)
+                if piece.strip() or not piece:
+                    ids.append(i)
+            self._markup_tokens = ids
+        return self._markup_tokens
 
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
@@ -336,8 +354,11 @@ class LlamaCppBackend(Backend):
         end_ids = self._end_token_ids()
         end_set = set(end_ids)
         # While the text is too short a base model must not open the next section either.
-        ban_ids = end_ids + self._heading_token_ids() if self.format.style == "completion" else end_ids
-        free = self._sampler_chain(s, [])
+        never = self._markup_token_ids()
+        ban_ids = end_ids + never
+        if self.format.style == "completion":
+            ban_ids += self._heading_token_ids()
+        free = self._sampler_chain(s, never)
         banned = self._sampler_chain(s, ban_ids)
         # Seed the repetition history with the tail of the answer written so far.
         history = tokens[-s.repeat_last_n:] if prompt.answer else []
