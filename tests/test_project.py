@@ -226,6 +226,11 @@ def test_lock_refuses_second_open_and_takes_over_stale(tmp_path):
     # A garbled lock file owns nothing.
     Path(str(path) + ".lock").write_text("garbage")
     Project.open(path).close()
+    # Another machine's lock (shared folder) is respected, unless the user forces it.
+    Path(str(path) + ".lock").write_text(json.dumps({"pid": 1, "host": "elsewhere.example"}))
+    with pytest.raises(ProjectLockedError):
+        Project.open(path)
+    Project.open(path, force=True).close()
 
 
 def test_save_as_moves_the_lock(tmp_path):

@@ -491,9 +491,15 @@ class Project(Job):
         return project
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Project":
-        """Load a project for editing: takes its lock (refused when open elsewhere)."""
+    def open(cls, path: str | os.PathLike, force: bool = False) -> "Project":
+        """Load a project for editing: takes its lock (refused when open elsewhere).
+
+        ``force=True`` takes the lock over anyway: for a lock left on a shared folder by
+        another machine, after the user confirmed that Longhand is not running there.
+        """
         lock = ProjectLock(path)
+        if force:
+            lock.path.unlink(missing_ok=True)
         lock.acquire()
         try:
             project = cls.load(path)
