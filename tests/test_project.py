@@ -359,3 +359,12 @@ def test_autosave_keeps_streamed_text_when_the_job_fails_mid_section(tmp_path):
     auto(JobDone(stats=None, cancelled=False))       # no SectionDone: the section failed
     saved = Project.load(p.path).sections[2]
     assert saved.text == "She rowed hard" and saved.status == WRITING
+
+
+def test_cli_write_refuses_a_project_open_elsewhere(tmp_path, capsys):
+    from longhand.cli import main
+    path = sample().save(tmp_path / "book.longhand")
+    with Project.open(path):
+        assert main(["write", "--project", str(path)]) == 2
+    assert "already open in another Longhand" in capsys.readouterr().err
+    assert json.loads(path.read_text()) == sample().to_dict(), "the refused run changed nothing"
