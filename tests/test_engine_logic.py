@@ -146,3 +146,11 @@ def test_context_window_moves_forward_in_big_steps_and_uses_summaries():
         assert all(c == "short summary" for c in dropped)
     assert starts == sorted(starts)          # only moves forward
     assert len(set(starts)) < len(starts)    # and not at every section
+
+
+def test_leaks_into_another_part_are_cut_also_at_the_start_of_a_continuation():
+    from longhand.core.engine import _cut_leak
+    assert _cut_leak("The end.\n## Chapter 2\nMore") == "The end."
+    assert _cut_leak("Outline:\n1. x", after="First part.\n\n") == ""
+    assert _cut_leak("Outline: a word", after="First part. ") == "Outline: a word"
+    assert _cut_leak("Plain text.") == "Plain text."

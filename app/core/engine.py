@@ -153,7 +153,7 @@ def validate_request(instruction: str, target_words: int) -> None:
 
 
 # Base models like to start the next section themselves; cut their text where they do.
-_LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Plan:|Paragraph \d+ - |\(End of the text)")
+_LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text)")
 
 
 class AgentWriter:
@@ -304,7 +304,7 @@ class AgentWriter:
                 state["words"] = w
                 dt = time.perf_counter() - t0
                 emit(SectionToken(index, piece, w, words_before + w, (gen_tokens + state["n"]) / dt if dt else 0.0))
-                if _LEAK.search("".join(acc)):
+                if _LEAK.search(_partial[-1:] + "".join(acc)):
                     return Steer(allow_end=True, stop=True)
                 if w >= cap:
                     return Steer(allow_end=True, stop=True)
@@ -318,7 +318,7 @@ class AgentWriter:
             stats.add(g)
             stats.first_token_seconds.append(g.first_token_seconds)
             gen_tokens += g.generated_tokens
-            new = _cut_leak(g.text)
+            new = _cut_leak(g.text, after=partial)
             if g.generated_tokens and count_words(g.text):
                 observed = g.generated_tokens / max(1, count_words(g.text))
                 self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
@@ -428,6 +428,12 @@ def _boundary_text(text: str, piece: str) -> str | None:
     return None
 
 
-def _cut_leak(text: str) -> str:
-    m = _LEAK.search(text)
-    return text[: m.start()] if m else text
+def _cut_leak(text: str, after: str = "") -> str:
+    """``text`` up to where the model starts another part ("## ...", "Outline:"...).
+
+    ``after`` is the text it continues: a continuation that starts right after a paragraph
+    break begins a line too.
+    """
+    lead = after[-1:]
+    m = _LEAK.search(lead + text)
+    return text[: max(0, m.start() - len(lead))] if m else text
