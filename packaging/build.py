@@ -40,9 +40,10 @@ def input_hash(with_demo: bool) -> str:
     for p in files:
         h.update(str(p.relative_to(ROOT)).encode())
         h.update(p.read_bytes())
-    import PyInstaller
-    import llama_cpp
-    h.update(f"{sys.version}|{PyInstaller.__version__}|{llama_cpp.__version__}|{with_demo}".encode())
+    # and of the Python environment: a changed dependency (e.g. another PySide6) means a rebuild
+    from importlib.metadata import distributions
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in distributions())
+    h.update(f"{sys.version}|{with_demo}|{'|'.join(dists)}".encode())
     return h.hexdigest()
 
 
