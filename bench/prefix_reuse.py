@@ -60,6 +60,9 @@ class Observer:
         self.section_t0 = 0.0
         self.job = None
         self.plan_how = ""
+        self.kind = "write"
+        self.text_ttft: dict[int, float] = {}    # section -> seconds from its start to its first text token
+        self._started: dict[int, float] = {}
         self.t0 = time.perf_counter()
 
     @contextlib.contextmanager
@@ -76,10 +79,11 @@ class Observer:
         def generate(backend, prompt, **kw):
             t_call = time.perf_counter()
             g = orig_generate(backend, prompt, **kw)
-            first_in_section = obs.section is not None and not any(
-                c["section"] == obs.section for c in obs.calls)
+            first_in_section = obs.section is not None and obs.kind == "write" and not any(
+                c["section"] == obs.section and c["kind"] == "write" for c in obs.calls)
             obs.calls.append({
-                "section": obs.section, "at": round(t_call - obs.t0, 3),
+                "section": obs.section, "kind": "plan" if obs.section is None else obs.kind,
+                "at": round(t_call - obs.t0, 3),
                 "prompt_tokens": g.prompt_tokens, "prompt_tokens_evaluated": g.prompt_tokens_evaluated,
                 "generated_tokens": g.generated_tokens, "finish": g.finish,
                 "seconds": round(g.seconds, 3),
@@ -99,7 +103,32 @@ class Observer:
 
         def write(writer, job, **kw):
             obs.job = job
+            sink = kw.get("on_event") or (lambda e: None)
+
+            def on_event(e):
+                if isinstance(e, engine.SectionStarted):
+                    obs._started[e.index] = time.perf_counter()
+                elif isinstance(e, engine.SectionToken) and e.index not in obs.text_ttft:
+                    obs.text_ttft[e.index] = round(time.perf_counter() - obs._started[e.index], 4)
+                sink(e)
+
+            kw["on_event"] = on_event
             return orig_write(writer, job, **kw)
+
+        summarizer = None
+        try:
+            from longhand.core.memory import SectionSummarizer as summarizer
+            orig_summarize = summarizer.summarize
+
+            def summarize(self_, *a, **kw):
+                obs.kind = "summary"
+                try:
+                    return orig_summarize(self_, *a, **kw)
+                finally:
+                    obs.kind = "write"
+            summarizer.summarize = summarize
+        except ImportError:       # an engine without model-written summaries
+            pass
 
         def make_plan(*a, **kw):
             sections, how = orig_make_plan(*a, **kw)
@@ -113,6 +142,8 @@ class Observer:
         try:
             yield self
         finally:
+            if summarizer is not None:
+                summarizer.summarize = orig_summarize
             engine.make_plan = orig_make_plan
             LlamaCppBackend.generate = orig_generate
             AgentWriter.write_section = orig_section
@@ -274,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         ours_cum.append(acc)
         rows.append({"index": i, "target": s.target_words, "words": s.words,
                      "calls": [c["finish"] for c in calls],
-                     "prompt_tokens": calls[0]["prompt_tokens"] if calls else 0,
+                     "prompt_tokens": next((c["prompt_tokens"] for c in calls if c["kind"] == "write"), 0),
                      "prompt_tokens_evaluated": sum(c["prompt_tokens_evaluated"] for c in calls),
                      "generated_tokens": sum(c["generated_tokens"] for c in calls),
-                     "ttft": calls[0]["section_ttft"] if calls else None,
+                     # what the user waits for: section start to its first streamed text token
+                     "ttft": obs.text_ttft.get(i),
+                     "summary_calls": sum(1 for c in calls if c["kind"] == "summary"),
                      "seconds": round(sum(c["seconds"] for c in calls), 2)})
     naive_cum, acc = [], 0
     for n in naive:

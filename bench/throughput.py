@@ -142,11 +142,14 @@ class GuiWorker:
                                            on_piece=on_piece, cancel=cancel)
 
         self.times, self.done = [], None
+        loop = QEventLoop()          # wait like a window does: idle until events arrive
+        self.runner.finished.connect(loop.quit)
         t0 = time.perf_counter()
         self.runner.start("bench", work, self.settings, self.project)
-        while self.done is None:
-            self.app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        if self.done is None:
+            loop.exec()
         t1 = time.perf_counter()
+        self.runner.finished.disconnect(loop.quit)
         if self.done.error:
             raise RuntimeError(self.done.error)
         return _rates(self.done.result.generated_tokens, t0, t1, self.times)
