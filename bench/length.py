@@ -160,6 +160,8 @@ def merge_prefix_runs(data: dict, out: Path, prompts: list[dict]) -> list[str]:
     if merged:
         data.update(aggregate(data["prompts"]))
         data["merged_from_prefix_reuse"] = sorted(set(data.get("merged_from_prefix_reuse", []) + merged))
+        data["mode"] = data["mode"].split(" + ")[0] + " + " + ", ".join(
+            data["merged_from_prefix_reuse"]) + " from prefix_reuse.py"
         data["skipped"] = [i for i in data.get("skipped", []) if i not in merged]
     return merged
 
@@ -179,9 +181,10 @@ def plot(data: dict, out: Path) -> Path:
     ax.set_ylim(0, 115)
     ax.set_ylabel("S_l (LongBench-Write length score)")
     ax.set_xlabel("required length (words)")
-    ax.set_title(f"Length fidelity per bucket — demo model, {data['mode']} set")
+    ax.set_title("Length fidelity per bucket (demo model)", fontsize=11)
+    fig.text(0.5, 0.005, f"set: {data['mode']}", ha="center", va="bottom", fontsize=7, color="#555")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     path = out / "length_buckets.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -227,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ids", nargs="+", help="run only these prompt ids")
     ap.add_argument("--prompts", default=str(C.PROMPTS / "length.jsonl"))
     ap.add_argument("--max-length", type=int, help="skip prompts longer than this (time budget)")
+    ap.add_argument("--append", action="store_true",
+                    help="add the chosen prompts to the existing length.json instead of replacing it")
     ap.add_argument("--seed", type=int, default=1)
     C.add_threads_arg(ap)
     ap.add_argument("--out", help="results folder (default bench/results)")
@@ -254,6 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     machine = C.machine()
     backend = C.open_demo_backend(n_ctx=4096, n_threads=args.threads)
     rows, texts = [], []
+    if args.append and (out / "length.json").exists():
+        # add prompts to an earlier run (a long set can be measured in several sittings)
+        old = json.loads((out / "length.json").read_text(encoding="utf-8"))
+        rows = old["prompts"]
+        texts = [json.loads(ln) for ln in (out / "length_texts.jsonl").read_text(encoding="utf-8").splitlines()
+                 if ln.strip()]
+        done = {r["id"] for r in rows}
+        prompts = [p for p in prompts if p["id"] not in done]
+        mode = old["mode"] + " + " + ", ".join(p["id"] for p in prompts)
+        skipped = [p["id"] for p in all_prompts if p["id"] not in done | {q["id"] for q in prompts}]
+        machine = {**old["machine"], "appended_runs": old["machine"].get("appended_runs", []) + [machine]}
     t0 = time.perf_counter()
     model, threads = backend.info.model, backend._n_threads
 
@@ -263,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                 "model": model, "seed": args.seed, "threads": threads, "skipped": skipped,
                 "seconds": round(time.perf_counter() - t0, 1)}
         data.update(aggregate(rows))
+        merged = sorted(r["id"] for r in rows if r.get("source"))
+        if merged:
+            data["merged_from_prefix_reuse"] = merged
         data["prompts"] = rows
         C.write_json(out / "length.json", data)
         C.write_text(out / "length_texts.jsonl",
