@@ -126,3 +126,19 @@ def test_demo_model_summarizes_a_section(demo_backend):
     assert summary not in STORY                        # written, not copied
     assert any(name in summary for name in ("Mara", "Elin", "Petter", "Skarv", "Gull Rock"))
     assert memory.ensure([section], [0]) == 1 and section.summary
+
+
+def test_a_summary_that_copies_the_prompt_example_is_replaced():
+    from longhand.core.backend import Generation
+    from longhand.core.memory import EXAMPLE_SUMMARY, copies_example
+
+    class Parrot(ScriptedBackend):           # what a small base model often does
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None):
+            self.prompts.append(prompt)
+            return Generation(" " + EXAMPLE_SUMMARY + "\n\n", "end", 10, 10, 20, 0.1)
+
+    memory = SectionSummarizer(Parrot(style="completion"))
+    summary = memory.summarize(Section("Mara finds a bottle", 150, text=STORY, status=DONE))
+    assert summary == fallback_summary(STORY, memory.words)
+    assert copies_example(EXAMPLE_SUMMARY, STORY)
+    assert not copies_example("Mara finds a letter from Elin and wakes Petter.", STORY)

@@ -32,16 +32,21 @@ questions; leave out style and description. Output only the summary.
 Part "{heading}":
 {text}"""
 
-# Completion style (base models): a document of parts, each followed by its summary.
+# Completion style (base models): a document of parts, each followed by its summary. The
+# example is deliberately unlike a novel's usual material, so that a small model that copies
+# it is easy to catch (see ``copies_example``).
+EXAMPLE_TEXT = ("Daniel arrived forty minutes early and waited in the lobby, rehearsing answers under "
+                "his breath. The manager, a tall woman named Mrs. Okafor, asked only one question: why "
+                "he had left his last job. He looked at the framed photograph of a bakery behind her "
+                "desk and told her the truth.")
+EXAMPLE_SUMMARY = ("Daniel goes to a job interview with Mrs. Okafor. Asked why he left his last job, "
+                   "he decides to tell her the truth.")
 SUMMARY_COMPLETION = """\
 Chapter notes. Each part of the book is followed by a short summary of what happens in it.
 
-Part: The storm
-Text: The wind rose before noon. By the time Ana had pulled the boat above the tide line, \
-the rain was coming sideways and the lamp in the tower was swinging on its chain. She \
-found the radio dead and her brother gone.
-Summary: A storm hits the island. Ana secures the boat, finds the radio broken and notices \
-that her brother Tomas is missing.
+Part: The interview
+Text: """ + EXAMPLE_TEXT + """
+Summary: """ + EXAMPLE_SUMMARY + """
 
 Part: {heading}
 Text: {text}
@@ -95,7 +100,10 @@ class SectionSummarizer:
 
         g = self.backend.generate(self.prompt(section, text), max_tokens=self.max_tokens,
                                   sampling=self.sampling, on_piece=on_piece)
-        return clean_summary(g.text, self.words) or fallback_summary(section.text, self.words)
+        summary = clean_summary(g.text, self.words)
+        if not summary or copies_example(summary, section.text):
+            summary = fallback_summary(section.text, self.words)
+        return summary
 
     def ensure(self, sections: list[Section], indexes) -> int:
         """Write the missing summaries of the finished sections among ``indexes``."""
@@ -125,6 +133,16 @@ def clean_summary(text: str, words: int) -> str:
     if text and not ends_sentence(text):
         text = trim_to_sentence(text, min_words=0)
     return text.strip() if count_words(text) >= 3 else ""
+
+
+def copies_example(summary: str, source: str) -> bool:
+    """True when a summary repeats the prompt's example rather than the section (small models do)."""
+    import re
+    example = set(re.findall(r"[a-z]+", (EXAMPLE_TEXT + " " + EXAMPLE_SUMMARY).lower()))
+    own = set(re.findall(r"[a-z]+", source.lower()))
+    words = re.findall(r"[a-z]+", summary.lower())
+    borrowed = [w for w in words if w in example and w not in own]
+    return bool(words) and (len(borrowed) >= 3 or "okafor" in words)
 
 
 def fallback_summary(text: str, words: int) -> str:
