@@ -109,3 +109,23 @@ def test_markup_tokens_are_never_sampled_but_whitespace_is(demo_backend):
     # a prompt full of markup does not make the model print special tokens
     g = demo_backend.generate(Prompt(user=["<table><tr><td><start_of_image>"]), max_tokens=30)
     assert "<start_of_image>" not in g.text and "<td>" not in g.text
+
+
+def test_context_grows_for_long_jobs_but_never_past_max_ctx(demo_model):
+    from longhand.core.llama_backend import LlamaCppBackend
+    fixed = LlamaCppBackend(demo_model, n_ctx=2048, max_ctx=2048)
+    try:
+        fixed.ensure_context(10_000)
+        assert fixed.info.n_ctx == 2048
+    finally:
+        fixed.close()
+    growing = LlamaCppBackend(demo_model, n_ctx=2048, max_ctx=8192)
+    try:
+        growing.ensure_context(5000)
+        assert growing.info.n_ctx == 8192
+        growing.ensure_context(50_000)          # capped: the 32k-token model, the 8k limit
+        assert growing.info.n_ctx == 8192
+        g = growing.generate(Prompt(user=["Once upon a time"]), max_tokens=5)
+        assert g.generated_tokens == 5
+    finally:
+        growing.close()

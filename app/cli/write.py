@@ -14,7 +14,7 @@ from ..core.backend import CancelToken, LonghandError
 from ..core.engine import (AgentWriter, JobDone, PlanReady, PlanToken, SectionDone, SectionStarted,
                            SectionToken, validate_request)
 from ..core.project import Project
-from ..core.runtime import context_for_target, open_backend
+from ..core.runtime import DEFAULT_MAX_CTX, context_for_target, open_backend
 from ..core.wordcount import count_words, target_from_instruction
 from . import command
 
@@ -29,7 +29,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--api-key", help="API key for the server (or OPENAI_API_KEY)")
     g.add_argument("--format", dest="format_name",
                    help="prompt format: longwriter-llama3, longwriter-glm4, completion (default: from the GGUF)")
-    g.add_argument("--ctx", type=int, help="context length in tokens (default: sized to the job)")
+    g.add_argument("--ctx", type=int, help="context length in tokens, kept for the whole job (default: sized to the job, "
+                        "at most 32768; longer books carry earlier sections as summaries)")
     g.add_argument("--gpu-layers", default="auto", help="layers to offload to the GPU: auto or a number")
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     g.add_argument("--seed", type=int, help="random seed, for reproducible text")
@@ -49,7 +50,9 @@ def _open(args, target: int):
     layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
     return open_backend(args.model, backend=args.backend, n_ctx=args.ctx or context_for_target(target),
                         n_gpu_layers=layers, n_threads=args.threads, format_name=args.format_name,
-                        base_url=args.base_url, api_key=args.api_key, remote_model=args.remote_model)
+                        base_url=args.base_url, api_key=args.api_key, remote_model=args.remote_model,
+                        # an explicit --ctx is a limit: the job keeps to it (summaries beyond)
+                        max_ctx=args.ctx or DEFAULT_MAX_CTX)
 
 
 def _writer(args, backend) -> AgentWriter:

@@ -47,13 +47,18 @@ def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
 def open_backend(model: str | os.PathLike | None = None, *, backend: str = "llama",
                  n_ctx: int = 8192, n_gpu_layers: int | str = "auto", n_threads: int | None = None,
                  format_name: str | None = None, base_url: str | None = None,
-                 api_key: str | None = None, remote_model: str | None = None) -> Backend:
-    """Open the backend the user asked for."""
+                 api_key: str | None = None, remote_model: str | None = None,
+                 max_ctx: int = DEFAULT_MAX_CTX) -> Backend:
+    """Open the backend the user asked for.
+
+    ``n_ctx`` is the starting context; a local model grows it for long jobs up to ``max_ctx``
+    (pass ``max_ctx=n_ctx`` for a fixed, bounded context: long books then use summaries).
+    """
     if backend == "llama":
         from .llama_backend import LlamaCppBackend
         path = resolve_model_path(model)
         return LlamaCppBackend(path, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads,
-                               format_name=format_name, demo=is_demo(path))
+                               format_name=format_name, demo=is_demo(path), max_ctx=max_ctx)
     if backend == "openai":
         try:
             from .openai_backend import OpenAIBackend
