@@ -126,3 +126,13 @@ def test_model_by_installed_id_and_default_prefers_a_real_model(demo_model, tmp_
     assert runtime.resolve_model_path("longwriter-glm4-9b") == fake
     assert runtime.resolve_model_path() == fake
     assert runtime.resolve_model_path(str(demo_model)) == demo_model
+
+
+def test_broken_llama_cpp_install_is_a_message(demo_model, tmp_path):
+    """A llama.cpp install that fails to import gives a one-line error, not a traceback."""
+    shadow = tmp_path / "shadow"
+    (shadow / "llama_cpp").mkdir(parents=True)
+    (shadow / "llama_cpp" / "__init__.py").write_text("raise OSError('libllama.so: cannot open shared object file')\n")
+    env = {"PYTHONPATH": str(shadow) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = run("write", "Write 300 words about tea.", "--model", str(demo_model), env=env)
+    assert_clean_error(proc, "cannot be loaded")

@@ -78,11 +78,12 @@ class LlamaCppBackend(Backend):
                  format_name: str | None = None, demo: bool = False, n_batch: int = 512,
                  max_ctx: int = 32768) -> None:
         path = check_model_file(model_path)
-        _silence_llama_logs()
         try:
             from llama_cpp import Llama
-        except Exception as e:  # pragma: no cover - install problem
-            raise ModelError(f"llama-cpp-python is not usable: {e}") from e
+        except Exception as e:  # a broken or missing llama.cpp install: say so, no traceback
+            raise ModelError(f"llama.cpp (llama-cpp-python) cannot be loaded: {e}. Reinstall "
+                             "Longhand, or use a remote server (--backend openai).") from e
+        _silence_llama_logs()
         self.path = path
         self.max_ctx = max_ctx
         self._n_threads = n_threads or int(os.environ.get("LONGHAND_THREADS", 0)) or max(1, os.cpu_count() or 1)
