@@ -29,7 +29,7 @@ class ScriptedBackend(Backend):
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None):
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
         self.prompts.append(prompt)
         self.calls += 1
         if self.plan_text and "Main Point" in prompt.text() and "written so far" not in prompt.text():

@@ -129,3 +129,17 @@ def test_context_grows_for_long_jobs_but_never_past_max_ctx(demo_model):
         assert g.generated_tokens == 5
     finally:
         growing.close()
+
+
+def test_trimmed_sections_reuse_the_generated_token_ids(demo_backend):
+    """A section cut back to a sentence end still matches the KV cache token for token."""
+    # as in the engine: a section starts after its heading's blank line
+    g = demo_backend.generate(Prompt(user=["# The Harbour\n\n## Morning\n\n"]), max_tokens=40)
+    ids = demo_backend._generated_memo[g.text]
+    trimmed = g.text.lstrip()[: max(1, len(g.text.lstrip()) * 2 // 3)]
+    got = demo_backend._from_generated(trimmed)
+    assert got is not None
+    assert demo_backend.llm.detokenize(got).decode("utf-8", "replace") == trimmed
+    # all but the last few ids are the generated ones
+    lead = 1 if g.text[:1].isspace() and ids and demo_backend._piece(ids[0]).isspace() else 0
+    assert got[: len(got) - 3] == ids[lead: lead + len(got) - 3]

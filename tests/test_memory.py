@@ -133,7 +133,7 @@ def test_a_summary_that_copies_the_prompt_example_is_replaced():
     from longhand.core.memory import EXAMPLE_SUMMARY, copies_example
 
     class Parrot(ScriptedBackend):           # what a small base model often does
-        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
             self.prompts.append(prompt)
             return Generation(" " + EXAMPLE_SUMMARY + "\n\n", "end", 10, 10, 20, 0.1)
 

@@ -314,7 +314,7 @@ class AgentWriter:
                 return Steer(allow_end=w >= allow_from)
 
             g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=self.sampling,
-                                      on_piece=on_piece, cancel=cancel)
+                                      on_piece=on_piece, cancel=cancel, allow_end=words >= allow_from)
             stats.add(g)
             stats.first_token_seconds.append(g.first_token_seconds)
             gen_tokens += g.generated_tokens
@@ -326,8 +326,8 @@ class AgentWriter:
             sec.text = text
             if g.finish == "cancelled":
                 break
-            if not new.strip() and attempt >= 1:
-                break        # the model has nothing more to say; do not loop
+            # An empty continuation is retried (end-of-text is banned from its first token);
+            # max_continuations bounds the loop.
         # Land on a sentence boundary at or above the minimum, and never past the cap.
         text = text.rstrip()
         if count_words(text) > cap or (count_words(text) >= allow_from and not ends_sentence(text)):

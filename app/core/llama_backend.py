@@ -196,13 +196,49 @@ class LlamaCppBackend(Backend):
         key = (text, special)
         toks = self._segment_tokens.get(key)
         if toks is None:
-            toks = self._generated_memo.get(text) if not special else None
+            toks = self._from_generated(text) if not special else None
             if toks is None:
                 toks = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
             if len(self._segment_tokens) > 4096:
                 self._segment_tokens.clear()
             self._segment_tokens[key] = toks
         return toks
+
+    def _from_generated(self, text: str) -> list[int] | None:
+        """The ids the model generated for ``text``, also when the engine trimmed it.
+
+        The engine strips leading whitespace and cuts sections back to a sentence end;
+        retokenizing that text would give different ids from the ones in the KV cache and
+        force a re-evaluation of the whole section. Reuse the generated ids up to the cut.
+        """
+        exact = self._generated_memo.get(text)
+        if exact is not None or not text:
+            return exact
+        for full, ids in reversed(list(self._generated_memo.items())):
+            lead = len(full) - len(full.lstrip())
+            if not full[lead:].startswith(text):
+                continue
+            pieces = [self._piece(t).decode("utf-8", "replace") for t in ids]
+            pos, start, out = 0, None, []
+            for tok, piece in zip(ids, pieces):
+                if start is None:
+                    if pos == lead:
+                        start = pos
+                    elif pos > lead:
+                        break          # the stripped whitespace ends inside a token
+                if start is not None:
+                    if pos - start + len(piece) > len(text):
+                        break
+                    out.append(tok)
+                pos += len(piece)
+            if start is None:
+                continue
+            used = sum(len(self._piece(t).decode("utf-8", "replace")) for t in out)
+            rest = text[used:]
+            if rest:
+                out += self.llm.tokenize(rest.encode("utf-8"), add_bos=False, special=False)
+            return out
+        return None
 
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
         fmt = self.format
@@ -293,7 +329,7 @@ class LlamaCppBackend(Backend):
             arr = (ctypes.c_char_p * len(breakers))(*breakers)
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_dry(
                 self._vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length,
-                s.repeat_last_n, arr, len(breakers)))
+                max(s.dry_last_n, s.repeat_last_n), arr, len(breakers)))
         if s.temperature <= 0:
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_greedy())
             return chain
@@ -338,7 +374,8 @@ class LlamaCppBackend(Backend):
         self._cached.extend(toks)
 
     def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
-                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None) -> Generation:
+                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
+                 allow_end: bool = True) -> Generation:
         import llama_cpp as C
         s = sampling or self.default_sampling
         tokens = self.prompt_tokens(prompt)
@@ -361,15 +398,16 @@ class LlamaCppBackend(Backend):
             ban_ids += self._heading_token_ids()
         free = self._sampler_chain(s, never)
         banned = self._sampler_chain(s, ban_ids)
-        # Seed the repetition history with the tail of the answer written so far.
-        history = tokens[-s.repeat_last_n:] if prompt.answer else []
+        # Seed the repetition history with the tail of the prompt (the text written so far),
+        # so repetition control spans calls and sections.
+        history = tokens[-max(s.repeat_last_n, s.dry_last_n):]
         for tok in history:
             C.llama_sampler_accept(free, tok)
             C.llama_sampler_accept(banned, tok)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         out_tokens: list[int] = []
         pieces: list[str] = []
-        steer = Steer(allow_end=True)
+        steer = Steer(allow_end=allow_end)
         finish = "length"
         first = 0.0
         ctx = self.llm._ctx.ctx

@@ -263,7 +263,8 @@ class OpenAIBackend(Backend):
         return self.client.completions.create(prompt=self.render(prompt) + extra, **params)
 
     def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
-                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None) -> Generation:
+                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
+                 allow_end: bool = True) -> Generation:
         s = sampling or self.default_sampling
         n_prompt = self.count_tokens(self.render(prompt)) + self._bos_count
         n_ctx = self.info.n_ctx
@@ -273,7 +274,7 @@ class OpenAIBackend(Backend):
         max_tokens = max(1, min(max_tokens, n_ctx - n_prompt - 1))
         t0 = time.perf_counter()
         pieces: list[str] = []
-        steer = Steer(allow_end=True)
+        steer = Steer(allow_end=allow_end)
         finish = "length"
         first = 0.0
         n_chunks = 0
