@@ -139,3 +139,15 @@ def test_rescale_sums_exactly(targets, total):
     out = rescale(targets, total)
     assert sum(out) == total
     assert all(t >= 1 for t in out) or total < len(targets)
+
+
+def test_short_jobs_are_not_split_into_tiny_sections():
+    text = "Paragraph 1 - Main Point: Greeting and purpose - Word Count: 50 words\n" \
+           "Paragraph 2 - Main Point: Details and thanks - Word Count: 50 words"
+    sections, how = make_plan("Write a 100-word email", 100, text)
+    assert how == "parsed"
+    assert len(sections) == 1 and sections[0].target_words == 100
+    assert sections[0].main_point == "Greeting and purpose; Details and thanks"
+    # long jobs keep the model's sections
+    long = "\n".join(f"Paragraph {i} - Main Point: Step {i} - Word Count: 400 words" for i in range(1, 6))
+    assert len(make_plan("Write", 2000, long)[0]) == 5

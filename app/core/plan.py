@@ -26,6 +26,7 @@ STATUSES = (PLANNED, WRITING, DONE, EDITED)
 MIN_SECTION_WORDS = 50
 DEFAULT_SECTION_WORDS = 450   # AgentWrite asks for 200..1000 words per paragraph
 MAX_SECTIONS = 400
+MIN_MERGED_WORDS = 150          # parsed plans are merged so no section is shorter
 
 
 @dataclass
@@ -243,12 +244,30 @@ def make_plan(instruction: str, target_words: int, model_output: str) -> tuple[l
         unique.append(s)
     expected = expected_sections(target_words)
     lo, hi = max(1, math.ceil(expected / 2)), max(2, expected * 2)
+    # Short sections land less precisely (they stop at the first sentence end past the
+    # target): merge neighbours so that none is planned below MIN_MERGED_WORDS.
+    most = max(1, target_words // MIN_MERGED_WORDS)
+    if len(unique) > most and most < lo:
+        lo = most
+    if unique and len(unique) > most:
+        unique = _merge(unique, most)
     if not unique or not (lo <= len(unique) <= hi):
         return fallback_plan(instruction, target_words), "fallback"
     targets = rescale([s.target_words for s in unique], target_words)
     sections = [Section(main_point=s.main_point, target_words=t, title=short_title(s.main_point))
                 for s, t in zip(unique, targets)]
     return sections, "parsed"
+
+
+def _merge(steps: list[ParsedStep], n: int) -> list[ParsedStep]:
+    """Merge consecutive steps into ``n`` groups (main points joined, counts added)."""
+    groups: list[ParsedStep] = []
+    for g in range(n):
+        part = steps[g * len(steps) // n:(g + 1) * len(steps) // n]
+        counts = [p.target_words for p in part]
+        total = sum(c for c in counts if c) if all(counts) else None
+        groups.append(ParsedStep("; ".join(p.main_point for p in part), total))
+    return groups
 
 
 def plan_as_text(sections: list[Section]) -> str:
