@@ -283,11 +283,19 @@ class AgentWriter:
         words_before = job.words - sec.words
         t0 = time.perf_counter()
         gen_tokens = 0
+        new = ""
         for attempt in range(lc.max_continuations + 1):
             words = count_words(text)
             if words >= allow_from or (cancel is not None and cancel.cancelled):
                 break
-            partial = _with_break(text) if text else ""
+            # After a continuation that gave nothing (the model went straight to another part),
+            # continue inside the paragraph instead of after a break.
+            if not text:
+                partial = ""
+            elif attempt and not new.strip():
+                partial = text.rstrip() + " "
+            else:
+                partial = _with_break(text)
             prompt = write_prompt(self.format, _with_bible(job), job.sections, index,
                                   self._context(job, index), partial=partial)
             self.backend.ensure_context(self.backend.count_tokens(prompt.text())
