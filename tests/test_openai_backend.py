@@ -126,7 +126,8 @@ def test_cli_job_on_a_failing_server_is_resumable(tmp_path, capsys):
     from longhand.cli import main
     from longhand.core.project import Project
     project = tmp_path / "story.longhand"
-    args = ["write", "Write a 120-word story about a lighthouse keeper.", "--words", "120",
+    # 400 words: a two-section plan (plans are merged so none is under 150 words)
+    args = ["write", "Write a 400-word story about a lighthouse keeper.", "--words", "400",
             "--backend", "openai", "--project", str(project), "--json", "--quiet"]
     with StubServer("drop", drop_after=6) as stub:
         code = main(args + ["--base-url", stub.url])

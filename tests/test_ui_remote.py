@@ -43,7 +43,8 @@ def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
     runner = EngineRunner()
     with StubServer("ok") as stub:
         settings = EngineSettings(backend="openai", base_url=stub.url, n_ctx=4096)
-        project = Project(instruction="Write a 120-word story about a lighthouse keeper.", target_words=120)
+        # 400 words: two sections (plans are merged so none is under 150 words)
+        project = Project(instruction="Write a 400-word story about a lighthouse keeper.", target_words=400)
 
         def work(writer, emit, cancel):
             return writer.plan(project.instruction, project.target_words, on_event=emit, cancel=cancel)
@@ -52,7 +53,7 @@ def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
             runner.start("plan", work, settings, project)
         out = done.args[0]
         assert out.error is None, out.error
-        assert [s.target_words for s in out.result] == [60, 60]
+        assert [s.target_words for s in out.result] == [200, 200]
         assert runner.info.name == "openai" and runner.info.model == "stub-model"
         assert runner.matches(settings)
         runner.close()
