@@ -38,7 +38,7 @@ def test_write_json_summary_and_output_file(demo_model, tmp_path):
     for key in ("target_words", "words", "sections", "generated_tokens", "prompt_tokens_evaluated", "seconds"):
         assert key in data
     assert data["target_words"] == 250
-    assert 0.9 * 250 <= data["words"] <= 1.1 * 250
+    assert 0.9 * 250 <= data["words"] <= 1.12 * 250     # a section never passes 112 % of its target
     assert sum(s["words"] for s in data["sections"]) == data["words"]
     assert all({"title", "target_words", "words"} <= set(s) for s in data["sections"])
     from longhand.core.wordcount import count_words

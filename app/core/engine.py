@@ -125,7 +125,7 @@ EventSink = Callable[[Event], None]
 @dataclass
 class LengthControl:
     allow_end: float = 0.92        # end-of-text allowed from this share of the target
-    hard_cap: float = 1.08         # never write more than this share of the target
+    hard_cap: float = 1.12         # never write more than this share of the target
     max_continuations: int = 4
 
 
