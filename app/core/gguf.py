@@ -279,6 +279,16 @@ class _Reader:
                 raise self.truncated(what)
 
 
+def existing_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or a ModelError saying it is missing or not a file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelError(f"Model file not found: {p}")
+    if not p.is_file():
+        raise ModelError(f"Not a file: {p}")
+    return p
+
+
 def read_gguf(path: str | os.PathLike, *, max_array: int = 64) -> GGUFInfo:
     """Read a GGUF file's header, metadata and tensor table.
 
@@ -286,11 +296,7 @@ def read_gguf(path: str | os.PathLike, *, max_array: int = 64) -> GGUFInfo:
     :class:`ModelError` with a message for the user on anything that is not a whole, valid
     GGUF file: missing, empty, another format, truncated, corrupt.
     """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ModelError(f"Model file not found: {p}")
-    if not p.is_file():
-        raise ModelError(f"Not a file: {p}")
+    p = existing_file(path)
     try:
         size = p.stat().st_size
         if size == 0:

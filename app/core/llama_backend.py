@@ -28,11 +28,8 @@ GGUF_MAGIC = b"GGUF"
 
 def check_model_file(path: str | os.PathLike) -> Path:
     """Fail with a clear message unless ``path`` looks like a GGUF model file."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ModelError(f"Model file not found: {p}")
-    if not p.is_file():
-        raise ModelError(f"Not a file: {p}")
+    from .gguf import existing_file
+    p = existing_file(path)
     try:
         with p.open("rb") as f:
             head = f.read(8)
