@@ -93,7 +93,7 @@ def machine_line(m: dict) -> str:
 # Model
 
 def demo_model() -> Path:
-    from longhand.core.demo import demo_model_path
+    from longhand.core.library.demo import demo_model_path
     path = demo_model_path()
     if path is None:
         raise SystemExit("The demo model is not installed (pip install 'longhand[demo]').")
@@ -101,7 +101,7 @@ def demo_model() -> Path:
 
 
 def open_demo_backend(n_ctx: int = 8192, n_threads: int | None = None):
-    from longhand.core.llama_backend import LlamaCppBackend
+    from longhand.core.backends.llama import LlamaCppBackend
     return LlamaCppBackend(demo_model(), n_ctx=n_ctx, n_threads=n_threads, demo=True)
 
 
@@ -121,12 +121,12 @@ def out_dir(arg: str | None) -> Path:
 
 
 def write_json(path: Path, data: dict) -> None:
-    from longhand.core.fileio import atomic_write_text
+    from longhand.core.projects.atomic import atomic_write_text
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    from longhand.core.fileio import atomic_write_text
+    from longhand.core.projects.atomic import atomic_write_text
     atomic_write_text(path, text)
 
 
@@ -201,8 +201,8 @@ class JobRun:
 
 def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
     """Plan and write one job on ``backend`` with the engine's defaults; time every section."""
-    from longhand.core.engine import AgentWriter, Job, SectionDone, SectionStarted, SectionToken
-    from longhand.core.wordcount import count_words
+    from longhand.core.engine.writer import AgentWriter, Job, SectionDone, SectionStarted, SectionToken
+    from longhand.core.text.wordcount import count_words
 
     writer = AgentWriter(backend, seed=seed)
     run = JobRun(instruction, target)
@@ -212,7 +212,7 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
     captured = {}
 
     def on_plan(e):
-        from longhand.core.engine import PlanReady
+        from longhand.core.engine.writer import PlanReady
         if isinstance(e, PlanReady):
             captured["how"] = e.how
 

@@ -6,12 +6,15 @@ narrow: DRY and repetition penalty look back 256 tokens; wide: DRY looks back 20
 of the text so far (the default since this measurement). Prints words, repeated 4-gram
 share and seconds for a 1,200-word, 3-section job on the demo model.
 """
-import sys, time, json
-from longhand.core.llama_backend import LlamaCppBackend
-from longhand.core.demo import demo_model_path
-from longhand.core.engine import AgentWriter, Job
-from longhand.core.plan import Section
-from longhand.core.wordcount import repeated_ngram_share
+import sys
+import time
+
+from longhand.core.backends.llama import LlamaCppBackend
+from longhand.core.engine.plan import Section
+from longhand.core.engine.writer import AgentWriter, Job
+from longhand.core.library.demo import demo_model_path
+from longhand.core.text.wordcount import repeated_ngram_share
+
 b = LlamaCppBackend(demo_model_path(), n_ctx=8192, n_threads=1)
 res = {}
 for label in sys.argv[1:]:

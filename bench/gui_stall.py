@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("XDG_DATA_HOME", str(tmp / "data"))
     app = QApplication.instance() or QApplication([])
 
-    from longhand.core.demo import demo_model_path
-    from longhand.core.plan import Section
-    from longhand.core.project import Project
+    from longhand.core.engine.plan import Section
+    from longhand.core.library.demo import demo_model_path
+    from longhand.core.projects.project import Project
     from longhand.ui.settings import EngineSettings, app_settings
     from longhand.ui.window import MainWindow
 

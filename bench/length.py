@@ -2,7 +2,7 @@
 
 Runs our prompt set (``bench/prompts/length.jsonl``: stories, reports, articles, emails, in
 English and Chinese, 100 to 20,000 words) through the AgentWrite engine
-(:class:`longhand.core.engine.AgentWriter` on :class:`LlamaCppBackend`), counts the output
+(:class:`longhand.core.engine.writer.AgentWriter` on :class:`LlamaCppBackend`), counts the output
 with :func:`count_words` and scores it with :func:`length_score` (S_l, averaged overall and
 per LongBench-Write bucket). The share of repeated 4-grams is reported next to it, so that
 length is not bought with loops. Per-section rows (target, words, why each generate call
@@ -77,7 +77,7 @@ def section_summary(run) -> list[dict]:
 
 
 def score_prompt(p: dict, backend, seed: int) -> tuple[dict, str]:
-    from longhand.core.wordcount import count_words, length_score, repeated_ngram_share
+    from longhand.core.text.wordcount import count_words, length_score, repeated_ngram_share
     run = C.run_job(backend, p["prompt"], p["length"], seed=seed)
     words = count_words(run.text)
     st = run.stats

@@ -25,8 +25,17 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from _common import (PeakRSS, add_threads_arg, machine, machine_line, open_demo_backend,  # noqa: E402
-                     out_dir, plt, write_json, write_text)
+from _common import (  # noqa: E402
+    PeakRSS,
+    add_threads_arg,
+    machine,
+    machine_line,
+    open_demo_backend,
+    out_dir,
+    plt,
+    write_json,
+    write_text,
+)
 
 INSTRUCTION = ("Write a {words}-word novel about Mara, the last keeper of the lighthouse on Gull Rock, "
                "who finds a message in a bottle from a girl stranded on a far island and sets out "
@@ -64,10 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         plot(res, out / f"{name}.png")
         return 0
 
-    from longhand.core.backend import Backend
-    from longhand.core.engine import AgentWriter, Job, PlanReady, SectionDone, SectionStarted
-    from longhand.core.project import Project
-    from longhand.core.wordcount import count_words
+    from longhand.core.backends.base import Backend
+    from longhand.core.engine.writer import AgentWriter, PlanReady, SectionDone, SectionStarted
+    from longhand.core.projects.project import Project
 
     m = machine()
     t_load = time.perf_counter()

@@ -67,9 +67,9 @@ class Observer:
 
     @contextlib.contextmanager
     def watching(self):
-        from longhand.core import engine
-        from longhand.core.engine import AgentWriter
-        from longhand.core.llama_backend import LlamaCppBackend
+        from longhand.core.backends.llama import LlamaCppBackend
+        from longhand.core.engine import writer as engine
+        from longhand.core.engine.writer import AgentWriter
         orig_generate = LlamaCppBackend.generate
         orig_make_plan = engine.make_plan
         orig_section = AgentWriter.write_section
@@ -117,7 +117,7 @@ class Observer:
 
         summarizer = None
         try:
-            from longhand.core.memory import SectionSummarizer as summarizer
+            from longhand.core.engine.memory import SectionSummarizer as summarizer
             orig_summarize = summarizer.summarize
 
             def summarize(self_, *a, **kw):
@@ -152,8 +152,8 @@ class Observer:
 
 def naive_prompt_tokens(tokenizer, instruction: str, target: int, sections) -> list[int]:
     """Tokens a cache-less AgentWrite sends: the plan prompt, then one full prompt per section."""
-    from longhand.core.plan import expected_sections
-    from longhand.core.prompts import FORMATS, plan_prompt, write_prompt
+    from longhand.core.engine.plan import expected_sections
+    from longhand.core.engine.prompts import FORMATS, plan_prompt, write_prompt
     fmt = FORMATS["longwriter-llama3"]        # the paper's layout: [INST] request [/INST]
 
     def n(prompt) -> int:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     out = C.out_dir(args.out)
     machine = C.machine()
     from longhand.cli import main as cli_main
-    from longhand.core.wordcount import count_words, length_score, repeated_ngram_share
+    from longhand.core.text.wordcount import count_words, length_score, repeated_ngram_share
     model_path = C.demo_model()
     tmp = Path(tempfile.mkdtemp(prefix="longhand-bench-"))
     cli_args = ["write", instruction, "--json", "--out", str(tmp / "out.md"), "--seed", str(args.seed)]

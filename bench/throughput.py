@@ -41,13 +41,13 @@ PROMPT = ("The storm had kept the fishing boats in the harbour for three days, a
 
 
 def sampling(seed: int):
-    from longhand.core.backend import Sampling
+    from longhand.core.backends.base import Sampling
     return Sampling(temperature=0.7, top_p=0.9, top_k=50, min_p=0.05, repeat_penalty=1.1,
                     repeat_last_n=64, dry_multiplier=0.0, seed=seed)
 
 
 def run_ours(backend, n: int, seed: int) -> dict:
-    from longhand.core.backend import Prompt, Steer
+    from longhand.core.backends.base import Prompt, Steer
     times: list[float] = []
 
     def on_piece(piece: str):
@@ -90,13 +90,13 @@ def _rates(n: int, t0: float, t1: float, times: list[float]) -> dict:
 
 def run_engine_section(backend, words: int, seed: int) -> dict:
     """The engine itself writing one section (prompt building, steering, word counting)."""
-    from longhand.core.engine import AgentWriter, Job
-    from longhand.core.plan import Section
+    from longhand.core.engine.plan import Section
+    from longhand.core.engine.writer import AgentWriter, Job
     writer = AgentWriter(backend, seed=seed)
     job = Job(instruction="Write a story about a storm over a fishing village.", target_words=words,
               sections=[Section(main_point="Mara watches the storm from the hill and sees a strange ship",
                                 target_words=words)])
-    from longhand.core.engine import JobStats
+    from longhand.core.engine.writer import JobStats
     stats = JobStats()
     writer.write_section(job, 0, stats=stats)
     return {"tokens": stats.generated_tokens, "seconds": round(stats.generation_seconds, 3),
@@ -114,7 +114,8 @@ class GuiWorker:
         import os
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import QCoreApplication
-        from longhand.core.project import Project
+
+        from longhand.core.projects.project import Project
         from longhand.ui.runner import EngineRunner
         from longhand.ui.settings import EngineSettings
         self.app = QCoreApplication.instance() or QCoreApplication([])
@@ -132,7 +133,8 @@ class GuiWorker:
 
     def run(self, n: int, seed: int) -> dict:
         from PySide6.QtCore import QEventLoop
-        from longhand.core.backend import Prompt, Steer
+
+        from longhand.core.backends.base import Prompt, Steer
 
         def work(writer, emit, cancel):
             def on_piece(piece: str):

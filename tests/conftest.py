@@ -34,7 +34,7 @@ def _shared_models_dir(factory) -> str:
 @pytest.fixture(scope="session")
 def demo_model(tmp_path_factory):
     """Path of the real demo GGUF (assembled once per session)."""
-    from longhand.core.demo import demo_model_path
+    from longhand.core.library.demo import demo_model_path
     os.environ["LONGHAND_MODELS_DIR"] = _shared_models_dir(tmp_path_factory)
     path = demo_model_path()
     if path is None:
@@ -46,7 +46,7 @@ def demo_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_backend(demo_model):
     """One loaded llama.cpp backend on the demo model, shared by the engine tests."""
-    from longhand.core.llama_backend import LlamaCppBackend
+    from longhand.core.backends.llama import LlamaCppBackend
     backend = LlamaCppBackend(demo_model, n_ctx=8192, demo=True)
     yield backend
     backend.close()

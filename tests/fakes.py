@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from longhand.core.backend import Backend, BackendInfo, Generation, Prompt, Sampling, Steer
+from longhand.core.backends.base import Backend, BackendInfo, Generation, Prompt, Sampling, Steer
 
 
 class ScriptedBackend(Backend):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from ..core.backend import CancelToken, LonghandError
+from ..core.errors import CancelToken, LonghandError
 
 # name -> (add_arguments(subparser), handler(args) -> int)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}

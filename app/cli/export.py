@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..core.export import FONTS, PAGE_SIZES, SECTION_MODES, STYLES, check_writable, export
-from ..core.project import Project
+from ..core.projects.project import Project
 from . import command
 
 

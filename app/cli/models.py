@@ -8,12 +8,18 @@ import signal
 import sys
 import time
 
-from ..core.backend import CancelToken, LonghandError
-from ..core.catalog import DEFAULT_CONTEXT, load_catalog, recommend
-from ..core.demo import models_dir
-from ..core.downloads import (DownloadProgress, download_model, import_model, installed_models,
-                              progress_line, remove_model)
-from ..core.gpu import probe
+from ..core.backends.gpu import probe
+from ..core.errors import CancelToken, LonghandError
+from ..core.library.catalog import DEFAULT_CONTEXT, load_catalog, recommend
+from ..core.library.demo import models_dir
+from ..core.library.downloads import (
+    DownloadProgress,
+    download_model,
+    import_model,
+    installed_models,
+    progress_line,
+    remove_model,
+)
 from . import command
 
 

@@ -9,13 +9,20 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.autosave import Autosave
-from ..core.backend import CancelToken, LonghandError
-from ..core.engine import (AgentWriter, JobDone, PlanReady, PlanToken, SectionDone, SectionStarted,
-                           SectionToken, validate_request)
-from ..core.project import Project
-from ..core.runtime import DEFAULT_MAX_CTX, context_for_target, open_backend
-from ..core.wordcount import count_words, target_from_instruction
+from ..core.backends.factory import DEFAULT_MAX_CTX, context_for_target, open_backend
+from ..core.engine.writer import (
+    AgentWriter,
+    JobDone,
+    PlanReady,
+    SectionDone,
+    SectionStarted,
+    SectionToken,
+    validate_request,
+)
+from ..core.errors import CancelToken, LonghandError
+from ..core.projects.autosave import Autosave
+from ..core.projects.project import Project
+from ..core.text.wordcount import target_from_instruction
 from . import command
 
 

@@ -6,7 +6,7 @@ Everything Longhand writes — settings, projects, logs, models — goes under t
 
 Each dir can be moved with an environment variable (``LONGHAND_CONFIG_DIR``,
 ``LONGHAND_DATA_DIR``, ``LONGHAND_LOG_DIR``, ``LONGHAND_PROJECTS_DIR``; models:
-``LONGHAND_MODELS_DIR``, see ``core.demo.models_dir``).
+``LONGHAND_MODELS_DIR``, see ``core.library.demo.models_dir``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from platformdirs import user_config_path, user_data_path, user_documents_path, user_log_path
 
-from .demo import models_dir  # noqa: F401  (one definition of the models dir, re-exported)
+from .library.demo import models_dir  # noqa: F401  (one definition of the models dir, re-exported)
 
 APP_DIR_NAME = "longhand"
 LOG_FILE_NAME = "longhand.log"

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     # app icon (windows, About box, task bar) and the .desktop file the window belongs to
     from PySide6.QtGui import QIcon
+
     from ..core.paths import icon_path, icon_sizes
     icon = QIcon()
     for size in icon_sizes():
@@ -46,8 +47,8 @@ def no_model_available(window) -> bool:
     import importlib.util
     import os
 
-    from ..core.demo import DEMO_PACKAGE, demo_model_path
-    from ..core.downloads import installed_models
+    from ..core.library.demo import DEMO_PACKAGE, demo_model_path
+    from ..core.library.downloads import installed_models
     if window.engine_settings.model_path or os.environ.get("LONGHAND_MODEL"):
         return False
     if any(m.path.is_file() for m in installed_models()):

@@ -13,16 +13,34 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView,
-                               QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
-from ..core.backend import Cancelled, CancelToken, LonghandError
-from ..core.catalog import Catalog, CatalogModel, QuantFile, load_catalog, recommend
-from ..core.demo import models_dir
-from ..core.downloads import (PART_SUFFIX, DownloadProgress, download_model, import_model,
-                              installed_models, progress_line, remove_model)
-from ..core.gpu import Machine, probe
+from ..core.backends.gpu import Machine, probe
+from ..core.errors import Cancelled, CancelToken, LonghandError
+from ..core.library.catalog import Catalog, CatalogModel, QuantFile, load_catalog, recommend
+from ..core.library.demo import models_dir
+from ..core.library.downloads import (
+    PART_SUFFIX,
+    DownloadProgress,
+    download_model,
+    import_model,
+    installed_models,
+    progress_line,
+    remove_model,
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,25 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from PySide6.QtCore import (QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal)
+from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QSpinBox, QStyledItemDelegate, QTableView, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QStyledItemDelegate,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..core.engine import MAX_TARGET, MIN_TARGET
-from ..core.plan import DEFAULT_SECTION_WORDS, DONE, EDITED, WRITING, Section, rescale
-from ..core.project import Project
+from ..core.engine.plan import DEFAULT_SECTION_WORDS, DONE, EDITED, WRITING, Section, rescale
+from ..core.engine.writer import MAX_TARGET, MIN_TARGET
+from ..core.projects.project import Project
 
 COL_NUM, COL_POINT, COL_TARGET, COL_WRITTEN, COL_STATUS, COL_LOCK = range(6)
 HEADERS = ["#", "Main point", "Target", "Written", "Status", "Lock"]

@@ -17,11 +17,11 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
-from ..core.autosave import Autosave
-from ..core.backend import Backend, BackendInfo, CancelToken, LonghandError
-from ..core.engine import AgentWriter
-from ..core.project import Project
-from ..core.runtime import context_for_target, open_backend
+from ..core.backends.base import Backend, BackendInfo, CancelToken, LonghandError
+from ..core.backends.factory import context_for_target, open_backend
+from ..core.engine.writer import AgentWriter
+from ..core.projects.autosave import Autosave
+from ..core.projects.project import Project
 from .settings import EngineSettings
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """GUI: the main window — request bar, outline, manuscript, tracker, menus, status bar.
 
 The window holds no writing logic: it turns clicks into engine jobs (see ``runner``), and
-renders the engine's events. The project (a ``core.project.Project``) is the one source of
+renders the engine's events. The project (a ``core.projects.project.Project``) is the one source of
 truth; the outline model and the section cards edit it in place when no job runs.
 """
 
@@ -15,21 +15,45 @@ from typing import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
-                               QMessageBox, QPlainTextEdit, QPushButton, QSpinBox,
-                               QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import APP_NAME, __version__
 from ..core import export as core_export
-from ..core import recent
-from ..core.autosave import Autosave
-from ..core.backend import BackendInfo, LonghandError
-from ..core.demo import DEMO_LABEL, is_demo
-from ..core.engine import (MAX_TARGET, MIN_TARGET, JobDone, PlanReady, PlanStarted, PlanToken,
-                           SectionDone, SectionStarted, SectionToken, validate_request)
-from ..core.plan import EDITED, Section
-from ..core.project import SUFFIX, Project
-from ..core.wordcount import target_from_instruction
+from ..core.backends.base import BackendInfo, LonghandError
+from ..core.engine.plan import EDITED, Section
+from ..core.engine.writer import (
+    MAX_TARGET,
+    MIN_TARGET,
+    JobDone,
+    PlanReady,
+    PlanStarted,
+    PlanToken,
+    SectionDone,
+    SectionStarted,
+    SectionToken,
+    validate_request,
+)
+from ..core.library.demo import DEMO_LABEL, is_demo
+from ..core.projects import recent
+from ..core.projects.autosave import Autosave
+from ..core.projects.project import SUFFIX, Project
+from ..core.text.wordcount import target_from_instruction
 from .document import DocumentView
 from .outline import OutlinePane
 from .runner import EngineRunner, JobResult
@@ -348,7 +372,7 @@ class MainWindow(QMainWindow):
             self.status_demo.setVisible(info.demo)
             return
         chosen = s.model_path or _env_model()
-        # without a choice, core.runtime picks an installed LongWriter model, else the demo
+        # without a choice, core.backends.factory picks an installed LongWriter model, else the demo
         name = Path(chosen).name if chosen else "default"
         self.model_label.setText(f"Model: {name} · not loaded yet")
         self.model_label.setToolTip(chosen or "An installed LongWriter model, else the demo model. "

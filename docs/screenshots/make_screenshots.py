@@ -29,7 +29,7 @@ def main() -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     app = QApplication.instance() or QApplication([])
 
-    from longhand.core.demo import demo_model_path
+    from longhand.core.library.demo import demo_model_path
     from longhand.ui.settings import EngineSettings, app_settings
     from longhand.ui.window import MainWindow
 

@@ -1,0 +1,127 @@
+"""Core: the one interface every text-generation backend implements.
+
+The engine talks to a backend in three calls: ``count_tokens``, ``generate`` and ``close``.
+``generate`` takes a :class:`Prompt` made of segments (the instruction header, then the text
+written so far, section by section), so that consecutive prompts share a long, token-exact
+prefix and the backend's prefix cache is reused. While it streams, the backend calls
+``on_piece`` with each new piece of text; the callback answers with a :class:`Steer` that
+says whether the end of text may be sampled next and whether to stop now. That is how the
+engine controls length without knowing anything about tokens or samplers.
+
+Real backends live in ``backends.llama`` (llama-cpp-python) and ``backends.remote``
+(OpenAI-compatible servers). Test doubles live in ``tests/``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..errors import BackendError, Cancelled, CancelToken, LonghandError, ModelError
+
+__all__ = ["BackendError", "Cancelled", "CancelToken", "LonghandError", "ModelError", "Sampling",
+           "Steer", "Prompt", "Generation", "BackendInfo", "Backend", "OnPiece"]
+
+
+@dataclass
+class Sampling:
+    """Sampling settings. LongWriter's own runs use temperature 0.5 (top_p 0.8 for GLM)."""
+
+    temperature: float = 0.5
+    top_p: float = 0.9
+    top_k: int = 50
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    repeat_last_n: int = 256
+    # DRY ("don't repeat yourself") penalises verbatim loops, the failure mode of long outputs.
+    dry_multiplier: float = 0.8
+    dry_base: float = 1.75
+    dry_allowed_length: int = 3
+    # DRY looks this far back (tokens of the prompt's tail included), so a section that
+    # starts retelling an earlier one is penalised too, not only loops within 256 tokens.
+    # Measured on the demo model, 1,200 words in 3 sections: repeated 4-gram share 0.278
+    # with a 256-token window, 0.010 with 2048 (bench/dry_window.py).
+    dry_last_n: int = 2048
+    seed: Optional[int] = None
+
+
+@dataclass
+class Steer:
+    """The engine's answer to each streamed piece."""
+
+    allow_end: bool = True   # may the model end the text (EOS / stop token) next?
+    stop: bool = False       # stop generating now
+
+
+@dataclass
+class Prompt:
+    """A prompt as segments. ``user`` is the request; ``answer`` the assistant's text so far.
+
+    Chat models see ``format.prefix + user + format.suffix + answer``; completion (base)
+    models see ``user + answer``. Segments are tokenized one by one and concatenated, so an
+    unchanged leading segment always yields the same tokens (the prefix cache hits).
+    """
+
+    user: list[str]
+    answer: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(self.user) + "".join(self.answer)
+
+
+@dataclass
+class Generation:
+    """What one ``generate`` call produced."""
+
+    text: str
+    finish: str                 # "end" (model ended), "length" (max_tokens), "stop" (steered), "cancelled"
+    prompt_tokens: int          # tokens of the prompt
+    prompt_tokens_evaluated: int  # prompt tokens actually computed (not served from the cache)
+    generated_tokens: int
+    seconds: float
+    first_token_seconds: float = 0.0
+
+
+@dataclass
+class BackendInfo:
+    name: str                   # "llama.cpp" or "openai"
+    model: str                  # model file name or remote model id
+    device: str                 # "CPU", "GPU (33/33 layers)", "remote"
+    n_ctx: int
+    prompt_style: str           # "chat" or "completion"
+    format_name: str
+    demo: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+OnPiece = Callable[[str], Optional[Steer]]
+
+
+class Backend(ABC):
+    """A text generator the AgentWrite engine can drive."""
+
+    info: BackendInfo
+    default_sampling: Sampling
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` takes in this model."""
+
+    @abstractmethod
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
+                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
+                 allow_end: bool = True) -> Generation:
+        """Stream a completion of ``prompt``; call ``on_piece`` for each new piece of text.
+
+        ``allow_end`` is the steering before the first piece (False: the text may not end at
+        once, as when continuing a section that is still too short). Must return (not raise)
+        with finish="cancelled" when ``cancel`` is set, keeping what was generated. Raises
+        BackendError on failures.
+        """
+
+    def ensure_context(self, n_tokens: int) -> None:  # noqa: B027 - optional hook
+        """Make room for prompts of ``n_tokens`` if the backend can (default: nothing)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free resources."""

@@ -1,0 +1,212 @@
+"""Core: what this machine can hold — free RAM, GPUs and their free memory — and how many
+layers of a model to offload to the GPU ("auto" GPU layers, as koboldcpp and
+text-generation-webui do it: from the GGUF's own per-layer sizes and KV-cache shape).
+
+GPUs are found through ggml's device registry (the same list llama.cpp offloads to), so the
+answer is right for CUDA, Metal, Vulkan or ROCm builds alike; a CPU-only llama-cpp-python build
+lists no GPU, and ``nvidia-smi`` is then asked only to tell the user that a GPU exists but this
+build cannot use it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+# Kept free on the GPU for llama.cpp's compute buffers, the driver and the desktop.
+VRAM_RESERVE = 512 * MiB
+VRAM_RESERVE_FRACTION = 0.05
+
+
+@dataclass
+class GpuDevice:
+    name: str
+    description: str
+    free: int
+    total: int
+    integrated: bool = False
+
+
+@dataclass
+class Machine:
+    """A snapshot of the memory this machine offers to a model."""
+
+    ram_free: int
+    ram_total: int
+    offload_supported: bool          # can this llama-cpp-python build offload at all?
+    gpus: list[GpuDevice] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def vram_free(self) -> int:
+        return sum(g.free for g in self.gpus if not g.integrated)
+
+    @property
+    def vram_total(self) -> int:
+        return sum(g.total for g in self.gpus if not g.integrated)
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.offload_supported and any(not g.integrated for g in self.gpus)
+
+    def describe(self) -> str:
+        ram = f"RAM {self.ram_free / 1e9:.1f} GB free of {self.ram_total / 1e9:.1f} GB"
+        if self.has_gpu:
+            names = ", ".join(g.name for g in self.gpus if not g.integrated)
+            return f"{ram}; GPU {names}: {self.vram_free / 1e9:.1f} GB free of {self.vram_total / 1e9:.1f} GB"
+        return f"{ram}; no GPU offload" + (" (CPU-only llama.cpp build)" if not self.offload_supported else "")
+
+
+def offload_supported() -> bool:
+    """``llama_supports_gpu_offload()`` of the installed llama-cpp-python build."""
+    try:
+        import llama_cpp
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception as e:  # pragma: no cover - install problem
+        log.debug("llama_cpp unavailable: %s", e)
+        return False
+
+
+def _ggml_lib():
+    import llama_cpp
+    libdir = Path(os.environ.get("LLAMA_CPP_LIB_PATH") or Path(llama_cpp.__file__).parent / "lib")
+    for name in ("libggml.so", "libggml.dylib", "ggml.dll"):
+        p = libdir / name
+        if p.exists():
+            return ctypes.CDLL(str(p))
+    raise OSError(f"ggml library not found in {libdir}")
+
+
+def ggml_devices() -> list[GpuDevice]:
+    """GPU devices in ggml's registry (what llama.cpp can offload to), with free memory."""
+    try:
+        lib = _ggml_lib()
+        lib.ggml_backend_dev_count.restype = ctypes.c_size_t
+        lib.ggml_backend_dev_get.restype = ctypes.c_void_p
+        lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
+        lib.ggml_backend_dev_name.restype = ctypes.c_char_p
+        lib.ggml_backend_dev_name.argtypes = [ctypes.c_void_p]
+        lib.ggml_backend_dev_description.restype = ctypes.c_char_p
+        lib.ggml_backend_dev_description.argtypes = [ctypes.c_void_p]
+        lib.ggml_backend_dev_type.restype = ctypes.c_int
+        lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
+        lib.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
+                                                ctypes.POINTER(ctypes.c_size_t)]
+    except Exception as e:
+        log.debug("ggml device registry unavailable: %s", e)
+        return []
+    out = []
+    for i in range(lib.ggml_backend_dev_count()):
+        dev = lib.ggml_backend_dev_get(i)
+        kind = lib.ggml_backend_dev_type(dev)
+        if kind not in (1, 2):   # GGML_BACKEND_DEVICE_TYPE_GPU, _IGPU
+            continue
+        free, total = ctypes.c_size_t(), ctypes.c_size_t()
+        lib.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
+        out.append(GpuDevice(name=(lib.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
+                             description=(lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace"),
+                             free=free.value, total=total.value, integrated=(kind == 2)))
+    return out
+
+
+def nvidia_smi_gpus() -> list[GpuDevice]:
+    """NVIDIA GPUs seen by the driver (whether or not llama.cpp was built for them)."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.free,memory.total",
+                              "--format=csv,noheader,nounits"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [x.strip() for x in line.split(",")]
+        if len(parts) == 3:
+            try:
+                gpus.append(GpuDevice(parts[0], parts[0], int(parts[1]) * MiB, int(parts[2]) * MiB))
+            except ValueError:
+                continue
+    return gpus
+
+
+def probe() -> Machine:
+    """Measure free RAM and GPU memory now."""
+    import psutil
+    vm = psutil.virtual_memory()
+    supported = offload_supported()
+    gpus = ggml_devices() if supported else []
+    m = Machine(ram_free=int(vm.available), ram_total=int(vm.total), offload_supported=supported,
+                gpus=gpus)
+    if not supported:
+        seen = nvidia_smi_gpus()
+        if seen:
+            m.notes.append(f"A GPU is present ({seen[0].name}) but this llama-cpp-python build "
+                           "cannot use it; reinstall it with CMAKE_ARGS=\"-DGGML_CUDA=on\" "
+                           "(see README, Models).")
+    return m
+
+
+# ---------------------------------------------------------------------------------------
+# GPU layers that fit
+
+def vram_reserve(free_vram: int) -> int:
+    return VRAM_RESERVE + int(free_vram * VRAM_RESERVE_FRACTION)
+
+
+def estimate_gpu_layers(info, n_ctx: int, free_vram: int) -> int:
+    """How many layers of the model ``info`` (a :class:`~.gguf.GGUFInfo`) fit in ``free_vram``
+    bytes with a context of ``n_ctx`` tokens.
+
+    Each offloaded block costs its weights plus its share of the f16 KV cache; the output
+    head counts as one more layer (llama.cpp's ``n_gpu_layers = block_count + 1`` offloads
+    everything). Returns 0..block_count+1.
+    """
+    if n_ctx <= 0:
+        raise ValueError("n_ctx must be the job's context size, not 0")
+    n_layer = info.block_count
+    if free_vram <= 0 or n_layer <= 0:
+        return 0
+    budget = free_vram - vram_reserve(free_vram)
+    kv_per_layer = info.kv_bytes_per_token() // n_layer * n_ctx
+    layers = 0
+    for weights in info.layer_bytes():
+        cost = weights + kv_per_layer
+        if cost > budget:
+            return layers
+        budget -= cost
+        layers += 1
+    # the output head (token embeddings stay in system memory in llama.cpp)
+    head = sum(t.nbytes or 0 for t in info.tensors
+               if not t.name.startswith("blk.") and not t.name.startswith("token_embd"))
+    return layers + 1 if head <= budget else layers
+
+
+def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None = None) -> tuple[int, str]:
+    """The "auto" setting: (layers to offload, why) for this model, context and machine."""
+    from ..library.gguf import read_gguf
+    m = machine or probe()
+    if not m.offload_supported:
+        return 0, "This llama-cpp-python build cannot offload to a GPU; running on the CPU."
+    if not m.has_gpu:
+        return 0, "No GPU found; running on the CPU."
+    info = read_gguf(path)
+    n = estimate_gpu_layers(info, n_ctx, m.vram_free)
+    total = info.block_count + 1
+    if n >= total:
+        return n, f"All {total} layers fit in GPU memory ({m.vram_free / 1e9:.1f} GB free)."
+    if n == 0:
+        return 0, (f"Not one layer fits in the free GPU memory ({m.vram_free / 1e9:.1f} GB) with a "
+                   f"{n_ctx}-token context; running on the CPU.")
+    return n, (f"{n}/{total} layers fit in GPU memory ({m.vram_free / 1e9:.1f} GB free) with a "
+               f"{n_ctx}-token context; the rest run on the CPU.")

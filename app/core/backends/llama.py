@@ -1,0 +1,489 @@
+"""Core: the llama.cpp backend (llama-cpp-python), with prefix reuse and a C sampling loop.
+
+Why not ``Llama.create_completion``: it samples in Python over the whole vocabulary (262k
+tokens for Gemma), cannot be steered token by token, and hides how many prompt tokens it
+re-evaluated. This backend keeps llama-cpp-python's model/context loading and tokenizer and
+runs its own loop: ``llama_decode`` on the new prompt suffix only, then llama.cpp's C
+sampler chain (penalties, DRY, top-k/top-p/min-p, temperature) token by token, with a
+logit-bias stage that keeps end-of-text away while the engine says the text is too short.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import time
+from pathlib import Path
+
+from ..engine.prompts import FORMATS, PromptFormat, detect_format
+from .base import (
+    Backend,
+    BackendError,
+    BackendInfo,
+    CancelToken,
+    Generation,
+    ModelError,
+    OnPiece,
+    Prompt,
+    Sampling,
+    Steer,
+)
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_model_file(path: str | os.PathLike) -> Path:
+    """Fail with a clear message unless ``path`` looks like a GGUF model file."""
+    from ..library.gguf import existing_file
+    p = existing_file(path)
+    try:
+        with p.open("rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise ModelError(f"Cannot read model file {p}: {e.strerror or e}") from e
+    if len(head) < 8 or head[:4] != GGUF_MAGIC:
+        raise ModelError(f"{p.name} is not a GGUF model file (bad header). "
+                         "Download it again or pick another file.")
+    return p
+
+
+_log_callback = None
+
+
+def _silence_llama_logs() -> None:
+    """Route llama.cpp's C logging to Python logging (debug) instead of stderr."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _cb(level, text, user_data):  # pragma: no cover - called from C
+        try:
+            log.debug(text.decode("utf-8", "replace").rstrip())
+        except Exception:
+            pass
+
+    _log_callback = _cb
+    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+class LlamaCppBackend(Backend):
+    """Runs a GGUF model in-process through llama-cpp-python."""
+
+    def __init__(self, model_path: str | os.PathLike, *, n_ctx: int = 8192,
+                 n_gpu_layers: int | str = "auto", n_threads: int | None = None,
+                 format_name: str | None = None, demo: bool = False, n_batch: int = 512,
+                 max_ctx: int = 32768) -> None:
+        path = check_model_file(model_path)
+        try:
+            from llama_cpp import Llama
+        except Exception as e:  # a broken or missing llama.cpp install: say so, no traceback
+            raise ModelError(f"llama.cpp (llama-cpp-python) cannot be loaded: {e}. Reinstall "
+                             "Longhand, or use a remote server (--backend openai).") from e
+        _silence_llama_logs()
+        self.path = path
+        self.max_ctx = max_ctx
+        self._n_threads = n_threads or int(os.environ.get("LONGHAND_THREADS", 0)) or max(1, os.cpu_count() or 1)
+        self._n_batch = n_batch
+        notes: list[str] = []
+        offload = gpu_offload_supported()
+        if n_gpu_layers == "auto":
+            from .gpu import auto_gpu_layers  # layers that fit free VRAM at this context
+            layers, why = auto_gpu_layers(path, n_ctx) if offload else (0, "")
+            notes += [why] if why else []
+        else:
+            layers = int(n_gpu_layers)
+        if layers != 0 and not offload:
+            notes.append("This llama-cpp-python build cannot offload to a GPU; running on the CPU.")
+            layers = 0
+        self._Llama = Llama
+        try:
+            self.llm = self._load(n_ctx, layers)
+        except ModelError as e:
+            if layers == 0:
+                raise
+            notes.append(f"GPU load failed ({e}); fell back to the CPU.")
+            layers = 0
+            self.llm = self._load(n_ctx, 0)
+        self._layers = layers
+        meta = dict(self.llm.metadata or {})
+        self.metadata = meta
+        self.n_ctx_train = int(self.llm._model.n_ctx_train()) if hasattr(self.llm._model, "n_ctx_train") else n_ctx
+        fname = format_name or detect_format(meta)
+        self.format = self._make_format(fname, meta)
+        self.default_sampling = self.format.sampling
+        n_layer = int(meta.get(f"{meta.get('general.architecture', '')}.block_count", 0) or 0)
+        if layers == 0:
+            device = "CPU"
+        else:
+            shown = n_layer if layers < 0 else min(layers, n_layer or layers)
+            device = f"GPU ({shown}/{n_layer or '?'} layers)"
+        self.info = BackendInfo(name="llama.cpp", model=path.name, device=device,
+                                n_ctx=self.llm.n_ctx(), prompt_style=self.format.style,
+                                format_name=self.format.name, demo=demo, notes=notes)
+        self._vocab = self.llm._model.vocab
+        self._n_vocab = self.llm.n_vocab()
+        self._cached: list[int] = []          # tokens whose KV entries are in the context
+        self._segment_tokens: dict[tuple[str, bool], list[int]] = {}
+        self._generated_memo: dict[str, list[int]] = {}
+        self._end_tokens: list[int] | None = None
+        self._heading_tokens: list[int] | None = None
+        self._markup_tokens: list[int] | None = None
+        self._piece_buf = ctypes.create_string_buffer(64)
+        self.prompt_tokens_evaluated = 0
+        self.generated_tokens = 0
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load(self, n_ctx: int, layers: int):
+        kwargs = dict(n_ctx=n_ctx, n_gpu_layers=layers, n_threads=self._n_threads,
+                      n_threads_batch=self._n_threads, n_batch=self._n_batch, verbose=False,
+                      # Sliding-window models (Gemma 3) must keep the full cache, or the
+                      # prefix cannot be rewound and every prompt is evaluated from scratch.
+                      swa_full=True)
+        try:
+            return self._Llama(str(self.path), **kwargs)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelError(f"Could not load {self.path.name}: the file may be corrupt, truncated "
+                             f"or of an unsupported architecture ({e}).") from e
+        except MemoryError as e:
+            raise ModelError(f"Not enough memory to load {self.path.name} with a context of "
+                             f"{n_ctx} tokens. Try a smaller model or context.") from e
+
+    def ensure_context(self, n_tokens: int) -> None:
+        """Reload with a larger context when a job needs one (up to the model's training size)."""
+        current = self.llm.n_ctx()
+        if n_tokens <= current:
+            return
+        # Never past the model's training size, nor past max_ctx: GLM GGUFs claim 1M tokens,
+        # and a KV cache that size would not fit in memory. Longer books use summaries.
+        limit = min(max(self.n_ctx_train, current), max(self.max_ctx, current))
+        new = min(limit, ((n_tokens + 4095) // 4096) * 4096)
+        if new <= current:
+            return
+        log.info("growing context from %d to %d tokens", current, new)
+        old = self.llm
+        self.llm = self._load(new, self._layers)
+        old.close()
+        self._vocab = self.llm._model.vocab
+        self._cached = []
+        self.info.n_ctx = self.llm.n_ctx()
+
+    def _make_format(self, name: str, meta: dict) -> PromptFormat:
+        if name in FORMATS:
+            return FORMATS[name]
+        if name == "gguf-template":
+            template = meta.get("tokenizer.chat_template", "")
+            try:
+                prefix, suffix = _split_chat_template(template, self.llm)
+                return PromptFormat("gguf-template", "chat", prefix=prefix, suffix=suffix,
+                                    add_bos=False)
+            except Exception as e:  # a template we cannot render: treat as a base model
+                log.warning("chat template unusable (%s); using completion style", e)
+                return FORMATS["completion"]
+        raise ModelError(f"Unknown prompt format {name!r}; choose one of "
+                         f"{', '.join(list(FORMATS) + ['gguf-template'])}.")
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _tokens(self, text: str, special: bool) -> list[int]:
+        key = (text, special)
+        toks = self._segment_tokens.get(key)
+        if toks is None:
+            toks = self._from_generated(text) if not special else None
+            if toks is None:
+                toks = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+            if len(self._segment_tokens) > 4096:
+                self._segment_tokens.clear()
+            self._segment_tokens[key] = toks
+        return toks
+
+    def _from_generated(self, text: str) -> list[int] | None:
+        """The ids the model generated for ``text``, also when the engine trimmed it.
+
+        The engine strips leading whitespace and cuts sections back to a sentence end;
+        retokenizing that text would give different ids from the ones in the KV cache and
+        force a re-evaluation of the whole section. Reuse the generated ids up to the cut.
+        """
+        exact = self._generated_memo.get(text)
+        if exact is not None or not text:
+            return exact
+        for full, ids in reversed(list(self._generated_memo.items())):
+            lead = len(full) - len(full.lstrip())
+            if not full[lead:].startswith(text):
+                continue
+            pieces = [self._piece(t).decode("utf-8", "replace") for t in ids]
+            pos, start, out = 0, None, []
+            for tok, piece in zip(ids, pieces):
+                if start is None:
+                    if pos == lead:
+                        start = pos
+                    elif pos > lead:
+                        break          # the stripped whitespace ends inside a token
+                if start is not None:
+                    if pos - start + len(piece) > len(text):
+                        break
+                    out.append(tok)
+                pos += len(piece)
+            if start is None:
+                continue
+            used = sum(len(self._piece(t).decode("utf-8", "replace")) for t in out)
+            rest = text[used:]
+            if rest:
+                out += self.llm.tokenize(rest.encode("utf-8"), add_bos=False, special=False)
+            return out
+        return None
+
+    def prompt_tokens(self, prompt: Prompt) -> list[int]:
+        fmt = self.format
+        out: list[int] = []
+        if fmt.add_bos:
+            bos = self.llm.token_bos()
+            if bos >= 0:
+                out.append(bos)
+        if fmt.style == "chat" and fmt.prefix:
+            out += self._tokens(fmt.prefix, True)
+        for seg in prompt.user:
+            if seg:
+                out += self._tokens(seg, False)
+        if fmt.style == "chat" and fmt.suffix:
+            out += self._tokens(fmt.suffix, True)
+        for seg in prompt.answer:
+            if seg:
+                out += self._tokens(seg, False)
+        return out
+
+    def _piece(self, tok: int) -> bytes:
+        import llama_cpp as C
+        buf = self._piece_buf
+        n = C.llama_token_to_piece(self._vocab, tok, buf, len(buf), 0, False)
+        if n < 0:
+            buf = self._piece_buf = ctypes.create_string_buffer(-n)
+            n = C.llama_token_to_piece(self._vocab, tok, buf, len(buf), 0, False)
+        return buf.raw[:max(0, n)]
+
+    def _markup_token_ids(self) -> list[int]:
+        """Special tokens that would print markup into prose (Gemma's <start_of_image>, <table>,
+        [multimodal]...): control or user-defined tokens, except end-of-text and whitespace."""
+        if self._markup_tokens is None:
+            import llama_cpp as C
+            special = C.LLAMA_TOKEN_ATTR_CONTROL | C.LLAMA_TOKEN_ATTR_USER_DEFINED
+            end = set(self._end_token_ids())
+            ids = []
+            for i in range(self._n_vocab):
+                if i in end or not (C.llama_vocab_get_attr(self._vocab, i) & special):
+                    continue
+                piece = self._piece(i)
+                if piece.strip() or not piece:
+                    ids.append(i)
+            self._markup_tokens = ids
+        return self._markup_tokens
+
+    def _heading_token_ids(self) -> list[int]:
+        """Tokens that contain '#': in completion style they start the next section's heading."""
+        if self._heading_tokens is None:
+            ids = []
+            for i in range(self._n_vocab):
+                if b"#" in self._piece(i):
+                    ids.append(i)
+            self._heading_tokens = ids
+        return self._heading_tokens
+
+    def _end_token_ids(self) -> list[int]:
+        """Every token that ends a text: end-of-generation tokens and the format's stops."""
+        if self._end_tokens is None:
+            import llama_cpp
+            ids = {i for i in range(self._n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, i)}
+            for stop in self.format.stops:
+                toks = self.llm.tokenize(stop.encode(), add_bos=False, special=True)
+                if len(toks) == 1:
+                    ids.add(toks[0])
+            self._end_tokens = sorted(ids)
+        return self._end_tokens
+
+    # -- sampling --------------------------------------------------------------------------
+
+    def _sampler_chain(self, s: Sampling, ban: list[int]):
+        import llama_cpp as C
+        chain = C.llama_sampler_chain_init(C.llama_sampler_chain_default_params())
+        if ban:
+            arr = (C.llama_logit_bias * len(ban))()
+            for i, tok in enumerate(ban):
+                arr[i].token = tok
+                arr[i].bias = -float("inf")
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_logit_bias(self._n_vocab, len(ban), arr))
+        if s.temperature > 0:
+            # top-k first: the later stages then scan 50 candidates, not the whole vocabulary
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_k(s.top_k))
+        if s.repeat_penalty and s.repeat_penalty != 1.0:
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_penalties(
+                self._n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
+        if s.dry_multiplier > 0:
+            breakers = [b"\n", b":", b"\"", b"*"]
+            arr = (ctypes.c_char_p * len(breakers))(*breakers)
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_dry(
+                self._vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length,
+                max(s.dry_last_n, s.repeat_last_n), arr, len(breakers)))
+        if s.temperature <= 0:
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_greedy())
+            return chain
+        C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_p(s.top_p, 1))
+        C.llama_sampler_chain_add(chain, C.llama_sampler_init_min_p(s.min_p, 1))
+        C.llama_sampler_chain_add(chain, C.llama_sampler_init_temp(s.temperature))
+        seed = s.seed if s.seed is not None else int.from_bytes(os.urandom(4), "little")
+        C.llama_sampler_chain_add(chain, C.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        return chain
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _prefill(self, tokens: list[int], cancel: CancelToken | None) -> int:
+        """Make the context hold ``tokens``, computing only what the cache lacks."""
+        n_keep = 0
+        for a, b in zip(self._cached, tokens):
+            if a != b:
+                break
+            n_keep += 1
+        if n_keep == len(tokens):
+            n_keep -= 1              # the last token must be evaluated to get its logits
+        if not self.llm._ctx.kv_cache_seq_rm(-1, n_keep, -1):
+            log.warning("KV cache could not be rewound; evaluating the prompt from scratch")
+            self.llm._ctx.kv_cache_clear()
+            n_keep = 0
+        self.llm.n_tokens = n_keep
+        self._cached = tokens[:n_keep]
+        todo = tokens[n_keep:]
+        for i in range(0, len(todo), self._n_batch):
+            if cancel is not None and cancel.cancelled:
+                break
+            chunk = todo[i:i + self._n_batch]
+            self._eval(chunk)
+        return len(self._cached) - n_keep
+
+    def _eval(self, toks: list[int]) -> None:
+        try:
+            self.llm.eval(toks)
+        except Exception as e:
+            self._cached = self._cached[: self.llm.n_tokens]
+            raise BackendError(f"llama.cpp failed to evaluate the prompt: {e}") from e
+        self._cached.extend(toks)
+
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
+                 on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
+                 allow_end: bool = True) -> Generation:
+        import llama_cpp as C
+        s = sampling or self.default_sampling
+        tokens = self.prompt_tokens(prompt)
+        n_ctx = self.llm.n_ctx()
+        if len(tokens) >= n_ctx - 8:
+            raise BackendError(f"The prompt ({len(tokens)} tokens) does not fit the context "
+                               f"window ({n_ctx} tokens).")
+        max_tokens = max(1, min(max_tokens, n_ctx - len(tokens) - 1))
+        t0 = time.perf_counter()
+        evaluated = self._prefill(tokens, cancel)
+        self.prompt_tokens_evaluated += evaluated
+        if cancel is not None and cancel.cancelled:
+            return Generation("", "cancelled", len(tokens), evaluated, 0, time.perf_counter() - t0)
+        end_ids = self._end_token_ids()
+        end_set = set(end_ids)
+        # While the text is too short a base model must not open the next section either.
+        never = self._markup_token_ids()
+        ban_ids = end_ids + never
+        if self.format.style == "completion":
+            ban_ids += self._heading_token_ids()
+        free = self._sampler_chain(s, never)
+        banned = self._sampler_chain(s, ban_ids)
+        # Seed the repetition history with the tail of the prompt (the text written so far),
+        # so repetition control spans calls and sections.
+        history = tokens[-max(s.repeat_last_n, s.dry_last_n):]
+        for tok in history:
+            C.llama_sampler_accept(free, tok)
+            C.llama_sampler_accept(banned, tok)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        out_tokens: list[int] = []
+        pieces: list[str] = []
+        steer = Steer(allow_end=allow_end)
+        finish = "length"
+        first = 0.0
+        ctx = self.llm._ctx.ctx
+        try:
+            while len(out_tokens) < max_tokens:
+                if cancel is not None and cancel.cancelled:
+                    finish = "cancelled"
+                    break
+                chain, other = (free, banned) if steer.allow_end else (banned, free)
+                tok = C.llama_sampler_sample(chain, ctx, -1)
+                C.llama_sampler_accept(other, tok)
+                if tok in end_set:
+                    finish = "end"
+                    break
+                out_tokens.append(tok)
+                self._eval([tok])
+                if not first:
+                    first = time.perf_counter() - t0
+                piece = decoder.decode(self._piece(tok))
+                pieces.append(piece)
+                if on_piece is not None and piece:
+                    answer = on_piece(piece)
+                    if answer is not None:
+                        steer = answer
+                        if steer.stop:
+                            finish = "stop"
+                            break
+        finally:
+            C.llama_sampler_free(free)
+            C.llama_sampler_free(banned)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            pieces.append(tail)
+        text = "".join(pieces)
+        self.generated_tokens += len(out_tokens)
+        # Remember the exact ids, so that passing this text back reuses the cache token-exactly.
+        if len(self._generated_memo) > 64:
+            self._generated_memo.clear()
+        self._generated_memo[text] = list(out_tokens)
+        return Generation(text=text, finish=finish, prompt_tokens=len(tokens),
+                          prompt_tokens_evaluated=evaluated, generated_tokens=len(out_tokens),
+                          seconds=time.perf_counter() - t0, first_token_seconds=first)
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            try:
+                llm.close()
+            except Exception:  # pragma: no cover
+                pass
+            self.llm = None
+
+
+def _split_chat_template(template: str, llm) -> tuple[str, str]:
+    """Render a GGUF chat template around a marker to get the text before and after a query."""
+    import jinja2.sandbox
+    marker = "\x00LONGHAND_QUERY\x00"
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+
+    def _raise(msg):
+        raise ValueError(msg)
+
+    env.globals["raise_exception"] = _raise
+    bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
+    eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
+    rendered = env.from_string(template).render(
+        messages=[{"role": "user", "content": marker}], add_generation_prompt=True,
+        bos_token=bos, eos_token=eos)
+    if marker not in rendered:
+        raise ValueError("template does not echo the user message")
+    prefix, suffix = rendered.split(marker, 1)
+    return prefix, suffix

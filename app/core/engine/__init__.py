@@ -1,0 +1,1 @@
+"""Core: the AgentWrite engine: writer, events, plan, prompts, memory, the job session."""

@@ -1,0 +1,92 @@
+"""Core: the engine's events, plain dataclasses.
+
+The writer emits them in order (PlanStarted, PlanToken…, PlanReady, then per section
+SectionStarted, SectionToken…, SectionDone, and finally JobDone); the CLI, the GUI and
+autosave all consume the same stream.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from ..backends.base import Generation
+from .plan import Section
+
+
+@dataclass
+class PlanStarted:
+    instruction: str
+    target_words: int
+
+
+@dataclass
+class PlanToken:
+    text: str
+
+
+@dataclass
+class PlanReady:
+    sections: list[Section]
+    how: str            # "parsed" or "fallback"
+    raw: str
+
+
+@dataclass
+class SectionStarted:
+    index: int
+    target_words: int
+    mode: str           # "write", "regenerate", "extend", "continue"
+
+
+@dataclass
+class SectionToken:
+    index: int
+    text: str           # the new piece
+    section_words: int
+    total_words: int
+    tokens_per_s: float
+
+
+@dataclass
+class SectionDone:
+    index: int
+    text: str           # final text of the section (may differ from the streamed pieces: trimmed)
+    words: int
+    target_words: int
+    generated_tokens: int
+    seconds: float
+
+
+@dataclass
+class JobStats:
+    target_words: int = 0
+    words: int = 0
+    generated_tokens: int = 0
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0
+    seconds: float = 0.0
+    generation_seconds: float = 0.0
+    first_token_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.generated_tokens / self.generation_seconds if self.generation_seconds else 0.0
+
+    def add(self, g: Generation) -> None:
+        self.generated_tokens += g.generated_tokens
+        self.prompt_tokens += g.prompt_tokens
+        self.prompt_tokens_evaluated += g.prompt_tokens_evaluated
+        self.generation_seconds += g.seconds
+
+
+@dataclass
+class JobDone:
+    stats: JobStats
+    cancelled: bool
+
+
+Event = Union[PlanStarted, PlanToken, PlanReady, SectionStarted, SectionToken, SectionDone, JobDone]
+EventSink = Callable[[Event], None]
+
+
+# ---------------------------------------------------------------------------------------

@@ -1,0 +1,377 @@
+"""Core: the AgentWrite engine. Plan, then write section by section, with length control.
+
+Read top to bottom, this module is the paper's two steps on a local model:
+
+1. :meth:`AgentWriter.plan` asks the model for an outline (one line per section with a
+   main point and a word count), parses it, and falls back to a sensible outline when the
+   model's answer is unusable; section targets are rescaled to sum to the job's target.
+2. :meth:`AgentWriter.write` writes the sections in order. Each prompt carries the
+   instruction, the whole plan, the text so far and the step to write now; the text so far
+   is laid out so that consecutive prompts share their prefix (the backend's KV cache is
+   reused and the cost stays linear in the length of the book).
+
+Length control (per section, with any model):
+
+* end-of-text is kept away until the section has ``allow_end`` of its target;
+* from the target on, generation stops at the first sentence boundary;
+* past ``hard_cap`` it stops anyway and the text is cut back to the last full sentence;
+* a section that stops early is continued, up to ``max_continuations`` times.
+
+Everything the engine does is reported as events (see the dataclasses below), which the
+CLI prints, the GUI renders and the project autosaver persists.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+from ..backends.base import Backend, CancelToken, Sampling, Steer
+from ..text.wordcount import count_words, ends_sentence, trim_to_sentence
+from .events import (  # noqa: F401
+    Event,
+    EventSink,
+    JobDone,
+    JobStats,
+    PlanReady,
+    PlanStarted,
+    PlanToken,
+    SectionDone,
+    SectionStarted,
+    SectionToken,
+)
+from .plan import DONE, EDITED, WRITING, Section, expected_sections, make_plan
+from .prompts import plan_prompt, write_prompt
+
+log = logging.getLogger(__name__)
+
+MIN_TARGET = 50
+MAX_TARGET = 200_000
+
+
+@dataclass
+class LengthControl:
+    allow_end: float = 0.92        # end-of-text allowed from this share of the target
+    hard_cap: float = 1.12         # never write more than this share of the target
+    max_continuations: int = 4
+
+
+@dataclass
+class Job:
+    """What the engine works on: the request, the plan and the text. Projects wrap this."""
+
+    instruction: str
+    target_words: int
+    sections: list[Section] = field(default_factory=list)
+    bible: str = ""                 # story bible (characters, setting, style), used in prompts
+
+    @property
+    def words(self) -> int:
+        return sum(s.words for s in self.sections)
+
+
+def validate_request(instruction: str, target_words: int) -> None:
+    from ..errors import LonghandError
+    if not instruction or not instruction.strip():
+        raise LonghandError("The instruction is empty: say what to write.")
+    if not isinstance(target_words, int) or not (MIN_TARGET <= target_words <= MAX_TARGET):
+        raise LonghandError(f"The target length must be between {MIN_TARGET} and {MAX_TARGET:,} "
+                            f"words (got {target_words}).")
+
+
+# Base models like to start the next section themselves; cut their text where they do.
+_LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text)")
+
+
+class AgentWriter:
+    """Plans and writes long texts on one backend."""
+
+    def __init__(self, backend: Backend, *, sampling: Sampling | None = None,
+                 seed: int | None = None, length: LengthControl | None = None,
+                 memory=None) -> None:
+        self.backend = backend
+        base = sampling or backend.default_sampling
+        if seed is not None:
+            base = Sampling(**{**base.__dict__, "seed": seed})
+        self.sampling = base
+        self.length = length or LengthControl()
+        self._tokens_per_word = 1.5
+        self._window_start = 0          # first section still carried verbatim in prompts
+        self._summary_start = 0         # first section carried as a summary (older: dropped)
+        if memory is None:              # writes summaries of sections leaving the window
+            from .memory import SectionSummarizer
+            memory = SectionSummarizer(backend)
+        self.memory = memory or None    # memory=False: no model-written summaries
+
+    @property
+    def style(self) -> str:
+        return self.backend.info.prompt_style
+
+    @property
+    def format(self):
+        return getattr(self.backend, "format", None) or _format_for(self.backend)
+
+    # -- step 1: plan ----------------------------------------------------------------------
+
+    def plan(self, instruction: str, target_words: int, *, on_event: EventSink | None = None,
+             cancel: CancelToken | None = None) -> list[Section]:
+        validate_request(instruction, target_words)
+        emit = on_event or (lambda e: None)
+        emit(PlanStarted(instruction, target_words))
+        n = expected_sections(target_words)
+        prompt = plan_prompt(self.format, instruction, target_words, n)
+        lead = "Paragraph 1 - Main Point:" if self.style == "completion" else ""
+        buf: list[str] = []
+
+        def on_piece(piece: str) -> Steer:
+            buf.append(piece)
+            emit(PlanToken(piece))
+            text = "".join(buf)
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            # a base model keeps inventing requests; stop at the first one or a blank gap
+            done = ("Request:" in text or "\n\n" in text.lstrip("\n")) and bool(lines)
+            return Steer(allow_end=True, stop=done or len(lines) > 2 * n + 4)
+
+        g = self.backend.generate(prompt, max_tokens=min(2048, 70 * (2 * n + 2)),
+                                  sampling=Sampling(**{**self.sampling.__dict__,
+                                                       "temperature": min(self.sampling.temperature, 0.5)}),
+                                  on_piece=on_piece, cancel=cancel)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        raw = lead + g.text
+        sections, how = make_plan(instruction, target_words, raw)
+        log.info("plan: %d sections (%s)", len(sections), how)
+        emit(PlanReady(sections, how, raw))
+        return sections
+
+    # -- step 2: write ---------------------------------------------------------------------
+
+    def write(self, job: Job, *, on_event: EventSink | None = None, cancel: CancelToken | None = None,
+              only: list[int] | None = None) -> JobStats:
+        """Write every section that is not written yet (or those in ``only``), in order.
+
+        Locked and finished sections are kept. A section interrupted mid-way (status
+        "writing" with text) is continued, not restarted: this is how a crashed or
+        cancelled job resumes.
+        """
+        emit = on_event or (lambda e: None)
+        stats = JobStats(target_words=job.target_words)
+        t0 = time.perf_counter()
+        cancelled = False
+        self.backend.ensure_context(self.context_needed(job))
+        try:
+            for i, sec in enumerate(job.sections):
+                if only is not None and i not in only:
+                    continue
+                if sec.locked:
+                    continue
+                if only is None and sec.status in (DONE, EDITED) and sec.text:
+                    continue
+                mode = "continue" if (sec.status == WRITING and sec.text) else "write"
+                if only is not None and sec.status in (DONE, EDITED):
+                    mode = "regenerate"
+                self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
+                if cancel is not None and cancel.cancelled:
+                    cancelled = True
+                    break
+        finally:
+            stats.words = job.words
+            stats.seconds = time.perf_counter() - t0
+            emit(JobDone(stats, cancelled or bool(cancel and cancel.cancelled)))
+        return stats
+
+    def write_section(self, job: Job, index: int, *, mode: str = "write",
+                      extra_words: int | None = None, on_event: EventSink | None = None,
+                      cancel: CancelToken | None = None, stats: JobStats | None = None) -> Section:
+        """Write (or regenerate, extend, continue) one section; returns it.
+
+        mode: "write"/"regenerate" start from an empty text (the old one becomes a take);
+        "continue" completes an interrupted section to its target; "extend" adds about
+        ``extra_words`` (default: half the target) to a finished section.
+        """
+        emit = on_event or (lambda e: None)
+        stats = stats if stats is not None else JobStats(target_words=job.target_words)
+        sec = job.sections[index]
+        if mode in ("write", "regenerate"):
+            if sec.text.strip():
+                sec.takes.append(sec.text)
+            sec.text = ""
+        text = sec.text
+        start_words = count_words(text)
+        if mode == "extend":
+            goal = start_words + (extra_words or max(MIN_TARGET, sec.target_words // 2))
+        else:
+            goal = sec.target_words
+        lc = self.length
+        allow_from = max(1, math.ceil(goal * lc.allow_end))
+        cap = max(goal + 5, math.floor(goal * lc.hard_cap))
+        sec.status = WRITING
+        emit(SectionStarted(index, goal, mode))
+        words_before = job.words - sec.words
+        t0 = time.perf_counter()
+        gen_tokens = 0
+        new = ""
+        for attempt in range(lc.max_continuations + 1):
+            words = count_words(text)
+            if words >= allow_from or (cancel is not None and cancel.cancelled):
+                break
+            # After a continuation that gave nothing (the model went straight to another part),
+            # continue inside the paragraph instead of after a break.
+            if not text:
+                partial = ""
+            elif attempt and not new.strip():
+                partial = text.rstrip() + " "
+            else:
+                partial = _with_break(text)
+            prompt = write_prompt(self.format, _with_bible(job), job.sections, index,
+                                  self._context(job, index), partial=partial)
+            self.backend.ensure_context(self.backend.count_tokens(prompt.text())
+                                        + int((cap - words) * self._tokens_per_word * 1.4) + 64)
+            max_tokens = int((cap - words) * self._tokens_per_word * 1.4) + 48
+            acc: list[str] = []
+            state = {"words": words, "t": time.perf_counter(), "n": 0}
+
+            def on_piece(piece: str, _partial=partial) -> Steer:
+                acc.append(piece)
+                state["n"] += 1
+                current = _partial + "".join(acc)
+                w = count_words(current)
+                state["words"] = w
+                dt = time.perf_counter() - t0
+                emit(SectionToken(index, piece, w, words_before + w, (gen_tokens + state["n"]) / dt if dt else 0.0))
+                if _LEAK.search(_partial[-1:] + "".join(acc)):
+                    return Steer(allow_end=True, stop=True)
+                if w >= cap:
+                    return Steer(allow_end=True, stop=True)
+                kept = _boundary_text(current, piece) if w >= goal else None
+                if kept is not None and count_words(kept) >= goal:
+                    return Steer(allow_end=True, stop=True)
+                return Steer(allow_end=w >= allow_from)
+
+            g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=self.sampling,
+                                      on_piece=on_piece, cancel=cancel, allow_end=words >= allow_from)
+            stats.add(g)
+            stats.first_token_seconds.append(g.first_token_seconds)
+            gen_tokens += g.generated_tokens
+            new = _cut_leak(g.text, after=partial)
+            if g.generated_tokens and count_words(g.text):
+                observed = g.generated_tokens / max(1, count_words(g.text))
+                self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
+            text = (partial + new) if partial else new.lstrip()
+            sec.text = text
+            if g.finish == "cancelled":
+                break
+            # An empty continuation is retried (end-of-text is banned from its first token);
+            # max_continuations bounds the loop.
+        # Land on a sentence boundary at or above the minimum, and never past the cap.
+        text = text.rstrip()
+        if count_words(text) > cap or (count_words(text) >= allow_from and not ends_sentence(text)):
+            text = trim_to_sentence(text, min_words=allow_from if count_words(text) >= allow_from else 0)
+        sec.text = text
+        interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
+        sec.status = WRITING if interrupted else DONE
+        emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0))
+        return sec
+
+    # -- context ---------------------------------------------------------------------------
+
+    def context_needed(self, job: Job) -> int:
+        """Tokens a job needs in context: header, plan, the whole text, one section's output."""
+        header = self.backend.count_tokens(job.instruction + job.bible) + 40 * max(1, len(job.sections)) + 400
+        longest = max((s.target_words for s in job.sections), default=job.target_words)
+        return int(header + job.target_words * self._tokens_per_word * 1.1 + longest * 2.2 + 256)
+
+    def _context(self, job: Job, index: int) -> list[str]:
+        """Text carried for sections before ``index``: verbatim within the window, else summaries.
+
+        The window start only moves forward, and in big steps, so that many consecutive
+        prompts share their prefix even when the book outgrows the context. Summaries of the
+        sections leaving the window are written then (``self.memory``); when the summaries
+        themselves outgrow their share, the oldest are dropped, also in big steps (the story
+        bible carries what must never be forgotten).
+        """
+        earlier = job.sections[:index]
+        n_ctx = self.backend.info.n_ctx
+        # Everything but the carried text: header, bible, plan, heading (measured, not guessed).
+        fixed = self.backend.count_tokens(write_prompt(self.format, _with_bible(job), job.sections,
+                                                       index, [""] * index).text())
+        budget = int(n_ctx * 0.9) - fixed \
+            - int(job.sections[index].target_words * self._tokens_per_word * 1.6) - 256
+        if self._window_start > index:
+            self._window_start = self._summary_start = 0
+        est = [int(count_words(s.text) * self._tokens_per_word) + 4 for s in earlier]
+        summary_max = self.memory.max_tokens if self.memory is not None else 0
+
+        def summary_cost(i: int) -> int:
+            s = earlier[i]
+            return (len(s.summary) // 3 if s.summary else summary_max) + 8
+
+        def summaries(first: int, start: int) -> int:
+            return sum(summary_cost(i) for i in range(first, start))
+
+        ss, ws = self._summary_start, self._window_start
+        if summaries(ss, ws) + sum(est[ws:]) > budget:
+            # (summaries are capped below, so they count at most a third here)
+            while ws < index and min(summaries(ss, ws), budget / 3) + sum(est[ws:]) > budget * 0.6:
+                ws += 1
+        # summaries may take a third of the budget; past that, only the newest sixth stays
+        if summaries(ss, ws) > budget / 3:
+            while ss < ws and summaries(ss, ws) > budget / 6:
+                ss += 1
+        self._window_start, self._summary_start = ws, ss
+        if self.memory is not None and ws > ss:
+            self.memory(job.sections, range(ss, ws))
+        return [(s.summary if ss <= i < ws else "" if i < ss else s.text)
+                for i, s in enumerate(earlier)]
+
+
+def _format_for(backend: Backend):
+    from .prompts import FORMATS
+    return FORMATS["completion" if backend.info.prompt_style == "completion" else "longwriter-llama3"]
+
+
+def _with_bible(job: Job) -> str:
+    if not job.bible.strip():
+        return job.instruction
+    return f"{job.instruction.strip()}\n\nStory bible (always respect it):\n{job.bible.strip()}"
+
+
+def _with_break(text: str) -> str:
+    """Partial text to continue from: end a finished sentence with a paragraph break."""
+    stripped = text.rstrip()
+    if ends_sentence(stripped):
+        return stripped + "\n\n"
+    return stripped + " " if not re.search(r"[\u4e00-\u9fff]$", stripped) else stripped
+
+
+def _boundary_text(text: str, piece: str) -> str | None:
+    """If a sentence has just ended, the text to keep (up to that end); else None.
+
+    Tokens usually carry their leading space (" There"), so a boundary is seen when the new
+    piece starts with whitespace and the text before it ends a sentence; the piece is then
+    not kept. Chinese has no spaces: 。！？ (and a closing quote after them) end a sentence.
+    """
+    if not text or not piece:
+        return None
+    before = text[: len(text) - len(piece)]
+    if piece[0].isspace() and ends_sentence(before):
+        return before.rstrip()
+    if text[-1].isspace() and ends_sentence(text):
+        return text.rstrip()
+    if re.search(r"[。！？][”」』]?$", text):
+        return text
+    return None
+
+
+def _cut_leak(text: str, after: str = "") -> str:
+    """``text`` up to where the model starts another part ("## ...", "Outline:"...).
+
+    ``after`` is the text it continues: a continuation that starts right after a paragraph
+    break begins a line too.
+    """
+    lead = after[-1:]
+    m = _LEAK.search(lead + text)
+    return text[: max(0, m.start() - len(lead))] if m else text

@@ -1,0 +1,1 @@
+"""Core: the model library: catalog, GGUF reader, installed models, downloads, the demo model."""

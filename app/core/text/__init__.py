@@ -1,0 +1,1 @@
+"""Core: text helpers: word counting, sentences, titles."""

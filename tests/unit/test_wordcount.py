@@ -1,0 +1,81 @@
+"""Core: word counting, target parsing and the LongBench-Write length score."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from longhand.core.text.wordcount import (
+    count_words,
+    ends_sentence,
+    length_score,
+    repeated_ngram_share,
+    round_to,
+    target_from_instruction,
+    trim_to_sentence,
+)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("", 0),
+    ("Hello world", 2),
+    ("It's a dog-eat-dog world.", 7),          # LongBench-Write splits on non-letters
+    ("In 1999 there were 3 cats.", 4),          # numbers are not words
+    ("我爱北京天安门", 7),                        # each Chinese character counts
+    ("Longhand 写小说 very well。", 6),
+])
+def test_count_words_like_longbench_write(text, expected):
+    assert count_words(text) == expected
+
+
+@pytest.mark.parametrize("instruction,expected", [
+    ("Write a 5000-word story about a dragon", 5000),
+    ("about 300 words on tea", 300),
+    ("Write 10,000 words about the sea", 10000),
+    ("a 5k words report", 5000),
+    ("写一篇不少于2000字的文章", 2000),
+    ("写一篇3万字的小说", 30000),
+    ("写一篇两千字的散文", 2000),
+    ("Write a story about a dragon", None),
+    ("Five chapters of 2000 words each, 10000 words in total", 10000),
+])
+def test_target_from_instruction(instruction, expected):
+    assert target_from_instruction(instruction) == expected
+
+
+def test_length_score_matches_longbench_write_formula():
+    assert length_score(1000, 1000) == 100
+    assert length_score(1000, 2000) == pytest.approx(100 * (1 - 1 / 3))
+    assert length_score(1000, 500) == pytest.approx(50)
+    assert length_score(1000, 4000) == 0
+    assert length_score(1000, 0) == 0
+    with pytest.raises(ValueError):
+        length_score(0, 10)
+
+
+def test_sentence_boundaries():
+    assert ends_sentence('He left. "Goodbye."')
+    assert ends_sentence("她走了。")
+    assert not ends_sentence("He was about to")
+    assert trim_to_sentence("One. Two three. Four five six") == "One. Two three."
+    # refuses to cut below the minimum
+    assert trim_to_sentence("One. Two three four five", min_words=3) == "One. Two three four five"
+
+
+def test_repeated_ngram_share_detects_loops():
+    fresh = "the quick brown fox jumps over the lazy dog while a cat sleeps in the sun"
+    loop = "the cat sat on the mat " * 20
+    assert repeated_ngram_share(fresh) == 0
+    assert repeated_ngram_share(loop) > 0.8
+
+
+def test_round_to():
+    assert round_to(2049, 100) == 2000
+    assert round_to(2050, 100) == 2100
+
+
+@given(st.text())
+def test_counting_never_fails(text):
+    assert count_words(text) >= 0
+    assert target_from_instruction(text) is None or target_from_instruction(text) > 0
+    trimmed = trim_to_sentence(text)
+    assert text.startswith(trimmed) or text.rstrip().startswith(trimmed)
