@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.engine.plan import DEFAULT_SECTION_WORDS, DONE, EDITED, WRITING, Section, rescale
+from ..core.engine.plan import DEFAULT_SECTION_WORDS, Section, rescale
+from ..core.engine.status import SectionStatus, display_state
 from ..core.engine.writer import MAX_TARGET, MIN_TARGET
 from ..core.projects.project import Project
 
@@ -34,20 +35,15 @@ COL_NUM, COL_POINT, COL_TARGET, COL_WRITTEN, COL_STATUS, COL_LOCK = range(6)
 HEADERS = ["#", "Main point", "Target", "Written", "Status", "Lock"]
 MIME = "application/x-longhand-section-row"
 
-STATUS_COLORS = {DONE: "#2e7d32", WRITING: "#c25e00", EDITED: "#1565c0", "locked": "#6a1b9a"}
+STATUS_COLORS = {SectionStatus.DONE: "#2e7d32", SectionStatus.WRITING: "#c25e00",
+                 SectionStatus.EDITED: "#1565c0", "locked": "#6a1b9a"}
+STATUS_LABELS = {"edited": "edited by hand"}     # display_state -> the word shown
 
 
 def status_of(sec: Section, streaming: bool = False) -> str:
     """The status word shown for a section."""
-    if streaming:
-        return WRITING
-    if sec.locked:
-        return "locked"
-    if sec.status == EDITED:
-        return "edited by hand"
-    if sec.status == WRITING and sec.text:
-        return "interrupted"
-    return sec.status
+    state = display_state(sec, streaming)
+    return STATUS_LABELS.get(state, state)
 
 
 class OutlineModel(QAbstractTableModel):
@@ -131,7 +127,7 @@ class OutlineModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_NUM, COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
-            color = STATUS_COLORS.get(sec.status if row != self.streaming else WRITING)
+            color = STATUS_COLORS.get(sec.status if row != self.streaming else SectionStatus.WRITING)
             if sec.locked and row != self.streaming:
                 color = STATUS_COLORS["locked"]
             return QColor(color) if color else None

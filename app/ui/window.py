@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 from .. import APP_NAME, __version__
 from ..core import export as core_export
 from ..core.backends.base import BackendInfo, LonghandError
-from ..core.engine.plan import EDITED, Section
+from ..core.engine.plan import Section
+from ..core.engine.status import SectionStatus, all_written
 from ..core.engine.writer import (
     MAX_TARGET,
     MIN_TARGET,
@@ -478,7 +479,7 @@ class MainWindow(QMainWindow):
         if sec.text.strip():
             sec.takes.append(sec.text)
         sec.text = text
-        sec.status = EDITED
+        sec.status = SectionStatus.EDITED
         self.outline.model.refresh_row(index)
         self.outline.update_totals()
         self.view.refresh(index)
@@ -577,8 +578,7 @@ class MainWindow(QMainWindow):
         except LonghandError as e:
             self.show_error(str(e))
             return False
-        if project.sections and not any(not s.locked and not (s.status in ("done", EDITED) and s.text)
-                                        for s in project.sections):
+        if all_written(project.sections):
             self.show_info("Every section is written. Use Regenerate or Write more on a section, "
                            "or add sections to the outline.")
             return False
@@ -753,7 +753,7 @@ class MainWindow(QMainWindow):
         self.tracker.set_totals(total, target)
         bars = []
         for i, s in enumerate(secs):
-            state = "writing" if i == model.streaming else ("edited" if s.status == EDITED else s.status)
+            state = SectionStatus.WRITING.value if i == model.streaming else str(s.status)
             bars.append(Bar(model.words(i), s.target_words, state))
         self.tracker.rhythm.set_bars(bars, model.streaming if model.streaming is not None
                                      else self.tracker.rhythm.current)

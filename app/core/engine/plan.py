@@ -18,10 +18,12 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from ..text.wordcount import count_words
+from .status import SectionStatus, is_interrupted, is_written
 
-# Section states shown in the outline pane.
-PLANNED, WRITING, DONE, EDITED = "planned", "writing", "done", "edited"
-STATUSES = (PLANNED, WRITING, DONE, EDITED)
+# The old names of the statuses (the values are the strings stored in project files).
+PLANNED, WRITING, DONE, EDITED = (SectionStatus.PLANNED, SectionStatus.WRITING,
+                                  SectionStatus.DONE, SectionStatus.EDITED)
+STATUSES = tuple(SectionStatus)
 
 MIN_SECTION_WORDS = 50
 DEFAULT_SECTION_WORDS = 450   # AgentWrite asks for 200..1000 words per paragraph
@@ -37,14 +39,28 @@ class Section:
     target_words: int
     title: str = ""
     text: str = ""
-    status: str = PLANNED
+    status: SectionStatus = SectionStatus.PLANNED
     locked: bool = False
     takes: list[str] = field(default_factory=list)   # earlier takes of this section
     summary: str = ""                                 # short summary for long-book memory
 
+    def __post_init__(self) -> None:
+        # a stored string becomes the enum; an unknown one: done if there is text, else planned
+        self.status = SectionStatus.parse(self.status) or SectionStatus.default(bool(self.text))
+
     @property
     def words(self) -> int:
         return count_words(self.text)
+
+    @property
+    def written(self) -> bool:
+        """Done or edited, with text (see :mod:`.status`)."""
+        return is_written(self)
+
+    @property
+    def interrupted(self) -> bool:
+        """Half-written by a job that stopped (see :mod:`.status`)."""
+        return is_interrupted(self)
 
     @property
     def heading(self) -> str:
@@ -59,8 +75,6 @@ class Section:
         kwargs = {k: v for k, v in data.items() if k in known}
         sec = cls(main_point=str(kwargs.pop("main_point", "")),
                   target_words=int(kwargs.pop("target_words", DEFAULT_SECTION_WORDS)), **kwargs)
-        if sec.status not in STATUSES:
-            sec.status = DONE if sec.text else PLANNED
         return sec
 
 

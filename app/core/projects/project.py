@@ -36,7 +36,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from ..engine.plan import DEFAULT_SECTION_WORDS, DONE, EDITED, PLANNED, STATUSES, WRITING, Section
+from ..engine.plan import DEFAULT_SECTION_WORDS, Section
+from ..engine.status import SectionStatus
 from ..engine.writer import Job
 from ..errors import LonghandError
 from ..text.wordcount import target_from_instruction
@@ -146,7 +147,7 @@ class _Reader:
         where = f"section {i + 1}"
         if isinstance(obj, str):
             self.warn(f"{where} was plain text; loaded as a finished section without a plan line.")
-            return Section(main_point="", target_words=max(1, _words(obj)), text=obj, status=DONE)
+            return Section(main_point="", target_words=max(1, _words(obj)), text=obj, status=SectionStatus.DONE)
         if not isinstance(obj, dict):
             self.warn(f"{where} is not a section ({_short(obj)}) and was skipped.")
             return None
@@ -161,11 +162,10 @@ class _Reader:
                       text=text,
                       locked=self.flag(obj, "locked", where),
                       summary=self.text(obj, "summary", where))
-        status = obj.get("status", DONE if text else PLANNED)
-        if status not in STATUSES:
-            self.warn(f"{where}: unknown status {_short(status)}; using "
-                      f"{'done' if text else 'planned'}.")
-            status = DONE if text else PLANNED
+        status = SectionStatus.parse(obj.get("status", SectionStatus.default(bool(text))))
+        if status is None:
+            status = SectionStatus.default(bool(text))
+            self.warn(f"{where}: unknown status {_short(obj.get('status'))}; using {status}.")
         sec.status = status
         takes = obj.get("takes", [])
         if not isinstance(takes, list):
@@ -583,13 +583,13 @@ class Project(Job):
     def resume_point(self) -> tuple[int, int] | None:
         """(section index, words already there) of an interrupted section, else None."""
         for i, s in enumerate(self.sections):
-            if s.status == WRITING:
+            if s.status == SectionStatus.WRITING:
                 return i, s.words
         return None
 
     @property
     def finished(self) -> bool:
-        return bool(self.sections) and all(s.status in (DONE, EDITED) or s.locked for s in self.sections)
+        return bool(self.sections) and all(SectionStatus(s.status).finished or s.locked for s in self.sections)
 
 
 def _signature(p: Path) -> tuple | None:
