@@ -20,7 +20,11 @@ from typing import Callable, Optional
 
 from ..errors import BackendError, Cancelled, CancelToken, LonghandError, ModelError
 
-__all__ = ["BackendError", "Cancelled", "CancelToken", "LonghandError", "ModelError", "Sampling",
+# LongWriter models are trained at a 32k context; the default upper bound of a job's context.
+MAX_CONTEXT = 32768
+
+__all__ = ["MAX_CONTEXT",
+           "BackendError", "Cancelled", "CancelToken", "LonghandError", "ModelError", "Sampling",
            "Steer", "Prompt", "Generation", "BackendInfo", "Backend", "OnPiece"]
 
 

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from ..library.demo import demo_model_path, is_demo
-from .base import Backend, ModelError
+from .base import MAX_CONTEXT, Backend, ModelError
 
-DEFAULT_MAX_CTX = 32768
+DEFAULT_MAX_CTX = MAX_CONTEXT      # old name
 
 
-def context_for_target(target_words: int, max_ctx: int = DEFAULT_MAX_CTX) -> int:
+def context_for_target(target_words: int, max_ctx: int = MAX_CONTEXT) -> int:
     """A context size for a job: the whole text plus room for the prompt, in 4k steps."""
     need = int(target_words * 1.6) + 3072
     return max(4096, min(max_ctx, ((need + 4095) // 4096) * 4096))
@@ -48,7 +48,7 @@ def open_backend(model: str | os.PathLike | None = None, *, backend: str = "llam
                  n_ctx: int = 8192, n_gpu_layers: int | str = "auto", n_threads: int | None = None,
                  format_name: str | None = None, base_url: str | None = None,
                  api_key: str | None = None, remote_model: str | None = None,
-                 max_ctx: int = DEFAULT_MAX_CTX) -> Backend:
+                 max_ctx: int = MAX_CONTEXT) -> Backend:
     """Open the backend the user asked for.
 
     ``n_ctx`` is the starting context; a local model grows it for long jobs up to ``max_ctx``
