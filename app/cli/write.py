@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.backends.factory import DEFAULT_MAX_CTX, context_for_target, open_backend
+from ..core.engine.session import EngineConfig, JobSession
 from ..core.engine.writer import (
-    AgentWriter,
     JobDone,
     PlanReady,
     SectionDone,
@@ -53,20 +52,20 @@ def _words(args, instruction: str) -> int:
     return stated
 
 
-def _open(args, target: int):
-    layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
-    return open_backend(args.model, backend=args.backend, n_ctx=args.ctx or context_for_target(target),
-                        n_gpu_layers=layers, n_threads=args.threads, format_name=args.format_name,
-                        base_url=args.base_url, api_key=args.api_key, remote_model=args.remote_model,
-                        # an explicit --ctx is a limit: the job keeps to it (summaries beyond)
-                        max_ctx=args.ctx or DEFAULT_MAX_CTX)
+def engine_config(args) -> EngineConfig:
+    """The engine the model options ask for (the GUI builds the same from its Settings).
 
-
-def _writer(args, backend) -> AgentWriter:
-    writer = AgentWriter(backend, seed=args.seed)
-    if args.temperature is not None:
-        writer.sampling.temperature = args.temperature
-    return writer
+    An explicit --ctx bounds the context for the whole job (summaries beyond); without it the
+    context is sized to the job (see ``core.engine.session``).
+    """
+    try:
+        layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
+    except ValueError:
+        raise LonghandError(f"--gpu-layers must be 'auto' or a number (got {args.gpu_layers!r}).") from None
+    return EngineConfig(model=args.model, backend=args.backend, base_url=args.base_url,
+                        remote_model=args.remote_model, api_key=args.api_key,
+                        format_name=args.format_name, n_ctx=args.ctx or None, n_threads=args.threads,
+                        n_gpu_layers=layers, temperature=args.temperature, seed=args.seed)
 
 
 class Progress:
@@ -147,12 +146,8 @@ def _summary(project: Project, stats, backend) -> dict:
 def plan_cmd(args) -> int:
     validate_request(args.instruction, _words(args, args.instruction))
     target = _words(args, args.instruction)
-    backend = _open(args, target)
-    try:
-        writer = _writer(args, backend)
-        sections = writer.plan(args.instruction, target)
-    finally:
-        backend.close()
+    with JobSession(engine_config(args)) as session:
+        sections = session.plan(args.instruction, target)
     if args.json:
         print(json.dumps({"target_words": target, "sections": [
             {"title": s.heading, "main_point": s.main_point, "target_words": s.target_words}
@@ -200,9 +195,10 @@ def write_cmd(args) -> int:
             project.path = Path(args.project)
             project.lock()
             project.save()     # the file exists from the start: rerunning resumes
+    session = JobSession(engine_config(args))
     try:
         validate_request(project.instruction, project.target_words)
-        backend = _open(args, project.target_words)
+        backend = session.open(project.target_words)
     except BaseException:
         project.close()
         raise
@@ -212,10 +208,6 @@ def write_cmd(args) -> int:
     autosave = Autosave(project, on_error=lambda err: print(f"warning: autosave failed: {err}",
                                                             file=sys.stderr))
 
-    def on_event(e):
-        autosave(e)
-        progress(e)
-
     try:
         info = backend.info
         if not args.quiet:
@@ -223,18 +215,12 @@ def write_cmd(args) -> int:
                   f"context {info.n_ctx} | {info.prompt_style} prompts", file=sys.stderr)
             for note in info.notes:
                 print(f"note: {note}", file=sys.stderr)
-        writer = _writer(args, backend)
-        t0 = time.perf_counter()
-        if not project.sections:
-            project.sections = writer.plan(project.instruction, project.target_words,
-                                           on_event=on_event, cancel=cancel)
-        stats = writer.write(project, on_event=on_event, cancel=cancel)
-        stats.seconds = time.perf_counter() - t0
+        stats = session.run(project, on_event=progress, cancel=cancel, autosave=autosave)
     except BaseException:
         project.close()
         raise
     finally:
-        backend.close()
+        session.close()
     if project.path is not None:
         try:
             project.save()

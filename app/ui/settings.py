@@ -1,12 +1,12 @@
-"""GUI: engine settings (model file, GPU layers, context, threads, temperature, seed).
+"""GUI: the Settings dialog, and where the engine settings are kept.
 
-Kept in QSettings (an INI file under the user's config dir), so they survive restarts.
+The settings themselves (``core.engine.settings.EngineSettings``) are Qt-free; here they are
+kept in QSettings (an INI file under the user's config dir), so they survive restarts, and
+the API key in the system keychain (``core.secrets``), never in the INI file.
 Tests point QSettings at a temporary folder with ``QSettings.setPath``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
@@ -25,6 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.backends.base import MAX_CONTEXT
+from ..core.engine.prompts import FORMATS
+from ..core.engine.settings import EngineSettings
+from ..core.secrets import API_KEY, secrets
+
+__all__ = ["EngineSettings", "SettingsDialog", "app_settings", "load_engine_settings", "save_engine_settings"]
+
 ORG = "Longhand"
 APP = "Longhand"
 
@@ -34,54 +41,27 @@ def app_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
 
 
-@dataclass
-class EngineSettings:
-    model_path: str = ""          # empty: LONGHAND_MODEL, else the demo model
-    gpu_layers: str = "auto"      # "auto" or a number of layers
-    n_ctx: int = 0                # 0: sized to the job
-    threads: int = 0              # 0: all cores
-    temperature: float = -1.0     # < 0: the model family's default
-    seed: int = -1                # < 0: random
-    backend: str = "llama"        # "llama" (local GGUF) or "openai" (a remote server)
-    base_url: str = ""            # remote: e.g. http://127.0.0.1:8080/v1
-    remote_model: str = ""        # remote: model name (empty: the server's first)
-    api_key: str = ""             # remote: optional
+def load_engine_settings(qs: QSettings) -> EngineSettings:
+    """The engine settings from QSettings, with the API key from the keychain.
 
-    @classmethod
-    def load(cls, qs: QSettings) -> "EngineSettings":
-        d = cls()
-
-        def get(key, default, kind):
-            value = qs.value(f"engine/{key}", default)
-            try:
-                return kind(value)
-            except (TypeError, ValueError):
-                return default
-
-        gpu = str(qs.value("engine/gpu_layers", d.gpu_layers) or "auto")
-        if gpu != "auto" and not gpu.lstrip("-").isdigit():
-            gpu = "auto"
-        return cls(model_path=str(qs.value("engine/model_path", "") or ""), gpu_layers=gpu,
-                   n_ctx=get("n_ctx", d.n_ctx, int), threads=get("threads", d.threads, int),
-                   temperature=get("temperature", d.temperature, float),
-                   seed=get("seed", d.seed, int),
-                   backend="openai" if qs.value("engine/backend", "llama") == "openai" else "llama",
-                   base_url=str(qs.value("engine/base_url", "") or ""),
-                   remote_model=str(qs.value("engine/remote_model", "") or ""),
-                   api_key=str(qs.value("engine/api_key", "") or ""))
-
-    def save(self, qs: QSettings) -> None:
-        for key, value in self.__dict__.items():
-            qs.setValue(f"engine/{key}", value)
+    An API key left in plain text by an older version is moved to the keychain (or, without
+    one, kept for this session) and removed from the settings file.
+    """
+    settings = EngineSettings.load(qs)
+    old = qs.value("engine/api_key")
+    if old:
+        secrets.set(API_KEY, str(old))
+        qs.remove("engine/api_key")
         qs.sync()
+    return settings.replace(api_key=secrets.get(API_KEY))
 
-    def open_kwargs(self) -> dict:
-        """What changes the loaded model: a different value means the model is reopened."""
-        return {"model": self.model_path or None,
-                "n_gpu_layers": self.gpu_layers if self.gpu_layers == "auto" else int(self.gpu_layers),
-                "n_threads": self.threads or None,
-                "backend": self.backend, "base_url": self.base_url or None,
-                "remote_model": self.remote_model or None, "api_key": self.api_key or None}
+
+def save_engine_settings(settings: EngineSettings, qs: QSettings) -> str | None:
+    """Store the settings; the API key goes to the keychain. Returns a notice when it could not."""
+    settings.save(qs)
+    if settings.api_key == secrets.get(API_KEY):
+        return None
+    return None if secrets.set(API_KEY, settings.api_key) else secrets.notice
 
 
 class SettingsDialog(QDialog):
@@ -118,6 +98,15 @@ class SettingsDialog(QDialog):
         self.api_key.setPlaceholderText("Optional")
         form.addRow("API key:", self.api_key)
 
+        self.format = QComboBox()
+        self.format.addItem("Auto (from the model file or server)", "")
+        for name in FORMATS:
+            self.format.addItem(name, name)
+        self.format.setCurrentIndex(max(0, self.format.findData(settings.format_name)))
+        self.format.setToolTip("How prompts are laid out for the model (LongWriter-GLM4, "
+                               "LongWriter-Llama3, or plain completion for base models)")
+        form.addRow("Prompt format:", self.format)
+
         def remote_changed(i: int) -> None:
             for w in (self.base_url, self.remote_model, self.api_key):
                 w.setEnabled(i == 1)
@@ -144,6 +133,7 @@ class SettingsDialog(QDialog):
         self.ctx.setRange(0, 131072)
         self.ctx.setSingleStep(4096)
         self.ctx.setSpecialValueText("Auto (sized to the job)")
+        self.ctx.setToolTip("Kept for the whole job, like the command line's --ctx")
         self.ctx.setSuffix(" tokens")
         self.ctx.setValue(settings.n_ctx)
         form.addRow("Context length:", self.ctx)
@@ -168,8 +158,11 @@ class SettingsDialog(QDialog):
         self.seed.setValue(settings.seed if settings.seed >= 0 else -1)
         form.addRow("Seed:", self.seed)
 
-        note = QLabel("A new model file, GPU layers or thread count takes effect at the next "
-                      "Plan or Write (the model is reloaded).")
+        note = QLabel("A new model file, GPU layers, context length or thread count takes effect "
+                      "at the next Plan or Write (the model is reloaded). An explicit context "
+                      "length is kept for the whole job (longer books carry earlier sections as "
+                      f"summaries); Auto sizes it to the job, at most {MAX_CONTEXT:,} tokens. The "
+                      "API key is kept in the system keychain.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #5b6770;")
 
@@ -198,4 +191,4 @@ class SettingsDialog(QDialog):
             seed=self.seed.value(),
             backend="openai" if self.backend.currentIndex() == 1 else "llama",
             base_url=self.base_url.text().strip(), remote_model=self.remote_model.text().strip(),
-            api_key=self.api_key.text().strip())
+            api_key=self.api_key.text().strip(), format_name=self.format.currentData() or "")

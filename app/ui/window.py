@@ -37,6 +37,7 @@ from .. import APP_NAME, __version__
 from ..core import export as core_export
 from ..core.backends.base import BackendInfo, LonghandError
 from ..core.engine.plan import Section
+from ..core.engine.session import BackendFactory
 from ..core.engine.status import SectionStatus, all_written
 from ..core.engine.writer import (
     MAX_TARGET,
@@ -58,7 +59,7 @@ from ..core.text.wordcount import target_from_instruction
 from .document import DocumentView
 from .outline import OutlinePane
 from .runner import EngineRunner, JobResult
-from .settings import EngineSettings, SettingsDialog, app_settings
+from .settings import EngineSettings, SettingsDialog, app_settings, load_engine_settings, save_engine_settings
 from .tracker import Bar, Meter, TrackerPane
 
 log = logging.getLogger(__name__)
@@ -110,12 +111,14 @@ class MainWindow(QMainWindow):
     jobFinished = Signal(object)      # JobResult, after the window has handled it
     autosaveFailed = Signal(str)      # from the worker thread; shown in the window
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, *,
+                 backend_factory: BackendFactory | None = None) -> None:
         super().__init__()
         self.qsettings = settings or app_settings()
-        self.engine_settings = EngineSettings.load(self.qsettings)
+        self.engine_settings = load_engine_settings(self.qsettings)
         self.project = Project(instruction="", target_words=DEFAULT_TARGET)
-        self.runner = EngineRunner(self)
+        # backend_factory: how backends are opened (tests pass one giving a scripted backend)
+        self.runner = EngineRunner(self, backend_factory=backend_factory)
         self.runner.event.connect(self._on_event)
         self.runner.loading.connect(self._on_loading)
         self.runner.loaded.connect(self._on_loaded)
@@ -354,12 +357,14 @@ class MainWindow(QMainWindow):
     def use_model(self, path: str) -> None:
         """Make ``path`` the model (loaded at the next Plan or Write)."""
         s = self.engine_settings
-        self.apply_settings(EngineSettings(**{**s.__dict__, "model_path": str(path)}))
+        self.apply_settings(s.replace(model_path=str(path)))
         self.statusBar().showMessage(f"Model set to {Path(path).name}; it loads at the next Plan or Write.", 6000)
 
     def apply_settings(self, settings: EngineSettings) -> None:
         self.engine_settings = settings
-        settings.save(self.qsettings)
+        notice = save_engine_settings(settings, self.qsettings)
+        if notice:
+            self.show_info(notice)
         self._update_model_label()
 
     def _update_model_label(self, info: BackendInfo | None = None) -> None:

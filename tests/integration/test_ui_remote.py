@@ -18,7 +18,7 @@ def settings_dir(tmp_path):
 
 
 def test_settings_dialog_edits_and_remembers_the_remote_backend(qtbot, settings_dir):
-    from longhand.ui.settings import app_settings
+    from longhand.ui.settings import app_settings, load_engine_settings, save_engine_settings
     s = EngineSettings(backend="openai", base_url="http://127.0.0.1:8080/v1", remote_model="longwriter",
                        api_key="secret")
     dlg = SettingsDialog(s)
@@ -31,11 +31,14 @@ def test_settings_dialog_edits_and_remembers_the_remote_backend(qtbot, settings_
     dlg.backend.setCurrentIndex(1)
     dlg.remote_model.setText("other")
     v = dlg.value()
-    v.save(app_settings())
-    loaded = EngineSettings.load(app_settings())
+    save_engine_settings(v, app_settings())
+    loaded = load_engine_settings(app_settings())
     assert loaded == v and loaded.remote_model == "other" and loaded.backend == "openai"
-    kw = loaded.open_kwargs()
-    assert kw["backend"] == "openai" and kw["base_url"] == "http://127.0.0.1:8080/v1"
+    assert loaded.api_key == "secret"                # from the keychain (or this session's memory)
+    ini = (settings_dir / "Longhand" / "Longhand.ini").read_text()
+    assert "secret" not in ini and "api_key" not in ini
+    cfg = loaded.to_config()
+    assert cfg.backend == "openai" and cfg.base_url == "http://127.0.0.1:8080/v1"
 
 
 def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
