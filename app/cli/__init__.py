@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # Import the command modules (each registers itself).
     from . import write as _write  # noqa: F401
-    for optional in ("models", "export"):
+    for optional in ("models", "export", "batch", "doctor"):
         try:
             __import__(f"{__name__}.{optional}")
         except ImportError:

@@ -237,6 +237,7 @@ class JobState:
     start_words: int = 0
     words: int = 0
     error: str = ""
+    failed_on: set = field(default_factory=set)
 
 
 @dataclass
@@ -339,8 +340,10 @@ class BatchRunner:
                 if not self._stop_reason:
                     self._stop_reason = "every server was taken out of rotation"
                 return None
-            server = min(active, key=lambda s: (s.in_flight, s.jobs))
             job = self._queue.popleft()
+            # a job that failed somewhere goes elsewhere when it can
+            fresh = [s for s in active if s.name not in job.failed_on] or active
+            server = min(fresh, key=lambda s: (s.in_flight, s.jobs))
             server.in_flight += 1
             self._running[job.instruction.id] = job
             return job, server
@@ -367,6 +370,7 @@ class BatchRunner:
         msg = str(error) if isinstance(error, LonghandError) else f"{type(error).__name__}: {error}"
         job.attempts += 1
         job.error = msg
+        job.failed_on.add(server.name)
         retry = isinstance(error, BackendError)
         with self._lock:
             if isinstance(error, BackendError):

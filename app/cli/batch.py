@@ -1,0 +1,197 @@
+"""CLI: ``longhand batch INSTRUCTIONS.jsonl --out DATA.jsonl`` — many AgentWrite jobs, resumable."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+
+from ..core.data.batch import BatchRunner, Server, remote_server
+from ..core.data.instructions import read_instructions
+from ..core.errors import CancelToken, LonghandError
+from . import command
+
+
+def _local_server(args, target: int) -> Server:
+    from ..core.backends.factory import DEFAULT_MAX_CTX, context_for_target, open_backend
+
+    def open_():
+        layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
+        return open_backend(args.model, n_ctx=args.ctx or context_for_target(target), n_gpu_layers=layers,
+                            n_threads=args.threads, format_name=args.format_name,
+                            max_ctx=args.ctx or DEFAULT_MAX_CTX)
+    return Server(name="local model", open=open_, shared=True)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class ProgressBar:
+    """Jobs done, words written, words/s and ETA on stderr: one updating line on a terminal,
+    a line whenever a job finishes (and every ``every`` s) otherwise."""
+
+    def __init__(self, runner: BatchRunner, quiet: bool = False, every: float = 30.0) -> None:
+        self.runner = runner
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._lock = threading.Lock()
+
+    def line(self) -> str:
+        s = self.runner.snapshot()
+        width = 20
+        filled = int(width * s.done / s.total) if s.total else width
+        return (f"[{'#' * filled}{'-' * (width - filled)}] {s.done}/{s.total} jobs"
+                + (f" ({s.running} running)" if s.running else "")
+                + (f", {s.failed} failed" if s.failed else "")
+                + f" | {s.words:,} words | {s.words_per_s:.1f} words/s | ETA {_duration(s.eta_seconds)}")
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            print(("\r\033[K" if self.tty else "") + text, file=sys.stderr, flush=True)
+
+    def _loop(self) -> None:
+        last_done, last_print = -1, 0.0
+        while not self._stop.wait(0.5 if self.tty else 1.0):
+            s = self.runner.snapshot()
+            now = time.monotonic()
+            with self._lock:
+                if self.tty:
+                    print("\r\033[K" + self.line(), end="", file=sys.stderr, flush=True)
+                elif s.done != last_done or now - last_print >= self.every:
+                    print(self.line(), file=sys.stderr, flush=True)
+                    last_done, last_print = s.done, now
+
+    def start(self) -> None:
+        if not self.quiet:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            with self._lock:
+                print(("\r\033[K" if self.tty else "") + self.line(), file=sys.stderr, flush=True)
+
+
+def batch_cmd(args) -> int:
+    result = read_instructions(args.instructions, strict=args.strict, default_words=args.words)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for p in result.problems:
+        print(f"error: {p}", file=sys.stderr)
+    if not result.instructions:
+        raise LonghandError(f"{args.instructions} holds no usable instruction.")
+    if args.concurrency < 1:
+        raise LonghandError("--concurrency must be at least 1.")
+    if args.base_url:
+        options = dict(model=args.remote_model or "", api_key=args.api_key, format_name=args.format_name,
+                       timeout=args.timeout)
+        if args.ctx:
+            options["n_ctx"] = args.ctx
+        servers = [remote_server(url, **options) for url in dict.fromkeys(args.base_url)]
+    else:
+        servers = [_local_server(args, max(i.target_words for i in result.instructions))]
+    cancel = CancelToken()
+    bar: ProgressBar | None = None
+
+    def say(text: str) -> None:
+        if bar is not None:
+            bar.message(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    runner = BatchRunner(result.instructions, args.out, servers, concurrency=args.concurrency,
+                         seed=args.seed, temperature=args.temperature, steps=args.steps,
+                         max_failures=args.retries, on_message=say, cancel=cancel)
+    runner.open()                       # output checked and locked before any job starts
+    pending = runner.pending
+    if not args.quiet:
+        done = len(result.instructions) - len(pending)
+        where = ", ".join(s.name for s in servers)
+        print(f"batch: {len(result.instructions)} jobs ({done} already done, {len(pending)} to write) "
+              f"on {where}, {runner.concurrency} at a time -> {args.out}", file=sys.stderr)
+    bar = ProgressBar(runner, quiet=args.quiet)
+
+    def on_sigint(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        say("stopping: the jobs in flight are saved and continue when you rerun the same command "
+            "(Ctrl+C again to abort)")
+        cancel.cancel()
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not in the main thread
+        pass
+    bar.start()
+    try:
+        summary = runner.run()
+    finally:
+        bar.stop()
+    summary["problems"] = result.problems
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not args.quiet:
+        sl = f", S_l {summary['S_l']} over {summary['S_l_jobs']} jobs" if summary["S_l"] is not None else ""
+        print(f"done: {summary['done']}/{summary['jobs']} jobs, {summary['words']:,} words{sl}; "
+              f"this run {summary['words_this_run']:,} words in {summary['seconds']:.0f} s "
+              f"({summary['words_per_s']:.1f} words/s)", file=sys.stderr)
+        for s in summary["servers"]:
+            print(f"  {s['server']}: {s['jobs']} jobs, {s['words']:,} words, {s['words_per_s']:.1f} words/s"
+                  f" ({s['status']})", file=sys.stderr)
+    if summary["interrupted"]:
+        return 130
+    return 0 if summary["unfinished"] == 0 and not result.problems else 1
+
+
+def _batch_args(p):
+    p.add_argument("instructions", help="JSON Lines file: {\"instruction\": ..., \"target_words\": N, \"id\": ...}")
+    p.add_argument("--out", "-o", required=True, metavar="DATA.jsonl",
+                   help="SFT records (chat messages), one per finished job; a journal and the jobs' "
+                        "projects are kept next to it, so rerunning the command resumes")
+    p.add_argument("--base-url", action="append", metavar="URL",
+                   help="an OpenAI-compatible server (repeat for several: llama-server, vLLM, "
+                        "python -m llama_cpp.server); default: the local model, one job at a time")
+    p.add_argument("--concurrency", "-j", type=int, default=None,
+                   help="jobs in flight, spread over the servers (default: one per server)")
+    p.add_argument("--words", type=int, default=1000,
+                   help="target for lines that give none, in a field or in the instruction (default 1000)")
+    p.add_argument("--steps", action="store_true",
+                   help="also write the AgentWrite plan and write steps as records of their own")
+    p.add_argument("--strict", action="store_true", help="stop at the first broken line of the instructions")
+    p.add_argument("--retries", type=int, default=3,
+                   help="failures in a row before a server is taken out of rotation (default 3)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a server's answer")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", metavar="PATH", help="local GGUF model (without --base-url)")
+    g.add_argument("--remote-model", "--model-name", dest="remote_model", help="model name on the servers")
+    g.add_argument("--api-key", help="API key for the servers (or OPENAI_API_KEY)")
+    g.add_argument("--format", dest="format_name",
+                   help="prompt format: longwriter-llama3, longwriter-glm4, completion, chat")
+    g.add_argument("--ctx", type=int, help="context length in tokens")
+    g.add_argument("--gpu-layers", default="auto", help="local model: layers to offload to the GPU")
+    g.add_argument("--threads", type=int, help="local model: CPU threads")
+    g.add_argument("--seed", type=int, help="random seed (job on line L uses seed + L)")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default: per model family)")
+
+
+def _batch(args) -> int:
+    if args.concurrency is None:
+        args.concurrency = len(set(args.base_url or [])) or 1
+    return batch_cmd(args)
+
+
+_batch.add_arguments = _batch_args
+command("batch", "run many writing jobs (JSON Lines instructions) into SFT training records")(_batch)
