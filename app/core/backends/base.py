@@ -69,6 +69,10 @@ class Prompt:
 
     user: list[str]
     answer: list[str] = field(default_factory=list)
+    # GBNF that the answer must follow (plans; see engine.grammar). llama.cpp applies it with
+    # its grammar sampler, a llama.cpp server gets it as ``grammar``; others ignore it (the
+    # engine's parser copes either way).
+    grammar: Optional[str] = None
 
     def text(self) -> str:
         return "".join(self.user) + "".join(self.answer)

@@ -316,9 +316,17 @@ class LlamaCppBackend(Backend):
 
     # -- sampling --------------------------------------------------------------------------
 
-    def _sampler_chain(self, s: Sampling, ban: list[int]):
+    def _sampler_chain(self, s: Sampling, ban: list[int], grammar: str | None = None):
         import llama_cpp as C
         chain = C.llama_sampler_chain_init(C.llama_sampler_chain_default_params())
+        if grammar:
+            # First in the chain: the grammar masks the whole vocabulary, so top-k keeps only
+            # tokens the grammar allows (after it, top-k could leave none).
+            g = C.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+            if not g:
+                C.llama_sampler_free(chain)
+                raise BackendError("llama.cpp could not parse the plan grammar.")
+            C.llama_sampler_chain_add(chain, g)
         if ban:
             arr = (C.llama_logit_bias * len(ban))()
             for i, tok in enumerate(ban):
@@ -403,11 +411,12 @@ class LlamaCppBackend(Backend):
         ban_ids = end_ids + never
         if self.format.style == "completion":
             ban_ids += self._heading_token_ids()
-        free = self._sampler_chain(s, never)
-        banned = self._sampler_chain(s, ban_ids)
+        free = self._sampler_chain(s, never, prompt.grammar)
+        banned = self._sampler_chain(s, ban_ids, prompt.grammar)
         # Seed the repetition history with the tail of the prompt (the text written so far),
-        # so repetition control spans calls and sections.
-        history = tokens[-max(s.repeat_last_n, s.dry_last_n):]
+        # so repetition control spans calls and sections. (Not with a grammar: it would have
+        # to accept the prompt's tokens, which are not in its language.)
+        history = [] if prompt.grammar else tokens[-max(s.repeat_last_n, s.dry_last_n):]
         for tok in history:
             C.llama_sampler_accept(free, tok)
             C.llama_sampler_accept(banned, tok)

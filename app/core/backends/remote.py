@@ -291,6 +291,9 @@ class OpenAIBackend(Backend):
                 finish = "length"
                 break
             params = self._params(s, left, ban)
+            if prompt.grammar:
+                # llama.cpp's server constrains the answer with a GBNF ``grammar`` (plans)
+                params["extra_body"]["grammar"] = prompt.grammar
             stream = self._call(lambda: self._open_stream(prompt, "".join(pieces), params),
                                 "start generating")
             server_finish = None
