@@ -45,6 +45,7 @@ from .events import (  # noqa: F401
 )
 from .plan import DONE, EDITED, WRITING, Section, expected_sections, make_plan
 from .prompts import plan_prompt, write_prompt
+from .revise import start_new_take
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +197,7 @@ class AgentWriter:
         stats = stats if stats is not None else JobStats(target_words=job.target_words)
         sec = job.sections[index]
         if mode in ("write", "regenerate"):
-            if sec.text.strip():
-                sec.takes.append(sec.text)
-            sec.text = ""
+            start_new_take(sec)
         text = sec.text
         start_words = count_words(text)
         if mode == "extend":
