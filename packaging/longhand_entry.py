@@ -7,6 +7,7 @@ no arguments opens the window, ``--version`` / ``write ...`` / ``plan ...`` run 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
@@ -14,30 +15,15 @@ def _import_llama_cpp_first() -> None:
     # llama_cpp loads llama.cpp's shared libraries when imported. Doing that before the Qt
     # binding is imported avoids a known Windows crash (Qt's DLLs first in the search path)
     # and puts a broken llama.cpp in the log before the window opens. The app still starts
-    # without it: opening a model then reports the error in plain words.
+    # without it: opening a model then reports the error in plain words. The compute
+    # backends (CPU, Vulkan: modules in GGML_BACKEND_DL builds) are loaded by
+    # longhand.core.backends.ggml.load_backends() when a model is first opened, off the
+    # GUI thread; a GPU module is first tried in a child process (this executable, with
+    # LONGHAND_GGML_PROBE set), so a broken GPU driver cannot take the app down.
     try:
         import llama_cpp  # noqa: F401
-        _load_ggml_cpu_variants()
     except Exception as e:  # noqa: BLE001 - any failure here is reported later, when used
         logging.getLogger("longhand.packaging").warning("llama.cpp did not load: %s", e)
-
-
-def _load_ggml_cpu_variants() -> None:
-    # A llama.cpp built with GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS has one CPU backend per
-    # x86-64 level (libggml-cpu-haswell.so, -skylakex.so, ...) and ggml picks the best one the
-    # CPU supports. ggml looks for them next to the executable, which in a frozen app is not
-    # where they are: point it at the bundle's llama_cpp/lib. Builds without variants (the
-    # default here: one AVX2 baseline library) skip this.
-    import glob
-    import os
-    lib = os.environ.get("LLAMA_CPP_LIB_PATH")
-    if not getattr(sys, "frozen", False) or not lib or not glob.glob(os.path.join(lib, "*ggml-cpu-*")):
-        return
-    import ctypes
-    name = {"win32": "ggml.dll", "darwin": "libggml.dylib"}.get(sys.platform, "libggml.so.0")
-    ggml = ctypes.CDLL(os.path.join(lib, name))
-    ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
-    ggml.ggml_backend_load_all_from_path(os.fsencode(lib))
 
 
 def _gui_projects(argv: list[str]) -> list[str] | None:
@@ -53,6 +39,10 @@ def _gui_projects(argv: list[str]) -> list[str] | None:
 
 
 def main() -> int:
+    if os.environ.get("LONGHAND_GGML_PROBE"):
+        # the child process of longhand.core.backends.ggml.probe_module: try one GPU module
+        from longhand.core.backends.ggml import probe_main
+        probe_main()
     # macOS Finder used to add a process serial number argument (-psn_0_12345)
     argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]
     projects = _gui_projects(argv)

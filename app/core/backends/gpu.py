@@ -10,13 +10,11 @@ build cannot use it.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +43,7 @@ class Machine:
     offload_supported: bool          # can this llama-cpp-python build offload at all?
     gpus: list[GpuDevice] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    gpu_backends: list[str] = field(default_factory=list)   # GPU backends loaded (Vulkan, CUDA...)
 
     @property
     def vram_free(self) -> int:
@@ -63,12 +62,23 @@ class Machine:
         if self.has_gpu:
             names = ", ".join(g.name for g in self.gpus if not g.integrated)
             return f"{ram}; GPU {names}: {self.vram_free / 1e9:.1f} GB free of {self.vram_total / 1e9:.1f} GB"
-        return f"{ram}; no GPU offload" + (" (CPU-only llama.cpp build)" if not self.offload_supported else "")
+        return f"{ram}; no GPU offload ({self.no_gpu_reason()})"
+
+    def no_gpu_reason(self) -> str:
+        if self.gpu_backends and not self.gpus:
+            return f"the {', '.join(self.gpu_backends)} backend found no GPU"
+        if not self.offload_supported:
+            return "CPU-only llama.cpp build"
+        return "no GPU found"
 
 
 def offload_supported() -> bool:
-    """``llama_supports_gpu_offload()`` of the installed llama-cpp-python build."""
+    """``llama_supports_gpu_offload()`` of the installed llama-cpp-python build, after its
+    backends are loaded (a GGML_BACKEND_DL build reports False until then)."""
     try:
+        from .ggml import load_backends
+        if load_backends().error:
+            return False
         import llama_cpp
         return bool(llama_cpp.llama_supports_gpu_offload())
     except Exception as e:  # pragma: no cover - install problem
@@ -76,46 +86,48 @@ def offload_supported() -> bool:
         return False
 
 
-def _ggml_lib():
-    import llama_cpp
-    libdir = Path(os.environ.get("LLAMA_CPP_LIB_PATH") or Path(llama_cpp.__file__).parent / "lib")
-    for name in ("libggml.so", "libggml.dylib", "ggml.dll"):
-        p = libdir / name
-        if p.exists():
-            return ctypes.CDLL(str(p))
-    raise OSError(f"ggml library not found in {libdir}")
+def parse_size(text: str) -> int:
+    """``"300M"``, ``"1.5G"``, ``"2GiB"``, ``"123456"`` (bytes) -> bytes."""
+    t = text.strip().upper().replace("IB", "").replace("B", "")
+    mult = {"K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
+    if t and t[-1] in mult:
+        return int(float(t[:-1]) * mult[t[-1]])
+    return int(float(t))
+
+
+def vram_budget() -> int | None:
+    """``LONGHAND_VRAM_BUDGET`` (e.g. ``300M``, ``4G``): the most GPU memory Longhand may plan
+    to use, whatever the device reports free (to leave room for other programs, or to test a
+    partial offload). None when unset."""
+    raw = os.environ.get("LONGHAND_VRAM_BUDGET", "").strip()
+    if not raw:
+        return None
+    try:
+        return max(0, parse_size(raw))
+    except ValueError:
+        log.warning("LONGHAND_VRAM_BUDGET=%r is not a size (e.g. 300M, 4G); ignored", raw)
+        return None
 
 
 def ggml_devices() -> list[GpuDevice]:
     """GPU devices in ggml's registry (what llama.cpp can offload to), with free memory."""
     try:
-        lib = _ggml_lib()
-        lib.ggml_backend_dev_count.restype = ctypes.c_size_t
-        lib.ggml_backend_dev_get.restype = ctypes.c_void_p
-        lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
-        lib.ggml_backend_dev_name.restype = ctypes.c_char_p
-        lib.ggml_backend_dev_name.argtypes = [ctypes.c_void_p]
-        lib.ggml_backend_dev_description.restype = ctypes.c_char_p
-        lib.ggml_backend_dev_description.argtypes = [ctypes.c_void_p]
-        lib.ggml_backend_dev_type.restype = ctypes.c_int
-        lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
-        lib.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                                                ctypes.POINTER(ctypes.c_size_t)]
-    except Exception as e:
+        from .ggml import load_backends
+        rep = load_backends()
+    except Exception as e:  # pragma: no cover
         log.debug("ggml device registry unavailable: %s", e)
         return []
-    out = []
-    for i in range(lib.ggml_backend_dev_count()):
-        dev = lib.ggml_backend_dev_get(i)
-        kind = lib.ggml_backend_dev_type(dev)
-        if kind not in (1, 2):   # GGML_BACKEND_DEVICE_TYPE_GPU, _IGPU
-            continue
-        free, total = ctypes.c_size_t(), ctypes.c_size_t()
-        lib.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
-        out.append(GpuDevice(name=(lib.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
-                             description=(lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace"),
-                             free=free.value, total=total.value, integrated=(kind == 2)))
-    return out
+    return [GpuDevice(name=d.name, description=d.description, free=d.free, total=d.total,
+                      integrated=(d.type == "igpu")) for d in rep.gpus]
+
+
+def gpu_backends_loaded() -> list[str]:
+    """The GPU backends in ggml's registry (e.g. ["Vulkan"]), whether or not they found a device."""
+    try:
+        from .ggml import load_backends
+        return [b for b in load_backends().registered if b.lower() not in ("cpu", "blas", "rpc")]
+    except Exception:  # pragma: no cover
+        return []
 
 
 def nvidia_smi_gpus() -> list[GpuDevice]:
@@ -147,13 +159,21 @@ def probe() -> Machine:
     supported = offload_supported()
     gpus = ggml_devices() if supported else []
     m = Machine(ram_free=int(vm.available), ram_total=int(vm.total), offload_supported=supported,
-                gpus=gpus)
-    if not supported:
+                gpus=gpus, gpu_backends=gpu_backends_loaded())
+    budget = vram_budget()
+    if budget is not None and m.gpus:
+        left = budget
+        for g in m.gpus:              # the budget is spread over the devices in order
+            g.free = min(g.free, left)
+            left -= g.free
+        m.notes.append(f"GPU memory budget LONGHAND_VRAM_BUDGET={os.environ['LONGHAND_VRAM_BUDGET']} "
+                       f"({budget / MiB:.0f} MiB) applies.")
+    if not supported and not m.gpu_backends:
         seen = nvidia_smi_gpus()
         if seen:
             m.notes.append(f"A GPU is present ({seen[0].name}) but this llama-cpp-python build "
-                           "cannot use it; reinstall it with CMAKE_ARGS=\"-DGGML_CUDA=on\" "
-                           "(see README, Models).")
+                           "cannot use it; install the Vulkan or CUDA build (see README, "
+                           "\"GPU offload\").")
     return m
 
 
@@ -196,6 +216,9 @@ def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None
     """The "auto" setting: (layers to offload, why) for this model, context and machine."""
     from ..library.gguf import read_gguf
     m = machine or probe()
+    if not m.offload_supported and m.gpu_backends:
+        return 0, (f"The {', '.join(m.gpu_backends)} backend found no GPU on this machine; "
+                   "running on the CPU.")
     if not m.offload_supported:
         return 0, "This llama-cpp-python build cannot offload to a GPU; running on the CPU."
     if not m.has_gpu:

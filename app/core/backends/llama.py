@@ -51,30 +51,35 @@ def check_model_file(path: str | os.PathLike) -> Path:
     return p
 
 
-_log_callback = None
-
-
 def _silence_llama_logs() -> None:
     """Route llama.cpp's C logging to Python logging (debug) instead of stderr."""
-    global _log_callback
-    if _log_callback is not None:
-        return
-    import llama_cpp
+    from .ggml import _route_logs
+    _route_logs()
 
-    @llama_cpp.llama_log_callback
-    def _cb(level, text, user_data):  # pragma: no cover - called from C
-        try:
-            log.debug(text.decode("utf-8", "replace").rstrip())
-        except Exception:
-            pass
 
-    _log_callback = _cb
-    llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
+def load_llama_backends():
+    """Load llama.cpp's compute backends (CPU, and Vulkan/CUDA/Metal where the build has
+    them as modules) once, before a model opens; see :mod:`.ggml`. Returns the report."""
+    from .ggml import load_backends
+    return load_backends()
 
 
 def gpu_offload_supported() -> bool:
+    load_llama_backends()
     import llama_cpp
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def offload_ladder(layers: int) -> list[int]:
+    """The layer counts to try, in order, when loading with ``layers`` on the GPU runs out of
+    device memory: that many, half as many, then the CPU (0). ``-1`` means all layers."""
+    if layers == 0:
+        return [0]
+    steps = [layers]
+    if layers > 1:
+        steps.append(layers // 2)
+    steps.append(0)
+    return steps
 
 
 class LlamaCppBackend(Backend):
@@ -90,12 +95,15 @@ class LlamaCppBackend(Backend):
         except Exception as e:  # a broken or missing llama.cpp install: say so, no traceback
             raise ModelError(f"llama.cpp (llama-cpp-python) cannot be loaded: {e}. Reinstall "
                              "Longhand, or use a remote server (--backend openai).") from e
-        _silence_llama_logs()
+        backends = load_llama_backends()
+        if backends.error:
+            raise ModelError(f"{backends.error} Reinstall Longhand, or use a remote server "
+                             "(--backend openai).")
         self.path = path
         self.max_ctx = max_ctx
         self._n_threads = n_threads or int(os.environ.get("LONGHAND_THREADS", 0)) or max(1, os.cpu_count() or 1)
         self._n_batch = n_batch
-        notes: list[str] = []
+        notes: list[str] = list(backends.notes)
         offload = gpu_offload_supported()
         if n_gpu_layers == "auto":
             from .gpu import auto_gpu_layers  # layers that fit free VRAM at this context
@@ -106,15 +114,29 @@ class LlamaCppBackend(Backend):
         if layers != 0 and not offload:
             notes.append("This llama-cpp-python build cannot offload to a GPU; running on the CPU.")
             layers = 0
+        if layers < 0:                   # "all": count them, so that a fallback can halve them
+            from ..library.gguf import read_gguf
+            layers = read_gguf(path).block_count + 1
         self._Llama = Llama
-        try:
-            self.llm = self._load(n_ctx, layers)
-        except ModelError as e:
-            if layers == 0:
-                raise
-            notes.append(f"GPU load failed ({e}); fell back to the CPU.")
-            layers = 0
-            self.llm = self._load(n_ctx, 0)
+        self.llm = None
+        failures: list[str] = []
+        ladder = offload_ladder(layers)
+        for i, attempt in enumerate(ladder):
+            try:
+                self.llm = self._load(n_ctx, attempt)
+                layers = attempt
+                break
+            except ModelError as e:
+                if i == len(ladder) - 1:
+                    raise
+                failures.append(f"{attempt} layers: {e}")
+                nxt = ladder[i + 1]
+                msg = (f"Loading {path.name} with {attempt} layers on the GPU "
+                       f"failed (out of GPU memory?); " +
+                       (f"retrying with {nxt} layers." if nxt else "running on the CPU instead."))
+                log.warning("%s (%s)", msg, e)
+                notes.append(msg)
+        self.load_failures = failures
         self._layers = layers
         meta = dict(self.llm.metadata or {})
         self.metadata = meta
@@ -173,8 +195,24 @@ class LlamaCppBackend(Backend):
             return
         log.info("growing context from %d to %d tokens", current, new)
         old = self.llm
-        self.llm = self._load(new, self._layers)
-        old.close()
+        old.close()                      # free its memory (GPU memory too) before the reload
+        ladder = offload_ladder(self._layers)
+        for i, attempt in enumerate(ladder):
+            try:
+                self.llm = self._load(new, attempt)
+                break
+            except ModelError as e:
+                if i == len(ladder) - 1:
+                    self.llm = self._load(current, self._layers)   # keep working at the old size
+                    raise
+                msg = (f"Reloading with a {new}-token context and {attempt} GPU layers failed "
+                       f"({e}); " + (f"retrying with {ladder[i + 1]} layers." if ladder[i + 1]
+                                     else "running on the CPU instead."))
+                log.warning(msg)
+                self.info.notes.append(msg)
+        self._layers = attempt
+        if attempt == 0:
+            self.info.device = "CPU"
         self._vocab = self.llm._model.vocab
         self._cached = []
         self.info.n_ctx = self.llm.n_ctx()
