@@ -43,6 +43,10 @@ class Section:
     locked: bool = False
     takes: list[str] = field(default_factory=list)   # earlier takes of this section
     summary: str = ""                                 # short summary for long-book memory
+    # two-level plans (engine.book): the chapter (0-based) this scene belongs to; None in a
+    # one-level plan. codex_used: names of the codex entries in this scene's prompt.
+    chapter: int | None = None
+    codex_used: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # a stored string becomes the enum; an unknown one: done if there is text, else planned

@@ -1,0 +1,971 @@
+"""Core: AgentWrite in two levels, for novels: the book → chapters → scenes.
+
+One flat plan stops working past about 15,000 words (see ``BOOK_THRESHOLD``): no model writes
+a coherent 200-line outline in one answer. Novel tools work in levels (Sudowrite: synopsis →
+chapter outline → beats; Novelcrafter: acts → chapters → scenes), and so does this module:
+
+1. :meth:`BookWriter.plan_book` asks for chapters (title, a synopsis of what happens, a word
+   target), a few lines per answer, continued until the book has its chapters;
+2. just before a chapter is written, :meth:`BookWriter.plan_chapter` plans it into scenes
+   (a main point and 200–1,000 words each), given the book plan, the story so far (the
+   summaries of earlier chapters) and the codex;
+3. the scenes are written with :class:`AgentWriter`'s section writing and length control;
+4. after a chapter, the model writes its summary ("the story so far") and the names it
+   introduced are proposed as codex entries.
+
+Data model: ``job.sections`` stays the flat list the writer walks; each scene carries its
+``chapter`` (0-based). ``job.chapters`` holds the chapters' metadata; a chapter not planned
+yet simply has no scenes. Targets roll up exactly: chapter targets sum to the book's target,
+scene targets to their chapter's. An edited plan whose totals do not match is *reported*
+(:func:`check_totals`), never rescaled over the user's numbers.
+
+A scene's prompt is a document whose parts only grow between consecutive scenes, so the
+backend's prefix cache serves everything but the new text: the book header (instruction,
+story bible, the chapter list), the story so far (one summary per earlier chapter), the
+chapter's block (synopsis, how the previous chapter ended, codex notes, the scene list),
+then the chapter's scenes so far. Reopening a long project reads only that: never the
+earlier chapters' text.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from ..backends.base import CancelToken, Prompt, Sampling, Steer
+from ..text.wordcount import count_words
+from .codex import Codex, CodexEntry, propose_entries
+from .events import EventSink, JobDone, JobStats, PlanReady
+from .plan import DONE, EDITED, WRITING, Section, parse_plan, rescale, short_title
+from .writer import AgentWriter, Job, validate_request
+
+log = logging.getLogger(__name__)
+
+# Above this target a job is planned in two levels. Measured on the demo model: one flat
+# plan at 15,000+ words needs 33+ lines; its parsed plans were mostly fallbacks or full of
+# duplicate points (see /work/notes/issue-12.md and bench/plan_parse.py).
+BOOK_THRESHOLD = 15_000
+DEFAULT_CHAPTER_WORDS = 2_500
+MIN_CHAPTER_WORDS = 600
+MAX_CHAPTERS = 80
+DEFAULT_SCENE_WORDS = 500
+MIN_SCENE_WORDS, MAX_SCENE_WORDS = 200, 1_000
+SUMMARY_WORDS = 70
+NOTES_BUDGET = 300              # tokens of codex notes in a chapter's block
+SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries new to the chapter)
+PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
+
+_ASKS_CHAPTERS = re.compile(r"\bchapters?\b|章", re.I)
+
+
+def wants_chapters(instruction: str, target_words: int) -> bool:
+    """Two levels for long texts, or when the request asks for chapters."""
+    if target_words >= BOOK_THRESHOLD:
+        return True
+    return bool(_ASKS_CHAPTERS.search(instruction)) and target_words >= 2 * MIN_CHAPTER_WORDS
+
+
+def expected_chapters(target_words: int) -> int:
+    return max(2, min(MAX_CHAPTERS, round(target_words / DEFAULT_CHAPTER_WORDS)))
+
+
+def expected_scenes(chapter_words: int) -> int:
+    n = round(chapter_words / DEFAULT_SCENE_WORDS)
+    lo = max(1, math.ceil(chapter_words / MAX_SCENE_WORDS))
+    hi = max(1, chapter_words // MIN_SCENE_WORDS)
+    return max(lo, min(hi, n))
+
+
+# ---------------------------------------------------------------------------------------
+# The data
+
+@dataclass
+class Chapter:
+    title: str
+    synopsis: str
+    target_words: int
+    locked: bool = False
+    summary: str = ""               # the story so far: what happens in this chapter
+    summary_edited: bool = False    # the user wrote or edited it: never overwritten
+    plan_how: str = ""              # how its scenes were planned: parsed / fallback / user
+    codex_names: list[str] = field(default_factory=list)   # notes in the chapter's block
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, warn=None, where: str = "chapter") -> "Chapter":
+        def text(key):
+            v = data.get(key, "")
+            if isinstance(v, str):
+                return v
+            if warn:
+                warn(f"{where}: '{key}' is not text and was not loaded.")
+            return ""
+        target = data.get("target_words")
+        if isinstance(target, bool) or not isinstance(target, int) or target <= 0:
+            if warn:
+                warn(f"{where}: 'target_words' should be a positive number; using "
+                     f"{DEFAULT_CHAPTER_WORDS}.")
+            target = DEFAULT_CHAPTER_WORDS
+        names = data.get("codex_names", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            names = []
+        return cls(title=text("title"), synopsis=text("synopsis"), target_words=target,
+                   locked=data.get("locked") is True, summary=text("summary"),
+                   summary_edited=data.get("summary_edited") is True,
+                   plan_how=text("plan_how"), codex_names=names)
+
+
+@dataclass
+class BookJob(Job):
+    """A job with chapters (two levels) and a codex. ``chapters == []``: one level."""
+
+    chapters: list[Chapter] = field(default_factory=list)
+    codex: Codex = field(default_factory=Codex)
+
+
+# -- structure: what the GUI's tree outline edits ----------------------------------------
+
+def is_book(job) -> bool:
+    return bool(getattr(job, "chapters", None))
+
+
+def chapter_scenes(job, c: int) -> list[int]:
+    """Indexes (in ``job.sections``) of chapter ``c``'s scenes, in order."""
+    return [i for i, s in enumerate(job.sections) if s.chapter == c]
+
+
+def chapter_words(job, c: int) -> int:
+    return sum(job.sections[i].words for i in chapter_scenes(job, c))
+
+
+def chapter_text(job, c: int) -> str:
+    return "\n\n".join(job.sections[i].text.strip() for i in chapter_scenes(job, c)
+                       if job.sections[i].text.strip())
+
+
+def chapter_status(job, c: int) -> str:
+    """"unplanned", "planned", "writing" or "done"."""
+    idx = chapter_scenes(job, c)
+    if not idx:
+        return "unplanned"
+    done = [job.sections[i].status in (DONE, EDITED) and bool(job.sections[i].text.strip())
+            or job.sections[i].locked for i in idx]
+    if all(done):
+        return "done"
+    return "writing" if any(job.sections[i].text for i in idx) else "planned"
+
+
+def check_totals(job) -> list[str]:
+    """Where the plan's numbers do not add up (after the user's edits). Never rescales."""
+    problems = []
+    planned = sum(ch.target_words for ch in job.chapters)
+    if job.chapters and planned != job.target_words:
+        problems.append(f"The chapters add up to {planned:,} words; the book's target is "
+                        f"{job.target_words:,} ({planned - job.target_words:+,}).")
+    for c, ch in enumerate(job.chapters):
+        idx = chapter_scenes(job, c)
+        if idx:
+            scenes = sum(job.sections[i].target_words for i in idx)
+            if scenes != ch.target_words:
+                problems.append(f"Chapter {c + 1} ({ch.title}): its scenes add up to {scenes:,} "
+                                f"words, its target is {ch.target_words:,} "
+                                f"({scenes - ch.target_words:+,}).")
+    return problems
+
+
+def _insert_at(job, c: int) -> int:
+    """Where chapter ``c``'s scenes go in the flat list (after earlier chapters' scenes)."""
+    pos = 0
+    for i, s in enumerate(job.sections):
+        if s.chapter is not None and s.chapter < c:
+            pos = i + 1
+    return pos
+
+
+def add_chapter(job, at: int, title: str, synopsis: str = "", target_words: int = DEFAULT_CHAPTER_WORDS) -> Chapter:
+    """Insert a chapter at position ``at`` (later chapters' scenes are renumbered)."""
+    at = max(0, min(at, len(job.chapters)))
+    for s in job.sections:
+        if s.chapter is not None and s.chapter >= at:
+            s.chapter += 1
+    ch = Chapter(title=title, synopsis=synopsis, target_words=target_words)
+    job.chapters.insert(at, ch)
+    return ch
+
+
+def delete_chapter(job, c: int) -> Chapter:
+    """Remove chapter ``c`` and its scenes."""
+    ch = job.chapters.pop(c)
+    job.sections[:] = [s for s in job.sections if s.chapter != c]
+    for s in job.sections:
+        if s.chapter is not None and s.chapter > c:
+            s.chapter -= 1
+    return ch
+
+
+def move_chapter(job, c: int, to: int) -> None:
+    """Move chapter ``c`` (with its scenes) to position ``to``."""
+    to = max(0, min(to, len(job.chapters) - 1))
+    if to == c:
+        return
+    order = list(range(len(job.chapters)))
+    order.insert(to, order.pop(c))
+    new_index = {old: new for new, old in enumerate(order)}
+    job.chapters[:] = [job.chapters[i] for i in order]
+    scenes = {i: [s for s in job.sections if s.chapter == i] for i in range(len(order))}
+    loose = [s for s in job.sections if s.chapter is None]
+    job.sections[:] = loose + [s for old in order for s in scenes[old]]
+    for s in job.sections:
+        if s.chapter is not None:
+            s.chapter = new_index[s.chapter]
+
+
+def add_scene(job, c: int, at: int, main_point: str, target_words: int = DEFAULT_SCENE_WORDS) -> Section:
+    """Insert a scene at position ``at`` within chapter ``c``."""
+    idx = chapter_scenes(job, c)
+    pos = idx[at] if at < len(idx) else (idx[-1] + 1 if idx else _insert_at(job, c))
+    sec = Section(main_point=main_point, target_words=target_words, title=short_title(main_point),
+                  chapter=c)
+    job.sections.insert(pos, sec)
+    return sec
+
+
+def delete_scene(job, index: int) -> Section:
+    return job.sections.pop(index)
+
+
+def move_scene(job, index: int, to: int) -> None:
+    """Move a scene to position ``to`` within its chapter."""
+    sec = job.sections[index]
+    idx = chapter_scenes(job, sec.chapter)
+    to = max(0, min(to, len(idx) - 1))
+    job.sections.pop(index)
+    idx = chapter_scenes(job, sec.chapter)
+    pos = idx[to] if to < len(idx) else (idx[-1] + 1 if idx else _insert_at(job, sec.chapter))
+    job.sections.insert(pos, sec)
+
+
+def set_chapter_summary(job, c: int, text: str) -> None:
+    """The user's summary: kept, never replaced by a model-written one."""
+    job.chapters[c].summary = text.strip()
+    job.chapters[c].summary_edited = True
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing the book plan
+
+@dataclass
+class ParsedChapter:
+    title: str
+    synopsis: str
+    target_words: int | None
+
+
+_CHAPTER_LINE = re.compile(
+    r"^\s*(?:[-*#>]+\s*)?(?:chapter|ch\.?|第)\s*(?P<num>\d{1,3})\s*章?\s*[-–—:.)]?\s*"
+    r"(?:title\s*[:：]\s*)?(?P<title>.*?)\s*[-–—|]\s*(?:synopsis|summary|what happens)\s*[:：]\s*"
+    r"(?P<syn>.*?)(?:\s*[-–—|(]\s*(?:word\s*count|words?|length)\s*[:：]?\s*"
+    r"(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*(?:words?)?\s*\)?)?\s*\.?\s*$", re.I)
+
+
+def parse_chapters(text: str) -> list[ParsedChapter]:
+    """Chapter lines out of a model's answer; other numbered lines are read as synopses."""
+    out: list[ParsedChapter] = []
+    for raw in (text or "").splitlines():
+        line = re.sub(r"[*_`]+", "", raw).strip()
+        if not line:
+            continue
+        m = _CHAPTER_LINE.match(line)
+        if m:
+            title = m.group("title").strip(" -–—:\"'")
+            syn = m.group("syn").strip(" -–—:")
+            n = int(m.group("n").replace(",", "")) if m.group("n") else None
+            if count_words(syn) >= 2:
+                out.append(ParsedChapter(title or short_title(syn), syn, n or None))
+            continue
+        for step in parse_plan(line):
+            out.append(ParsedChapter(short_title(step.main_point), step.main_point, step.target_words))
+    return out
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def _dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
+    seen_syn, out = set(), []
+    for it in items:
+        k = _key(it.synopsis)
+        if not k or k in seen_syn:
+            continue
+        seen_syn.add(k)
+        out.append(it)
+    return out
+
+
+def _bounded_targets(given: list[int | None], total: int, lo: int, hi: int) -> list[int]:
+    """Model numbers clamped to [lo, hi] around the mean, then scaled to sum to ``total``."""
+    n = len(given)
+    if not n:
+        return []
+    mean = total / n
+    clamped = [min(max(t, mean * 0.5, lo), max(mean * 2, hi)) if t else None for t in given]
+    return rescale([int(t) if t else None for t in clamped], total)
+
+
+_ARC = [
+    ("Opening", "Introduce the main character, her world and what she wants"),
+    ("The call", "Something disrupts her world and asks something of her"),
+    ("First steps", "She sets out, meets allies and rivals, and learns the rules of the new situation"),
+    ("Rising stakes", "Her efforts succeed in part, and the cost of going on becomes clear"),
+    ("Midpoint", "A discovery changes what she believes and what the story is about"),
+    ("Closing in", "The opposition strikes back; plans fail and allies are tested"),
+    ("The darkest hour", "Everything seems lost and she must decide who she is"),
+    ("Climax", "The central conflict comes to a head and is settled"),
+    ("Resolution", "The consequences unfold and the story closes on how she has changed"),
+]
+_ANGLES = ["", "; a quieter chapter that deepens a relationship",
+           "; a new place raises the stakes", "; a secret comes out",
+           "; told through the eyes of someone close to her", "; a setback forces a hard choice"]
+
+
+def fallback_chapters(instruction: str, target_words: int, n: int | None = None) -> list[Chapter]:
+    """A book plan that needs no model: a story arc over ``n`` chapters, distinct synopses."""
+    n = n or expected_chapters(target_words)
+    subject = re.sub(r"^\s*(?:please\s+)?write\s+(?:me\s+)?an?\s+[\d,]+[- ]word\s+", "", instruction.strip(),
+                     flags=re.I).rstrip(".")
+    chapters = []
+    per = [0] * len(_ARC)
+    for i in range(n):
+        per[min(len(_ARC) - 1, i * len(_ARC) // n)] += 1
+    i = 0
+    for stage, (name, point) in enumerate(_ARC):
+        for k in range(per[stage]):
+            angle = _ANGLES[k % len(_ANGLES)] + (f" (part {k // len(_ANGLES) + 1})" if k >= len(_ANGLES) else "")
+            title = name if per[stage] == 1 else f"{name} {_roman(k + 1)}"
+            syn = f"{point}{angle}."
+            if i == 0 and subject:
+                syn = f"{point} ({subject}){angle}."
+            chapters.append(Chapter(title=title, synopsis=syn, target_words=0, plan_how="fallback"))
+            i += 1
+    for ch, t in zip(chapters, rescale([None] * n, target_words)):
+        ch.target_words = t
+    return chapters
+
+
+def _roman(k: int) -> str:
+    return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"][k - 1] if k <= 10 else str(k)
+
+
+def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
+    """A chapter the model planned into nothing: its synopsis split into opening, middle
+    steps and an ending that leads into the next chapter."""
+    ch = job.chapters[c]
+    nxt = job.chapters[c + 1].synopsis if c + 1 < len(job.chapters) else ""
+    parts = [p.strip() for p in re.split(r"(?<=[.;!?])\s+", ch.synopsis) if count_words(p) >= 3]
+    points = []
+    for k in range(n):
+        if n == 1:
+            points.append(ch.synopsis)
+        elif k == 0:
+            points.append(f"Opening of the chapter: {parts[0] if parts else ch.synopsis}")
+        elif k == n - 1:
+            end = parts[-1] if len(parts) > 1 else ch.synopsis
+            points.append(f"End of the chapter: {end}" + (f" It leads towards: {nxt}" if nxt else ""))
+        else:
+            mid = parts[min(len(parts) - 1, k)] if len(parts) > 2 else ch.synopsis
+            points.append(f"The chapter develops (step {k}): {mid}")
+    return [Section(main_point=p, target_words=t, title=short_title(p), chapter=c)
+            for p, t in zip(points, rescale([None] * n, total))]
+
+
+def book_plan_lines(chapters: list[Chapter]) -> str:
+    from .grammar import chapter_line
+    return "\n".join(chapter_line(i, ch.title, ch.synopsis, ch.target_words)
+                     for i, ch in enumerate(chapters, 1))
+
+
+def scene_lines(job, idx: list[int]) -> str:
+    return "\n".join(f"Scene {k} - Main Point: {job.sections[i].main_point} - Word Count: "
+                     f"{job.sections[i].target_words} words" for k, i in enumerate(idx, 1))
+
+
+# ---------------------------------------------------------------------------------------
+# Events (plain dataclasses, like engine.events)
+
+@dataclass
+class BookPlanReady:
+    chapters: list[Chapter]
+    how: str                # "parsed" or "fallback"
+    raw: str
+
+
+@dataclass
+class ChapterPlanned:
+    chapter: int
+    scenes: list[int]       # indexes in job.sections
+    how: str
+    raw: str
+
+
+@dataclass
+class ChapterDone:
+    chapter: int
+    words: int
+    target_words: int
+    summary: str
+    proposed: list[CodexEntry]
+
+
+# ---------------------------------------------------------------------------------------
+# Prompts
+
+BOOK_PLAN_COMPLETION = """\
+Book plans. Each novel is split into chapters, one line each, with the chapter's title, a \
+synopsis of what happens in it and its number of words.
+
+Request: Write a 12000-word mystery novel about a village baker who finds a stranger's diary.
+Plan:
+Chapter 1 - Title: Flour and Ink - Synopsis: Nell finds a stranger's diary in a sack of flour - Word Count: 3000 words
+Chapter 2 - Title: The Margins - Synopsis: The diary names her neighbours, all watched - Word Count: 3000 words
+Chapter 3 - Title: The Miller - Synopsis: The miller lies; a fire destroys his records - Word Count: 3000 words
+Chapter 4 - Title: Morning Bread - Synopsis: Nell unmasks the diarist and burns the diary - Word Count: 3000 words
+
+Request: {instruction}
+Plan:
+"""
+
+BOOK_PLAN_CHAT = """\
+Plan the following novel as {n} chapters. For each chapter give a short title, a synopsis of \
+what happens in it (one or two detailed sentences: who, where, what changes) and its length \
+in words. The chapters must add up to about {target} words; each should have between \
+{lo} and {hi} words. Every chapter must move the story forward: no two chapters may tell the \
+same events.
+
+Writing task:
+{instruction}
+{bible}
+Answer with the plan only, one chapter per line, in exactly this format:
+Chapter 1 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
+Chapter 2 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
+..."""
+
+BOOK_HEAD_COMPLETION = """\
+{title}
+
+{synopsis}
+{bible}
+Chapters:
+{chapters}
+
+"""
+
+BOOK_HEAD_CHAT = """\
+You are writing a novel one scene at a time.
+
+Writing task:
+{instruction}
+{bible}
+Plan of the book:
+{chapters}
+
+"""
+
+STORY_SO_FAR = "The story so far:\n"
+
+CHAPTER_HEAD_COMPLETION = """\
+## Chapter {n}: {title}
+
+{synopsis}
+{previous}{notes}
+Scenes:
+"""
+
+CHAPTER_HEAD_CHAT = """\
+Now writing chapter {n}: {title}
+What happens in it: {synopsis}
+{previous}{notes}
+Scenes of this chapter:
+"""
+
+SCENE_PLAN_CHAT = """\
+
+Break chapter {n} into {k} scenes that tell what happens in it, in order. For each give its \
+main point (one detailed sentence) and its length in words; the scenes must add up to \
+{target} words, each between {lo} and {hi} words. Answer with the scenes only, in exactly \
+this format:
+Scene 1 - Main Point: [main point] - Word Count: [number] words
+..."""
+
+SCENE_HEADING = "### {heading}\n\n"
+SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
+CHAT_TEXT_SO_FAR = "\nText of this chapter so far:\n"
+CHAT_SCENE_STEP = """
+
+(End of the text so far.)
+
+Now write only the next scene, following this step of the chapter's plan:
+{step}
+{notes}
+Write about {target} words. Continue naturally from where the text stops. Do not repeat what \
+has been written, do not write the other scenes, and do not end the book unless this is the \
+last scene of the last chapter. Output only the new text."""
+
+SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
+SUMMARY_CHAT = """
+
+(End of chapter {n}.)
+
+Summarize chapter {n} in at most {words} words for a writer who will continue the book \
+without seeing it: keep the names, places, events, decisions and open questions. Output only \
+the summary."""
+
+
+def _bible_block(bible: str) -> str:
+    if not bible.strip():
+        return ""
+    return f"\nStory bible (always respect it):\n{bible.strip()}\n"
+
+
+# ---------------------------------------------------------------------------------------
+
+class BookWriter(AgentWriter):
+    """Plans and writes novels in two levels on one backend (any model, both backends)."""
+
+    def __init__(self, backend, **kw) -> None:
+        kw.setdefault("memory", False)     # chapters carry summaries, not sections
+        super().__init__(backend, **kw)
+        self._summary_start = 0            # first chapter whose summary is still carried
+        self._scene_start: dict[int, int] = {}   # per chapter: first scene carried verbatim
+
+    # -- level 1: the book -----------------------------------------------------------------
+
+    def plan_book(self, instruction: str, target_words: int, *, keep: list[tuple[int, Chapter]] = (),
+                  bible: str = "", on_event: EventSink | None = None,
+                  cancel: CancelToken | None = None) -> list[Chapter]:
+        """The chapters of a book. ``keep``: (position, chapter) pairs to keep (locked
+        chapters when re-planning); the new chapters share the words they leave."""
+        validate_request(instruction, target_words)
+        emit = on_event or (lambda e: None)
+        kept_words = sum(ch.target_words for _, ch in keep)
+        words = max(MIN_CHAPTER_WORDS, target_words - kept_words)
+        n = max(1, expected_chapters(target_words) - len(keep))
+        lo, hi = MIN_CHAPTER_WORDS, max(DEFAULT_CHAPTER_WORDS * 2, words // n * 2)
+        chat = self.style != "completion"
+        raw_all: list[str] = []
+        found: list[ParsedChapter] = []
+        for _round in range(max(3, 2 * math.ceil(n / PLAN_LINES_PER_ANSWER) + 2)):
+            if len(found) >= n or (cancel is not None and cancel.cancelled):
+                break
+            k = len(found) + 1
+            batch = min(PLAN_LINES_PER_ANSWER, n - len(found))
+            so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
+                             f"{p.target_words or words // n} words\n" for i, p in enumerate(found, 1))
+            if chat:
+                prompt = Prompt(user=[BOOK_PLAN_CHAT.format(
+                    n=n, target=words, lo=lo, hi=hi, instruction=instruction.strip(),
+                    bible=_bible_block(bible))],
+                    answer=[so_far] if so_far else [])
+                start = "line"
+                lead = ""
+            else:
+                lead = f"Chapter {k} - Title:"
+                prompt = Prompt(user=[BOOK_PLAN_COMPLETION.format(instruction=instruction.strip())],
+                                answer=[so_far + lead])
+                start = "point"
+            if self.use_grammar:
+                from .grammar import plan_grammar
+                prompt.grammar = plan_grammar("chapter", max_lines=batch, start=start)
+            text = self._generate_plan(prompt, batch, emit, cancel)
+            raw_all.append(lead + text)
+            new = _dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
+            if not new:
+                continue       # a round that added nothing distinct; the loop is bounded
+            found += new[: n - len(found)]
+        raw = "\n".join(raw_all)
+        how = "parsed"
+        if len(found) < max(1, math.ceil(n / 2)):
+            new_chapters = fallback_chapters(instruction, words, n)
+            how = "fallback"
+        else:
+            targets = _bounded_targets([p.target_words for p in found], words, lo, hi)
+            new_chapters = [Chapter(title=p.title[:80], synopsis=p.synopsis, target_words=t)
+                            for p, t in zip(found, targets)]
+        chapters = list(new_chapters)
+        for pos, ch in sorted(keep, key=lambda t: t[0]):
+            chapters.insert(min(pos, len(chapters)), ch)
+        log.info("book plan: %d chapters (%s)", len(chapters), how)
+        emit(BookPlanReady(chapters, how, raw))
+        return chapters
+
+    def replan_book(self, job, *, on_event: EventSink | None = None,
+                    cancel: CancelToken | None = None) -> list[Chapter]:
+        """Plan the book again, keeping locked chapters and chapters that hold text."""
+        keep_idx = [c for c, ch in enumerate(job.chapters)
+                    if ch.locked or any(job.sections[i].text.strip() for i in chapter_scenes(job, c))]
+        keep = [(c, job.chapters[c]) for c in keep_idx]
+        kept_scenes = {id(job.chapters[c]): [job.sections[i] for i in chapter_scenes(job, c)] for c in keep_idx}
+        chapters = self.plan_book(job.instruction, job.target_words, keep=keep, bible=job.bible,
+                                  on_event=on_event, cancel=cancel)
+        sections = []
+        for c, ch in enumerate(chapters):
+            for s in kept_scenes.get(id(ch), []):
+                s.chapter = c
+                sections.append(s)
+        job.chapters[:] = chapters
+        job.sections[:] = sections
+        return chapters
+
+    def _generate_plan(self, prompt: Prompt, lines: int, emit, cancel) -> str:
+        from .events import PlanToken
+        buf: list[str] = []
+
+        def on_piece(piece: str) -> Steer:
+            buf.append(piece)
+            emit(PlanToken(piece))
+            text = "".join(buf)
+            n = len([ln for ln in text.splitlines() if ln.strip()])
+            done = ("Request:" in text or "\n\n" in text.lstrip("\n")) and n > 0
+            return Steer(allow_end=True, stop=done or n > lines + 1)
+
+        s = self.sampling
+        g = self.backend.generate(prompt, max_tokens=min(3000, 90 * (lines + 2)),
+                                  sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.7)}),
+                                  on_piece=on_piece, cancel=cancel)
+        self._plan_stats.add(g) if hasattr(self, "_plan_stats") else None
+        return g.text
+
+    # -- level 2: a chapter ----------------------------------------------------------------
+
+    def plan_chapter(self, job, c: int, *, on_event: EventSink | None = None,
+                     cancel: CancelToken | None = None) -> list[int]:
+        """Plan chapter ``c`` into scenes (locked scenes are kept, with their targets).
+
+        Replaced scenes that hold text pass it on as an earlier take of the new scene at
+        their place: nothing written is lost.
+        """
+        emit = on_event or (lambda e: None)
+        ch = job.chapters[c]
+        old = chapter_scenes(job, c)
+        locked = [(k, job.sections[i]) for k, i in enumerate(old) if job.sections[i].locked]
+        replaced = [job.sections[i] for i in old if not job.sections[i].locked]
+        words = max(MIN_SCENE_WORDS, ch.target_words - sum(s.target_words for _, s in locked))
+        n = expected_scenes(words)
+        if not ch.codex_names:
+            ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
+        lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
+        steps, seen, raws = [], set(), []
+        for _round in range(3):         # a short answer is continued, at most twice
+            prompt = self._scene_plan_prompt(job, c, n, words, steps)
+            raw = self._generate_plan(prompt, n + 2 - len(steps), emit, cancel)
+            lead = prompt.answer[-1] if prompt.answer else ""
+            raws.append(lead + raw)
+            for st in parse_plan(lead + raw):
+                if _key(st.main_point) not in seen and count_words(st.main_point) >= 3:
+                    seen.add(_key(st.main_point))
+                    steps.append(st)
+            if len(steps) >= lo or (cancel is not None and cancel.cancelled):
+                break
+        raw, lead = "\n".join(raws), ""
+        steps = steps[: 2 * n]
+        if len(steps) < lo:
+            scenes, how = fallback_scenes(job, c, n, words), "fallback"
+        else:
+            targets = _bounded_targets([s.target_words for s in steps], words,
+                                       MIN_SCENE_WORDS, MAX_SCENE_WORDS)
+            scenes = [Section(main_point=s.main_point, target_words=t, title=short_title(s.main_point),
+                              chapter=c) for s, t in zip(steps, targets)]
+            how = "parsed"
+        for pos, sec in locked:
+            scenes.insert(min(pos, len(scenes)), sec)
+        for sec, gone in zip([s for s in scenes if not s.locked], replaced):
+            sec.takes += [t for t in [*gone.takes, gone.text] if t.strip()]
+        # the new scenes take the place of the old ones
+        job.sections[:] = [s for s in job.sections if s.chapter != c]
+        at = _insert_at(job, c)
+        job.sections[at:at] = scenes
+        ch.plan_how = how
+        self._scene_start.pop(c, None)
+        idx = chapter_scenes(job, c)
+        log.info("chapter %d: %d scenes (%s)", c + 1, len(idx), how)
+        emit(ChapterPlanned(c, idx, how, lead + raw))
+        emit(PlanReady(job.sections, how, lead + raw))
+        return idx
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_book(self, job, *, on_event: EventSink | None = None, cancel: CancelToken | None = None,
+                   chapters: list[int] | None = None, max_scenes: int | None = None) -> JobStats:
+        """Write the book (or ``chapters``; at most ``max_scenes`` scenes): plan each chapter
+        just before it is written, write its scenes, then its summary and codex proposals.
+
+        Finished and locked scenes are kept; an interrupted scene is continued. This is how a
+        job resumes: nothing before the current chapter is read again but its summary.
+        """
+        emit = on_event or (lambda e: None)
+        stats = JobStats(target_words=job.target_words)
+        self._plan_stats = stats
+        t0 = time.perf_counter()
+        written = 0
+        self.backend.ensure_context(self.book_context_needed(job))
+        try:
+            for c in range(len(job.chapters)):
+                if chapters is not None and c not in chapters:
+                    continue
+                if cancel is not None and cancel.cancelled:
+                    break
+                if max_scenes is not None and written >= max_scenes:
+                    break
+                if not chapter_scenes(job, c):
+                    self.plan_chapter(job, c, on_event=emit, cancel=cancel)
+                for i in chapter_scenes(job, c):
+                    sec = job.sections[i]
+                    if sec.locked or (sec.status in (DONE, EDITED) and sec.text):
+                        continue
+                    if (max_scenes is not None and written >= max_scenes) or (cancel and cancel.cancelled):
+                        break
+                    mode = "continue" if sec.status == WRITING and sec.text else "write"
+                    self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
+                    written += 1
+                if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled):
+                    self.finish_chapter(job, c, on_event=emit, stats=stats)
+        finally:
+            stats.words = job.words
+            stats.seconds = time.perf_counter() - t0
+            emit(JobDone(stats, bool(cancel and cancel.cancelled)))
+        return stats
+
+    def finish_chapter(self, job, c: int, *, on_event: EventSink | None = None,
+                       stats: JobStats | None = None) -> None:
+        """After a chapter: its summary (unless the user wrote one) and codex proposals."""
+        emit = on_event or (lambda e: None)
+        ch = job.chapters[c]
+        if not ch.summary.strip() and not ch.summary_edited:
+            ch.summary = self.summarize_chapter(job, c, stats=stats)
+        proposed = propose_entries(chapter_text(job, c), job.codex, chapter=c + 1)
+        job.codex.proposed += proposed
+        emit(ChapterDone(c, chapter_words(job, c), ch.target_words, ch.summary, proposed))
+
+    def summarize_chapter(self, job, c: int, *, stats: JobStats | None = None) -> str:
+        """The model's summary of chapter ``c``, asked for at the end of the chapter's own
+        prompt (its prefix is in the cache: only the request is evaluated)."""
+        from .memory import clean_summary, fallback_summary
+        text = chapter_text(job, c)
+        if not text:
+            return ""
+        idx = chapter_scenes(job, c)
+        base = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
+        if self.style == "completion":
+            cue = SUMMARY_CUE_COMPLETION.format(n=c + 1)
+            prompt = Prompt(user=base + [cue])
+        else:
+            prompt = Prompt(user=base + [SUMMARY_CHAT.format(n=c + 1, words=SUMMARY_WORDS)])
+        buf: list[str] = []
+
+        def on_piece(piece: str) -> Steer:
+            buf.append(piece)
+            done = "".join(buf)
+            stop = ")" in done or "\n\n" in done.lstrip() or "\n#" in done \
+                or count_words(done) >= SUMMARY_WORDS * 1.3
+            return Steer(allow_end=True, stop=stop)
+
+        s = self.sampling
+        g = self.backend.generate(prompt, max_tokens=int(SUMMARY_WORDS * 2.2) + 16,
+                                  sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.3)}),
+                                  on_piece=on_piece)
+        if stats is not None:
+            stats.add(g)
+        summary = clean_summary(g.text.split(")")[0], SUMMARY_WORDS)
+        if count_words(summary) < 8:
+            summary = fallback_summary(text, SUMMARY_WORDS)
+        return summary
+
+    def book_context_needed(self, job) -> int:
+        head = self.backend.count_tokens(self._head(job)) + 200
+        summaries = sum(self.backend.count_tokens(ch.summary) + 12 for ch in job.chapters if ch.summary)
+        longest = max((ch.target_words for ch in job.chapters), default=DEFAULT_CHAPTER_WORDS)
+        return int(head + summaries + longest * self._tokens_per_word * 1.2 + MAX_SCENE_WORDS * 2.2 + 600)
+
+    # -- the prompt ------------------------------------------------------------------------
+
+    def section_prompt(self, job, index: int, partial: str = "") -> Prompt:
+        sec = job.sections[index]
+        if not is_book(job) or sec.chapter is None:
+            return super().section_prompt(job, index, partial)
+        idx = chapter_scenes(job, sec.chapter)
+        k = idx.index(index)
+        user = self._prompt_parts(job, index, upto_scene=k)
+        if self.style == "completion":
+            notes = self._scene_notes(job, index)
+            if notes:
+                user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
+            user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
+        else:
+            last = sec.chapter == len(job.chapters) - 1 and k == len(idx) - 1
+            step = (f"Scene {k + 1} - Main Point: {sec.main_point} - Word Count: {sec.target_words} words"
+                    + (" (the last scene of the book)" if last else ""))
+            notes = self._scene_notes(job, index)
+            user.append(CHAT_SCENE_STEP.format(step=step, target=sec.target_words,
+                                               notes=f"Notes for this scene: {notes}\n" if notes else ""))
+        return Prompt(user=user, answer=[partial] if partial else [])
+
+    def _head(self, job) -> str:
+        from .prompts import _title_line, synopsis
+        chapters = book_plan_lines(job.chapters)
+        if self.style == "completion":
+            return BOOK_HEAD_COMPLETION.format(title=_title_line(job.instruction),
+                                               synopsis=synopsis(job.instruction),
+                                               bible=_bible_block(job.bible), chapters=chapters)
+        return BOOK_HEAD_CHAT.format(instruction=job.instruction.strip(),
+                                     bible=_bible_block(job.bible), chapters=chapters)
+
+    def _chapter_head(self, job, c: int) -> str:
+        ch = job.chapters[c]
+        prev = ""
+        if c > 0:
+            tail = chapter_text(job, c - 1).split()[-60:]
+            if tail:
+                prev = f"\nThe previous chapter ended: \"… {' '.join(tail)}\"\n"
+        notes = ""
+        entries = self._entries(job, c, ch.codex_names)
+        if entries:
+            from .codex import codex_block
+            notes = f"\nNotes:\n{codex_block(entries)}\n"
+        template = CHAPTER_HEAD_COMPLETION if self.style == "completion" else CHAPTER_HEAD_CHAT
+        return template.format(n=c + 1, title=ch.title, synopsis=ch.synopsis, previous=prev, notes=notes)
+
+    def _entries(self, job, c: int, names: list[str]) -> list[CodexEntry]:
+        current = {e.name.lower(): e for e in job.codex.current(c + 1)}
+        return [current[n.lower()] for n in names if n.lower() in current]
+
+    def _chapter_notes(self, job, c: int) -> list[CodexEntry]:
+        ch = job.chapters[c]
+        recent = " ".join(chapter_text(job, c - 1).split()[-300:]) if c > 0 else ""
+        return job.codex.select(synopsis=ch.synopsis, recent=recent, chapter=c + 1,
+                                budget=NOTES_BUDGET, count_tokens=self.backend.count_tokens)
+
+    def _scene_notes(self, job, index: int) -> str:
+        """Codex entries this scene triggers that its chapter's prompt does not carry yet.
+
+        Chosen once per scene (stored in ``codex_used`` with the chapter's notes), so that a
+        continued or resumed scene gets exactly the same prompt.
+        """
+        from .codex import codex_block
+        sec = job.sections[index]
+        c = sec.chapter
+        ch = job.chapters[c]
+        idx = chapter_scenes(job, c)
+        k = idx.index(index)
+        shown = {n.lower() for n in ch.codex_names}
+        for i in idx[:k]:
+            shown |= {n.lower() for n in job.sections[i].codex_used}
+        if not sec.codex_used:
+            recent = " ".join(chapter_text(job, c).split()[-300:]) if k else \
+                (" ".join(chapter_text(job, c - 1).split()[-300:]) if c else "")
+            picked = job.codex.select(scene=sec.main_point, synopsis=ch.synopsis, recent=recent,
+                                      chapter=c + 1, budget=NOTES_BUDGET + SCENE_NOTES_BUDGET,
+                                      count_tokens=self.backend.count_tokens)
+            used = [e.name for e in picked]
+            sec.codex_used = used + [n for n in ch.codex_names if n not in used] or []
+        own = [n for n in sec.codex_used if n.lower() not in shown]
+        entries = self._entries(job, c, own)
+        if self.style == "completion":
+            return "; ".join(e.note() for e in entries)
+        return codex_block(entries)
+
+    def _prompt_parts(self, job, index: int, upto_scene: int) -> list[str]:
+        """Segments shared by every prompt of a chapter: head, story so far, chapter block,
+        then its scenes before ``upto_scene`` (windowed to fit the context)."""
+        sec = job.sections[index]
+        c = sec.chapter
+        idx = chapter_scenes(job, c)
+        head = self._head(job)
+        chapter_head = self._chapter_head(job, c)
+        block = scene_lines(job, idx) + "\n\n"
+        if self.style != "completion":
+            block += CHAT_TEXT_SO_FAR
+        count = self.backend.count_tokens
+        n_ctx = self.backend.info.n_ctx
+        reserve = int(max(job.sections[i].target_words for i in idx) * self._tokens_per_word * 1.6) + 400
+        budget = int(n_ctx * 0.9) - reserve - count(head) - count(chapter_head) - count(block)
+        # the story so far: chapters before c, oldest dropped in big steps when too long
+        summaries = [f"Chapter {i + 1} ({job.chapters[i].title}): {job.chapters[i].summary.strip()}\n"
+                     for i in range(c)]
+        if self._summary_start > c:
+            self._summary_start = 0
+        scenes_text = []
+        for i in idx[:upto_scene]:
+            s = job.sections[i]
+            notes = self._stored_scene_notes(job, i) if self.style == "completion" else ""
+            seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
+            if self.style == "completion":
+                seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
+            scenes_text.append((seg, s.text.strip(), "\n\n"))
+        text_cost = [count(a) + int(count_words(b) * self._tokens_per_word) + 2 for a, b, _ in scenes_text]
+        sum_cost = [count(s) for s in summaries]
+        ws = self._scene_start.get(c, 0)
+        ss = self._summary_start
+        if sum(sum_cost[ss:]) + sum(text_cost[ws:]) > budget:
+            # summaries first (half of what is carried at once), then the chapter's early scenes
+            while ss < c and sum(sum_cost[ss:]) + sum(text_cost[ws:]) > budget * 0.8:
+                ss += max(1, (c - ss) // 2)
+            while ws < len(text_cost) - 1 and sum(sum_cost[ss:]) + sum(text_cost[ws:]) > budget * 0.8:
+                ws += 1
+        self._summary_start, self._scene_start[c] = min(ss, c), ws
+        parts = [head]
+        if summaries[ss:]:
+            parts.append(STORY_SO_FAR)
+            parts += summaries[ss:]
+            parts.append("\n")
+        parts += [chapter_head, block]
+        for seg, text, gap in scenes_text[ws:]:
+            if seg:
+                parts.append(seg)
+            if text:
+                parts += [text, gap]
+        return parts
+
+    def _scene_plan_prompt(self, job, c: int, n: int, words: int, found=()) -> Prompt:
+        """The request for chapter ``c``'s scenes: the start of the chapter's own prompt
+        (book head, story so far, chapter head), so the write prompts reuse its prefix."""
+        ch = job.chapters[c]
+        head = self._head(job)
+        chapter_head = self._chapter_head(job, c)
+        count = self.backend.count_tokens
+        summaries = [f"Chapter {i + 1} ({job.chapters[i].title}): {job.chapters[i].summary.strip()}\n"
+                     for i in range(c)]
+        budget = int(self.backend.info.n_ctx * 0.9) - count(head) - count(chapter_head) \
+            - int(ch.target_words * self._tokens_per_word * 1.2) - 90 * (n + 2) - 400
+        ss = min(self._summary_start, c)
+        while ss < c and sum(count(x) for x in summaries[ss:]) > budget:
+            ss += max(1, (c - ss) // 2)
+        self._summary_start = ss
+        user = [head]
+        if summaries[ss:]:
+            user += [STORY_SO_FAR, *summaries[ss:], "\n"]
+        user.append(chapter_head)
+        so_far = "".join(f"Scene {i} - Main Point: {st.main_point} - Word Count: "
+                         f"{st.target_words or DEFAULT_SCENE_WORDS} words\n" for i, st in enumerate(found, 1))
+        if self.style == "completion":
+            prompt = Prompt(user=user, answer=[so_far + f"Scene {len(found) + 1} - Main Point:"])
+            start = "point"
+        else:
+            user.append(SCENE_PLAN_CHAT.format(n=c + 1, k=n, target=words, lo=MIN_SCENE_WORDS,
+                                               hi=MAX_SCENE_WORDS))
+            prompt = Prompt(user=user, answer=[so_far] if so_far else [])
+            start = "line"
+        if self.use_grammar:
+            from .grammar import plan_grammar
+            prompt.grammar = plan_grammar("scene", max_lines=n + 2, start=start)
+        return prompt
+
+    def _stored_scene_notes(self, job, index: int) -> str:
+        sec = job.sections[index]
+        if not sec.codex_used:
+            return ""
+        return self._scene_notes(job, index)
