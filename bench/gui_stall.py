@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="longhand-gui-bench-"))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     os.environ.setdefault("XDG_DATA_HOME", str(tmp / "data"))
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])   # kept alive for the run
 
     from longhand.core.engine.plan import Section
     from longhand.core.library.demo import demo_model_path
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     write_s = time.perf_counter() - t0
     if w.last_error:
         raise SystemExit(w.last_error)
-    stats = w._run.get("stats")
+    stats = w.jobs.progress.stats if w.jobs.progress is not None else None
 
     # Stop, several times, each in the middle of a streaming section
     stops = []

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.backends.base import MAX_CONTEXT
+from ..core.engine.progress import ProgressTracker, format_duration
 from ..core.engine.session import EngineConfig, JobSession
 from ..core.engine.writer import (
     JobDone,
@@ -28,15 +30,15 @@ from . import command
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", metavar="PATH", help="GGUF model file (default: LONGHAND_MODEL, else the demo model)")
-    g.add_argument("--backend", choices=["llama", "openai"], default="llama",
+    g.add_argument("--backend", choices=["llama", "openai"], default=None,
                    help="llama: in-process llama.cpp (default); openai: an OpenAI-compatible server")
     g.add_argument("--base-url", help="server URL for --backend openai (e.g. http://127.0.0.1:8080/v1)")
     g.add_argument("--remote-model", "--model-name", dest="remote_model", help="model name on the server")
     g.add_argument("--api-key", help="API key for the server (or OPENAI_API_KEY)")
     g.add_argument("--format", dest="format_name",
                    help="prompt format: longwriter-llama3, longwriter-glm4, completion (default: from the GGUF)")
-    g.add_argument("--ctx", type=int, help="context length in tokens, kept for the whole job (default: sized to the job, "
-                        "at most 32768; longer books carry earlier sections as summaries)")
+    g.add_argument("--ctx", type=int, help="context length in tokens, kept for the whole job (default: sized to "
+                   f"the job, at most {MAX_CONTEXT}; longer books carry earlier sections as summaries)")
     g.add_argument("--gpu-layers", default="auto", help="layers to offload to the GPU: auto or a number")
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     g.add_argument("--seed", type=int, help="random seed, for reproducible text")
@@ -62,23 +64,43 @@ def engine_config(args) -> EngineConfig:
         layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
     except ValueError:
         raise LonghandError(f"--gpu-layers must be 'auto' or a number (got {args.gpu_layers!r}).") from None
-    return EngineConfig(model=args.model, backend=args.backend, base_url=args.base_url,
+    return EngineConfig(model=args.model, backend=args.backend or "llama", base_url=args.base_url,
                         remote_model=args.remote_model, api_key=args.api_key,
                         format_name=args.format_name, n_ctx=args.ctx or None, n_threads=args.threads,
                         n_gpu_layers=layers, temperature=args.temperature, seed=args.seed)
 
 
+# EngineConfig field -> the option that sets it; what a project remembers is used unless given
+_REMEMBERED = {"model": "model", "backend": "backend", "base_url": "base_url", "remote_model": "remote_model",
+               "format_name": "format_name", "n_ctx": "ctx", "temperature": "temperature", "seed": "seed"}
+
+
+def _given(args) -> set[str]:
+    """The remembered settings this command line sets explicitly."""
+    return {field for field, opt in _REMEMBERED.items() if getattr(args, opt, None) is not None}
+
+
 class Progress:
-    """Live progress on stderr: one updating line on a terminal, a line per section otherwise."""
+    """Live progress on stderr: one updating line on a terminal, a line per section otherwise.
+
+    Words, words/min, ETA and tokens/s come from ``core.engine.progress`` (as in the GUI).
+    """
 
     def __init__(self, project: Project, quiet: bool = False) -> None:
         self.project = project
         self.tty = sys.stderr.isatty()
         self.quiet = quiet
-        self.t0 = time.perf_counter()
+        self.tracker = ProgressTracker("write", project.target_words, lambda: project.words)
         self._last = 0.0
 
+    def _speed(self) -> str:
+        p = self.tracker.snapshot()
+        if p.words_per_min is None:
+            return ""
+        return f" | {p.words_per_min:.0f} words/min | ETA {format_duration(p.eta_seconds)}"
+
     def __call__(self, e) -> None:
+        self.tracker(e)
         if self.quiet:
             return
         n = len(self.project.sections)
@@ -97,12 +119,13 @@ class Progress:
             if now - self._last > 0.2:
                 self._last = now
                 print(f"\rsection {e.index + 1}/{n}: {e.section_words} words | total "
-                      f"{e.total_words}/{self.project.target_words} | {e.tokens_per_s:.1f} tok/s   ",
-                      end="", file=sys.stderr, flush=True)
+                      f"{e.total_words}/{self.project.target_words} | {e.tokens_per_s:.1f} tok/s"
+                      f"{self._speed()}   ", end="", file=sys.stderr, flush=True)
         elif isinstance(e, SectionDone):
             total = self.project.words
             line = (f"section {e.index + 1}/{n} done: {e.words}/{e.target_words} words | total "
-                    f"{total}/{self.project.target_words} | {e.generated_tokens / e.seconds if e.seconds else 0:.1f} tok/s")
+                    f"{total}/{self.project.target_words} | "
+                    f"{e.generated_tokens / e.seconds if e.seconds else 0:.1f} tok/s{self._speed()}")
             print(("\r" + line) if self.tty else line, file=sys.stderr, flush=True)
         elif isinstance(e, JobDone):
             s = e.stats
@@ -173,6 +196,7 @@ def write_cmd(args) -> int:
     from ..core.export import check_writable, export
     if args.out:
         check_writable(args.out)
+    config = engine_config(args)
     project: Project
     if args.project and Path(args.project).exists():
         project = Project.open(args.project)   # takes the lock: one writer per project
@@ -181,6 +205,11 @@ def write_cmd(args) -> int:
         if args.instruction and args.instruction.strip() != project.instruction.strip():
             project.close()
             raise LonghandError(f"{args.project} holds another job; use a new project file.")
+        remembered = {k: v for k, v in project.settings.items() if k in _REMEMBERED}
+        config = config.with_project(project.settings, overridden=_given(args))
+        if remembered and not args.quiet:
+            print(f"using the project's engine settings ({', '.join(sorted(remembered))}); "
+                  "options on the command line override them", file=sys.stderr)
         where = project.resume_point()
         print(f"resuming {args.project}: {project.words}/{project.target_words} words written"
               + (f"; continuing section {where[0] + 1} from {where[1]} words" if where else ""),
@@ -195,7 +224,7 @@ def write_cmd(args) -> int:
             project.path = Path(args.project)
             project.lock()
             project.save()     # the file exists from the start: rerunning resumes
-    session = JobSession(engine_config(args))
+    session = JobSession(config)
     try:
         validate_request(project.instruction, project.target_words)
         backend = session.open(project.target_words)
@@ -215,6 +244,8 @@ def write_cmd(args) -> int:
                   f"context {info.n_ctx} | {info.prompt_style} prompts", file=sys.stderr)
             for note in info.notes:
                 print(f"note: {note}", file=sys.stderr)
+        # the project remembers the engine it is written with (never the API key)
+        project.settings = {**project.settings, **config.to_project(info)}
         stats = session.run(project, on_event=progress, cancel=cancel, autosave=autosave)
     except BaseException:
         project.close()

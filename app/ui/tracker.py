@@ -9,6 +9,8 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ..core.engine.progress import format_duration
+
 BAR_DONE = QColor("#4caf50")
 BAR_WRITING = QColor("#f08c2e")
 BAR_EDITED = QColor("#42a5f5")
@@ -23,13 +25,7 @@ class Bar:
     state: str = "planned"       # planned, writing, done, edited, locked
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 60}:{s % 60:02d}"
+fmt_duration = format_duration      # old name
 
 
 class Meter(QWidget):

@@ -12,7 +12,6 @@ from longhand.cli import build_parser
 from longhand.cli import write as cli_write
 from longhand.core.backends.base import MAX_CONTEXT
 from longhand.core.engine import session as session_mod
-from longhand.core.engine.plan import Section
 from longhand.core.engine.session import EngineConfig, JobSession
 from longhand.core.engine.settings import EngineSettings
 from longhand.core.engine.status import SectionStatus
@@ -92,20 +91,23 @@ def test_session_plans_then_writes_and_resumes():
     with JobSession(EngineConfig(seed=5, temperature=0.3), backend_factory=factory) as s:
         stats = s.run(job, on_event=events.append, autosave=saved.append)
         assert s.writer().sampling.temperature == 0.3 and s.writer().sampling.seed == 5
-    assert len(job.sections) == 2 and all(sec.written for sec in job.sections)
-    assert stats.words == job.words >= 0.92 * 400
-    assert any(isinstance(e, PlanReady) for e in events)
+    planned = [e for e in events if isinstance(e, PlanReady)]
+    assert len(planned) == 1 and job.sections == planned[0].sections      # planned first
+    assert job.sections and all(sec.written for sec in job.sections)        # then written
+    assert stats.words == job.words > 0
     assert saved == events                          # autosave sees every event, first
-    # an interrupted section is continued, a written one kept
-    first = job.sections[0].text
-    job.sections[1].text = " ".join(job.sections[1].text.split()[:20])
-    job.sections[1].status = SectionStatus.WRITING
+    # an interrupted section is continued, the written ones kept
+    last = len(job.sections) - 1
+    before = [sec.text for sec in job.sections[:last]]
+    job.sections[last].text = " ".join(job.sections[last].text.split()[:20])
+    job.sections[last].status = SectionStatus.WRITING
     events.clear()
     with JobSession(backend_factory=factory) as s:
         s.run(job, on_event=events.append)
-    assert job.sections[0].text == first
+    assert [sec.text for sec in job.sections[:last]] == before
     done = [e for e in events if isinstance(e, SectionDone)]
-    assert [e.index for e in done] == [1] and job.sections[1].written
+    assert [e.index for e in done] == [last] and job.sections[last].written
+    assert not any(isinstance(e, PlanReady) for e in events)                # no new plan
     assert len(factory.calls) == 2
 
 
@@ -144,3 +146,45 @@ def test_gui_settings_store_round_trip(settings, tmp_path):
     qs = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     settings.save(qs)
     assert EngineSettings.load(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)) == settings
+
+
+def test_cli_project_remembers_engine_settings_and_resume_uses_them(tmp_path, monkeypatch):
+    factory = Recorder()
+    monkeypatch.setattr(session_mod, "open_backend", factory)
+    path = tmp_path / "story.longhand"
+    args = build_parser().parse_args(["write", "Write a 400-word story about a lighthouse keeper.", "--words", "400",
+                                      "--project", str(path), "--ctx", "4096", "--seed", "5", "--temperature", "0.4",
+                                      "--format", "completion", "--api-key", "sk-never-stored", "-q"])
+    assert cli_write.write_cmd(args) == 0
+    text = path.read_text()
+    assert "sk-never-stored" not in text
+    assert json.loads(text)["settings"] == {"backend": "llama", "format_name": "completion", "n_ctx": 4096,
+                                            "temperature": 0.4, "seed": 5}
+    # interrupt the last section, then resume with no options: the project's settings are used
+    data = json.loads(text)
+    data["sections"][-1].update(status="writing", text="The keeper climbed")
+    path.write_text(json.dumps(data))
+    resume = build_parser().parse_args(["write", "--project", str(path), "-q"])
+    monkeypatch.setattr(JobSession, "writer", _spy_writer(seen := []))
+    assert cli_write.write_cmd(resume) == 0
+    assert (factory.calls[-1]["n_ctx"], factory.calls[-1]["max_ctx"], factory.calls[-1]["format_name"]) == \
+        (4096, 4096, "completion")
+    assert seen[-1] == (5, 0.4)
+    # an option on the command line wins over what the project remembers
+    data = json.loads(path.read_text())
+    data["sections"][-1].update(status="writing", text="The keeper climbed")
+    path.write_text(json.dumps(data))
+    assert cli_write.write_cmd(build_parser().parse_args(["write", "--project", str(path), "--ctx", "8192",
+                                                          "--seed", "9", "-q"])) == 0
+    assert factory.calls[-1]["n_ctx"] == 8192 and seen[-1][0] == 9
+    assert json.loads(path.read_text())["settings"]["n_ctx"] == 8192
+
+
+def _spy_writer(seen: list):
+    original = JobSession.writer
+
+    def writer(self):
+        w = original(self)
+        seen.append((w.sampling.seed, w.sampling.temperature))
+        return w
+    return writer
