@@ -176,6 +176,7 @@ def test_migration_chain(monkeypatch):
     """Older versions go through each step in order; the current one passes unchanged."""
     data = sample().to_dict()
     assert migrate(dict(data)) == data
+    data["version"] = 1      # a v1 file (the format is at 2 since issue 12)
     steps = []
 
     def v1_to_v2(d):

@@ -38,17 +38,19 @@ from typing import Any, Callable
 
 from ..engine.plan import DEFAULT_SECTION_WORDS, Section
 from ..engine.status import SectionStatus
-from ..engine.writer import Job
+from ..engine.book import BookJob, Chapter
+from ..engine.codex import Codex
 from ..errors import LonghandError
 from ..text.wordcount import target_from_instruction
 from .atomic import atomic_write_bytes
 
 FORMAT_NAME = "longhand-project"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2      # 2: chapters, codex (novels in two levels, issue 12)
 SUFFIX = ".longhand"
 LOCK_SUFFIX = ".lock"
 
-_TOP_HANDLED = ("title", "author", "contact", "instruction", "target_words", "bible", "settings", "sections")
+_TOP_HANDLED = ("title", "author", "contact", "instruction", "target_words", "bible", "settings", "sections",
+                "chapters", "codex")
 _NOT_SAVED = ("path", "warnings")
 # Every field of the engine's Section is saved, including ones added after this module was
 # written (read back by type, see _Reader.extra): no field is ever dropped on save.
@@ -68,7 +70,15 @@ class ProjectLockedError(ProjectError):
 # Format versions: each step upgrades data of version N to N + 1, in place of the old keys.
 # Add a step here (and bump FORMAT_VERSION) whenever the format changes; never edit a step.
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+def _v1_to_v2(data: dict) -> dict:
+    """v2 adds chapters (each section may name its chapter) and the codex. A v1 project is
+    a one-level plan: no chapters, an empty codex; its story bible stays the bible."""
+    data.setdefault("chapters", [])
+    data.setdefault("codex", {"entries": [], "proposed": []})
+    return data
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 
 
 def migrate(data: dict) -> dict:
@@ -362,7 +372,7 @@ class ProjectLock:
 # ---------------------------------------------------------------------------------------
 
 @dataclass
-class Project(Job):
+class Project(BookJob):
     title: str = ""
     author: str = ""
     contact: str = ""               # address / e-mail lines for the manuscript's title page
@@ -392,6 +402,8 @@ class Project(Job):
         for f in fields(self):          # fields the engine's Job gains later are saved too
             if f.name not in data and f.name not in _NOT_SAVED:
                 data[f.name] = getattr(self, f.name)
+        data["chapters"] = [ch.to_dict() for ch in self.chapters]
+        data["codex"] = self.codex.to_dict()
         data["sections"] = [{k: getattr(s, k) if k != "takes" else list(s.takes) for k in SECTION_KEYS}
                             for s in self.sections]
         return data
@@ -434,6 +446,7 @@ class Project(Job):
                 title=r.text(data, "title", "project"), author=r.text(data, "author", "project"),
                 contact=r.text(data, "contact", "project"), settings=settings)
         r.extra(p, data, _TOP_HANDLED, "project")
+        _read_book(p, data, r)
         p.warnings = r.warnings
         return p
 
@@ -590,6 +603,30 @@ class Project(Job):
     @property
     def finished(self) -> bool:
         return bool(self.sections) and all(SectionStatus(s.status).finished or s.locked for s in self.sections)
+
+
+def _read_book(p: "Project", data: dict, r: _Reader) -> None:
+    """Chapters and codex (v2), repaired like the rest: a scene whose chapter does not exist
+    is kept, without a chapter."""
+    raw = data.get("chapters", [])
+    if not isinstance(raw, list):
+        r.warn("'chapters' is not a list; no chapters were loaded.")
+        raw = []
+    for i, obj in enumerate(raw):
+        if isinstance(obj, dict):
+            p.chapters.append(Chapter.from_dict(obj, r.warn, f"chapter {i + 1}"))
+        else:
+            r.warn(f"chapter {i + 1} is not a chapter ({_short(obj)}) and was skipped.")
+    p.codex = Codex.from_dict(data.get("codex"), r.warn)
+    for i, s in enumerate(p.sections):
+        c = s.chapter
+        if c is None:
+            continue
+        if isinstance(c, bool) or not isinstance(c, int) or not (0 <= c < len(p.chapters)):
+            r.warn(f"section {i + 1}: chapter {_short(c)} does not exist; kept without a chapter.")
+            s.chapter = None
+        if not isinstance(s.codex_used, list) or not all(isinstance(n, str) for n in s.codex_used):
+            s.codex_used = []
 
 
 def _signature(p: Path) -> tuple | None:

@@ -1,0 +1,231 @@
+"""Unit: two-level AgentWrite (book -> chapters -> scenes) on a scripted backend."""
+
+from __future__ import annotations
+
+import re
+
+from fakes import ScriptedBackend
+
+from longhand.core.backends.base import Generation
+from longhand.core.engine import book as B
+from longhand.core.engine.codex import CodexEntry
+from longhand.core.projects.project import Project
+
+
+class BookBackend(ScriptedBackend):
+    """Answers plan requests with scripted plan lines; writes Lorem-ipsum prose otherwise."""
+
+    def __init__(self, chapters: int = 40, scenes: int = 5, **kw) -> None:
+        super().__init__(style="completion", **kw)
+        self.chapter_lines = chapters
+        self.scene_lines = scenes
+        self.plan_calls = 0
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        t = prompt.text()
+        m = re.search(r"Chapter (\d+) - Title:$", t)
+        if m:
+            k = int(m.group(1))
+            lines = [f"Chapter {i} - Title: Place {i} - Synopsis: Mara Voss travels to place {i} and finds "
+                     f"clue number {i} - Word Count: {2000 + 100 * (i % 3)} words"
+                     for i in range(k, min(self.chapter_lines, k + 11) + 1)]
+            return self._answer(prompt, "\n".join(lines)[len(f"Chapter {k} - Title:"):] + "\n\n", on_piece)
+        m = re.search(r"Scene (\d+) - Main Point:$", t)
+        if m:
+            self.plan_calls += 1
+            lines = [f"Scene {i} - Main Point: In Lowmere Mara Voss does step {i} of the chapter "
+                     f"- Word Count: {300 + 100 * i} words" for i in range(1, self.scene_lines + 1)]
+            return self._answer(prompt, "\n".join(lines)[len("Scene 1 - Main Point:"):] + "\n\n"
+                                if self.scene_lines else "\n\n", on_piece)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+    def _answer(self, prompt, text, on_piece):
+        self.prompts.append(prompt)
+        if on_piece:
+            on_piece(text)
+        return Generation(text, "end", 100, 10, len(text.split()), 0.01)
+
+
+def _job(target=100_000) -> B.BookJob:
+    job = B.BookJob(instruction=f"Write a {target}-word fantasy novel about a cartographer.", target_words=target)
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer, 34.", aliases=["Mara"]))
+    job.codex.add(CodexEntry("Lowmere", "place", "A drowned town of canals."))
+    return job
+
+
+def test_two_levels_above_the_threshold_or_when_chapters_are_asked_for():
+    assert B.wants_chapters("Write a story.", B.BOOK_THRESHOLD)
+    assert not B.wants_chapters("Write a story.", 5000)
+    assert B.wants_chapters("Write a 5000-word story in five chapters.", 5000)
+    assert not B.wants_chapters("Write a 300-word chapter.", 300)
+
+
+def test_book_plan_rolls_up_exactly_with_distinct_synopses():
+    backend = BookBackend(chapters=40)
+    w = B.BookWriter(backend)
+    chapters = w.plan_book("Write a 100000-word fantasy novel.", 100_000)
+    assert len(chapters) == B.expected_chapters(100_000) == 40
+    assert sum(c.target_words for c in chapters) == 100_000
+    assert len({c.synopsis for c in chapters}) == 40
+    # asked for a dozen lines at a time, continued from what was parsed
+    assert sum(1 for p in backend.prompts if p.text().endswith("Title:")) == 4
+
+
+def test_book_plan_falls_back_when_the_model_plans_nothing():
+    w = B.BookWriter(BookBackend(chapters=0))
+    chapters = w.plan_book("Write a 90000-word fantasy novel.", 90_000)
+    assert len(chapters) == 36 and sum(c.target_words for c in chapters) == 90_000
+    assert len({c.synopsis for c in chapters}) == 36
+    assert all(c.plan_how == "fallback" for c in chapters)
+
+
+def test_replan_book_keeps_locked_chapters_and_written_ones():
+    w = B.BookWriter(BookBackend(chapters=40))
+    job = _job(20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    job.chapters[2].locked = True
+    job.chapters[2].title = "My own chapter"
+    w.plan_chapter(job, 0)
+    job.sections[0].text = "Written by hand."
+    kept0 = job.chapters[0]
+    w.replan_book(job)
+    assert job.chapters[2].title == "My own chapter" and job.chapters[0] is kept0
+    assert job.sections[0].text == "Written by hand." and job.sections[0].chapter == 0
+    assert sum(c.target_words for c in job.chapters) == 20_000
+
+
+def test_chapter_plan_rolls_up_keeps_locked_scenes_and_old_text():
+    backend = BookBackend()
+    w = B.BookWriter(backend)
+    job = _job(20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    idx = w.plan_chapter(job, 1)
+    ch = job.chapters[1]
+    assert sum(job.sections[i].target_words for i in idx) == ch.target_words
+    assert all(B.MIN_SCENE_WORDS <= job.sections[i].target_words <= B.MAX_SCENE_WORDS for i in idx)
+    assert all(job.sections[i].chapter == 1 for i in idx)
+    # lock scene 2 (with the user's target), write scene 1, plan again
+    job.sections[idx[1]].locked = True
+    job.sections[idx[1]].target_words = 777
+    job.sections[idx[0]].text = "An old draft."
+    idx2 = w.plan_chapter(job, 1)
+    assert job.sections[idx2[1]].locked and job.sections[idx2[1]].target_words == 777
+    assert sum(job.sections[i].target_words for i in idx2) == ch.target_words
+    assert "An old draft." in job.sections[idx2[0]].takes
+
+
+def test_a_chapter_planned_into_nothing_gets_a_sensible_split():
+    w = B.BookWriter(BookBackend(scenes=0))
+    job = _job(20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    idx = w.plan_chapter(job, 0)
+    assert job.chapters[0].plan_how == "fallback"
+    assert len(idx) == B.expected_scenes(job.chapters[0].target_words)
+    assert sum(job.sections[i].target_words for i in idx) == job.chapters[0].target_words
+    points = [job.sections[i].main_point for i in idx]
+    assert points[0].startswith("Opening of the chapter") and points[-1].startswith("End of the chapter")
+    assert len(set(points)) == len(points)
+
+
+def test_edited_totals_are_reported_not_rescaled():
+    w = B.BookWriter(BookBackend())
+    job = _job(20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    w.plan_chapter(job, 0)
+    assert B.check_totals(job) == []
+    job.chapters[3].target_words += 500
+    first = B.chapter_scenes(job, 0)[0]
+    job.sections[first].target_words -= 100
+    problems = B.check_totals(job)
+    assert len(problems) == 2 and "+500" in problems[0] and "Chapter 1" in problems[1] and "-100" in problems[1]
+    assert job.chapters[3].target_words == 2500 + 500 or job.chapters[3].target_words > 2000   # untouched
+
+
+def test_structure_edits_keep_chapter_indexes_consistent():
+    w = B.BookWriter(BookBackend())
+    job = _job(20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    for c in range(3):
+        w.plan_chapter(job, c)
+    titles = [c.title for c in job.chapters]
+    first_of = {c: job.sections[B.chapter_scenes(job, c)[0]] for c in range(3)}
+    B.move_chapter(job, 0, 2)
+    assert [c.title for c in job.chapters][:3] == [titles[1], titles[2], titles[0]]
+    assert job.sections[B.chapter_scenes(job, 2)[0]] is first_of[0]
+    assert [s.chapter for s in job.sections] == sorted(s.chapter for s in job.sections)
+    B.add_chapter(job, 1, "Interlude", "A pause.", 1000)
+    assert job.chapters[1].title == "Interlude" and B.chapter_scenes(job, 1) == []
+    assert job.sections[B.chapter_scenes(job, 3)[0]] is first_of[0]
+    n = len(B.chapter_scenes(job, 0))
+    B.add_scene(job, 0, 1, "A new scene in the middle", 300)
+    assert job.sections[B.chapter_scenes(job, 0)[1]].main_point == "A new scene in the middle"
+    B.move_scene(job, B.chapter_scenes(job, 0)[1], 0)
+    assert job.sections[B.chapter_scenes(job, 0)[0]].main_point == "A new scene in the middle"
+    B.delete_scene(job, B.chapter_scenes(job, 0)[0])
+    assert len(B.chapter_scenes(job, 0)) == n
+    B.delete_chapter(job, 1)
+    assert job.sections[B.chapter_scenes(job, 2)[0]] is first_of[0]
+
+
+def test_write_book_prefix_sharing_summaries_codex_and_resume(tmp_path):
+    backend = BookBackend()
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer, 34.", aliases=["Mara"]))
+    job.codex.add(CodexEntry("Lowmere", "place", "A drowned town of canals."))
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    events = []
+    stats = w.write_book(job, chapters=[0, 1], on_event=events.append)
+    assert B.chapter_status(job, 0) == B.chapter_status(job, 1) == "done"
+    assert B.chapter_status(job, 2) == "unplanned"
+    assert stats.words == job.words > 0
+    # consecutive scene prompts of a chapter share their whole prefix
+    writes = [p for p in backend.prompts if "### " in p.text() and not p.text().rstrip().endswith(":")]
+    same_chapter = [(a, b) for a, b in zip(writes, writes[1:])
+                    if a.text().split("## Chapter ")[-1][:2] == b.text().split("## Chapter ")[-1][:2]
+                    and not a.answer and not b.answer]
+    assert same_chapter and all(b.text().startswith(a.text()) for a, b in same_chapter)
+    # summaries written, codex used by every scene (both names are in each plan line)
+    assert job.chapters[0].summary and job.chapters[1].summary
+    assert all(set(s.codex_used) >= {"Mara Voss", "Lowmere"} for s in job.sections)
+    done = [e for e in events if isinstance(e, B.ChapterDone)]
+    assert [e.chapter for e in done] == [0, 1]
+    # the user edits chapter 1's summary; it is never replaced
+    B.set_chapter_summary(job, 0, "My summary of chapter one.")
+    for k, i in enumerate(B.chapter_scenes(job, 0)):      # mark chapter one's text
+        job.sections[i].text = f"Chapter-one-scene-{k} marker. " + job.sections[i].text
+    job.path = tmp_path / "novel.longhand"
+    job.save()
+    again = Project.load(job.path)
+    assert again.chapters == job.chapters and again.codex == job.codex and again.sections == job.sections
+    backend2 = BookBackend()
+    w2 = B.BookWriter(backend2)
+    w2.write_book(again, chapters=[2])
+    assert again.chapters[0].summary == "My summary of chapter one." and again.chapters[0].summary_edited
+    # resuming reads no earlier chapter's text: only the book plan, summaries and codex
+    assert backend2.prompts and all("Chapter-one-scene" not in p.text() for p in backend2.prompts)
+    assert any("My summary of chapter one." in p.text() for p in backend2.prompts)
+
+
+def test_interrupted_scene_continues_after_reload(tmp_path):
+    from longhand.core.errors import CancelToken
+    backend = BookBackend(delay=0.0)
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word novel.", target_words=20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    cancel = CancelToken()
+    seen = {"n": 0}
+
+    def on_event(e):
+        if type(e).__name__ == "SectionToken":
+            seen["n"] += 1
+            if seen["n"] == 120:
+                cancel.cancel()
+
+    w.write_book(job, on_event=on_event, cancel=cancel)
+    writing = [s for s in job.sections if s.status == "writing"]
+    assert len(writing) == 1 and writing[0].text
+    before = writing[0].text
+    w.write_book(job, max_scenes=1)
+    assert writing[0].status == "done" and writing[0].text.startswith(before[:50])
