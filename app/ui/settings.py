@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ..core.backends.base import MAX_CONTEXT
 from ..core.engine.prompts import FORMATS
 from ..core.engine.settings import EngineSettings
-from ..core.secrets import API_KEY, secrets
+from ..core.secrets import API_KEY, HUB_TOKEN, secrets
 
 __all__ = ["EngineSettings", "SettingsDialog", "app_settings", "load_engine_settings", "save_engine_settings"]
 
@@ -97,6 +97,11 @@ class SettingsDialog(QDialog):
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key.setPlaceholderText("Optional")
         form.addRow("API key:", self.api_key)
+
+        self.hub_token = QLineEdit(secrets.get(HUB_TOKEN))
+        self.hub_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.hub_token.setPlaceholderText("Optional: for gated or private models on Hugging Face")
+        form.addRow("Hub token:", self.hub_token)
 
         self.format = QComboBox()
         self.format.addItem("Auto (from the model file or server)", "")
@@ -174,6 +179,13 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(note)
         layout.addWidget(buttons)
+
+    def save_hub_token(self) -> str | None:
+        """Keep the hub token in the keychain; a notice when there is none (memory only)."""
+        token = self.hub_token.text().strip()
+        if token == secrets.get(HUB_TOKEN):
+            return None
+        return None if secrets.set(HUB_TOKEN, token) else secrets.notice
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self.model_edit.text(),

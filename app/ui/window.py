@@ -292,6 +292,9 @@ class MainWindow(QMainWindow):
         dlg = SettingsDialog(self.engine_settings, self)
         if dlg.exec():
             self.apply_settings(dlg.value())
+            notice = dlg.save_hub_token()
+            if notice:
+                self.show_info(notice)
 
     def open_models(self) -> None:
         from .model_manager import ModelManagerDialog

