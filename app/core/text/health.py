@@ -1,0 +1,322 @@
+"""Core: is this text still text? A cheap health check for every streamed piece.
+
+Small models (and large ones over long contexts) fail in a few recognisable ways, and the
+length score cannot see any of them: every junk fragment is a word to LongBench-Write. The
+check looks at the text only, so it works the same on every backend:
+
+* **junk**: fragments, i.e. one- or two-letter tokens that are not words ("es es ue ue",
+  "ltollsons li tollos"), as a share of the words (:func:`junk_share`);
+* **compression**: the zlib compression ratio of the recent text; prose compresses to about
+  half its size, loops and stutter to a third or less (:func:`compression_ratio`);
+* **loops**: the share of recent word 4-grams (Chinese: character 4-grams) already seen
+  in the section or in the text carried before it;
+* **language**: the share of the recent text in the request's language
+  (:func:`longhand.core.text.language.language_share`);
+* **topic drift**: whether a long stretch shares no content word (Chinese: no character
+  pair) with the request and the section's plan step.
+
+Thresholds were calibrated on clean and on failed texts of the demo model
+(``tests/unit/test_health_calibration.py`` loads them from ``bench/results`` and checks
+that no clean section is flagged and every failed one is). :class:`HealthMonitor` runs the
+check incrementally while a section streams and says where the healthy text ends.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+
+from .language import ZH, language_share
+
+# Real English words of one or two letters (and the pieces of contractions and common
+# abbreviations). Everything else that short is a fragment.
+SHORT_WORDS = frozenset("""
+a i o
+ab ad ah ai am an as at aw ax ay be bi by da de di do eh el em en er ex fa go ha he hi hm
+ho id if in is it jo la li lo ma me mi mm mo mu my no nu of oh oi ok om on op or ow ox oy
+pa pe pi po qi re sh si so ta ti to uh um un up us vs we ye yo
+co cv dr eg ie jr mr ms mt pm am pc pr st sr tv uk us vs
+ll ve re
+""".split())
+
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_UNIT = re.compile(r"[a-z]+(?:['’][a-z]+)*|[\u4e00-\u9fff]")
+_SENTENCE_END = re.compile(r"""[.!?…。！？][”"’'»)\]」』]*(?=\s|$)|[。！？][”"’'」』]*""")
+
+# Words too common to say anything about a topic.
+STOPWORDS = frozenset("""
+about above after again against all also although always among and another any are around
+because been before being below between both but came can come could did does doing done down
+during each either else even ever every few first for from further had has have having her
+here hers herself him himself his how however into its itself just last least less like made
+make many may more most much must near never next none nor not now off often once one only
+other others our ours out over own part same says shall she should since some such than that
+the their theirs them themselves then there these they thing things this those though three
+through thus till too two under until upon very was way well were what when where whether which
+while who whom whose why will with within without would yet you your yours write written words
+word story essay article report text about long
+""".split())
+
+
+# Short tokens that are not fragments: initials and abbreviations ("e.g.", "J. R."), plural
+# marks ("event(s)"), list letters ("a)", "(b)").
+_NOT_FRAGMENT = re.compile(r"\b[A-Za-z]{1,2}\.|\((?:s|es)\)|\(?\b[a-z]\)")
+
+
+def fragments(text: str) -> tuple[int, int]:
+    """(fragments, words) of ``text``: fragments are lower-case one- or two-letter non-words."""
+    words = _WORD.findall(_NOT_FRAGMENT.sub(" ", text))
+    bad = sum(1 for w in words if len(w) <= 2 and w.islower() and w not in SHORT_WORDS)
+    return bad, len(words)
+
+
+def junk_share(text: str) -> float:
+    """Share of the words of ``text`` (Chinese characters count as words) that are fragments."""
+    bad, words = fragments(text)
+    total = words + len(_HAN.findall(text))
+    return bad / total if total else 0.0
+
+
+def compression_ratio(text: str) -> float:
+    """zlib-compressed size over raw size (UTF-8); about 0.5 for prose, lower for loops."""
+    raw = text.encode("utf-8")
+    if not raw:
+        return 1.0
+    return len(zlib.compress(raw, 6)) / len(raw)
+
+
+def units(text: str) -> list[str]:
+    """Lower-case words and Chinese characters, the units n-grams are made of."""
+    return _UNIT.findall(text.lower())
+
+
+def grams(seq: list[str], n: int = 4) -> list[tuple[str, ...]]:
+    return [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
+
+
+def repeated_share(text: str, seen: set | None = None, n: int = 4) -> float:
+    """Share of the n-grams of ``text`` seen before (in ``seen`` or earlier in ``text``)."""
+    gs = grams(units(text), n)
+    if not gs:
+        return 0.0
+    known = set(seen or ())
+    rep = 0
+    for g in gs:
+        if g in known:
+            rep += 1
+        else:
+            known.add(g)
+    return rep / len(gs)
+
+
+def _stem(word: str) -> str:
+    return word[:5]
+
+
+def topic_keys(text: str, lang: str) -> set[str]:
+    """What a stretch of text is about, crudely: content-word stems, or Chinese character pairs."""
+    if lang == ZH:
+        han = "".join(_HAN.findall(text))
+        return {han[i:i + 2] for i in range(len(han) - 1)}
+    return {_stem(w) for w in (x.lower() for x in _WORD.findall(text))
+            if len(w) >= 4 and w not in STOPWORDS}
+
+
+def topic_overlap(text: str, topic: set[str], lang: str) -> int:
+    """How many topic keys (of the request and plan step) ``text`` mentions."""
+    return len(topic_keys(text, lang) & topic) if topic else 0
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets just after each sentence end in ``text``."""
+    return [m.end() for m in _SENTENCE_END.finditer(text)]
+
+
+# ---------------------------------------------------------------------------------------
+# Thresholds and the verdict
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where healthy text ends. Calibrated on the demo model's clean and failed outputs."""
+
+    junk_window: float = 0.12        # fragments in the last ``window`` words
+    junk_section: float = 0.03       # fragments in the section's new text (from 100 words on)
+    compression: float = 0.30        # zlib ratio of the last ~1,500 characters (en)
+    compression_zh: float = 0.30     # the same for Chinese text (3 bytes a character)
+    repeats: float = 0.40            # share of the last window's 4-grams seen before
+    language_window: float = 0.5     # share of the last window in the request's language
+    language_section: float = 0.9    # share of the section's new text, from 100 units on
+    drift_words: int = 300           # a stretch this long with no topic key is drift
+    window: int = 80                 # words (Chinese characters) in the rolling window
+    min_units: int = 40              # no verdict on less text than this
+    min_topic: int = 3               # drift is judged only against a topic of this many keys
+
+
+DEFAULT = Thresholds()
+
+
+@dataclass
+class Health:
+    """A verdict on a stretch of text, with the figures it was based on."""
+
+    ok: bool = True
+    reasons: list[str] = field(default_factory=list)
+    junk: float = 0.0
+    compression: float = 1.0
+    repeats: float = 0.0
+    language: float | None = None
+    topic: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """The first reason's kind ("junk", "loop", "language", "drift") or "" when ok."""
+        return self.reasons[0].split(":")[0] if self.reasons else ""
+
+
+def check_text(text: str, lang: str, *, seen: set | None = None, topic: set[str] | None = None,
+               t: Thresholds = DEFAULT) -> Health:
+    """Judge a whole stretch of text at once (a finished section, or a window)."""
+    h = Health()
+    u = units(text)
+    if len(u) < t.min_units:
+        return h
+    h.junk = junk_share(text)
+    tail = text[-1500:]
+    h.compression = compression_ratio(tail) if len(tail) >= 400 else 1.0
+    h.repeats = repeated_share(text, seen)
+    h.language = language_share(text, lang)
+    if topic:
+        h.topic = topic_overlap(text, topic, lang)
+    limit_cr = t.compression_zh if lang == ZH else t.compression
+    if h.junk > t.junk_section:
+        h.reasons.append(f"junk: {h.junk:.2f} of the words are fragments")
+    if h.compression < limit_cr:
+        h.reasons.append(f"loop: compresses to {h.compression:.2f}")
+    if h.repeats > t.repeats:
+        h.reasons.append(f"loop: {h.repeats:.2f} of the 4-grams repeat earlier text")
+    if h.language is not None and h.language < t.language_section:
+        h.reasons.append(f"language: only {h.language:.2f} of the text is in the request's language")
+    if topic and h.topic == 0 and len(u) >= t.drift_words:
+        h.reasons.append("drift: shares nothing with the request or the plan step")
+    h.ok = not h.reasons
+    return h
+
+
+class HealthMonitor:
+    """Watches a section's text while it streams; says when it fails and where to cut.
+
+    ``feed(text)`` takes the section's whole text so far (the first ``protected`` characters,
+    text the user wrote or kept, are never judged or cut) and returns a failed
+    :class:`Health` when the new text is not healthy, else None. It does real work only every
+    ``every`` characters, so calling it for every token is cheap. ``reference`` is the text
+    carried before the section (loops into earlier sections count); ``topic`` the request's
+    and plan step's words.
+    """
+
+    def __init__(self, lang: str, *, reference: str = "", topic_text: str = "", protected: int = 0,
+                 thresholds: Thresholds = DEFAULT, every: int = 48) -> None:
+        self.lang = lang
+        self.t = thresholds
+        self.protected = protected
+        self.every = every
+        self._last = 0
+        self.seen = set(grams(units(reference[-20000:]))) if reference else set()
+        self.topic = topic_keys(topic_text, lang) if topic_text else set()
+        self.last: Health | None = None
+
+    def feed(self, text: str, *, final: bool = False) -> Health | None:
+        if not final and len(text) - self._last < self.every:
+            return None
+        self._last = len(text)
+        h = self.judge(text)
+        self.last = h
+        return None if h.ok else h
+
+    def judge(self, text: str) -> Health:
+        t = self.t
+        new = text[self.protected:]
+        u = units(new)
+        h = Health()
+        if len(u) < t.min_units:
+            # too little to judge, except a start in the wrong language
+            share = language_share(new, self.lang)
+            if len(u) >= 16 and share is not None and share < 0.2:
+                h.language = share
+                h.reasons.append(f"language: {share:.2f} of the text is in the request's language")
+                h.ok = False
+            return h
+        window = _tail_units(new, t.window)
+        h.junk = junk_share(window)
+        tail = new[-1500:]
+        h.compression = compression_ratio(tail) if len(tail.encode("utf-8")) >= 600 else 1.0
+        gs = grams(u)
+        recent = gs[-t.window:]
+        earlier = set(gs[:-t.window]) | self.seen
+        h.repeats = _repeat_share(recent, earlier)
+        h.language = language_share(window, self.lang)
+        whole_junk = junk_share(new)
+        whole_lang = language_share(new, self.lang)
+        limit_cr = t.compression_zh if self.lang == ZH else t.compression
+        if h.junk > t.junk_window or (len(u) >= 100 and whole_junk > t.junk_section):
+            h.reasons.append(f"junk: {max(h.junk, whole_junk):.2f} of the words are fragments")
+        if h.compression < limit_cr:
+            h.reasons.append(f"loop: the recent text compresses to {h.compression:.2f}")
+        if h.repeats > t.repeats:
+            h.reasons.append(f"loop: {h.repeats:.2f} of the recent 4-grams repeat earlier text")
+        if h.language is not None and (h.language < t.language_window or (
+                len(u) >= 100 and whole_lang is not None and whole_lang < t.language_section)):
+            h.reasons.append(f"language: {h.language:.2f} of the recent text is in the request's language")
+        if len(self.topic) >= t.min_topic and len(u) >= t.drift_words:
+            h.topic = topic_overlap(new, self.topic, self.lang)
+            if h.topic == 0:
+                h.reasons.append("drift: shares nothing with the request or the plan step")
+        h.ok = not h.reasons
+        return h
+
+    def healthy_prefix(self, text: str) -> str:
+        """``text`` cut back to the last sentence end after which the text is still healthy.
+
+        Sentences are dropped from the end while the text up to them fails the check, or
+        while the dropped part is short; never into the protected prefix.
+        """
+        ends = [e for e in sentence_ends(text) if e > self.protected]
+        # the failure began inside the last window: drop at least the sentence it was in
+        for end in reversed(ends):
+            cand = text[:end]
+            if end < len(text.rstrip()) and self.judge(cand).ok and \
+                    self._window_clean(text[self.protected:end]):
+                return cand.rstrip()
+        return text[:self.protected].rstrip() if self.protected else ""
+
+    def _window_clean(self, text: str) -> bool:
+        """The last sentences before a cut must themselves be clean (no fragments, no repeats)."""
+        tail = _tail_units(text, 30)
+        bad, words = fragments(tail)
+        if words and bad / words > self.t.junk_section * 2:
+            return False
+        return True
+
+
+def _tail_units(text: str, n: int) -> str:
+    """The end of ``text`` holding about ``n`` units (words or Chinese characters)."""
+    count = 0
+    for m in reversed(list(_UNIT.finditer(text.lower()))):
+        count += 1
+        if count >= n:
+            return text[m.start():]
+    return text
+
+
+def _repeat_share(recent: list[tuple[str, ...]], earlier: set) -> float:
+    if not recent:
+        return 0.0
+    known = set(earlier)
+    rep = 0
+    for g in recent:
+        if g in known:
+            rep += 1
+        else:
+            known.add(g)
+    return rep / len(recent)

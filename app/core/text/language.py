@@ -1,0 +1,53 @@
+"""Core: which language a request is written in, and how much of a text is in it.
+
+Longhand answers a request in its own language. Two languages are told apart, the two that
+LongBench-Write counts: Chinese (Han characters, ``[\\u4e00-\\u9fff]``) and English (Latin
+words). A request is Chinese when Han characters make up a real part of it (a Chinese
+request often quotes an English name or a number); anything else is treated as English.
+
+:func:`language_share` is the share of a text's counted units (Chinese characters, Latin
+words, words in other scripts) that are in the given language: 1.0 for a Chinese essay,
+about 0.02 for an English essay that only repeats a Chinese title.
+"""
+
+from __future__ import annotations
+
+import re
+
+ZH, EN = "zh", "en"
+LANGUAGES = (ZH, EN)
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+# Words in other scripts (Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai, Hangul, kana):
+# they count against either language.
+_OTHER_WORD = re.compile(r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0900-\u097f\u0e00-\u0e7f"
+                         r"\u3040-\u30ff\uac00-\ud7af]+")
+
+
+def detect_language(text: str) -> str:
+    """"zh" when Han characters make up at least a fifth of the request's units, else "en"."""
+    han = len(_HAN.findall(text or ""))
+    latin = len(_LATIN_WORD.findall(text or ""))
+    if han and han >= 0.2 * (han + latin):
+        return ZH
+    return EN
+
+
+def units(text: str) -> tuple[int, int, int]:
+    """(Han characters, Latin words, other-script words) in ``text``."""
+    return (len(_HAN.findall(text)), len(_LATIN_WORD.findall(text)), len(_OTHER_WORD.findall(text)))
+
+
+def language_share(text: str, lang: str) -> float | None:
+    """Share of the counted units of ``text`` that are in ``lang``; None for a text without any."""
+    han, latin, other = units(text or "")
+    total = han + latin + other
+    if not total:
+        return None
+    return (han if lang == ZH else latin) / total
+
+
+def language_name(lang: str) -> str:
+    """The language's name, as a prompt tells a model to write in it."""
+    return {ZH: "Chinese (简体中文)", EN: "English"}.get(lang, "English")

@@ -1,0 +1,179 @@
+"""Calibration of the text-health check on real outputs of the demo model (issue 14).
+
+The texts are the benchmark outputs kept in ``bench/results``: the length set's texts
+(``length_texts.jsonl``, split into their sections with ``length.json``), the 20,000-word
+bounded-context novel (``novel_memory.longhand``), the 10,000-word prefix-reuse job
+(``prefix_reuse_10000_text.md``) and failed sections collected while fixing issue 14
+(``health_failed.jsonl``: collapsed 10,000-word jobs, English answers to Chinese requests).
+
+Every section is labelled by an offline judge that is deliberately *not* the streaming
+check: whole-section figures and the longest span copied from earlier text. The streaming
+:class:`HealthMonitor` (fed the section piece by piece, with the earlier sections as its
+reference, exactly as the engine runs it) must pass every clean section and stop every
+failed one. Sections the judge calls neither are not used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from longhand.core.text.health import HealthMonitor, compression_ratio, fragments, topic_keys, units
+from longhand.core.text.language import detect_language, language_share
+from longhand.core.text.wordcount import count_words
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+PROMPTS = Path(__file__).resolve().parents[2] / "bench" / "prompts" / "length.jsonl"
+
+
+# ---------------------------------------------------------------------------------------
+# The offline judge
+
+def longest_copied_span(text: str, earlier: str) -> int:
+    """Longest run of units of ``text`` that also occurs, in order, in ``earlier`` or earlier
+    in ``text`` itself (measured through 8-grams: the answer is a lower bound past 8)."""
+    n = 8
+    seen = set()
+    ref = units(earlier)
+    for i in range(len(ref) - n + 1):
+        seen.add(tuple(ref[i:i + n]))
+    u = units(text)
+    best = run = 0
+    for i in range(len(u) - n + 1):
+        g = tuple(u[i:i + n])
+        if g in seen:
+            run = run + 1 if run else n
+            best = max(best, run)
+        else:
+            run = 0
+        seen.add(g)
+    return best
+
+
+def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
+    """"clean", "failed" or "" (neither: not used for calibration)."""
+    u = units(text)
+    if len(u) < 60:
+        return ""
+    keys = topic_keys(topic, lang)
+    if len(keys) >= 3 and len(u) >= 300 and not (topic_keys(text, lang) & keys):
+        return "failed"        # about something else entirely (e.g. the plan prompt's example)
+    bad, words = fragments(text)
+    junk = bad / max(1, words + sum(1 for x in u if len(x) == 1 and "\u4e00" <= x <= "\u9fff"))
+    share = language_share(text, lang) or 0.0
+    copied = longest_copied_span(text, earlier)
+    ratio = compression_ratio(text[-1500:])
+    if junk > 0.05 or share < 0.8 or copied >= 40 or ratio < 0.25:
+        return "failed"
+    if junk <= 0.03 and share >= 0.95 and copied < 12 and ratio >= 0.40:
+        return "clean"
+    return ""
+
+
+def stream(text: str, lang: str, reference: str, topic: str):
+    """Feed ``text`` to a monitor the way the engine does (a few characters at a time)."""
+    m = HealthMonitor(lang, reference=reference, topic_text=topic)
+    for i in range(5, len(text) + 1, 5):
+        h = m.feed(text[:i])
+        if h is not None:
+            return h
+    return m.feed(text, final=True)
+
+
+# ---------------------------------------------------------------------------------------
+# The texts
+
+def split_by_counts(text: str, counts: list[int]) -> list[str] | None:
+    """Cut a text joined from sections back into them, by each section's word count."""
+    paras = text.split("\n\n")
+    out, cur, i = [], [], 0
+    for p in paras:
+        cur.append(p)
+        if i < len(counts) and count_words("\n\n".join(cur)) >= counts[i]:
+            if count_words("\n\n".join(cur)) != counts[i]:
+                return None
+            out.append("\n\n".join(cur))
+            cur, i = [], i + 1
+    return out if i == len(counts) and not "".join(cur).strip() else None
+
+
+def documents() -> list[tuple[str, str, str, list[tuple[str, str]]]]:
+    """(name, language, instruction, [(main point, section text)...]) for every stored job."""
+    docs = []
+    prompts = {}
+    if PROMPTS.exists():
+        prompts = {json.loads(ln)["id"]: json.loads(ln) for ln in PROMPTS.read_text("utf-8").splitlines() if ln}
+    lt, lj = RESULTS / "length_texts.jsonl", RESULTS / "length.json"
+    if lt.exists() and lj.exists():
+        rows = {r["id"]: r for r in json.loads(lj.read_text("utf-8"))["prompts"]}
+        for ln in lt.read_text("utf-8").splitlines():
+            d = json.loads(ln)
+            row, p = rows.get(d["id"]), prompts.get(d["id"])
+            if not row or not p:
+                continue
+            parts = split_by_counts(d["text"], [s["words"] for s in row["sections"]])
+            if parts:
+                points = [s.get("main_point", "") for s in row["sections"]]
+                docs.append((f"length:{d['id']}", detect_language(p["prompt"]), p["prompt"],
+                             list(zip(points, parts))))
+    nm = RESULTS / "novel_memory.longhand"
+    if nm.exists():
+        d = json.loads(nm.read_text("utf-8"))
+        docs.append(("novel_memory", "en", d["instruction"],
+                     [(s["main_point"], s["text"]) for s in d["sections"]]))
+    pr, pj = RESULTS / "prefix_reuse_10000_text.md", RESULTS / "prefix_reuse_10000.json"
+    if pr.exists() and pj.exists():
+        j = json.loads(pj.read_text("utf-8"))
+        body = pr.read_text("utf-8").split("\n", 1)[1].strip()
+        parts = split_by_counts(body, [s["words"] for s in j["sections"]])
+        if parts:
+            docs.append(("prefix_reuse_10000", "en", j["instruction"], [("", t) for t in parts]))
+    hf = RESULTS / "health_failed.jsonl"
+    if hf.exists():
+        for ln in hf.read_text("utf-8").splitlines():
+            if ln.strip():
+                d = json.loads(ln)
+                docs.append((f"failed:{d['name']}", d["lang"], d["instruction"],
+                             [(s["main_point"], s["text"]) for s in d["sections"]]))
+    return docs
+
+
+def labelled():
+    out = []
+    for name, lang, instruction, sections in documents():
+        earlier: list[str] = []
+        for i, (point, text) in enumerate(sections):
+            topic = " ".join([instruction, point, earlier[-1][-3000:] if earlier else ""])
+            label = judge(text, "\n\n".join(earlier), lang, topic)
+            if label:
+                out.append((f"{name}#{i + 1}", label, lang, text, "\n\n".join(earlier[-6:]), topic))
+            earlier.append(text)
+    return out
+
+
+CASES = labelled()
+
+
+def test_the_calibration_set_is_there():
+    clean = [c for c in CASES if c[1] == "clean"]
+    failed = [c for c in CASES if c[1] == "failed"]
+    assert len(clean) >= 20, "clean sections from bench/results"
+    assert len(failed) >= 20, "failed sections from bench/results"
+    kinds = {c[0].split(":")[0] for c in failed}
+    assert "failed" in kinds or "length" in kinds
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == "clean"], ids=lambda c: c[0])
+def test_clean_sections_pass(case):
+    name, _, lang, text, reference, topic = case
+    h = stream(text, lang, reference, topic)
+    assert h is None, f"{name} flagged: {h.reasons}"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == "failed"], ids=lambda c: c[0])
+def test_failed_sections_are_stopped(case):
+    name, _, lang, text, reference, topic = case
+    h = stream(text, lang, reference, topic)
+    assert h is not None, f"{name} passed the check"
