@@ -62,7 +62,15 @@ class ScriptedBackend(Backend):
         return Generation(text, finish, 100, 10, n, 0.01)
 
     def _sentences(self):
+        # "Lorem ipsum ipsum" then made-up words that do not repeat in 4-grams, not even across
+        # calls: the engine's health check (core/text/health.py) rightly cuts a text that loops.
         for i in itertools.count():
-            word = "Lorem" if i % self.sentence_words == 0 else "ipsum"
-            end = "." if i % self.sentence_words == self.sentence_words - 1 else ""
+            self._x = x = (getattr(self, "_x", 12345) * 1103515245 + 12345) % (2 ** 31)
+            k = i % self.sentence_words
+            word = "Lorem" if k == 0 else "ipsum" if k < 3 else "".join(_SYL[(x >> s) % 20] for s in (0, 5, 10))
+            end = "." if k == self.sentence_words - 1 else ""
             yield f" {word}{end}"
+
+
+_SYL = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "bri", "da", "fen", "go", "hul", "ji", "mar", "pe",
+        "qua", "ris", "te", "wo"]

@@ -55,6 +55,20 @@ class SectionDone:
     target_words: int
     generated_tokens: int
     seconds: float
+    recoveries: int = 0             # times the text failed the health check and was cut back
+    needs_attention: bool = False   # recovery gave up: the section ends short (see text.health)
+
+
+@dataclass
+class SectionRecovery:
+    """A section's new text failed the health check: it was cut back and is written on."""
+
+    index: int
+    attempt: int        # 1, 2, ... (bounded by LengthControl.max_recoveries)
+    kind: str           # "junk", "loop", "language" or "drift"
+    reasons: list[str]
+    words_kept: int     # words of the section left after the cut
+    words_cut: int
 
 
 @dataclass
@@ -67,6 +81,8 @@ class JobStats:
     seconds: float = 0.0
     generation_seconds: float = 0.0
     first_token_seconds: list[float] = field(default_factory=list)
+    recoveries: int = 0             # health-check recoveries over the job
+    needs_attention: int = 0        # sections that ended short after recovery gave up
 
     @property
     def tokens_per_s(self) -> float:
@@ -85,7 +101,8 @@ class JobDone:
     cancelled: bool
 
 
-Event = Union[PlanStarted, PlanToken, PlanReady, SectionStarted, SectionToken, SectionDone, JobDone]
+Event = Union[PlanStarted, PlanToken, PlanReady, SectionStarted, SectionToken, SectionRecovery, SectionDone,
+              JobDone]
 EventSink = Callable[[Event], None]
 
 

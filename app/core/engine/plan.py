@@ -47,6 +47,9 @@ class Section:
     # one-level plan. codex_used: names of the codex entries in this scene's prompt.
     chapter: int | None = None
     codex_used: list[str] = field(default_factory=list)
+    # the text failed the health check and recovery gave up: the section ends short here
+    # (see text.health and AgentWriter.write_section); cleared when it is written again
+    needs_attention: bool = False
 
     def __post_init__(self) -> None:
         # a stored string becomes the enum; an unknown one: done if there is text, else planned
@@ -199,50 +202,198 @@ def rescale(targets: list[int | None], total: int) -> list[int]:
     return out
 
 
-_STORY_WORDS = re.compile(r"story|novel|tale|fiction|chapter|narrative|fable|scene|小说|故事|童话", re.I)
+# Whole words: "history" is not a story (an essay on the history of libraries got a story arc).
+_STORY_WORDS = re.compile(r"\b(?:stor(?:y|ies)|novels?|novella|tales?|fiction|chapters?|narratives?|fables?"
+                          r"|scenes?)\b|小说|故事|童话", re.I)
 
-_STORY_ARC = [
-    "Opening: introduce the main character, the setting and what they want",
-    "Inciting incident: something disrupts the main character's world",
-    "Rising action: the character pursues the goal and meets obstacles",
-    "Complications: the stakes rise and a setback forces a hard choice",
-    "Turning point: a discovery changes the character's understanding",
-    "Climax: the central conflict comes to a head",
-    "Falling action: the consequences of the climax unfold",
-    "Resolution: the story closes and shows how the character has changed",
-]
-_ESSAY_ARC = [
-    "Introduction: present the subject, why it matters and what the text will cover",
-    "Background: the context and history needed to understand the subject",
-    "First main aspect, explained with concrete examples",
-    "Second main aspect, with evidence and details",
-    "Third main aspect, including different perspectives",
-    "Challenges, limits and open questions",
-    "Practical implications and what readers can take away",
-    "Conclusion: bring the points together and end with a clear final thought",
-]
+# Fallback arcs: stages, each with distinct steps (title, main point). A long fallback plan
+# takes several steps of a stage, never the same step twice: repeated steps under one heading
+# made the demo model copy the earlier section, and its anti-repetition samplers then turned
+# the copy into fragments (issue 14; bench/collapse.py).
+_ARCS: dict[tuple[str, str], list[list[tuple[str, str]]]] = {
+    ("story", "en"): [
+        [("Opening", "Opening: introduce the main character, the setting and what they want"),
+         ("Everyday life", "The main character's everyday life, work and the people around them"),
+         ("A wish", "What the main character longs for and what stands in the way")],
+        [("Inciting incident", "Inciting incident: something disrupts the main character's world"),
+         ("First reactions", "The main character's first reaction to the change, and a decision"),
+         ("Leaving the familiar", "The main character leaves the familiar and sets out")],
+        [("Rising action", "Rising action: the character pursues the goal and meets a first obstacle"),
+         ("An ally", "An ally or a rival appears and changes the plan"),
+         ("A small victory", "A small victory that costs more than it seems"),
+         ("A new place", "A journey to a new place and what is found there")],
+        [("Complications", "Complications: the stakes rise and a setback forces a hard choice"),
+         ("A secret", "A secret comes out and trust is broken"),
+         ("Alone", "The character is alone and must rely on their own strength")],
+        [("Turning point", "Turning point: a discovery changes the character's understanding"),
+         ("A memory", "A memory from the past explains what is happening now"),
+         ("A new plan", "The character makes a new plan with what they now know")],
+        [("Climax", "Climax: the central conflict comes to a head"),
+         ("The hardest moment", "The hardest moment: everything seems lost"),
+         ("The decisive act", "The decisive act that settles the conflict")],
+        [("Falling action", "Falling action: the consequences of the climax unfold"),
+         ("Counting the cost", "The characters count what was lost and what was won"),
+         ("Reconciliation", "Old quarrels are settled and relationships change")],
+        [("Resolution", "Resolution: the story closes and shows how the character has changed"),
+         ("Final image", "A final scene that echoes the opening and ends the story")],
+    ],
+    ("essay", "en"): [
+        [("Introduction", "Introduction: present the subject, why it matters and what the text will cover"),
+         ("Key terms", "The key terms and questions the text will answer")],
+        [("Background", "Background: the context and history needed to understand the subject"),
+         ("How it began", "How it began: origins and early developments"),
+         ("Turning points", "Turning points that shaped the subject as it is today")],
+        [("First main aspect", "First main aspect, explained with concrete examples"),
+         ("A case study", "A case study that shows the first aspect in practice"),
+         ("Numbers and evidence", "Numbers and evidence on the first aspect")],
+        [("Second main aspect", "Second main aspect, with evidence and details"),
+         ("A comparison", "A comparison with another place, time or approach"),
+         ("What people say", "What the people most concerned say about it")],
+        [("Third main aspect", "Third main aspect, including different perspectives"),
+         ("Disagreements", "Where experts disagree, and why"),
+         ("Common misconceptions", "Common misconceptions and what is actually true")],
+        [("Challenges", "Challenges, limits and open questions"),
+         ("Risks", "Risks and costs that are often overlooked"),
+         ("Open questions", "Questions that are still open and how they might be answered")],
+        [("Practical implications", "Practical implications and what readers can take away"),
+         ("Recommendations", "Concrete recommendations and first steps"),
+         ("The future", "How the subject may develop in the coming years")],
+        [("Conclusion", "Conclusion: bring the points together and end with a clear final thought"),
+         ("Final thought", "A final thought that answers the questions raised at the start")],
+    ],
+    ("story", "zh"): [
+        [("开篇", "开篇：介绍主人公、故事发生的地方和主人公的愿望"),
+         ("日常生活", "主人公的日常生活、工作和身边的人"),
+         ("心愿", "主人公心中的愿望以及面前的阻碍")],
+        [("变故", "变故：一件事打破了主人公平静的生活"),
+         ("最初的反应", "主人公对变化的最初反应，以及做出的决定"),
+         ("离开熟悉的地方", "主人公离开熟悉的地方，踏上新的路")],
+        [("发展", "发展：主人公追求目标，遇到第一个困难"),
+         ("伙伴", "一个伙伴或对手出现，改变了原来的计划"),
+         ("小小的胜利", "一次小小的胜利，代价却比想象的大"),
+         ("新的地方", "来到一个新的地方，在那里有了新的发现")],
+        [("波折", "波折：事情变得更加复杂，主人公必须做出艰难的选择"),
+         ("秘密", "一个秘密被揭开，信任破裂"),
+         ("独自面对", "主人公独自一人，只能依靠自己的力量")],
+        [("转折", "转折：一个发现改变了主人公的看法"),
+         ("回忆", "一段往事解释了眼前发生的一切"),
+         ("新的打算", "主人公根据新的认识重新打算")],
+        [("高潮", "高潮：主要冲突达到顶点"),
+         ("最艰难的时刻", "最艰难的时刻，一切似乎都已失去"),
+         ("关键的行动", "决定结局的关键行动")],
+        [("余波", "余波：高潮之后的种种后果"),
+         ("得与失", "人物们清点失去的和得到的"),
+         ("和解", "旧的矛盾得到化解，人物关系发生变化")],
+        [("结局", "结局：故事收尾，展现主人公的变化"),
+         ("尾声", "与开头呼应的最后一幕，故事结束")],
+    ],
+    ("essay", "zh"): [
+        [("引言", "引言：介绍主题、它的重要性以及本文要讨论的内容"),
+         ("关键概念", "本文涉及的关键概念和要回答的问题")],
+        [("背景", "背景：理解这一主题所需的背景和历史"),
+         ("起源", "起源：最初的由来和早期的发展"),
+         ("重要转折", "塑造了今天面貌的几个重要转折")],
+        [("第一方面", "第一个主要方面，用具体的例子说明"),
+         ("案例", "一个说明第一个方面的实际案例"),
+         ("数据与证据", "关于第一个方面的数据和证据")],
+        [("第二方面", "第二个主要方面，给出证据和细节"),
+         ("比较", "与其他地方、时代或做法的比较"),
+         ("各方看法", "与此关系最密切的人们怎么看")],
+        [("第三方面", "第三个主要方面，包括不同的观点"),
+         ("分歧", "专家们的分歧在哪里，原因是什么"),
+         ("常见误解", "常见的误解和真实的情况")],
+        [("挑战", "挑战、局限和尚未解决的问题"),
+         ("风险", "常被忽视的风险和代价"),
+         ("待解的问题", "仍然悬而未决的问题以及可能的答案")],
+        [("现实意义", "现实意义：读者可以得到的启示"),
+         ("建议", "具体的建议和第一步的做法"),
+         ("展望", "这一主题在未来几年可能的发展")],
+        [("结论", "结论：总结全文要点，给出清晰的结尾"),
+         ("结语", "回答开头提出的问题，结束全文")],
+    ],
+}
+_MORE = {"en": "{title}, continued: {point} (new developments, {k})",
+         "zh": "{title}（续{k}）：{point}，写出新的进展"}
 
 
-def fallback_plan(instruction: str, target_words: int) -> list[Section]:
-    """A plan that needs no model: a story arc or an essay arc, sized to the target."""
-    n = expected_sections(target_words)
-    arc = _STORY_ARC if _STORY_WORDS.search(instruction) else _ESSAY_ARC
-    points: list[str] = []
+def _arc_steps(arc: list[list[tuple[str, str]]], n: int, lang: str) -> list[tuple[str, str]]:
+    """``n`` distinct (title, main point) steps spread over the arc's stages, in order."""
     if n <= len(arc):
-        # keep the first and last stages, pick evenly from the middle
-        if n == 1:
-            points = [arc[0].split(":")[0] + " to end: the whole text in one section"]
-        else:
-            idx = [round(i * (len(arc) - 1) / (n - 1)) for i in range(n)]
-            points = [arc[i] for i in idx]
+        idx = [0] if n == 1 else [round(i * (len(arc) - 1) / (n - 1)) for i in range(n)]
+        return [arc[i][0] for i in idx]
+    # every stage gets its share of the sections (the first and last stage fewer)
+    weights = [0.5] + [1.0] * (len(arc) - 2) + [0.5]
+    raw = [w * n / sum(weights) for w in weights]
+    counts = [max(1, int(r)) for r in raw]
+    order = sorted(range(len(arc)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    i = 0
+    while sum(counts) < n:
+        counts[order[i % len(order)]] += 1
+        i += 1
+    while sum(counts) > n:
+        j = max(range(len(arc)), key=lambda k: counts[k])
+        counts[j] -= 1
+    steps: list[tuple[str, str]] = []
+    for stage, m in zip(arc, counts):
+        for k in range(m):
+            if k < len(stage):
+                steps.append(stage[k])
+            else:
+                title, point = stage[k % len(stage)]
+                steps.append((f"{stage[0][0]} ({k + 1})" if lang == "en" else f"{stage[0][0]}（{k + 1}）",
+                              _MORE[lang].format(title=stage[0][0], point=point, k=k + 1)))
+    return steps
+
+
+def fallback_plan(instruction: str, target_words: int, lang: str | None = None) -> list[Section]:
+    """A plan that needs no model: a story arc or an essay arc, sized to the target.
+
+    Written in the request's language; every step is distinct (a long plan takes several
+    different steps of each stage, never one step several times).
+    """
+    from ..text.language import ZH, detect_language
+    lang = lang or detect_language(instruction)
+    lang = "zh" if lang == ZH else "en"
+    n = expected_sections(target_words)
+    kind = "story" if _STORY_WORDS.search(instruction) else "essay"
+    arc = _ARCS[(kind, lang)]
+    if n == 1:
+        title, point = arc[0][0]
+        steps = [(title, point + ("，一直写到结尾：全文只有一段" if lang == "zh"
+                                  else "; then carry it to the end: the whole text in one section"))]
     else:
-        per_stage = n / len(arc)
-        for i in range(n):
-            stage = arc[min(len(arc) - 1, int(i / per_stage))]
-            part = i - int(int(i / per_stage) * per_stage) + 1
-            points.append(f"{stage} (part {part})")
+        steps = _arc_steps(arc, n, lang)
     targets = rescale([None] * n, target_words)
-    return [Section(main_point=p, target_words=t, title=short_title(p)) for p, t in zip(points, targets)]
+    return [Section(main_point=p, target_words=t, title=title) for (title, p), t in zip(steps, targets)]
+
+
+# ---------------------------------------------------------------------------------------
+# Is a parsed plan about the request?
+
+def plan_keys(text: str, lang: str) -> set[str]:
+    from ..text.health import topic_keys
+    return topic_keys(text, lang)
+
+
+def plan_problem(instruction: str, sections: list[Section], example: str = "",
+                 lang: str | None = None) -> str:
+    """Why a parsed plan cannot be used, or "" when it can.
+
+    "copies the example": its points share more with the prompt's example plan than with
+    the request (and the shared words are not the request's); "off the subject": its points
+    share no word (Chinese: no character pair) with the request.
+    """
+    from ..text.language import detect_language
+    lang = lang or detect_language(instruction)
+    points = plan_keys(" ".join(s.main_point for s in sections), lang)
+    request = plan_keys(instruction, lang)
+    if example:
+        from_example = points & (plan_keys(example, lang) - request)
+        if len(from_example) >= 3 and len(from_example) > len(points & request):
+            return "copies the example"
+    if len(request) >= 2 and not (points & request):     # ("Write text number 3" has no subject)
+        return "off the subject"
+    return ""
 
 
 def make_plan(instruction: str, target_words: int, model_output: str) -> tuple[list[Section], str]:

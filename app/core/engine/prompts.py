@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..backends.base import Prompt, Sampling
+from ..text.language import ZH, detect_language
 from .plan import Section, plan_as_text
 
 
@@ -106,24 +107,105 @@ Write about {target} words. Continue naturally from where the text stops. Do not
 what has been written, do not write the other steps, and do not add a conclusion unless \
 this is the last step. Output only the new text."""
 
+# Chinese requests get Chinese prompts: a model answers in the language it is asked in.
+PLAN_CHAT_ZH = """\
+请把下面的写作任务分成{n}个连续的段落，制定写作计划。每段写出它的要点（用一句详细的话说明这一段写什么）\
+和字数。全文约{target}字，各段字数之和应约为{target}字；每段在200到1000字之间。
+
+写作任务：
+{instruction}
+
+只输出计划，每段一行，严格使用下面的格式，用中文写：
+第1段 - 要点：[要点] - 字数：[数字]字
+第2段 - 要点：[要点] - 字数：[数字]字
+..."""
+
+WRITE_CHAT_HEAD_ZH = """\
+你正在分段写一篇长文。
+
+写作任务：
+{instruction}
+
+全文的写作计划：
+{plan}
+
+已经写好的内容：
+"""
+
+WRITE_CHAT_STEP_ZH = """
+
+（已写内容到此为止。）
+
+现在只写下一部分，按照计划中的这一步：
+{step}
+
+写约{target}字，用中文写。从上文停下的地方自然地接着写。不要重复已经写过的内容，不要写其他步骤，\
+除非这是最后一步，否则不要写结论。只输出新写的正文。"""
+
+# A firmer word on the language, used when a section drifted into another one.
+FIRM_LANGUAGE = {"en": "Write in English only.", "zh": "只用中文写作，不要用英文。"}
+
 
 # ---------------------------------------------------------------------------------------
 # Completion style (base models): documents to continue.
 
-PLAN_COMPLETION = """\
-Writing plans. Each request is split into paragraphs, one line each, with the main point \
-and the number of words of the paragraph.
+PLAN_COMPLETION_HEAD = {
+    "en": "Writing plans. Each request is split into paragraphs, one line each, with the main point "
+          "and the number of words of the paragraph.\n\n",
+    "zh": "写作提纲。每个写作要求都被分成若干段，每段一行，写出这一段的要点和字数。\n\n",
+}
+# One example plan shows the format. Small models copy it (the bicycle essay came back as
+# Chinese stories), so the engine checks plans against it (plan.plan_problem) and asks again
+# with the other example before it falls back.
+PLAN_EXAMPLES = {
+    "en": [
+        ("Write a 1200-word article about the history of the bicycle.", [
+            ("The first two-wheeled running machine, built by Karl Drais in 1817, and why people laughed at it", 300),
+            ("Pedals, solid tyres and the dangerous high-wheeler of the 1870s", 300),
+            ("The safety bicycle and the pneumatic tyre start the bicycle boom of the 1890s", 300),
+            ("The bicycle today, from commuting to racing, and what it means for cities", 300)]),
+        ("Write a 900-word guide to keeping chickens in a back garden.", [
+            ("Why keep hens: fresh eggs, fewer kitchen scraps and what the neighbours may say", 200),
+            ("The coop and the run: space, shelter from foxes and rain, and cleaning", 250),
+            ("Feeding, water and the daily routine through the seasons", 250),
+            ("Health problems to watch for, and when to call a vet", 200)]),
+    ],
+    "zh": [
+        ("写一篇1200字的文章，介绍自行车的历史。", [
+            ("1817年德莱斯发明的第一辆两轮“跑步机”，以及当时人们为什么嘲笑它", 300),
+            ("十九世纪七十年代的脚踏板、实心轮胎和危险的高轮自行车", 300),
+            ("安全自行车和充气轮胎的出现，带来了十九世纪九十年代的自行车热", 300),
+            ("今天的自行车：从通勤到比赛，以及它对城市的意义", 300)]),
+        ("写一篇900字的文章，介绍怎样在自家院子里养鸡。", [
+            ("为什么养鸡：新鲜的鸡蛋、更少的厨余，以及邻居可能的看法", 200),
+            ("鸡舍和活动场：空间、防狐狸防雨，以及清洁", 250),
+            ("喂食、饮水和一年四季的日常照料", 250),
+            ("需要留意的健康问题，以及什么时候该找兽医", 200)]),
+    ],
+}
+_PLAN_LINE = {"en": "Paragraph {i} - Main Point: {point} - Word Count: {words} words",
+              "zh": "第{i}段 - 要点：{point} - 字数：{words}字"}
+_REQUEST = {"en": ("Request: ", "Plan:"), "zh": ("要求：", "提纲：")}
+PLAN_LEAD = {"en": "Paragraph 1 - Main Point:", "zh": "第1段 - 要点："}
 
-Request: Write a 1200-word article about the history of the bicycle.
-Plan:
-Paragraph 1 - Main Point: The first two-wheeled running machine, built by Karl Drais in 1817, and why people laughed at it - Word Count: 300 words
-Paragraph 2 - Main Point: Pedals, solid tyres and the dangerous high-wheeler of the 1870s - Word Count: 300 words
-Paragraph 3 - Main Point: The safety bicycle and the pneumatic tyre start the bicycle boom of the 1890s - Word Count: 300 words
-Paragraph 4 - Main Point: The bicycle today, from commuting to racing, and what it means for cities - Word Count: 300 words
 
-Request: {instruction}
-Plan:
-Paragraph 1 - Main Point:"""
+def _lang(instruction: str, lang: str | None) -> str:
+    return ZH if (lang or detect_language(instruction)) == ZH else "en"
+
+
+def example_plan(lang: str = "en", example: int = 0) -> str:
+    """The example shown in the completion-style plan prompt (request and plan lines)."""
+    lang = ZH if lang == ZH else "en"
+    request, steps = PLAN_EXAMPLES[lang][example % len(PLAN_EXAMPLES[lang])]
+    ask, plan = _REQUEST[lang]
+    lines = [_PLAN_LINE[lang].format(i=i, point=p, words=w) for i, (p, w) in enumerate(steps, 1)]
+    return f"{ask}{request}\n{plan}\n" + "\n".join(lines)
+
+
+def plan_lead(fmt: PromptFormat, instruction: str, lang: str | None = None) -> str:
+    """The text the plan prompt ends with, which the model's answer continues."""
+    return PLAN_LEAD[_lang(instruction, lang)] if fmt.style == "completion" else ""
+
 
 WRITE_COMPLETION_HEAD = """\
 {title}
@@ -135,49 +217,86 @@ Contents:
 
 """
 
+WRITE_COMPLETION_HEAD_ZH = """\
+{title}
+
+{synopsis}
+
+目录：
+{outline}
+
+"""
+
 SECTION_HEADING = "## {heading}\n\n"
 SECTION_GAP = "\n\n"
 
 
-def plan_prompt(fmt: PromptFormat, instruction: str, target_words: int, n_sections: int) -> Prompt:
+def plan_prompt(fmt: PromptFormat, instruction: str, target_words: int, n_sections: int, *,
+                lang: str | None = None, example: int = 0) -> Prompt:
+    """The plan request, in the request's language; ``example`` picks the example plan shown
+    to base models (another one when the first was copied)."""
+    lang = _lang(instruction, lang)
     if fmt.style == "completion":
-        return Prompt(user=[PLAN_COMPLETION.format(instruction=instruction.strip())])
-    return Prompt(user=[PLAN_CHAT.format(instruction=instruction.strip(), target=target_words,
-                                         n=n_sections)])
+        ask, plan = _REQUEST[lang]
+        text = (PLAN_COMPLETION_HEAD[lang] + example_plan(lang, example)
+                + f"\n\n{ask}{instruction.strip()}\n{plan}\n{PLAN_LEAD[lang]}")
+        return Prompt(user=[text])
+    template = PLAN_CHAT_ZH if lang == ZH else PLAN_CHAT
+    return Prompt(user=[template.format(instruction=instruction.strip(), target=target_words,
+                                        n=n_sections)])
 
 
-def _outline(sections: list[Section]) -> str:
-    return "\n".join(f"{i}. {s.main_point} ({s.target_words} words)"
+def _outline(sections: list[Section], lang: str = "en") -> str:
+    unit = "字" if lang == ZH else " words"
+    return "\n".join(f"{i}. {s.main_point} ({s.target_words}{unit})"
                      for i, s in enumerate(sections, 1))
 
 
 def write_prompt(fmt: PromptFormat, instruction: str, sections: list[Section], index: int,
-                 context: list[str], partial: str = "") -> Prompt:
+                 context: list[str], partial: str = "", *, lang: str | None = None,
+                 firm: bool = False) -> Prompt:
     """The prompt that writes ``sections[index]``.
 
     ``context`` is the text carried for earlier sections, one entry per section before
     ``index`` (their text, or a summary, or "" when dropped to fit the context window).
     ``partial`` is text already written for this section (when continuing or extending).
+    The prompt is in the request's language (``lang``, detected when None); ``firm`` adds a
+    plain word on the language (after a section drifted into another one).
     """
+    lang = _lang(instruction, lang)
     sec = sections[index]
     if fmt.style == "completion":
-        user = [WRITE_COMPLETION_HEAD.format(title=_title_line(instruction),
-                                             synopsis=synopsis(instruction),
-                                             outline=_outline(sections))]
+        synopsis_line = synopsis(instruction, lang)
+        if firm:
+            synopsis_line += ("\n（全文用中文写成。）" if lang == ZH else "\n(Written in English.)")
+        user = [(WRITE_COMPLETION_HEAD_ZH if lang == ZH else WRITE_COMPLETION_HEAD).format(
+            title=_title_line(instruction, lang), synopsis=synopsis_line,
+            outline=_outline(sections, lang))]
         for earlier, text in zip(sections[:index], context):
             if text:
                 user += [SECTION_HEADING.format(heading=earlier.heading), text, SECTION_GAP]
         user.append(SECTION_HEADING.format(heading=sec.heading))
         return Prompt(user=user, answer=[partial] if partial else [])
 
-    user = [WRITE_CHAT_HEAD.format(instruction=instruction.strip(), plan=plan_as_text(sections))]
+    head, step_t = (WRITE_CHAT_HEAD_ZH, WRITE_CHAT_STEP_ZH) if lang == ZH else (WRITE_CHAT_HEAD, WRITE_CHAT_STEP)
+    plan = plan_as_text(sections) if lang != ZH else "\n".join(
+        _PLAN_LINE[ZH].format(i=i, point=s.main_point, words=s.target_words) for i, s in enumerate(sections, 1))
+    user = [head.format(instruction=instruction.strip(), plan=plan)]
     for text in context:
         if text:
             user += [text, SECTION_GAP]
-    step = f"Paragraph {index + 1} - Main Point: {sec.main_point} - Word Count: {sec.target_words} words"
-    if index == len(sections) - 1:
-        step += " (this is the last step)"
-    user.append(WRITE_CHAT_STEP.format(step=step, target=sec.target_words))
+    if lang == ZH:
+        step = _PLAN_LINE[ZH].format(i=index + 1, point=sec.main_point, words=sec.target_words)
+        if index == len(sections) - 1:
+            step += "（这是最后一步）"
+    else:
+        step = f"Paragraph {index + 1} - Main Point: {sec.main_point} - Word Count: {sec.target_words} words"
+        if index == len(sections) - 1:
+            step += " (this is the last step)"
+    tail = step_t.format(step=step, target=sec.target_words)
+    if firm:
+        tail += " " + FIRM_LANGUAGE[lang]
+    user.append(tail)
     return Prompt(user=user, answer=[partial] if partial else [])
 
 
@@ -187,10 +306,22 @@ _LENGTH_PHRASE = re.compile(
     r"\b(?:of\s+)?(?:about|around|approximately|at\s+least)?\s*\d[\d,.]*\s*[kK]?\s*-?\s*words?(?:\s+long)?\b\s*", re.I)
 
 
-def synopsis(instruction: str) -> str:
+_ZH_IMPERATIVE = re.compile(r"^\s*(?:请你?|帮我)?\s*(?:写|创作|撰写|编写)(?:一篇|一份|一封|一个|一部|一段|篇|份|封)?")
+_ZH_LENGTH = re.compile(r"(?:不少于|大约|约|至少)?\s*[\d,，.]+\s*[万千]?\s*字(?:左右)?的?"
+                        r"|(?:不少于|大约|约)?[一二两三四五六七八九十百千万]+字(?:左右)?的?")
+
+
+def synopsis(instruction: str, lang: str | None = None) -> str:
     """The instruction as a document's synopsis ("Write a 900-word story about X" -> "A story
-    about X."): base models continue documents, and a request invites forum chatter instead."""
+    about X."; "写一篇1500字的小说，讲…" -> "小说，讲…。"): base models continue documents, and a
+    request invites forum chatter instead."""
     text = " ".join(instruction.strip().split())
+    if _lang(instruction, lang) == ZH:
+        text = _ZH_IMPERATIVE.sub("", text)
+        text = _ZH_LENGTH.sub("", text).strip(" ，,")
+        if not text:
+            return instruction.strip()
+        return text if re.search(r"[。！？.!?]$", text) else text + "。"
     text = _IMPERATIVE.sub("", text)
     text = " ".join(_LENGTH_PHRASE.sub(" ", text).split())
     text = re.sub(r"^(an?)\s+(an?)\s+", r"\1 ", text, flags=re.I)
@@ -200,7 +331,11 @@ def synopsis(instruction: str) -> str:
     return text if re.search(r"[.!?。！？]$", text) else text + "."
 
 
-def _title_line(instruction: str) -> str:
+def _title_line(instruction: str, lang: str | None = None) -> str:
+    if _lang(instruction, lang) == ZH:
+        text = synopsis(instruction, ZH).rstrip("。.")
+        title = re.split(r"[，,：:；;]", text, maxsplit=1)[-1] if len(text) > 24 else text
+        return "# " + (title[:24] + ("…" if len(title) > 24 else "") or "无题")
     words = synopsis(instruction).rstrip(".").split()
     title = " ".join(words[:10]) + ("…" if len(words) > 10 else "")
     return "# " + (title or "Untitled")

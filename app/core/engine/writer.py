@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
+from ..text.health import HealthMonitor
+from ..text.language import ZH, detect_language
 from ..text.wordcount import count_words, ends_sentence, trim_to_sentence
 from .events import (  # noqa: F401
     Event,
@@ -40,11 +42,13 @@ from .events import (  # noqa: F401
     PlanStarted,
     PlanToken,
     SectionDone,
+    SectionRecovery,
     SectionStarted,
     SectionToken,
 )
-from .plan import DONE, EDITED, WRITING, Section, expected_sections, make_plan
-from .prompts import plan_prompt, write_prompt
+from .plan import DONE, EDITED, WRITING, Section, expected_sections, fallback_plan, make_plan, plan_problem
+from .prompts import example_plan, plan_lead, plan_prompt, write_prompt
+from .revise import start_new_take
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class LengthControl:
     allow_end: float = 0.92        # end-of-text allowed from this share of the target
     hard_cap: float = 1.12         # never write more than this share of the target
     max_continuations: int = 4
+    max_recoveries: int = 3         # health-check failures a section may recover from
 
 
 @dataclass
@@ -83,7 +88,8 @@ def validate_request(instruction: str, target_words: int) -> None:
 
 
 # Base models like to start the next section themselves; cut their text where they do.
-_LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text)")
+_LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text"
+                   r"|要求：|提纲：|目录：|第\d+段 - |（已写内容)")
 
 
 class AgentWriter:
@@ -106,6 +112,7 @@ class AgentWriter:
             memory = SectionSummarizer(backend)
         self.memory = memory or None    # memory=False: no model-written summaries
         self.use_grammar = True         # constrain plan answers (backends that can: llama.cpp)
+        self.plan_checks: list[str] = []   # per plan answer: "ok", "copies the example", ...
 
     @property
     def style(self) -> str:
@@ -119,16 +126,48 @@ class AgentWriter:
 
     def plan(self, instruction: str, target_words: int, *, on_event: EventSink | None = None,
              cancel: CancelToken | None = None) -> list[Section]:
+        """Ask for a plan, check it is about the request, and fall back when it is not.
+
+        A plan that copies the prompt's example or shares nothing with the request is asked
+        for once more (with the other example, another seed); then the fallback arc is used.
+        ``self.plan_checks`` keeps what was wrong with each answer (benchmarks count them).
+        """
         validate_request(instruction, target_words)
         emit = on_event or (lambda e: None)
         emit(PlanStarted(instruction, target_words))
         n = expected_sections(target_words)
-        prompt = plan_prompt(self.format, instruction, target_words, n)
-        if self.use_grammar:
+        lang = detect_language(instruction)
+        self.plan_checks = []
+        sections: list[Section] = []
+        how, raw = "fallback", ""
+        for attempt in range(self.plan_attempts):
+            raw, sections, how = self._ask_plan(instruction, target_words, n, lang, attempt, emit, cancel)
+            if how != "parsed":
+                self.plan_checks.append("unusable")
+                continue
+            example = example_plan(lang, attempt) if self.style == "completion" else ""
+            problem = plan_problem(instruction, sections, example, lang)
+            self.plan_checks.append(problem or "ok")
+            if not problem:
+                break
+            log.info("plan %s; asking again", problem)
+        if how != "parsed" or self.plan_checks[-1] != "ok":
+            sections, how = fallback_plan(instruction, target_words, lang), "fallback"
+        log.info("plan: %d sections (%s)", len(sections), how)
+        emit(PlanReady(sections, how, raw))
+        return sections
+
+    plan_attempts = 2
+
+    def _ask_plan(self, instruction: str, target_words: int, n: int, lang: str, attempt: int,
+                  emit: EventSink, cancel: CancelToken | None) -> tuple[str, list[Section], str]:
+        prompt = plan_prompt(self.format, instruction, target_words, n, lang=lang, example=attempt)
+        if self.use_grammar and lang != ZH:
+            # (the plan grammar's lines are English and its words space-separated)
             from .grammar import plan_grammar
             prompt.grammar = plan_grammar("paragraph", max_lines=2 * n + 4,
                                           start="point" if self.style == "completion" else "line")
-        lead = "Paragraph 1 - Main Point:" if self.style == "completion" else ""
+        lead = plan_lead(self.format, instruction, lang)
         buf: list[str] = []
 
         def on_piece(piece: str) -> Steer:
@@ -137,20 +176,19 @@ class AgentWriter:
             text = "".join(buf)
             lines = [ln for ln in text.splitlines() if ln.strip()]
             # a base model keeps inventing requests; stop at the first one or a blank gap
-            done = ("Request:" in text or "\n\n" in text.lstrip("\n")) and bool(lines)
+            done = ("Request:" in text or "要求：" in text or "\n\n" in text.lstrip("\n")) and bool(lines)
             return Steer(allow_end=True, stop=done or len(lines) > 2 * n + 4)
 
-        g = self.backend.generate(prompt, max_tokens=min(2048, 70 * (2 * n + 2)),
-                                  sampling=Sampling(**{**self.sampling.__dict__,
-                                                       "temperature": min(self.sampling.temperature, 0.5)}),
+        seed = self.sampling.seed
+        sampling = Sampling(**{**self.sampling.__dict__, "temperature": min(self.sampling.temperature, 0.5),
+                               "seed": None if seed is None else seed + 101 * attempt})
+        g = self.backend.generate(prompt, max_tokens=min(2048, 70 * (2 * n + 2)), sampling=sampling,
                                   on_piece=on_piece, cancel=cancel)
         if cancel is not None:
             cancel.raise_if_cancelled()
         raw = lead + g.text
         sections, how = make_plan(instruction, target_words, raw)
-        log.info("plan: %d sections (%s)", len(sections), how)
-        emit(PlanReady(sections, how, raw))
-        return sections
+        return raw, sections, how
 
     # -- step 2: write ---------------------------------------------------------------------
 
@@ -201,9 +239,7 @@ class AgentWriter:
         stats = stats if stats is not None else JobStats(target_words=job.target_words)
         sec = job.sections[index]
         if mode in ("write", "regenerate"):
-            if sec.text.strip():
-                sec.takes.append(sec.text)
-            sec.text = ""
+            start_new_take(sec)
         text = sec.text
         start_words = count_words(text)
         if mode == "extend":
@@ -219,7 +255,13 @@ class AgentWriter:
         t0 = time.perf_counter()
         gen_tokens = 0
         new = ""
-        for attempt in range(lc.max_continuations + 1):
+        # The health check judges only the text written now: what the section held before
+        # (the user's own text, or a take kept on purpose) is never judged or cut.
+        monitor = self._monitor(job, index, protected=len(text.rstrip()))
+        sampling = self.sampling
+        self._firm_language = self._short_context = False
+        recoveries, continuations, needs_attention, empty_last = 0, 0, False, False
+        while continuations <= lc.max_continuations:
             words = count_words(text)
             if words >= allow_from or (cancel is not None and cancel.cancelled):
                 break
@@ -227,7 +269,7 @@ class AgentWriter:
             # continue inside the paragraph instead of after a break.
             if not text:
                 partial = ""
-            elif attempt and not new.strip():
+            elif empty_last:
                 partial = text.rstrip() + " "
             else:
                 partial = _with_break(text)
@@ -236,9 +278,9 @@ class AgentWriter:
                                         + int((cap - words) * self._tokens_per_word * 1.4) + 64)
             max_tokens = int((cap - words) * self._tokens_per_word * 1.4) + 48
             acc: list[str] = []
-            state = {"words": words, "t": time.perf_counter(), "n": 0}
+            state = {"words": words, "t": time.perf_counter(), "n": 0, "bad": None}
 
-            def on_piece(piece: str, _partial=partial) -> Steer:
+            def on_piece(piece: str, _partial=partial, acc=acc, state=state, gen_tokens=gen_tokens) -> Steer:
                 acc.append(piece)
                 state["n"] += 1
                 current = _partial + "".join(acc)
@@ -246,6 +288,10 @@ class AgentWriter:
                 state["words"] = w
                 dt = time.perf_counter() - t0
                 emit(SectionToken(index, piece, w, words_before + w, (gen_tokens + state["n"]) / dt if dt else 0.0))
+                bad = monitor.feed(current)
+                if bad is not None:          # stop at once: what follows would be worse
+                    state["bad"] = bad
+                    return Steer(allow_end=True, stop=True)
                 if _LEAK.search(_partial[-1:] + "".join(acc)):
                     return Steer(allow_end=True, stop=True)
                 if w >= cap:
@@ -255,7 +301,7 @@ class AgentWriter:
                     return Steer(allow_end=True, stop=True)
                 return Steer(allow_end=w >= allow_from)
 
-            g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=self.sampling,
+            g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=sampling,
                                       on_piece=on_piece, cancel=cancel, allow_end=words >= allow_from)
             stats.add(g)
             stats.first_token_seconds.append(g.first_token_seconds)
@@ -265,25 +311,90 @@ class AgentWriter:
                 observed = g.generated_tokens / max(1, count_words(g.text))
                 self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
             text = (partial + new) if partial else new.lstrip()
+            bad = state["bad"] or (monitor.feed(text, final=True) if g.finish != "cancelled" else None)
+            if bad is not None:
+                # Recovery, not padding: cut back to the last healthy sentence and write on
+                # under changed conditions, a bounded number of times.
+                recoveries += 1
+                written = count_words(text)
+                text = monitor.healthy_prefix(text)
+                sec.text = text
+                emit(SectionRecovery(index, recoveries, bad.kind, list(bad.reasons), count_words(text),
+                                     written - count_words(text)))
+                log.info("section %d: %s; cut back to %d words (recovery %d)", index + 1,
+                         "; ".join(bad.reasons), count_words(text), recoveries)
+                if recoveries > lc.max_recoveries:
+                    needs_attention = True
+                    break
+                sampling = self._recovery_sampling(recoveries, bad.kind)
+                self._firm_language = self._firm_language or bad.kind == "language"
+                self._short_context = self._short_context or recoveries >= 2 or bad.kind == "drift"
+                empty_last = False
+                continue
             sec.text = text
             if g.finish == "cancelled":
                 break
             # An empty continuation is retried (end-of-text is banned from its first token);
             # max_continuations bounds the loop.
+            empty_last = not new.strip()
+            continuations += 1
+        self._firm_language = self._short_context = False
         # Land on a sentence boundary at or above the minimum, and never past the cap.
         text = text.rstrip()
         if count_words(text) > cap or (count_words(text) >= allow_from and not ends_sentence(text)):
             text = trim_to_sentence(text, min_words=allow_from if count_words(text) >= allow_from else 0)
         sec.text = text
+        sec.needs_attention = needs_attention
         interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
         sec.status = WRITING if interrupted else DONE
-        emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0))
+        stats.recoveries += recoveries
+        stats.needs_attention += int(needs_attention)
+        emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0,
+                         recoveries=recoveries, needs_attention=needs_attention))
         return sec
 
+    # -- health ----------------------------------------------------------------------------
+
+    def _monitor(self, job: Job, index: int, protected: int) -> HealthMonitor:
+        """The health check for a section: the request's language, loops into earlier text
+        (the last sections before it), drift from the request, the plan step and the section
+        before (names and places carry over)."""
+        sec = job.sections[index]
+        earlier = [s.text for s in job.sections[max(0, index - 6):index] if s.text]
+        topic = " ".join([job.instruction, job.bible, sec.main_point, sec.heading,
+                          earlier[-1][-3000:] if earlier else ""])
+        return HealthMonitor(detect_language(job.instruction), reference="\n\n".join(earlier),
+                             topic_text=topic, protected=protected)
+
+    def _recovery_sampling(self, attempt: int, kind: str) -> Sampling:
+        """Changed conditions for recovery ``attempt`` (1, 2, ...) after a failure of ``kind``.
+
+        Always another seed and a lower temperature. Loops get a stronger DRY penalty; junk
+        (the model fighting the penalties while it wants to copy) a shorter penalty window
+        and a milder repetition penalty; see bench/collapse.py.
+        """
+        s = self.sampling
+        seed = (s.seed if s.seed is not None else 0) + 7919 * attempt
+        changes: dict = {"seed": seed, "temperature": round(max(0.2, s.temperature * 0.8 ** attempt), 3)}
+        if kind == "loop":
+            changes["dry_multiplier"] = max(s.dry_multiplier, 0.8) * (1 + 0.5 * attempt)
+        elif kind == "junk":
+            changes["dry_last_n"] = min(s.dry_last_n, 512)
+            changes["repeat_penalty"] = 1.0 + (s.repeat_penalty - 1.0) / (1 + attempt)
+        return Sampling(**{**s.__dict__, **changes})
+
     def section_prompt(self, job: Job, index: int, partial: str = "") -> Prompt:
-        """The prompt that writes ``job.sections[index]`` (two-level books override it)."""
-        return write_prompt(self.format, _with_bible(job), job.sections, index,
-                            self._context(job, index), partial=partial)
+        """The prompt that writes ``job.sections[index]`` (two-level books override it).
+
+        In the request's language; during a recovery (see :meth:`write_section`) with a firmer
+        word on the language and/or only the last two sections carried verbatim.
+        """
+        context = self._context(job, index)
+        if getattr(self, "_short_context", False):
+            context = ["" if i < index - 2 else c for i, c in enumerate(context)]
+        return write_prompt(self.format, _with_bible(job), job.sections, index, context, partial=partial,
+                            lang=detect_language(job.instruction),
+                            firm=getattr(self, "_firm_language", False))
 
     # -- context ---------------------------------------------------------------------------
 
@@ -345,7 +456,8 @@ def _format_for(backend: Backend):
 def _with_bible(job: Job) -> str:
     if not job.bible.strip():
         return job.instruction
-    return f"{job.instruction.strip()}\n\nStory bible (always respect it):\n{job.bible.strip()}"
+    head = "故事设定（务必遵守）：" if detect_language(job.instruction) == ZH else "Story bible (always respect it):"
+    return f"{job.instruction.strip()}\n\n{head}\n{job.bible.strip()}"
 
 
 def _with_break(text: str) -> str:

@@ -7,7 +7,7 @@ A project is one JSON file (``*.longhand``), indented so a person can read and d
       "title": ..., "author": ..., "contact": ...,
       "instruction": ..., "target_words": ..., "bible": ..., "settings": {...},
       "sections": [{"main_point", "target_words", "title", "text", "status", "locked",
-                    "takes", "summary"}, ...]
+                    "takes", "summary", "needs_attention"}, ...]
     }
 
 Safety rules, in the order they matter:
@@ -55,7 +55,8 @@ _NOT_SAVED = ("path", "warnings")
 # Every field of the engine's Section is saved, including ones added after this module was
 # written (read back by type, see _Reader.extra): no field is ever dropped on save.
 SECTION_KEYS = tuple(f.name for f in fields(Section))
-_SECTION_HANDLED = ("main_point", "target_words", "title", "text", "status", "locked", "takes", "summary")
+_SECTION_HANDLED = ("main_point", "target_words", "title", "text", "status", "locked", "takes", "summary",
+                    "needs_attention")
 
 
 class ProjectError(LonghandError):
@@ -171,7 +172,9 @@ class _Reader:
                       title=self.text(obj, "title", where),
                       text=text,
                       locked=self.flag(obj, "locked", where),
-                      summary=self.text(obj, "summary", where))
+                      summary=self.text(obj, "summary", where),
+                      # the health check gave up on this section (older files: false)
+                      needs_attention=self.flag(obj, "needs_attention", where))
         status = SectionStatus.parse(obj.get("status", SectionStatus.default(bool(text))))
         if status is None:
             status = SectionStatus.default(bool(text))
