@@ -24,6 +24,7 @@ Environment:
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import json
 import logging
@@ -391,6 +392,32 @@ def report() -> BackendsReport:
 
 
 _log_callback = None
+# The last lines llama.cpp/ggml logged (with a running count), so that a failed model load can
+# say what ggml said: "failed to allocate Vulkan0 buffer of size ..." means out of GPU memory.
+_recent: collections.deque[tuple[int, str]] = collections.deque(maxlen=5000)
+_count = [0]
+
+
+def log_mark() -> int:
+    """A position in llama.cpp's log; pass it to :func:`log_since`."""
+    return _count[0]
+
+
+def log_since(mark: int) -> list[str]:
+    return [text for n, text in list(_recent) if n > mark]
+
+
+def gpu_memory_error(lines: list[str]) -> str:
+    """The line of ggml's log that says a GPU allocation failed, or ''."""
+    def device_alloc(low: str) -> bool:
+        return "failed to allocate" in low and "pinned" not in low and " cpu" not in low
+    for test in (device_alloc,
+                 lambda low: "device memory allocation" in low and "failed" in low,
+                 lambda low: "outofdevicememory" in low or "out of device memory" in low):
+        for ln in lines:
+            if test(ln.lower()):
+                return ln.strip()
+    return ""
 
 
 def _route_logs() -> None:
@@ -403,7 +430,10 @@ def _route_logs() -> None:
     @llama_cpp.llama_log_callback
     def _cb(level, text, user_data):  # pragma: no cover - called from C
         try:
-            log.debug(text.decode("utf-8", "replace").rstrip())
+            line = text.decode("utf-8", "replace").rstrip()
+            _count[0] += 1
+            _recent.append((_count[0], line))
+            log.debug(line)
         except Exception:
             pass
 

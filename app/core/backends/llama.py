@@ -30,6 +30,7 @@ from .base import (
     Sampling,
     Steer,
 )
+from .ggml import gpu_memory_error, log_mark, log_since
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,14 @@ def gpu_offload_supported() -> bool:
     load_llama_backends()
     import llama_cpp
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def _fallback_note(what: str, layers: int, next_layers: int, log_lines: list[str]) -> str:
+    """What the user reads when a load with ``layers`` on the GPU failed."""
+    oom = gpu_memory_error(log_lines)
+    why = f"out of GPU memory: {oom}" if oom else "out of GPU memory, or a GPU driver problem"
+    then = f"retrying with {next_layers} layers on the GPU." if next_layers else "running on the CPU instead."
+    return f"Loading {what} with {layers} layers on the GPU failed ({why}); {then}"
 
 
 def offload_ladder(layers: int) -> list[int]:
@@ -122,6 +131,7 @@ class LlamaCppBackend(Backend):
         failures: list[str] = []
         ladder = offload_ladder(layers)
         for i, attempt in enumerate(ladder):
+            mark = log_mark()
             try:
                 self.llm = self._load(n_ctx, attempt)
                 layers = attempt
@@ -130,10 +140,7 @@ class LlamaCppBackend(Backend):
                 if i == len(ladder) - 1:
                     raise
                 failures.append(f"{attempt} layers: {e}")
-                nxt = ladder[i + 1]
-                msg = (f"Loading {path.name} with {attempt} layers on the GPU "
-                       f"failed (out of GPU memory?); " +
-                       (f"retrying with {nxt} layers." if nxt else "running on the CPU instead."))
+                msg = _fallback_note(path.name, attempt, ladder[i + 1], log_since(mark))
                 log.warning("%s (%s)", msg, e)
                 notes.append(msg)
         self.load_failures = failures
@@ -173,6 +180,10 @@ class LlamaCppBackend(Backend):
                       # Sliding-window models (Gemma 3) must keep the full cache, or the
                       # prefix cannot be rewound and every prompt is evaluated from scratch.
                       swa_full=True)
+        if layers == 0:
+            # The CPU, really: no KV cache and no big-batch matmuls on a GPU either (llama.cpp
+            # would otherwise still use one for prompt processing, and run out of its memory).
+            kwargs.update(offload_kqv=False, op_offload=False)
         try:
             return self._Llama(str(self.path), **kwargs)
         except (ValueError, RuntimeError, OSError) as e:
@@ -198,6 +209,7 @@ class LlamaCppBackend(Backend):
         old.close()                      # free its memory (GPU memory too) before the reload
         ladder = offload_ladder(self._layers)
         for i, attempt in enumerate(ladder):
+            mark = log_mark()
             try:
                 self.llm = self._load(new, attempt)
                 break
@@ -205,10 +217,9 @@ class LlamaCppBackend(Backend):
                 if i == len(ladder) - 1:
                     self.llm = self._load(current, self._layers)   # keep working at the old size
                     raise
-                msg = (f"Reloading with a {new}-token context and {attempt} GPU layers failed "
-                       f"({e}); " + (f"retrying with {ladder[i + 1]} layers." if ladder[i + 1]
-                                     else "running on the CPU instead."))
-                log.warning(msg)
+                msg = _fallback_note(f"{self.path.name} ({new}-token context)", attempt,
+                                     ladder[i + 1], log_since(mark))
+                log.warning("%s (%s)", msg, e)
                 self.info.notes.append(msg)
         self._layers = attempt
         if attempt == 0:
