@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..core.backends.base import MAX_CONTEXT
+from ..core.engine import book as B
 from ..core.engine.progress import ProgressTracker, format_duration
 from ..core.engine.session import EngineConfig, JobSession
 from ..core.engine.writer import (
@@ -166,9 +167,67 @@ def _summary(project: Project, stats, backend) -> dict:
 
 # ---------------------------------------------------------------------------------------
 
+def _two_levels(args, instruction: str, target: int) -> bool:
+    """--levels 2, or 'auto' and a long text or a request for chapters."""
+    if args.levels == "auto":
+        return B.wants_chapters(instruction, target)
+    return args.levels == "2"
+
+
+def _book_writer(session: JobSession, config: EngineConfig) -> B.BookWriter:
+    writer = B.BookWriter(session.backend, seed=config.seed)
+    if config.temperature is not None:
+        writer.sampling.temperature = config.temperature
+    return writer
+
+
+def _chapters_json(job) -> list[dict]:
+    return [{"title": ch.title, "synopsis": ch.synopsis, "target_words": ch.target_words,
+             "words": B.chapter_words(job, c), "status": B.chapter_status(job, c),
+             "summary": ch.summary, "locked": ch.locked,
+             "scenes": [{"title": job.sections[i].heading, "main_point": job.sections[i].main_point,
+                         "target_words": job.sections[i].target_words, "words": job.sections[i].words,
+                         "codex_used": job.sections[i].codex_used}
+                        for i in B.chapter_scenes(job, c)]}
+            for c, ch in enumerate(job.chapters)]
+
+
+def plan_book_cmd(args, target: int) -> int:
+    from ..core.engine.codex import load_codex
+    job = B.BookJob(instruction=args.instruction.strip(), target_words=target)
+    if args.codex:
+        job.codex.merge(load_codex(args.codex))
+    config = engine_config(args)
+    with JobSession(config) as session:
+        session.open(target)
+        writer = _book_writer(session, config)
+        how = {}
+        job.chapters = writer.plan_book(job.instruction, target,
+                                        on_event=lambda e: how.update(how=e.how) if isinstance(e, B.BookPlanReady)
+                                        else None)
+        if args.scenes:
+            for c in range(len(job.chapters)):
+                writer.plan_chapter(job, c)
+    if args.json:
+        print(json.dumps({"target_words": target, "levels": 2, "how": how.get("how"),
+                          "chapters": [{k: v for k, v in ch.items() if k in ("title", "synopsis", "target_words",
+                                                                              "scenes")}
+                                       for ch in _chapters_json(job)]}, ensure_ascii=False, indent=2))
+    else:
+        from ..core.engine.grammar import chapter_line
+        for c, ch in enumerate(job.chapters):
+            print(chapter_line(c + 1, ch.title, ch.synopsis, ch.target_words))
+            for k, i in enumerate(B.chapter_scenes(job, c), 1):
+                s = job.sections[i]
+                print(f"    Scene {k} - Main Point: {s.main_point} - Word Count: {s.target_words} words")
+    return 0
+
+
 def plan_cmd(args) -> int:
     validate_request(args.instruction, _words(args, args.instruction))
     target = _words(args, args.instruction)
+    if _two_levels(args, args.instruction, target):
+        return plan_book_cmd(args, target)
     with JobSession(engine_config(args)) as session:
         sections = session.plan(args.instruction, target)
     if args.json:
@@ -181,10 +240,22 @@ def plan_cmd(args) -> int:
     return 0
 
 
+def _levels_args(p):
+    p.add_argument("--levels", choices=["auto", "1", "2"], default="auto",
+                   help=f"1: one flat plan; 2: chapters, then scenes; auto (default): 2 from "
+                        f"{B.BOOK_THRESHOLD:,} words or when the instruction asks for chapters")
+    p.add_argument("--codex", metavar="FILE.json",
+                   help="codex entries (characters, places, objects, lore) for a two-level book; kept in "
+                        "the project")
+
+
 def _plan_args(p):
     p.add_argument("instruction", help="what to write")
     p.add_argument("--words", type=int, help="target length in words (default: read from the instruction)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--scenes", action="store_true",
+                   help="two levels: plan every chapter's scenes now (default: just before it is written)")
+    _levels_args(p)
     _add_model_args(p)
 
 
@@ -197,6 +268,10 @@ def write_cmd(args) -> int:
     if args.out:
         check_writable(args.out)
     config = engine_config(args)
+    codex = None
+    if args.codex:
+        from ..core.engine.codex import load_codex
+        codex = load_codex(args.codex)        # a bad file fails here, before anything is opened
     project: Project
     if args.project and Path(args.project).exists():
         project = Project.open(args.project)   # takes the lock: one writer per project
@@ -224,6 +299,12 @@ def write_cmd(args) -> int:
             project.path = Path(args.project)
             project.lock()
             project.save()     # the file exists from the start: rerunning resumes
+    book = B.is_book(project) or (not project.sections and
+                                  _two_levels(args, project.instruction, project.target_words))
+    if codex is not None:
+        added = project.codex.merge(codex)
+        if not args.quiet:
+            print(f"codex: {added} entries from {args.codex} (kept in the project)", file=sys.stderr)
     session = JobSession(config)
     try:
         validate_request(project.instruction, project.target_words)
@@ -246,7 +327,12 @@ def write_cmd(args) -> int:
                 print(f"note: {note}", file=sys.stderr)
         # the project remembers the engine it is written with (never the API key)
         project.settings = {**project.settings, **config.to_project(info)}
-        stats = session.run(project, on_event=progress, cancel=cancel, autosave=autosave)
+        if book:
+            sink = session.sink(_BookProgress(progress), autosave)
+            stats = B.plan_then_write_book(_book_writer(session, config), project, on_event=sink,
+                                           cancel=cancel)
+        else:
+            stats = session.run(project, on_event=progress, cancel=cancel, autosave=autosave)
     except BaseException:
         project.close()
         raise
@@ -263,6 +349,9 @@ def write_cmd(args) -> int:
             print(f"wrote {args.out} ({project.words} words)", file=sys.stderr)
     if args.json:
         out = _summary(project, stats, backend)
+        if book:
+            out["chapters"] = _chapters_json(project)
+            out["codex_proposed"] = [e.name for e in project.codex.proposed]
         if not args.out:
             out["text"] = project.text()
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -279,7 +368,36 @@ def _write_args(p):
                    help="keep the job in a project file (autosaved; rerun to resume)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _levels_args(p)
     _add_model_args(p)
+
+
+class _BookProgress:
+    """Progress for two-level books: chapter milestones; scene events go to ``Progress``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def __call__(self, e) -> None:
+        quiet = self.progress.quiet
+        if isinstance(e, PlanReady):
+            self.progress.tracker(e)        # the chapter's scenes: listed by ChapterPlanned
+            return
+        if isinstance(e, B.BookPlanReady) and not quiet:
+            print(f"book plan: {len(e.chapters)} chapters ({e.how})", file=sys.stderr)
+            for i, ch in enumerate(e.chapters, 1):
+                print(f"  {i:>3}. [{ch.target_words:>6} words] {ch.title}: {ch.synopsis}", file=sys.stderr)
+        elif isinstance(e, B.ChapterPlanned) and not quiet:
+            job = self.progress.project
+            print(f"chapter {e.chapter + 1}: {len(e.scenes)} scenes ({e.how})", file=sys.stderr)
+            for i in e.scenes:
+                s = job.sections[i]
+                print(f"       [{s.target_words:>5} words] {s.main_point}", file=sys.stderr)
+        elif isinstance(e, B.ChapterDone) and not quiet:
+            print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words"
+                  + (f"; new names: {', '.join(x.name for x in e.proposed)}" if e.proposed else ""),
+                  file=sys.stderr)
+        self.progress(e)
 
 
 write_cmd.add_arguments = _write_args

@@ -60,6 +60,7 @@ class Block:
     kind: str            # "heading" (new chapter), "para", "break" (scene break), "end"
     text: str = ""
     first: bool = False  # first paragraph after a heading or break
+    title: str = ""      # a book's chapter title, under its "Chapter N" heading
 
 
 @dataclass
@@ -84,7 +85,8 @@ class Manuscript:
 
     def body_text(self) -> str:
         """The manuscript's words in order, as an export of it should read back."""
-        return "\n".join(b.text for b in self.blocks if b.kind in ("heading", "para"))
+        return "\n".join(t for b in self.blocks if b.kind in ("heading", "para")
+                         for t in ([b.text, b.title] if b.title else [b.text]))
 
 
 _SCENE_BREAK = re.compile(r"^\s*(?:#|(?:\*\s*){3,}|(?:-\s*){3,}|(?:~\s*){3,}|(?:#\s*){3}|§)\s*$")
@@ -140,6 +142,11 @@ def manuscript(project: Project, options: ManuscriptOptions | None = None) -> Ma
                    surname=author.split()[-1] if author.split() else author,
                    contact=[ln.strip() for ln in contact.splitlines() if ln.strip()],
                    words=project.words, options=opt)
+    if getattr(project, "chapters", None) and opt.sections != "continuous":
+        _book_blocks(m, project)
+        if opt.style == "manuscript":
+            m.blocks.append(Block("end", "END"))
+        return m
     written = [s for s in project.sections if s.text.strip()]
     for n, sec in enumerate(written, 1):
         if opt.sections == "chapters":
@@ -158,3 +165,25 @@ def manuscript(project: Project, options: ManuscriptOptions | None = None) -> Ma
     if opt.style == "manuscript":
         m.blocks.append(Block("end", "END"))
     return m
+
+
+def _book_blocks(m: Manuscript, project: Project) -> None:
+    """A two-level book: each chapter with text on a new page under "Chapter N" and its
+    title; its scenes separated by a centred "#" (scene breaks inside a scene too)."""
+    for c, ch in enumerate(project.chapters):
+        scenes = [s for s in project.sections if s.chapter == c and s.text.strip()]
+        if not scenes:
+            continue
+        m.blocks.append(Block("heading", f"Chapter {c + 1}", title=ch.title.strip()))
+        for k, sec in enumerate(scenes):
+            if k:
+                m.blocks.append(Block("break", "#"))
+            first = True
+            for para in paragraphs(sec.text):
+                if _SCENE_BREAK.match(para):
+                    if m.blocks[-1].kind == "para":
+                        m.blocks.append(Block("break", "#"))
+                    first = True
+                    continue
+                m.blocks.append(Block("para", para, first=first))
+                first = False

@@ -144,10 +144,13 @@ def _manuscript_body(doc, m, sec) -> None:
     _plain_para(doc, m.title, align=WD_ALIGN_PARAGRAPH.CENTER, before=max(Inches(0.5), half))
     _plain_para(doc, f"by {m.author}", align=WD_ALIGN_PARAGRAPH.CENTER)
     chapters = m.options.sections == "chapters"
-    pending_gap = not chapters          # a short story starts on page 1, a blank line below
+    # a short story starts on page 1, a blank line below; a book's chapters on new pages
+    pending_gap = not chapters and not (m.blocks and m.blocks[0].kind == "heading")
     for b in m.blocks:
         if b.kind == "heading":
             _plain_para(doc, b.text, style="Heading 1", page_break=True)
+            if b.title:     # a book's chapter: "Chapter N", then its title
+                _plain_para(doc, b.title, align=WD_ALIGN_PARAGRAPH.CENTER).paragraph_format.keep_with_next = True
         elif b.kind == "para":
             p = doc.add_paragraph(b.text)
             if pending_gap:
@@ -176,6 +179,8 @@ def _plain_body(doc, m, sec) -> None:
     for b in m.blocks:
         if b.kind == "heading":
             _plain_para(doc, b.text, style="Heading 1")
+            if b.title:
+                _plain_para(doc, b.title, style="Heading 2", align=WD_ALIGN_PARAGRAPH.CENTER)
         elif b.kind == "para":
             p = doc.add_paragraph(b.text)
             if b.first:

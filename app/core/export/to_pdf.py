@@ -197,6 +197,8 @@ def build_pdf(project: Project, options: ManuscriptOptions | None = None) -> byt
             if is_ms:
                 story += [PageBreak(), Spacer(1, 2 * inch)]
             story.append(_para(b.text, st.heading))
+            if b.title:     # a book's chapter: "Chapter N", then its title
+                story.append(_para(b.title, st.heading))
         elif b.kind == "para":
             story.append(_para(b.text, st.first if (b.first and not is_ms) else st.body, st.body_cjk))
         elif b.kind == "break":

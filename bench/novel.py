@@ -1,0 +1,221 @@
+"""Bench: a 100,000-word novel in two levels (book -> chapters -> scenes) on the demo model.
+
+    python bench/novel.py --project bench/results/novel.longhand [--words 100000] [--ctx 8192]
+                          [--until 08:10] [--threads 1] [--seed 1]
+    python bench/novel.py --project bench/results/novel.longhand --reopen   # time to first token
+
+Resumable: the job lives in the project file (autosaved while it writes); run the same command
+again and it continues where it stopped. Each run appends its per-scene rows to
+``bench/results/novel.json``; the report (``novel.md``) is rebuilt from all rows and the project:
+
+* words per chapter vs target and their S_l (goal: mean >= 95), whole-book S_l so far;
+* the repeated 4-gram share of the book so far (goal <= 0.05);
+* prompt tokens evaluated per document token (goal <= 1.1): every prompt token the backend
+  computed (book plan, scene plans, scenes, summaries) over the tokens of the written text;
+* time to first token per scene (flat: median of the first and the last ten chapters);
+* peak RSS per chapter; codex entries in each scene's prompt;
+* ``--reopen``: the time from opening the project (model load apart) to the first new token.
+
+Nothing here is timed by a test; the numbers come from this script's runs on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+INSTRUCTION = ("Write a 100000-word fantasy novel about a cartographer who discovers that her maps "
+               "change the land they depict.")
+BIBLE = ("Ilse Marren, a cartographer of Saltmarsh, learns that what she draws with her mother's silver "
+         "nib becomes true of the land. Tone: quiet, precise, melancholy; third person, past tense. "
+         "The Duke wants the Greywater moved; the Guild hides why such maps were forbidden.")
+
+
+def _rss_mb() -> float:
+    import psutil
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
+
+
+def _deadline(until: str | None) -> float | None:
+    if not until:
+        return None
+    h, m = (int(x) for x in until.split(":"))
+    now = dt.datetime.now(dt.timezone.utc)
+    end = now.replace(hour=h, minute=m, second=0, microsecond=0)
+    if end <= now:
+        end += dt.timedelta(days=1)
+    return time.time() + (end - now).total_seconds()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--project", required=True, help="the novel's project file (created, then resumed)")
+    ap.add_argument("--words", type=int, default=100_000)
+    ap.add_argument("--ctx", type=int, default=8192)
+    ap.add_argument("--until", help="stop at this UTC time (HH:MM), saving everything")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--codex", default=str(C.PROMPTS / "novel_codex.json"))
+    ap.add_argument("--reopen", action="store_true", help="measure the time to the first new token, then stop")
+    ap.add_argument("--out", help="results folder (default bench/results)")
+    C.add_threads_arg(ap)
+    args = ap.parse_args()
+
+    from longhand.core.backends.llama import LlamaCppBackend
+    from longhand.core.engine import book as B
+    from longhand.core.engine.codex import load_codex
+    from longhand.core.engine.events import PlanToken, SectionDone, SectionStarted, SectionToken
+    from longhand.core.errors import CancelToken
+    from longhand.core.projects.autosave import Autosave
+    from longhand.core.projects.project import Project
+
+    out = C.out_dir(args.out)
+    results_path = out / "novel.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {"runs": [], "scenes": []}
+    path = Path(args.project)
+    t_open = time.perf_counter()
+    if path.exists():
+        project = Project.open(path)
+    else:
+        project = Project(instruction=INSTRUCTION, target_words=args.words, bible=BIBLE)
+        project.codex.merge(load_codex(args.codex))
+        project.path = path
+        project.lock()
+        project.save()
+    t_load = time.perf_counter()
+    backend = LlamaCppBackend(C.demo_model(), n_ctx=args.ctx, max_ctx=args.ctx, n_threads=args.threads, demo=True)
+    load_seconds = time.perf_counter() - t_load
+    writer = B.BookWriter(backend, seed=args.seed)
+    run = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": C.machine(),
+           "git": C.git_state(), "ctx": backend.info.n_ctx, "threads": args.threads,
+           "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2)}
+    cancel = CancelToken()
+    deadline = _deadline(args.until)
+    if deadline:
+        threading.Thread(target=lambda: (time.sleep(max(0, deadline - time.time())), cancel.cancel()),
+                         daemon=True).start()
+    autosave = Autosave(project, interval=5.0)
+    state: dict = {"scene": None, "first_any": None}
+    t_start = time.perf_counter()
+
+    def on_event(e):
+        autosave(e)
+        now = time.perf_counter()
+        if state["first_any"] is None and isinstance(e, (PlanToken, SectionToken)):
+            state["first_any"] = now - t_start
+            if args.reopen:
+                cancel.cancel()
+        if isinstance(e, SectionStarted):
+            sec = project.sections[e.index]
+            state["scene"] = {"t0": now, "ttft": None, "eval0": backend.prompt_tokens_evaluated,
+                              "gen0": backend.generated_tokens, "chapter": sec.chapter, "mode": e.mode,
+                              "scene": B.chapter_scenes(project, sec.chapter).index(e.index)}
+        elif isinstance(e, SectionToken) and state["scene"] and state["scene"]["ttft"] is None:
+            state["scene"]["ttft"] = now - state["scene"]["t0"]
+        elif isinstance(e, SectionDone) and state["scene"]:
+            s = state["scene"]
+            sec = project.sections[e.index]
+            results["scenes"].append({
+                "run": len(results["runs"]), "chapter": s["chapter"] + 1, "scene": s["scene"] + 1,
+                "mode": s["mode"], "target": e.target_words, "words": e.words,
+                "ttft": round(s["ttft"] or 0.0, 3), "seconds": round(now - s["t0"], 2),
+                "generated_tokens": backend.generated_tokens - s["gen0"],
+                "prompt_tokens_evaluated": backend.prompt_tokens_evaluated - s["eval0"],
+                "codex_used": len(sec.codex_used), "codex_names": list(sec.codex_used),
+                "rss_mb": _rss_mb(), "finished": not cancel.cancelled})
+            state["scene"] = None
+        elif isinstance(e, B.BookPlanReady):
+            run["book_plan"] = {"how": e.how, "chapters": len(e.chapters),
+                                "distinct_synopses": len({c.synopsis for c in e.chapters}),
+                                "seconds": round(now - t_start, 1)}
+            print(f"book plan: {len(e.chapters)} chapters ({e.how})", file=sys.stderr, flush=True)
+        elif isinstance(e, B.ChapterPlanned):
+            print(f"chapter {e.chapter + 1}: {len(e.scenes)} scenes ({e.how})", file=sys.stderr, flush=True)
+        elif isinstance(e, B.ChapterDone):
+            print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words; summary: "
+                  f"{e.summary[:100]!r}", file=sys.stderr, flush=True)
+        if isinstance(e, SectionDone):
+            print(f"  scene done: {e.words}/{e.target_words} words, total {project.words}", file=sys.stderr,
+                  flush=True)
+
+    try:
+        if not project.chapters:
+            project.chapters = writer.plan_book(project.instruction, project.target_words, bible=project.bible,
+                                                on_event=on_event, cancel=cancel)
+            autosave.save()
+        writer.write_book(project, on_event=on_event, cancel=cancel)
+    finally:
+        autosave.save()
+        project.close()
+        run["seconds"] = round(time.perf_counter() - t_start, 1)
+        run["words_at_end"] = project.words
+        run["prompt_tokens_evaluated"] = backend.prompt_tokens_evaluated
+        run["generated_tokens"] = backend.generated_tokens
+        run["time_to_first_token_after_open"] = round(state["first_any"] or 0.0, 2)
+        run["open_seconds"] = round(t_load - t_open, 3)
+        run["reopen"] = args.reopen
+        run["document_tokens"] = sum(backend.count_tokens(s.text) for s in project.sections if s.text)
+        results["runs"].append(run)
+        C.write_json(results_path, results)
+        report(project, results, out, backend)
+        backend.close()
+    return 0
+
+
+def report(project, results: dict, out: Path, backend) -> None:
+    from longhand.core.engine import book as B
+    from longhand.core.text.wordcount import length_score, repeated_ngram_share
+    rows = []
+    for c, ch in enumerate(project.chapters):
+        status = B.chapter_status(project, c)
+        if status == "unplanned":
+            continue
+        scenes = [r for r in results["scenes"] if r["chapter"] == c + 1]
+        words = B.chapter_words(project, c)
+        rows.append({"chapter": c + 1, "title": ch.title, "status": status, "target": ch.target_words,
+                     "words": words, "s_l": round(length_score(ch.target_words, words), 1) if words else 0.0,
+                     "scenes": len(B.chapter_scenes(project, c)), "plan": ch.plan_how,
+                     "ttft_median": round(statistics.median([r["ttft"] for r in scenes]), 2) if scenes else None,
+                     "peak_rss_mb": max((r["rss_mb"] for r in scenes), default=None),
+                     "codex_per_scene": round(statistics.mean([r["codex_used"] for r in scenes]), 1) if scenes else None,
+                     "summary": ch.summary})
+    done = [r for r in rows if r["status"] == "done"]
+    text = project.text()
+    evaluated = sum(r["prompt_tokens_evaluated"] for r in results["runs"])
+    doc_tokens = results["runs"][-1]["document_tokens"] if results["runs"] else 0
+    summary = {
+        "chapters_planned": len(project.chapters), "chapters_written": len(done),
+        "words": project.words, "target": project.target_words,
+        "mean_chapter_s_l": round(statistics.mean([r["s_l"] for r in done]), 1) if done else None,
+        "book_s_l_so_far": round(length_score(project.target_words, project.words), 1) if project.words else 0,
+        "repeated_4gram_share": round(repeated_ngram_share(text, 4), 4),
+        "prompt_tokens_evaluated": evaluated, "document_tokens": doc_tokens,
+        "evaluated_per_document_token": round(evaluated / doc_tokens, 3) if doc_tokens else None,
+        "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"] if r.get("reopen")],
+        "codex_entries": len(project.codex.entries), "codex_proposed": len(project.codex.proposed),
+    }
+    results["chapters"] = rows
+    results["summary"] = summary
+    C.write_json(out / "novel.json", results)
+    lines = ["# Novel benchmark (two levels, demo model)", "",
+             f"Command: `python bench/novel.py --project {project.path}` (resumable; runs: {len(results['runs'])}).", "",
+             f"Last run: {C.machine_line(results['runs'][-1]['machine'])}" if results["runs"] else "", "",
+             "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB | codex/scene |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['chapter']} | {r['title']} | {r['status']} | {r['target']} | {r['words']} | {r['s_l']} | "
+                     f"{r['scenes']} | {r['plan']} | {r['ttft_median']} | {r['peak_rss_mb']} | {r['codex_per_scene']} |")
+    lines += ["", "```", json.dumps(summary, indent=2), "```", ""]
+    C.write_text(out / "novel.md", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
