@@ -260,6 +260,9 @@ class MainWindow(QMainWindow):
         self.stop_action = action(w, "&Stop", self.stop)
         h = self.help_menu = self.menuBar().addMenu("&Help")
         self.about_action = action(h, "&About Longhand", self.about)
+        from .system_dialog import open_system_dialog
+        self.system_action = action(h, "&System…", lambda: open_system_dialog(self), None,
+                                    "Versions, GPU and backends, and what each model would use")
 
     # ------------------------------------------------------------------------------------
     # Settings and window state
