@@ -60,7 +60,7 @@ def test_every_job_becomes_one_sft_record_in_the_trainers_layout(tmp_path):
     assert journal[-1]["end"] == out.stat().st_size
     # the projects are kept, finished, with the prompt format they were written in
     p = Project.load(tmp_path / "data.jsonl.jobs" / "job-0.longhand")
-    assert p.finished and p.settings["format"] == "longwriter-llama3"
+    assert p.finished and p.settings["format_name"] == "longwriter-llama3" and p.settings["model"] == "scripted"
     assert not (tmp_path / "data.jsonl.lock").exists()
 
 

@@ -37,6 +37,7 @@ from typing import Callable
 from ..backends.base import Backend
 from ..errors import BackendError, CancelToken, LonghandError
 from ..engine.events import SectionToken
+from ..engine.session import EngineConfig, JobSession, plan_then_write
 from ..engine.writer import AgentWriter
 from ..projects.atomic import atomic_write_text
 from ..projects.autosave import Autosave
@@ -421,7 +422,8 @@ class BatchRunner:
                 job.start_words = job.words = project.words
             backend = server.backend()
             try:
-                self._write_job(job, project, backend)
+                self._write_job(job, project, backend, server)
+                backend_model = backend.info.model
             finally:
                 server.release(backend)
             if self.cancel.cancelled and not project.finished:
@@ -430,7 +432,7 @@ class BatchRunner:
                 raise LonghandError(f"the job stopped at {project.words}/{project.target_words} words "
                                     f"with sections left unwritten")
             records = [sft_record(project, job_id=ins.id, target_given=ins.target_given,
-                                  model=project.settings.get("model", ""))]
+                                  model=backend_model)]
             if self.steps:
                 records += step_records(project, job_id=ins.id)
             entry = JournalEntry(id=ins.id, end=0, words=project.words, target_words=project.target_words,
@@ -446,28 +448,31 @@ class BatchRunner:
         finally:
             project.close()
 
-    def _write_job(self, job: JobState, project: Project, backend: Backend) -> None:
+    def _write_job(self, job: JobState, project: Project, backend: Backend, server: Server) -> None:
         ins = job.instruction
         seed = None if self.seed is None else self.seed + ins.line
         writer = AgentWriter(backend, seed=seed)
         if self.temperature is not None:
             writer.sampling.temperature = self.temperature
+        # what the project remembers of its engine, as a JobSession would keep it
+        remote = backend.info.name == "openai"
+        config = EngineConfig(backend="openai" if remote else "llama",
+                              base_url=server.name if remote else None,
+                              model=None if remote else backend.info.model,
+                              remote_model=backend.info.model if remote else None,
+                              format_name=writer.format.name, seed=seed, temperature=self.temperature)
+        for key, value in config.to_project(backend.info).items():
+            project.settings.setdefault(key, value)
         project.settings.setdefault("batch", {"id": ins.id, "target_given": ins.target_given})
-        project.settings.setdefault("format", writer.format.name)
-        project.settings.setdefault("model", backend.info.model)
         project.save()
         autosave = Autosave(project, interval=self.autosave_interval,
                             on_error=lambda err: self.say(f"warning: autosave failed: {err}"))
 
         def on_event(e) -> None:
-            autosave(e)
             if isinstance(e, SectionToken):
                 job.words = e.total_words
 
-        if not project.sections:
-            project.sections = writer.plan(project.instruction, project.target_words,
-                                           on_event=on_event, cancel=self.cancel)
-        writer.write(project, on_event=on_event, cancel=self.cancel)
+        plan_then_write(writer, project, on_event=JobSession.sink(on_event, autosave), cancel=self.cancel)
         job.words = project.words
         project.save()
 

@@ -11,7 +11,7 @@
   (the editor pushes it there), so the hand-edited text is chosen over it.
 
 Prompts are rebuilt with :func:`prompts.write_prompt` as the engine builds them, in the
-prompt format the job was written with (``settings["format"]``, kept by ``longhand batch``;
+prompt format the job was written with (``settings["format_name"]``, kept with the project;
 LongWriter's chat wording when unknown), and rendered without a model's special tokens (a
 trainer adds its own template). Earlier sections are carried verbatim, as the engine does
 within its context window; for novel-length jobs, where the engine carried summaries of old
@@ -41,7 +41,8 @@ class TrainingExportError(LonghandError):
 
 
 def project_format(project: Project) -> PromptFormat:
-    name = project.settings.get("format") if isinstance(project.settings, dict) else None
+    settings = project.settings if isinstance(project.settings, dict) else {}
+    name = settings.get("format_name") or settings.get("format")
     return FORMATS.get(name) if isinstance(name, str) and name in FORMATS else FORMATS[DEFAULT_FORMAT]
 
 
