@@ -153,7 +153,11 @@ def _summary(project: Project, stats, backend) -> dict:
         "target_words": project.target_words,
         "words": project.words,
         "sections": [{"title": s.heading, "main_point": s.main_point, "target_words": s.target_words,
-                      "words": s.words, "status": s.status} for s in project.sections],
+                      "words": s.words, "status": s.status, "needs_attention": s.needs_attention}
+                     for s in project.sections],
+        # sections whose text failed the health check and ended short (issue 14)
+        "needs_attention": sum(1 for s in project.sections if s.needs_attention),
+        "recoveries": getattr(stats, "recoveries", 0),
         "generated_tokens": stats.generated_tokens,
         "prompt_tokens": stats.prompt_tokens,
         "prompt_tokens_evaluated": stats.prompt_tokens_evaluated,

@@ -119,17 +119,24 @@ class OutlineModel(QAbstractTableModel):
             if col == COL_WRITTEN and role == Qt.ItemDataRole.DisplayRole:
                 return self.words(row)
             if col == COL_STATUS and role == Qt.ItemDataRole.DisplayRole:
-                return status_of(sec, row == self.streaming)
+                state = status_of(sec, row == self.streaming)
+                # the health check gave up on this section: it ends short (issue 14)
+                return f"⚠ {state}, needs attention" if getattr(sec, "needs_attention", False) else state
         elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             return Qt.CheckState.Checked if sec.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole and col == COL_POINT:
             return sec.main_point
+        elif role == Qt.ItemDataRole.ToolTipRole and col == COL_STATUS and getattr(sec, "needs_attention", False):
+            return ("The model's text went bad here (junk, loops or the wrong language) and recovery gave "
+                    "up: the section ends short. Regenerate it or write it yourself.")
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_NUM, COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
             color = STATUS_COLORS.get(sec.status if row != self.streaming else SectionStatus.WRITING)
             if sec.locked and row != self.streaming:
                 color = STATUS_COLORS["locked"]
+            if getattr(sec, "needs_attention", False) and row != self.streaming:
+                color = "#c62828"
             return QColor(color) if color else None
         elif role == Qt.ItemDataRole.FontRole and row == self.streaming:
             f = QFont()

@@ -145,7 +145,8 @@ class AgentWriter:
             if how != "parsed":
                 self.plan_checks.append("unusable")
                 continue
-            example = example_plan(lang, attempt) if self.style == "completion" else ""
+            # (checked against every example plan: a model may copy the one of another prompt)
+            example = "\n".join(example_plan(lang, k) for k in range(2)) if self.style == "completion" else ""
             problem = plan_problem(instruction, sections, example, lang)
             self.plan_checks.append(problem or "ok")
             if not problem:

@@ -57,6 +57,8 @@ the their theirs them themselves then there these they thing things this those t
 through thus till too two under until upon very was way well were what when where whether which
 while who whom whose why will with within without would yet you your yours write written words
 word story essay article report text about long
+the and for but not you all any can had her was one our out day get has him his how man new now old
+see two way who did its let put say she too use are yes got own off far few why end per via
 """.split())
 
 
@@ -121,7 +123,7 @@ def topic_keys(text: str, lang: str) -> set[str]:
         han = "".join(_HAN.findall(text))
         return {han[i:i + 2] for i in range(len(han) - 1)}
     return {_stem(w) for w in (x.lower() for x in _WORD.findall(text))
-            if len(w) >= 4 and w not in STOPWORDS}
+            if len(w) >= 3 and w not in STOPWORDS}
 
 
 def topic_overlap(text: str, topic: set[str], lang: str) -> int:

@@ -26,10 +26,10 @@ _OTHER_WORD = re.compile(r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u0900-\u097f
 
 
 def detect_language(text: str) -> str:
-    """"zh" when Han characters make up at least a fifth of the request's units, else "en"."""
+    """"zh" when Han characters make up at least a third of the request's units, else "en"."""
     han = len(_HAN.findall(text or ""))
     latin = len(_LATIN_WORD.findall(text or ""))
-    if han and han >= 0.2 * (han + latin):
+    if han and han >= (han + latin) / 3:
         return ZH
     return EN
 

@@ -1,0 +1,253 @@
+"""Issue 14: the health check, recovery instead of padding, language and subject of plans."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+from fakes import ScriptedBackend
+from longhand.core.backends.base import Generation, Steer
+from longhand.core.engine.events import SectionDone, SectionRecovery
+from longhand.core.engine.plan import DONE, EDITED, Section, fallback_plan, make_plan, plan_problem
+from longhand.core.engine.prompts import FORMATS, example_plan, plan_prompt, synopsis, write_prompt
+from longhand.core.engine.writer import AgentWriter, Job
+from longhand.core.projects.project import Project
+from longhand.core.text.health import HealthMonitor, check_text, compression_ratio, junk_share
+from longhand.core.text.language import EN, ZH, detect_language, language_share
+from longhand.core.text.wordcount import count_words
+
+# The collapse quoted in the issue (a 10,000-word essay on main), and clean prose.
+COLLAPSED = ("The library ltollsons litollos litollous the es es es es ue ue ue ltol li to lo es ue "
+             "litollous ltollsons es es ue ue li li to es es ue ue ue ") * 6
+CLEAN = ("The town library opened in 1883 in two rooms above the post office. Its first librarian, "
+         "a retired schoolteacher called Agnes Moore, kept the catalogue in a ledger and lent books "
+         "to anyone who could sign their name. Farmers borrowed almanacs, children borrowed adventure "
+         "stories, and the doctor borrowed everything about tropical fevers. When the railway came, "
+         "the collection doubled within a decade, and the council finally agreed to build a proper "
+         "reading room with tall windows, oak tables and gas lamps that hissed through the winter "
+         "evenings. ")
+
+_SYL = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "bri", "da", "fen", "go", "hul", "ji", "mar", "pe"]
+
+
+def prose(seed: int):
+    """Endless sentences of made-up words that never loop (pieces with leading spaces)."""
+    x = seed
+    for i in itertools.count():
+        x = (x * 1103515245 + 12345) % (2 ** 31)
+        word = "".join(_SYL[(x >> s) % 16] for s in (0, 4, 8))
+        word = "River boats" if i % 8 == 0 else word      # (on the subject: no drift)
+        yield f" {word}{'.' if i % 8 == 7 else ''}"
+
+
+class CollapsingBackend(ScriptedBackend):
+    """Writes good sentences, then junk after ``good_words`` words, unless the seed is in
+    ``healthy_seeds`` (recovery changes the seed: the text then stays healthy)."""
+
+    def __init__(self, good_words: int = 60, healthy_seeds=(), **kw) -> None:
+        super().__init__(**kw)
+        self.good_words = good_words
+        self.healthy_seeds = set(healthy_seeds)
+        self.seeds: list = []
+        self._n = 0
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.calls += 1
+        self.seeds.append(sampling.seed if sampling else None)
+        healthy = sampling is not None and sampling.seed in self.healthy_seeds
+        self._n += 1
+        good = prose(self._n * 7919)
+        junk = itertools.cycle([" es", " ue", " li", " to", " ltollsons", " es", " es", " ue"])
+        out, n, finish = [], 0, "length"
+        for i in range(max_tokens):
+            piece = next(good) if healthy or i < self.good_words else next(junk)
+            out.append(piece)
+            n += 1
+            steer = (on_piece(piece) if on_piece else None) or Steer()
+            if steer.stop:
+                finish = "stop"
+                break
+        return Generation("".join(out), finish, 100, 10, n, 0.01)
+
+
+def job_of(*targets, instruction="Write an essay about river boats and their crews."):
+    return Job(instruction=instruction, target_words=sum(targets),
+               sections=[Section(main_point=f"River boats, part {i}", target_words=t) for i, t in enumerate(targets)])
+
+
+# ---------------------------------------------------------------------------------------
+# The measures
+
+def test_junk_and_compression_separate_the_issues_collapse_from_prose():
+    assert junk_share(COLLAPSED) > 0.5 and junk_share(CLEAN) == 0.0
+    assert compression_ratio(COLLAPSED) < 0.2 < 0.45 < compression_ratio(CLEAN)
+    assert check_text(CLEAN, EN).ok
+    bad = check_text(COLLAPSED, EN)
+    assert not bad.ok and bad.kind in ("junk", "loop")
+
+
+def test_initials_and_abbreviations_are_not_fragments():
+    text = "J. R. R. Tolkien wrote it, e.g. in Oxford; the outcome(s) of the war (a) and (b) mattered. " * 8
+    assert junk_share(text) == 0.0
+
+
+def test_language_of_requests_and_texts():
+    assert detect_language("写一篇5000字的小说，讲一个在山村小学支教一年的年轻人和他的学生们。") == ZH
+    assert detect_language("写一篇关于 Python 编程的2000字文章") == ZH
+    assert detect_language("Write a 300-word story about a cat named 小白.") == EN
+    assert language_share("山村小学的早晨很安静。", ZH) == 1.0
+    english = "The village school was quiet in the morning, " * 5 + "山村小学"
+    assert language_share(english, ZH) < 0.2 and language_share(english, EN) > 0.8
+    assert language_share("", ZH) is None
+
+
+def test_monitor_stops_junk_and_cuts_back_to_the_last_healthy_sentence():
+    m = HealthMonitor(EN, topic_text="library town books")
+    text, stopped = "", None
+    for piece in re.findall(r"\S+\s*", CLEAN + COLLAPSED):
+        text += piece
+        stopped = m.feed(text)
+        if stopped:
+            break
+    assert stopped is not None and stopped.kind in ("junk", "loop")
+    assert len(text) < len(CLEAN) + 200            # stopped soon after the collapse began
+    kept = m.healthy_prefix(text)
+    assert kept and CLEAN.startswith(kept) and kept.endswith(".")
+    assert junk_share(kept) == 0.0
+
+
+def test_monitor_catches_a_copy_of_earlier_text_and_the_wrong_language():
+    m = HealthMonitor(EN, reference=CLEAN * 2)
+    assert m.feed(CLEAN, final=True).kind == "loop"
+    z = HealthMonitor(ZH)
+    assert z.feed(CLEAN, final=True).kind == "language"
+    assert HealthMonitor(ZH).feed("山村小学的早晨很安静，孩子们沿着山路走来，书包里装着母亲烙的饼。老师站在门口，"
+                                  "一个一个地叫他们的名字。教室的窗户破了一块玻璃，冬天的风从那里钻进来，大家就把"
+                                  "课桌往炉子边挪一挪。", final=True) is None
+
+
+def test_monitor_never_judges_the_protected_text():
+    m = HealthMonitor(EN, protected=len(COLLAPSED))
+    assert m.feed(COLLAPSED, final=True) is None
+    assert m.healthy_prefix(COLLAPSED + " and then") == COLLAPSED.rstrip()
+
+
+# ---------------------------------------------------------------------------------------
+# Recovery in the engine
+
+def test_a_collapsing_section_is_recovered_under_changed_conditions():
+    backend = CollapsingBackend(good_words=60, healthy_seeds={5 + 7919})
+    events = []
+    w = AgentWriter(backend, seed=5, memory=False)
+    w.write(job := job_of(300), on_event=events.append)
+    sec = job.sections[0]
+    rec = [e for e in events if isinstance(e, SectionRecovery)]
+    assert len(rec) == 1 and rec[0].kind in ("junk", "loop")
+    assert backend.seeds[:2] == [5, 5 + 7919]           # another seed after the failure
+    assert junk_share(sec.text) <= 0.03 and not sec.needs_attention
+    assert 0.92 * 300 <= sec.words <= 1.12 * 300
+    done = [e for e in events if isinstance(e, SectionDone)][0]
+    assert done.recoveries == 1 and done.words == sec.words
+
+
+def test_recovery_is_bounded_and_a_hopeless_section_ends_short_marked():
+    backend = CollapsingBackend(good_words=50)        # every seed collapses
+    events = []
+    w = AgentWriter(backend, seed=1, memory=False)
+    stats = w.write(job := job_of(300, 200), on_event=events.append)
+    first = job.sections[0]
+    assert first.needs_attention and first.status == DONE
+    assert first.words < 0.92 * 300                      # ends short rather than padded with junk
+    assert junk_share(first.text) <= 0.03
+    rec = [e for e in events if isinstance(e, SectionRecovery) and e.index == 0]
+    assert len(rec) == w.length.max_recoveries + 1
+    # the job goes on with the next section, and counts only the healthy words
+    assert job.sections[1].status == DONE
+    assert stats.words == job.words == sum(count_words(s.text) for s in job.sections)
+    assert stats.needs_attention == sum(s.needs_attention for s in job.sections) >= 1
+
+
+def test_a_users_own_text_is_never_judged_or_cut():
+    job = job_of(300)
+    job.sections[0].text = COLLAPSED.strip()             # what the user typed, however odd
+    job.sections[0].status = EDITED
+    w = AgentWriter(CollapsingBackend(good_words=10 ** 6), seed=3, memory=False)
+    w.write_section(job, 0, mode="extend", extra_words=60)
+    assert job.sections[0].text.startswith(COLLAPSED.strip())
+    assert job.sections[0].words >= count_words(COLLAPSED) + 55
+
+
+def test_needs_attention_is_saved_and_old_files_load_without_it(tmp_path):
+    p = Project(instruction="Write an essay about boats.", target_words=300,
+                sections=[Section("Boats", 300, text="Boats float.", status=DONE, needs_attention=True)])
+    p.path = tmp_path / "a.longhand"
+    p.save()
+    data = json.loads(p.path.read_text("utf-8"))
+    assert data["sections"][0]["needs_attention"] is True
+    assert Project.open(p.path).sections[0].needs_attention is True
+    del data["sections"][0]["needs_attention"]
+    (tmp_path / "old.longhand").write_text(json.dumps(data), "utf-8")
+    old = Project.open(tmp_path / "old.longhand")
+    assert old.sections[0].needs_attention is False and not old.warnings
+
+
+# ---------------------------------------------------------------------------------------
+# Plans: language, subject, distinct steps
+
+def test_fallback_plans_never_repeat_a_step_and_speak_the_requests_language():
+    for instruction in ("Write a 10000-word essay on the history of public libraries.",
+                        "Write a 20000-word story about a lighthouse keeper.",
+                        "写一篇10000字的小说，讲一个在山村小学支教一年的年轻人。",
+                        "写一份8000字的调研报告，分析共享单车的效果。"):
+        lang = detect_language(instruction)
+        for target in (100, 900, 3000, 10000, 40000):
+            plan = fallback_plan(instruction, target)
+            points = [s.main_point for s in plan]
+            heads = [s.heading for s in plan]
+            assert len(set(points)) == len(points) and len(set(heads)) == len(heads), (instruction, target)
+            assert sum(s.target_words for s in plan) == target
+            for p in points:
+                assert (language_share(p, ZH) or 0) > 0.9 if lang == ZH else (language_share(p, EN) or 0) > 0.9
+    essay = fallback_plan("Write a 10000-word essay on the history of public libraries.", 10000)
+    assert essay[0].main_point.startswith("Introduction")       # "history" is not a story
+
+
+def test_a_plan_copying_the_example_or_missing_the_subject_is_refused():
+    ex = example_plan(ZH, 0)
+    copied, _ = make_plan("写一篇1500字的小说，讲一位老木匠在退休前接下的最后一份订单。", 1500,
+                          ex.split("\n", 2)[2])
+    assert plan_problem("写一篇1500字的小说，讲一位老木匠在退休前接下的最后一份订单。", copied, ex) == "copies the example"
+    en_ex = example_plan(EN, 0)
+    bike, _ = make_plan("Write a 1200-word essay about the history of tea.", 1200, en_ex.split("\n", 2)[2])
+    assert plan_problem("Write a 1200-word essay about the history of tea.", bike, en_ex) == "copies the example"
+    tea = [Section("Tea reaches Europe on Dutch ships", 600), Section("The tea clippers race home", 600)]
+    assert plan_problem("Write a 1200-word essay about the history of tea.", tea, en_ex) == ""
+    off = [Section("The dragon wakes up", 600), Section("The knight rides out", 600)]
+    assert plan_problem("Write a 1200-word essay about the history of tea clippers.", off) == "off the subject"
+
+
+def test_the_engine_asks_again_then_falls_back_when_plans_copy_the_example():
+    ex = example_plan(EN, 0).split("\n", 2)[2]
+    backend = ScriptedBackend(style="completion", plan_text=" " + ex.split(" - Main Point: ", 1)[1])
+    w = AgentWriter(backend, seed=1, memory=False)
+    w.use_grammar = False
+    sections = w.plan("Write a 1200-word essay about the history of tea.", 1200)
+    assert w.plan_checks == ["copies the example", "copies the example"]
+    assert backend.calls == 2
+    assert not any("bicycle" in s.main_point.lower() or "drais" in s.main_point.lower() for s in sections)
+
+
+def test_prompts_are_in_the_requests_language():
+    zh = "写一篇1500字的小说，讲一位老木匠在退休前接下的最后一份订单。"
+    plan = fallback_plan(zh, 1500)
+    base = write_prompt(FORMATS["completion"], zh, plan, 1, [plan[0].main_point]).text()
+    assert "目录：" in base and "Contents:" not in base and "words)" not in base
+    assert synopsis(zh) == "小说，讲一位老木匠在退休前接下的最后一份订单。"
+    chat = write_prompt(FORMATS["longwriter-glm4"], zh, plan, 1, ["从前"]).text()
+    assert "写作计划" in chat and "用中文写" in chat and "Writing task" not in chat
+    firm = write_prompt(FORMATS["longwriter-glm4"], zh, plan, 1, ["从前"], firm=True).text()
+    assert "只用中文写作" in firm
+    assert "要求：" in plan_prompt(FORMATS["completion"], zh, 1500, 3).text()
+    assert plan_prompt(FORMATS["completion"], zh, 1500, 3, example=1).text() != \
+        plan_prompt(FORMATS["completion"], zh, 1500, 3, example=0).text()
