@@ -10,6 +10,8 @@ from . import command
 
 
 def export_cmd(args) -> int:
+    if args.training:
+        return training_cmd(args)
     out = check_writable(args.out)
     project = Project.load(args.project)       # reading needs no lock
     for warning in project.warnings:
@@ -31,10 +33,28 @@ def export_cmd(args) -> int:
     return 0
 
 
+def training_cmd(args) -> int:
+    """``--training sft|dpo``: training records from a project or a folder of projects."""
+    from ..core.data.training import export_training
+    n, notes = export_training([args.project], args.training, args.out, steps=args.steps)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not args.quiet:
+        what = "SFT records" if args.training == "sft" else "DPO pairs"
+        print(f"wrote {args.out} ({n} {what})", file=sys.stderr)
+    return 0
+
+
 def _export_args(p):
-    p.add_argument("project", help="the project file (.longhand)")
+    p.add_argument("project", help="the project file (.longhand), or a folder of projects with --training")
     p.add_argument("--out", "-o", required=True, metavar="FILE",
-                   help="output file: .docx, .pdf (manuscripts), .md or .txt")
+                   help="output file: .docx, .pdf (manuscripts), .md or .txt; .jsonl with --training")
+    t = p.add_argument_group("training data (JSON Lines)")
+    t.add_argument("--training", choices=("sft", "dpo"),
+                   help="sft: chat records (instruction -> text); dpo: prompt/chosen/rejected pairs "
+                        "from sections with earlier takes (hand-edited text is chosen)")
+    t.add_argument("--steps", action="store_true",
+                   help="with --training sft: also the plan and write steps as records of their own")
     g = p.add_argument_group("manuscript (DOCX and PDF)")
     g.add_argument("--style", choices=STYLES, help="manuscript (standard manuscript format, default) or plain")
     g.add_argument("--font", choices=FONTS, help="times (default) or courier")
@@ -53,4 +73,5 @@ def _contact(value: str | None) -> str | None:
 
 
 export_cmd.add_arguments = _export_args
-command("export", "export a project as DOCX or PDF manuscript, Markdown or plain text")(export_cmd)
+command("export", "export a project as DOCX or PDF manuscript, Markdown or plain text, "
+                  "or as training data (--training sft|dpo)")(export_cmd)

@@ -6,8 +6,8 @@ import json
 import threading
 
 import pytest
-from fakes import ScriptedBackend
 
+from fakes import ScriptedBackend
 from longhand.core.data.batch import BatchError, BatchRunner, Output, Server
 from longhand.core.data.instructions import parse_instructions
 from longhand.core.errors import BackendError, CancelToken

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -42,7 +43,7 @@ def test_strict_stops_at_the_first_broken_line():
 
 
 def test_unknown_fields_warn_once_each():
-    text = "\n".join('{"instruction": "Write %d things.", "type": "story", "lang": "en"}' % n
+    text = "\n".join(json.dumps({"instruction": f"Write {n} things.", "type": "story", "lang": "en"})
                      for n in range(5))
     r = parse_instructions(text, name="x.jsonl")
     assert len(r.instructions) == 5 and not r.problems

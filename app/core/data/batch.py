@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..backends.base import Backend
-from ..errors import BackendError, CancelToken, LonghandError
 from ..engine.events import SectionToken
 from ..engine.session import EngineConfig, JobSession, plan_then_write
 from ..engine.writer import AgentWriter
+from ..errors import BackendError, CancelToken, LonghandError
 from ..projects.atomic import atomic_write_text
 from ..projects.autosave import Autosave
 from ..projects.project import Project, ProjectLock, ProjectLockedError
