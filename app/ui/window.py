@@ -247,6 +247,8 @@ class MainWindow(QMainWindow):
         action = self.add_menu_action
         m = self.file_menu = self.menuBar().addMenu("&File")
         self.files.add_to_menu(m)
+        from .training_export import add_training_export
+        add_training_export(self, m)
         m.addSeparator()
         self.models_action = action(m, "&Models…", self.open_models, None,
                                     "Download, import or pick a LongWriter model")

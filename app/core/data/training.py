@@ -203,3 +203,12 @@ def export_training(sources: Iterable[str | os.PathLike], kind: str, out: str | 
     notes: list[str] = []
     n = write_jsonl(training_records(list(sources), kind, steps=steps, notes=notes), p)
     return n, notes
+
+
+def project_records(project: Project, kind: str, *, steps: bool = False) -> list[dict]:
+    """The records of ``kind`` for one (open) project: what the GUI exports."""
+    if kind == "dpo":
+        return dpo_pairs(project)
+    if kind == "sft":
+        return [sft_record(project)] + (step_records(project) if steps else [])
+    raise TrainingExportError(f"Unknown kind of training data {kind!r}; choose sft or dpo.")
