@@ -29,30 +29,6 @@ def hub(monkeypatch, tmp_path):
     server.stop()
 
 
-def test_list_shows_catalog_recommendation_and_why(models, capsys):
-    assert main(["models", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "This machine: RAM" in out
-    assert "llama_supports_gpu_offload" in out
-    assert "[longwriter-llama3.1-8b]" in out and "[longwriter-glm4-9b]" in out and "[demo]" in out
-    assert out.count("recommended: ") == 3
-    assert "prompt format longwriter-glm4" in out
-    assert str(models) in out
-
-
-def test_list_json(models, capsys):
-    assert main(["models", "list", "--json", "--ctx", "8192"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["context"] == 8192
-    ids = [m["id"] for m in data["models"]]
-    assert ids == ["longwriter-glm4-9b", "longwriter-llama3.1-8b", "demo"]
-    for m in data["models"]:
-        assert m["reason"]
-        if m["recommended"]:
-            assert m["recommended"] in [q["quant"] for q in m["quants"]]
-    assert isinstance(data["machine"]["gpu_offload_supported"], bool)
-
-
 def test_download_with_progress_then_remove(models, hub, capsys):
     data = os.urandom(3_000_000)
     hub.add("QuantFactory/LongWriter-glm4-9b-GGUF", "LongWriter-glm4-9b.Q2_K.gguf", data)

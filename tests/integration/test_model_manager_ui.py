@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from hubserver import FakeHub
-from longhand.core.backends.gpu import GiB, GpuDevice, Machine
+from longhand.core.backends.gpu import Machine
 from longhand.core.library.downloads import is_verified
 from longhand.ui.model_manager import ModelManagerDialog
 
@@ -46,21 +46,6 @@ def cell(dlg, row: int, col: int) -> str:
 
 def row_of(dlg, model_id, quant) -> int:
     return next(i for i, r in enumerate(dlg.rows) if (r.model_id, r.quant) == (model_id, quant))
-
-
-def test_catalog_table_marks_the_recommendation(qtbot: QtBot, models):
-    gpu8 = Machine(32 * 10**9, 64 * 10**9, True, [GpuDevice("CUDA0", "RTX", 8 * GiB, 8 * GiB)])
-    dlg = make_dialog(qtbot, gpu8)
-    n_quants = sum(len(m.quants) for m in dlg.catalog.models)
-    assert dlg.table.rowCount() == n_quants
-    i = row_of(dlg, "longwriter-glm4-9b", "Q4_K_M")
-    assert cell(dlg, i, 1) == "★ Q4_K_M" and cell(dlg, i, 4) == "full GPU offload"
-    assert "entirely in GPU memory" in dlg.table.item(i, 1).toolTip()
-    j = row_of(dlg, "longwriter-glm4-9b", "Q8_0")
-    assert cell(dlg, j, 1) == "Q8_0" and cell(dlg, j, 4).startswith("partial GPU offload")
-    dlg.select("longwriter-glm4-9b", "Q4_K_M")
-    assert "longwriter-glm4" in dlg.details.text()
-    assert dlg.download_button.isEnabled() and not dlg.use_button.isEnabled()
 
 
 def test_download_progress_then_use(qtbot: QtBot, models, hub):

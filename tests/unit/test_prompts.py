@@ -21,14 +21,6 @@ def test_detect_format(meta, expected):
     assert detect_format(meta) == expected
 
 
-def test_longwriter_formats_match_the_models():
-    assert FORMATS["longwriter-llama3"].prefix == "[INST]" and FORMATS["longwriter-llama3"].suffix == "[/INST]"
-    glm = FORMATS["longwriter-glm4"]
-    assert glm.prefix == "[gMASK]<sop><|user|>\n" and glm.suffix == "<|assistant|>"
-    assert set(glm.stops) == {"<|user|>", "<|observation|>"}
-    assert glm.sampling.temperature == 0.5 and glm.sampling.top_p == 0.8
-
-
 @pytest.mark.parametrize("fmt", ["longwriter-llama3", "completion"])
 def test_consecutive_write_prompts_share_their_prefix(fmt):
     f = FORMATS[fmt]
