@@ -129,11 +129,11 @@ class Progress:
                     f"{e.generated_tokens / e.seconds if e.seconds else 0:.1f} tok/s{self._speed()}")
             print(("\r" + line) if self.tty else line, file=sys.stderr, flush=True)
         elif isinstance(e, JobDone):
-            s = e.stats
+            st = e.stats
             state = "cancelled" if e.cancelled else "done"
-            print(f"{state}: {s.words}/{s.target_words} words in {s.seconds:.1f} s, "
-                  f"{s.generated_tokens} tokens generated at {s.tokens_per_s:.1f} tok/s, "
-                  f"{s.prompt_tokens_evaluated} prompt tokens evaluated", file=sys.stderr)
+            print(f"{state}: {st.words}/{st.target_words} words in {st.seconds:.1f} s, "
+                  f"{st.generated_tokens} tokens generated at {st.tokens_per_s:.1f} tok/s, "
+                  f"{st.prompt_tokens_evaluated} prompt tokens evaluated", file=sys.stderr)
 
 
 def _install_sigint(cancel: CancelToken) -> None:
@@ -179,10 +179,7 @@ def _two_levels(args, instruction: str, target: int) -> bool:
 
 
 def _book_writer(session: JobSession, config: EngineConfig) -> B.BookWriter:
-    writer = B.BookWriter(session.backend, seed=config.seed)
-    if config.temperature is not None:
-        writer.sampling.temperature = config.temperature
-    return writer
+    return session.writer(B.BookWriter)      # the config's seed and temperature, as for sections
 
 
 def _chapters_json(job) -> list[dict]:
@@ -205,7 +202,7 @@ def plan_book_cmd(args, target: int) -> int:
     with JobSession(config) as session:
         session.open(target)
         writer = _book_writer(session, config)
-        how = {}
+        how: dict[str, str] = {}
         job.chapters = writer.plan_book(job.instruction, target,
                                         on_event=lambda e: how.update(how=e.how) if isinstance(e, B.BookPlanReady)
                                         else None)
@@ -263,7 +260,7 @@ def _plan_args(p):
     _add_model_args(p)
 
 
-plan_cmd.add_arguments = _plan_args
+plan_cmd.add_arguments = _plan_args  # type: ignore[attr-defined]
 command("plan", "make an outline (sections with main points and word targets)")(plan_cmd)
 
 
@@ -404,5 +401,5 @@ class _BookProgress:
         self.progress(e)
 
 
-write_cmd.add_arguments = _write_args
+write_cmd.add_arguments = _write_args  # type: ignore[attr-defined]
 command("write", "plan and write a long text, section by section")(write_cmd)

@@ -64,7 +64,8 @@ def projects_dir() -> Path:
 
 def resources_dir() -> Path:
     """The app's read-only resources (icons, desktop file), in the source tree or the bundle."""
-    from .. import resources  # the longhand.resources package (repo folder resources/)
+    # the longhand.resources package (repo folder resources/, mapped in pyproject.toml)
+    from .. import resources  # type: ignore[attr-defined]
     return Path(resources.__file__).resolve().parent
 
 

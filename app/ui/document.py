@@ -436,7 +436,8 @@ class DocumentView(QScrollArea):
 
     def section_at(self, y: int) -> int | None:
         for c in self.cards:
-            if c.y() + c.parentWidget().y() + c.height() >= y:
+            parent = c.parentWidget()
+            if c.y() + (parent.y() if parent is not None else 0) + c.height() >= y:
                 return c.index
         return self.cards[-1].index if self.cards else None
 

@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     from .window import MainWindow
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1] + argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1] + argv)
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     app.setApplicationDisplayName(APP_NAME)

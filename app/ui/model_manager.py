@@ -110,17 +110,17 @@ class ModelManagerDialog(QDialog):
         top.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.itemDoubleClicked.connect(lambda *_: self._use())
 
         self.details = QLabel()
         self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel()
         self.message.setWordWrap(True)
 
@@ -276,10 +276,10 @@ class ModelManagerDialog(QDialog):
         self.message.setText("")
         self.cancel_token = CancelToken()
         job = _DownloadJob(r.model_id, r.quant, self.cancel_token)
-        job.signals.progress.connect(self._on_progress, Qt.QueuedConnection)
-        job.signals.finished.connect(self._on_finished, Qt.QueuedConnection)
-        job.signals.failed.connect(self._on_failed, Qt.QueuedConnection)
-        job.signals.cancelled.connect(self._on_cancelled, Qt.QueuedConnection)
+        job.signals.progress.connect(self._on_progress, Qt.ConnectionType.QueuedConnection)
+        job.signals.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        job.signals.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
+        job.signals.cancelled.connect(self._on_cancelled, Qt.ConnectionType.QueuedConnection)
         self.job = job
         self.downloading = (r.model_id, r.quant)
         self.progress.setValue(0)
@@ -350,7 +350,7 @@ class ModelManagerDialog(QDialog):
         return True
 
     def _confirm(self, text: str) -> bool:
-        return QMessageBox.question(self, "Remove model", text) == QMessageBox.Yes
+        return QMessageBox.question(self, "Remove model", text) == QMessageBox.StandardButton.Yes
 
     def remove_selected(self) -> None:
         r = self.selected_row()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -104,7 +104,7 @@ class OutlineModel(QAbstractTableModel):
         self._counted[id(sec)] = (sec.text, n)
         return n
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= len(self.sections):
             return None
         row, col = index.row(), index.column()
@@ -144,7 +144,7 @@ class OutlineModel(QAbstractTableModel):
             return f
         return None
 
-    def flags(self, index: QModelIndex):
+    def flags(self, index: QModelIndex | QPersistentModelIndex):
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if not index.isValid():
             return Qt.ItemFlag.ItemIsDropEnabled if not self.read_only else Qt.ItemFlag.NoItemFlags
@@ -159,7 +159,7 @@ class OutlineModel(QAbstractTableModel):
 
     # -- editing ---------------------------------------------------------------------------
 
-    def setData(self, index: QModelIndex, value, role=Qt.ItemDataRole.EditRole) -> bool:
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value, role=Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or self.read_only:
             return False
         sec = self.sections[index.row()]
@@ -252,10 +252,11 @@ class OutlineModel(QAbstractTableModel):
     def canDropMimeData(self, data, action, row, column, parent) -> bool:
         return not self.read_only and data.hasFormat(MIME)
 
-    def dropMimeData(self, data: QMimeData, action, row: int, column: int, parent: QModelIndex) -> bool:
+    def dropMimeData(self, data: QMimeData, action, row: int, column: int,
+                     parent: QModelIndex | QPersistentModelIndex) -> bool:
         if self.read_only or not data.hasFormat(MIME):
             return False
-        rows = json.loads(bytes(data.data(MIME)).decode())
+        rows = json.loads(bytes(data.data(MIME).data()).decode())
         if len(rows) != 1:
             return False
         src = rows[0]
@@ -315,7 +316,7 @@ class OutlinePane(QWidget):
                             (COL_STATUS, "edited by hand"), (COL_LOCK, "Lock0")):
             h.resizeSection(col, fm.horizontalAdvance(sample) + 16)
         self.table.selectionModel().currentRowChanged.connect(
-            lambda cur, _prev: cur.isValid() and self.sectionSelected.emit(cur.row()))
+            lambda cur, _prev: self.sectionSelected.emit(cur.row()) if cur.isValid() else None)
 
         self.add_btn = QPushButton("Add")
         self.add_btn.setToolTip("Add a section after the selected one")

@@ -52,7 +52,7 @@ def plain_error(e: BaseException) -> str:
 
 
 class _Signals(QObject):
-    event = Signal(object)        # engine events, in order
+    event = Signal(object)  # type: ignore[assignment]  # engine events, in order
     loading = Signal(str)         # model being loaded (file name)
     loaded = Signal(object)       # BackendInfo
     finished = Signal(object)     # JobResult
@@ -109,7 +109,7 @@ class EngineRunner(QObject):
     tests pass one that returns a scripted backend.
     """
 
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(), as it always did
     loading = Signal(str)
     loaded = Signal(object)
     finished = Signal(object)

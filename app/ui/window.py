@@ -68,6 +68,14 @@ class MainWindow(QMainWindow):
     autosaveFailed = Signal(str)      # from the worker thread; shown in the window
 
     default_target = DEFAULT_TARGET
+    # menu entries, created by the parts that own them (self.files, features' add-ons)
+    new_action: QAction
+    open_action: QAction
+    save_action: QAction
+    save_as_action: QAction
+    export_action: QAction
+    training_export_action: QAction
+    recent_menu: QMenu
 
     def __init__(self, settings: QSettings | None = None, *,
                  backend_factory: BackendFactory | None = None) -> None:

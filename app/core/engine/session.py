@@ -20,7 +20,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar, cast
 
 from ..backends.base import MAX_CONTEXT, Backend, BackendInfo
 from ..backends.factory import context_for_target, open_backend
@@ -32,6 +32,8 @@ from .writer import AgentWriter, Job
 # open_backend's signature: (model, *, backend, n_ctx, max_ctx, n_gpu_layers, n_threads,
 # format_name, base_url, api_key, remote_model) -> Backend
 BackendFactory = Callable[..., Backend]
+
+W = TypeVar("W", bound=AgentWriter)
 
 # What a project remembers of the engine it was written with (never secrets).
 PROJECT_KEYS = ("model", "backend", "base_url", "remote_model", "format_name", "n_ctx",
@@ -195,14 +197,16 @@ class JobSession:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def writer(self) -> AgentWriter:
-        """A writer on the open backend, with the config's seed and temperature."""
+    def writer(self, cls: type[W] | None = None) -> W:
+        """A writer (``AgentWriter`` or a subclass) on the open backend, with the config's seed
+        and temperature."""
         if self._backend is None:
             raise RuntimeError("open() the session first")
-        writer = AgentWriter(self._backend, seed=self.config.seed)
+        writer_cls: type[AgentWriter] = cls or AgentWriter
+        writer = writer_cls(self._backend, seed=self.config.seed)
         if self.config.temperature is not None:
             writer.sampling.temperature = self.config.temperature
-        return writer
+        return cast(W, writer)
 
     @staticmethod
     def sink(on_event: EventSink | None = None, autosave: EventSink | None = None) -> EventSink:

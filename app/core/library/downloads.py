@@ -36,7 +36,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ..errors import Cancelled, CancelToken, LonghandError, ModelError
 from ..projects.atomic import atomic_write_text
@@ -351,9 +351,10 @@ def _fetch_attempt(remote: _RemoteFile, part: Path, token, tracker: _Tracker,
             with open(part, "r+b" if part.exists() else "wb") as f:
                 f.seek(0, os.SEEK_END)
                 resume = f.tell()
-                file_download.http_get(remote.url, _PartFile(f, tracker), resume_size=resume,
-                                       headers=build_hf_headers(token=token),
-                                       expected_size=remote.size, tqdm_class=tracker)
+                file_download.http_get(remote.url, _PartFile(f, tracker),  # type: ignore[arg-type]
+                                       resume_size=resume, headers=build_hf_headers(token=token),
+                                       expected_size=remote.size,
+                                       tqdm_class=tracker)  # type: ignore[arg-type]
                 f.flush()
                 os.fsync(f.fileno())
         except BaseException as e:  # handed to the caller's thread
@@ -460,7 +461,7 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
     # -- fetch -----------------------------------------------------------------------------
     _use_small_chunks()
     tracker = _Tracker(resumed_from, cancel)
-    state = {"attempt": 1, "status": "downloading", "message": ""}
+    state: dict[str, Any] = {"attempt": 1, "status": "downloading", "message": ""}
 
     def report() -> None:
         speed = tracker.sample()

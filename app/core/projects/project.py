@@ -36,10 +36,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from ..engine.plan import DEFAULT_SECTION_WORDS, Section
-from ..engine.status import SectionStatus
 from ..engine.book import BookJob, Chapter
 from ..engine.codex import Codex
+from ..engine.plan import DEFAULT_SECTION_WORDS, Section
+from ..engine.status import SectionStatus
 from ..errors import LonghandError
 from ..text.wordcount import target_from_instruction
 from .atomic import atomic_write_bytes
@@ -342,6 +342,7 @@ class ProjectLock:
                     except FileNotFoundError:
                         pass
                     continue
+                info = info or {}
                 raise ProjectLockedError(
                     f"{self.path.name[:-len(LOCK_SUFFIX)]} is already open in another Longhand "
                     f"(process {info.get('pid')}, since {info.get('since', '?')}). Close it there "
