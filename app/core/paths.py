@@ -4,9 +4,10 @@ Everything Longhand writes — settings, projects, logs, models — goes under t
 (platformdirs), never next to the code: a frozen app's bundle may be read-only
 (``/opt``, ``Program Files``, a signed macOS ``.app``) and is replaced on every update.
 
-Each dir can be moved with an environment variable (``LONGHAND_CONFIG_DIR``,
-``LONGHAND_DATA_DIR``, ``LONGHAND_LOG_DIR``, ``LONGHAND_PROJECTS_DIR``; models:
-``LONGHAND_MODELS_DIR``, see ``core.library.demo.models_dir``).
+Each dir can be moved with an environment variable (``LONGHAND_CONFIG_DIR``: settings and
+the recent list; ``LONGHAND_DATA_DIR``: models and backups; ``LONGHAND_LOG_DIR``,
+``LONGHAND_PROJECTS_DIR``; models alone: ``LONGHAND_MODELS_DIR``). Every module asks here;
+none calls platformdirs itself.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import sys
 from pathlib import Path
 
 from platformdirs import user_config_path, user_data_path, user_documents_path, user_log_path
-
-from .library.demo import models_dir  # noqa: F401  (one definition of the models dir, re-exported)
 
 APP_DIR_NAME = "longhand"
 LOG_FILE_NAME = "longhand.log"
@@ -50,6 +49,21 @@ def config_dir() -> Path:
 def data_dir() -> Path:
     """App data: models (see ``models_dir``), caches of the app's own making."""
     return _dir("LONGHAND_DATA_DIR", user_data_path(APP_DIR_NAME, appauthor=False))
+
+
+def models_dir() -> Path:
+    """Model files: ``LONGHAND_MODELS_DIR``, else ``models`` in the data dir."""
+    return _dir("LONGHAND_MODELS_DIR", data_dir() / "models")
+
+
+def recent_file() -> Path:
+    """The recent projects list, in the config dir."""
+    return config_dir() / "recent.json"
+
+
+def backups_dir() -> Path:
+    """Timestamped project backups, in the data dir."""
+    return data_dir() / "backups"
 
 
 def log_dir() -> Path:

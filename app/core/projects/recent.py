@@ -1,9 +1,9 @@
 """Core: the recent projects list and timestamped backups.
 
-* ``recent.json`` in the user config dir (platformdirs) lists the projects opened last,
+* ``recent.json`` in the config dir (``core.paths``; LONGHAND_CONFIG_DIR moves it) lists the projects opened last,
   newest first (path, title, when); files that no longer exist are shown as missing, not
   dropped, so a project on an unplugged drive comes back when the drive does.
-* :func:`backup` zips the project file into the user data dir
+* :func:`backup` zips the project file into the data dir (LONGHAND_DATA_DIR moves it)
   (``backups/<name>-YYYYmmdd-HHMMSS.zip``) and keeps the newest ``keep`` per project.
   :func:`close_project` saves, backs up (when asked) and releases the lock: what the GUI
   does when a project is closed.
@@ -20,22 +20,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from platformdirs import user_config_path, user_data_path
-
+from ..paths import backups_dir, recent_file
 from .atomic import atomic_write_bytes, atomic_write_text
 from .project import Project
 
-APP = "longhand"
 MAX_RECENT = 12
 KEEP_BACKUPS = 10
-
-
-def recent_file() -> Path:
-    return user_config_path(APP, appauthor=False) / "recent.json"
-
-
-def backups_dir() -> Path:
-    return user_data_path(APP, appauthor=False) / "backups"
 
 
 @dataclass
