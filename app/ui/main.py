@@ -49,7 +49,7 @@ def no_model_available(window) -> bool:
     import os
 
     from ..core.library.demo import DEMO_PACKAGE, demo_model_path
-    from ..core.library.downloads import installed_models
+    from ..core.library.installed import installed_models
     if window.engine_settings.model_path or os.environ.get("LONGHAND_MODEL"):
         return False
     if any(m.path.is_file() for m in installed_models()):

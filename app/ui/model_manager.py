@@ -32,15 +32,8 @@ from ..core.backends.gpu import Machine, probe
 from ..core.errors import Cancelled, CancelToken, LonghandError
 from ..core.library.catalog import Catalog, CatalogModel, QuantFile, load_catalog, recommend
 from ..core.library.demo import models_dir
-from ..core.library.downloads import (
-    PART_SUFFIX,
-    DownloadProgress,
-    download_model,
-    import_model,
-    installed_models,
-    progress_line,
-    remove_model,
-)
+from ..core.library.downloads import DownloadProgress, download_model, progress_line
+from ..core.library.installed import PART_SUFFIX, import_model, installed_models, remove_model
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ def resolve_model_path(model: str | os.PathLike | None = None) -> Path:
     Without one: LONGHAND_MODEL, else an installed LongWriter model (downloaded or
     imported), else the embedded demo model.
     """
-    from ..library.downloads import find_installed, installed_models
+    from ..library.installed import find_installed, installed_models
     if model:
         path = Path(model).expanduser()
         if path.exists() or path.suffix.lower() == ".gguf" or os.sep in str(model):

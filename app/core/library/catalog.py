@@ -166,8 +166,9 @@ class Recommendation:
         raise KeyError(quant)
 
 
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.1f} GB"
+def format_gb(n: int, digits: int = 1) -> str:
+    """Bytes as decimal gigabytes, as disks and downloads count them: 4.9 GB."""
+    return f"{n / 1e9:.{digits}f} GB"
 
 
 def assess(model: CatalogModel, quant: QuantFile, machine: Machine, n_ctx: int) -> Fit:
@@ -199,14 +200,14 @@ def recommend(model: CatalogModel, machine: Machine, n_ctx: int = DEFAULT_CONTEX
     ctx = f"{n_ctx // 1024}k-token context"
 
     def needs(f: Fit) -> str:
-        return f"{_gb(f.need)} ({_gb(f.quant.size)} model + {_gb(kv)} {ctx} cache + runtime)"
+        return f"{format_gb(f.need)} ({format_gb(f.quant.size)} model + {format_gb(kv)} {ctx} cache + runtime)"
 
     full = [f for f in fits if f.where == "gpu"
             and quality_rank(f.quant.quant) <= quality_rank(QUALITY_FLOOR)]
     if full:
         best = full[0]
         reason = (f"{best.quant.quant} is the best quality that fits entirely in GPU memory: "
-                  f"needs {_gb(best.quant.size + kv)} of {_gb(machine.vram_free)} free VRAM, all "
+                  f"needs {format_gb(best.quant.size + kv)} of {format_gb(machine.vram_free)} free VRAM, all "
                   f"{best.total_layers} layers offloaded.")
         return Recommendation(model, best.quant, reason, fits, n_ctx)
     runnable = [f for f in fits if f.where in ("partial", "cpu")]
@@ -217,10 +218,10 @@ def recommend(model: CatalogModel, machine: Machine, n_ctx: int = DEFAULT_CONTEX
         best = (sensible or runnable)[0]
         if best.where == "partial":
             where = (f"runs with {best.gpu_layers}/{best.total_layers} layers on the GPU "
-                     f"({_gb(machine.vram_free)} free VRAM) and the rest on the CPU")
+                     f"({format_gb(machine.vram_free)} free VRAM) and the rest on the CPU")
         else:
             where = "runs on the CPU"
-        reason = f"{best.quant.quant} {where}: needs {needs(best)}, {_gb(machine.ram_free)} RAM free."
+        reason = f"{best.quant.quant} {where}: needs {needs(best)}, {format_gb(machine.ram_free)} RAM free."
         bigger = [f.quant.quant for f in runnable if quality_rank(f.quant.quant) < quality_rank(best.quant.quant)]
         if bigger:
             reason += (f" {', '.join(bigger)} fit too, but every token read from system memory "
@@ -229,5 +230,5 @@ def recommend(model: CatalogModel, machine: Machine, n_ctx: int = DEFAULT_CONTEX
         return Recommendation(model, best.quant, reason, fits, n_ctx)
     smallest = min(fits, key=lambda f: f.need)
     reason = (f"Not enough free memory: even {smallest.quant.quant} needs {needs(smallest)} and "
-              f"{_gb(machine.ram_free)} RAM is free. Close other programs or use a shorter context.")
+              f"{format_gb(machine.ram_free)} RAM is free. Close other programs or use a shorter context.")
     return Recommendation(model, None, reason, fits, n_ctx)

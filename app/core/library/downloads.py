@@ -1,5 +1,5 @@
 """Core: getting model files onto this machine — verified, resumable downloads from the
-Hugging Face Hub, imports of local GGUFs, and the local library of what is installed.
+Hugging Face Hub. What is installed (the library, imports, removal) is ``library.installed``.
 
 A download, step by step:
 
@@ -34,18 +34,31 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..errors import Cancelled, CancelToken, LonghandError, ModelError
+from ..errors import Cancelled, CancelToken, LonghandError
 from ..projects.atomic import atomic_write_text
+from .catalog import format_gb
 from .demo import models_dir
+from .installed import (  # noqa: F401 - the installed-model library, re-exported for old imports
+    LIBRARY_FILE,
+    PART_SUFFIX,
+    LocalModel,
+    find_installed,
+    import_model,
+    installed_models,
+    is_verified,
+    library_path,
+    load_library,
+    remove_model,
+    save_library,
+    update_library,
+)
 
 log = logging.getLogger(__name__)
 
-LIBRARY_FILE = "library.json"
-PART_SUFFIX = ".part"
 DISK_MARGIN = 64 * 1024 * 1024          # keep this much free after the download
 PROGRESS_CHUNK = 256 * 1024             # huggingface_hub reads 10 MiB per chunk by default
 
@@ -94,52 +107,6 @@ class DownloadResult:
 
 
 # ---------------------------------------------------------------------------------------
-# The local library (library.json in the models dir): verified downloads and imports.
-
-def library_path(directory: Path | None = None) -> Path:
-    return (directory or models_dir()) / LIBRARY_FILE
-
-
-def load_library(directory: Path | None = None) -> dict:
-    p = library_path(directory)
-    try:
-        data = json.loads(p.read_text("utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
-    except FileNotFoundError:
-        data = {}
-    except (OSError, ValueError) as e:
-        log.warning("ignoring unreadable %s: %s", p, e)
-        data = {}
-    data.setdefault("verified", {})
-    data.setdefault("imported", {})
-    return data
-
-
-def save_library(data: dict, directory: Path | None = None) -> None:
-    atomic_write_text(library_path(directory), json.dumps(data, indent=2, ensure_ascii=False))
-
-
-_library_lock = threading.Lock()
-
-
-def _update_library(fn, directory: Path | None = None) -> None:
-    with _library_lock:
-        data = load_library(directory)
-        fn(data)
-        save_library(data, directory)
-
-
-def is_verified(path: Path) -> bool:
-    """True when ``path`` is a download whose SHA-256 was checked and which has not changed since."""
-    entry = load_library(path.parent)["verified"].get(path.name)
-    try:
-        return bool(entry) and path.stat().st_size == entry["size"]
-    except OSError:
-        return False
-
-
-# ---------------------------------------------------------------------------------------
 # Small probes (module functions so that tests can replace them)
 
 def free_space(path: Path) -> int:
@@ -169,10 +136,6 @@ def sha256_file(path: Path, cancel: CancelToken | None = None,
             if on_bytes:
                 on_bytes(len(block))
     return h.hexdigest()
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB"
 
 
 # ---------------------------------------------------------------------------------------
@@ -450,7 +413,7 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
     free = free_space(directory)
     if free < need + DISK_MARGIN:
         raise DiskFullError(f"Not enough disk space in {directory}: {filename} needs "
-                            f"{_gb(need)} more and only {_gb(free)} is free. Free some space "
+                            f"{format_gb(need, 2)} more and only {format_gb(free, 2)} is free. Free some space "
                             "or choose another models folder (LONGHAND_MODELS_DIR).")
 
     # what the part file belongs to, so that a later run resumes only the same file
@@ -503,7 +466,7 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
                 tracker.done = have
             state.update(status="retrying",
                          message=f"connection lost ({type(e).__name__}); resuming from "
-                                 f"{_gb(have)} in {delay:.0f} s")
+                                 f"{format_gb(have, 2)} in {delay:.0f} s")
             log.warning("download of %s failed (%s); retry %d in %.0f s", filename, e,
                         attempts, delay)
             report()
@@ -555,24 +518,11 @@ def _record_verified(path: Path, remote: _RemoteFile, repo_id: str) -> None:
         data["verified"][path.name] = {"sha256": remote.sha256, "size": remote.size,
                                        "repo": repo_id, "commit": remote.commit,
                                        "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _update_library(upd, path.parent)
+    update_library(upd, path.parent)
 
 
 # ---------------------------------------------------------------------------------------
-# Catalog models: download, import, list, remove
-
-@dataclass
-class LocalModel:
-    id: str                     # catalog id, or the import's id
-    name: str
-    path: Path
-    quant: str = ""
-    source: str = "download"    # download, import, demo
-    size: int = 0
-    verified: bool = False
-    format: str = ""
-    summary: dict = field(default_factory=dict)
-
+# Catalog models
 
 def download_model(model_id: str, quant: str | None = None, **kw) -> DownloadResult:
     """Download one quantization of a catalog model (default: the catalog's default)."""
@@ -594,90 +544,6 @@ def download_model(model_id: str, quant: str | None = None, **kw) -> DownloadRes
         from ..secrets import HUB_TOKEN, secrets
         kw["token"] = secrets.get(HUB_TOKEN) or None   # from the keychain (Settings → Hub token)
     return download_file(entry.repo, qf.filename, revision=entry.revision, **kw)
-
-
-def import_model(path: str | os.PathLike, directory: Path | None = None) -> LocalModel:
-    """Accept a local .gguf after reading its header and metadata; it stays where it is."""
-    from ..engine.prompts import detect_format
-    from .catalog import load_catalog
-    from .gguf import validate_model_file
-    p = Path(path).expanduser().resolve()
-    info = validate_model_file(p)
-    directory = directory or models_dir()
-    known = load_catalog().find_file(p.name)
-    if known and p.parent == directory.resolve():
-        raise ModelError(f"{p.name} is already installed as {known[0].id} ({known[1].quant}).")
-    summary = info.summary()
-    meta = {k: v for k, v in info.metadata.items() if isinstance(v, str)}
-    fmt = detect_format(meta)
-    model_id = re.sub(r"[^a-z0-9._-]+", "-", p.stem.lower()).strip("-") or "model"
-
-    def upd(data):
-        data["imported"][model_id] = {"path": str(p), "name": info.name, "quant": info.quantization,
-                                      "format": fmt, "summary": summary}
-    _update_library(upd, directory)
-    return LocalModel(model_id, info.name, p, info.quantization, "import", info.file_size, False,
-                      fmt, summary)
-
-
-def installed_models(directory: Path | None = None) -> list[LocalModel]:
-    """Catalog files present in the models dir, plus imported models (still on disk)."""
-    from .catalog import load_catalog
-    directory = directory or models_dir()
-    lib = load_library(directory)
-    out: list[LocalModel] = []
-    for m in load_catalog().models:
-        for q in m.quants:
-            p = directory / q.filename
-            if p.is_file():
-                out.append(LocalModel(m.id, m.name, p, q.quant,
-                                      "demo" if m.source == "package" else "download",
-                                      p.stat().st_size, is_verified(p), m.format))
-    for mid, e in lib["imported"].items():
-        p = Path(e["path"])
-        if p.is_file():
-            out.append(LocalModel(mid, e.get("name", mid), p, e.get("quant", ""), "import",
-                                  p.stat().st_size, False, e.get("format", ""), e.get("summary", {})))
-    return out
-
-
-def find_installed(name: str, quant: str | None = None, directory: Path | None = None) -> Path:
-    """The file of an installed model given its id (and quantization, if several are present)."""
-    found = [m for m in installed_models(directory) if m.id.lower() == name.lower()
-             and (not quant or m.quant.upper() == quant.upper())]
-    if not found:
-        raise ModelError(f"No installed model {name!r}" + (f" ({quant})" if quant else "") +
-                         ". See 'longhand models list'.")
-    return found[0].path
-
-
-def remove_model(model_id: str, quant: str | None = None, directory: Path | None = None) -> list[Path]:
-    """Delete a downloaded model's files (one quantization or all, partial downloads too), or
-    forget an imported model (its file, which the user owns, is left alone)."""
-    from .catalog import CatalogError, load_catalog
-    directory = directory or models_dir()
-    removed: list[Path] = []
-    lib = load_library(directory)
-    if model_id in lib["imported"]:
-        path = Path(lib["imported"][model_id]["path"])
-        _update_library(lambda d: d["imported"].pop(model_id, None), directory)
-        return [path]
-    try:
-        entry = load_catalog().get(model_id)
-    except CatalogError:
-        raise ModelError(f"No installed model {model_id!r}. See 'longhand models list'.") from None
-    quants = [entry.quant(quant)] if quant else entry.quants
-    for q in quants:
-        for p in (directory / q.filename, directory / (q.filename + PART_SUFFIX),
-                  directory / (q.filename + PART_SUFFIX + ".json")):
-            if p.exists():
-                p.unlink()
-                if not p.name.endswith(".json"):
-                    removed.append(p)
-        _update_library(lambda d, fn=q.filename: d["verified"].pop(fn, None), directory)
-    if not removed:
-        raise ModelError(f"{entry.name}" + (f" {quant}" if quant else "") + " is not downloaded.")
-    return removed
 
 
 def progress_line(p: DownloadProgress) -> str:
