@@ -256,8 +256,9 @@ def probe_main() -> None:
         lib, _ = _open_ggml(llama_lib_dir())
         reg = lib.ggml_backend_load(os.fsencode(path))
         if not reg:
-            print(json.dumps({"loaded": False, "reason": "ggml could not load it (missing driver "
-                                                         "library, e.g. libvulkan.so.1?)"}))
+            print(json.dumps({"loaded": False, "reason": "ggml could not load it (no driver for it, "
+                                                         "or a library it needs, e.g. the Vulkan "
+                                                         "loader libvulkan.so.1, is missing)"}))
         else:
             n = lib.ggml_backend_reg_dev_count(reg)
             print(json.dumps({"loaded": True, "devices": int(n)}))
