@@ -15,6 +15,7 @@ import pytest
 
 from longhand.core.engine.plan import DONE, WRITING, Section
 from longhand.core.engine.writer import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
+from longhand.core.projects import lock as lock_mod
 from longhand.core.projects import project as project_mod
 from longhand.core.projects import recent
 from longhand.core.projects.atomic import SaveError
@@ -212,7 +213,7 @@ def test_lock_refuses_second_open_and_takes_over_stale(tmp_path):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         Path(str(path) + ".lock").write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename,
-                                                          "started": project_mod._process_start(sleeper.pid)}))
+                                                          "started": lock_mod._process_start(sleeper.pid)}))
         with pytest.raises(ProjectLockedError, match=f"process {sleeper.pid}"):
             Project.open(path)
     finally:
