@@ -9,11 +9,11 @@ from longhand.core.engine.plan import (
     Section,
     expected_sections,
     fallback_plan,
+    heading_from_main_point,
     make_plan,
     parse_plan,
     plan_as_text,
     rescale,
-    short_title,
 )
 
 SAMPLES = {
@@ -115,9 +115,9 @@ def test_plan_as_text_round_trips_through_parser():
     assert [(p.main_point, p.target_words) for p in parsed] == [("The storm", 700), ("The bottle", 300)]
 
 
-def test_short_title():
-    assert short_title("The storm reaches the island. Everyone hides.") == "The storm reaches the island"
-    assert short_title("a b c d e f g h i j k") == "a b c d e f g h…"
+def test_heading_from_main_point():
+    assert heading_from_main_point("The storm reaches the island. Everyone hides.") == "The storm reaches the island"
+    assert heading_from_main_point("a b c d e f g h i j k") == "a b c d e f g h…"
 
 
 def test_section_round_trip_ignores_unknown_keys_and_fixes_status():

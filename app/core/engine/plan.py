@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 
-from ..text.wordcount import count_words
+from ..text.wordcount import count_words, has_cjk
 from .status import SectionStatus, is_interrupted, is_written
 
 # The old names of the statuses (the values are the strings stored in project files).
@@ -71,7 +71,7 @@ class Section:
 
     @property
     def heading(self) -> str:
-        return self.title or short_title(self.main_point)
+        return self.title or heading_from_main_point(self.main_point)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,16 +85,19 @@ class Section:
         return sec
 
 
-def short_title(main_point: str, max_words: int = 8) -> str:
-    """A heading from a main point: its first clause, at most ``max_words`` words."""
+def heading_from_main_point(main_point: str, max_words: int = 8) -> str:
+    """A section heading from a main point: its first clause, at most ``max_words`` words."""
     text = re.split(r"(?<=[.;:!?。；：！？])\s*|\s+[-–—]\s+", main_point.strip(), maxsplit=1)[0]
     text = text.strip(" .;:。；：")
-    if re.search(r"[\u4e00-\u9fff]", text):
+    if has_cjk(text):
         return text[:20]
     words = text.split()
     if len(words) > max_words:
         text = " ".join(words[:max_words]) + "…"
     return text
+
+
+short_title = heading_from_main_point     # old name (book.py, bench/collapse.py)
 
 
 # ---------------------------------------------------------------------------------------
@@ -423,7 +426,7 @@ def make_plan(instruction: str, target_words: int, model_output: str) -> tuple[l
     if not unique or not (lo <= len(unique) <= hi):
         return fallback_plan(instruction, target_words), "fallback"
     targets = rescale([s.target_words for s in unique], target_words)
-    sections = [Section(main_point=s.main_point, target_words=t, title=short_title(s.main_point))
+    sections = [Section(main_point=s.main_point, target_words=t, title=heading_from_main_point(s.main_point))
                 for s, t in zip(unique, targets)]
     return sections, "parsed"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..errors import LonghandError
 from ..projects.project import Project
-from ..text.wordcount import round_to
+from ..text.wordcount import has_cjk, round_to
 
 TEXT_FORMATS = (".md", ".txt")
 STYLES = ("manuscript", "plain")
@@ -81,7 +81,7 @@ class Manuscript:
     @property
     def running_head(self) -> str:
         """'Surname / Title / ' (the page number follows)."""
-        return f"{self.surname} / {short_title(self.title)} / "
+        return f"{self.surname} / {running_head_title(self.title)} / "
 
     def body_text(self) -> str:
         """The manuscript's words in order, as an export of it should read back."""
@@ -109,7 +109,7 @@ def title_for(project: Project) -> str:
     t = _INSTRUCTION_LEAD.sub("", first).strip()
     if not t:
         return "Untitled"
-    if re.search(r"[\u4e00-\u9fff]", t):
+    if has_cjk(t):
         return t[:24]
     words = t.split()[:8]
     while len(words) > 2 and words[-1].lower().strip(",;:") in _SMALL_WORDS:
@@ -118,9 +118,9 @@ def title_for(project: Project) -> str:
     return t[0].upper() + t[1:]
 
 
-def short_title(title: str, max_words: int = 4) -> str:
-    """A title's key words for the running header."""
-    if re.search(r"[\u4e00-\u9fff]", title):
+def running_head_title(title: str, max_words: int = 4) -> str:
+    """A title's key words for the running header ("Surname / Key Words / page")."""
+    if has_cjk(title):
         return title[:12]
     words = title.rstrip("…").split()
     if words and words[0].lower() in ("the", "a", "an") and len(words) > 2:

@@ -27,6 +27,14 @@ def count_words(text: str) -> int:
     return len(_EN_WORD.findall(text)) + len(_CJK_CHAR.findall(text))
 
 
+CJK_CHAR = _CJK_CHAR     # the one pattern for a Chinese character, for every module
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a Chinese character (such text has no spaces between words)."""
+    return _CJK_CHAR.search(text) is not None
+
+
 def is_cjk(text: str) -> bool:
     """True when Chinese characters outnumber English words in ``text``."""
     return len(_CJK_CHAR.findall(text)) > len(_EN_WORD.findall(text))
