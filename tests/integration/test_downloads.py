@@ -209,7 +209,7 @@ def test_slow_server_cancel_stops_the_download(hub, models):
 
 def test_server_errors_are_retried_with_backoff(hub, models):
     data = payload(1 * MB, 8)
-    f = hub.add("org/model-GGUF", "flaky.gguf", data, errors=2)
+    hub.add("org/model-GGUF", "flaky.gguf", data, errors=2)
     seen = []
     r = download_file("org/model-GGUF", "flaky.gguf", directory=models, backoff=0.05,
                       on_progress=seen.append)
