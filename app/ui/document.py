@@ -135,7 +135,7 @@ class SectionCard(QFrame):
 
     def refresh(self, words: int | None = None, streaming: bool = False, target: int | None = None) -> None:
         sec = self.section
-        self.heading.setText(f"{self.index + 1}. {sec.heading}")
+        self.heading.setText(f"{self.view.label_for(self.index)}. {sec.heading}")
         words = self.view.word_counter(sec) if words is None else words
         self.meta.setText(f"{words:,} / {target or sec.target_words:,} words · "
                           f"{status_of(sec, streaming)}"
@@ -233,6 +233,10 @@ class DocumentView(QScrollArea):
         self.text_font.setPointSizeF(12)
         self.cards: list[SectionCard] = []
         self.word_counter: Callable[[Section], int] = lambda sec: sec.words
+        # novels (issue 12): the chapters to head their scenes with, and "3.2" scene numbers
+        self.chapters_source: Callable[[], list] = lambda: []
+        self.label_for: Callable[[int], str] = lambda index: str(index + 1)
+        self.chapter_heads: list[QLabel] = []
         self.streaming: int | None = None
         self.follow = True
         self._pending: list[str] = []
@@ -294,8 +298,15 @@ class DocumentView(QScrollArea):
             self._column.removeWidget(c)
             if id(c.section) not in keep:
                 c.deleteLater()
+        for head in self.chapter_heads:
+            self._column.removeWidget(head)
+            head.deleteLater()
+        self.chapter_heads = []
+        chapters = self.chapters_source()
         self.cards = []
         for i, sec in enumerate(sections):
+            while sec.chapter is not None and len(self.chapter_heads) <= min(sec.chapter, len(chapters) - 1):
+                self._add_chapter_head(chapters, len(self.chapter_heads), planned=True)
             card = old.get(id(sec))
             if card is None or card.section is not sec:
                 card = SectionCard(self, i, sec)
@@ -304,9 +315,37 @@ class DocumentView(QScrollArea):
             self._column.insertWidget(self._column.count() - 1, card)
             card.refresh()
             self.cards.append(card)
-        self.placeholder.setVisible(not self.cards)
+        while len(self.chapter_heads) < len(chapters):       # chapters not planned yet
+            self._add_chapter_head(chapters, len(self.chapter_heads), planned=False)
+        self.placeholder.setVisible(not self.cards and not self.chapter_heads)
         if self.streaming is not None and self.streaming < len(self.cards):
             self.cards[self.streaming].set_streaming(True)
+
+    def _add_chapter_head(self, chapters: list, c: int, planned: bool) -> None:
+        ch = chapters[c]
+        esc = _html
+        note = "" if planned else ("<p style='color:#78909c; font-size:10pt'><i>Not planned yet: its "
+                                   "scenes are planned just before it is written.</i></p>")
+        head = QLabel(f"<p style='color:#78909c; font-size:10pt; letter-spacing:2px'>CHAPTER {c + 1}</p>"
+                      f"<p style='font-size:18pt; font-weight:600'>{esc(ch.title or 'Untitled')}</p>"
+                      f"<p style='color:#5b6770'>{esc(ch.synopsis)}</p>{note}")
+        head.setObjectName("chapterHead")
+        head.setWordWrap(True)
+        head.setTextFormat(Qt.TextFormat.RichText)
+        head.setContentsMargins(4, 14, 4, 2)
+        self._column.insertWidget(self._column.count() - 1, head)
+        self.chapter_heads.append(head)
+
+    def scroll_to_chapter(self, c: int) -> None:
+        """Bring chapter ``c``'s heading to the top of the view."""
+        if not 0 <= c < len(self.chapter_heads):
+            return
+        head = self.chapter_heads[c]
+        self._programmatic += 1
+        try:
+            self.verticalScrollBar().setValue(max(0, head.mapTo(self._inner, head.rect().topLeft()).y() - 8))
+        finally:
+            self._programmatic -= 1
 
     def refresh(self, index: int | None = None) -> None:
         targets = self.cards if index is None else self.cards[index:index + 1]
@@ -456,3 +495,7 @@ class DocumentView(QScrollArea):
             c.set_current(c.index == index)
         if self.streaming is not None:
             self._update_follow()
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

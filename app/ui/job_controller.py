@@ -83,6 +83,13 @@ class JobController(QObject):
         self.set_busy(kind, busy_text)
         return True
 
+    def run_job(self, kind: str, work: Work, busy_text: str) -> bool:
+        """Start ``work`` (for the window's add-ons, e.g. ``novel.NovelActions``)."""
+        if self.runner.busy:
+            return False
+        self._adopt_plan_on_ready = False
+        return self._start(kind, work, busy_text)
+
     def _validated(self) -> bool:
         w = self.w
         w._sync_request()
@@ -98,6 +105,8 @@ class JobController(QObject):
         if self.runner.busy or not self._validated():
             return False
         w = self.w
+        if w.novel.wants_book():           # a novel in two levels (issue 12): chapters, then scenes
+            return w.novel.plan_book()
         instruction, target = w.project.instruction, w.project.target_words
         old = list(w.project.sections)
         written = revise.words_lost_by_replan(old)
@@ -123,6 +132,8 @@ class JobController(QObject):
             return False
         w = self.w
         project = w.project
+        if w.novel.wants_book():
+            return w.novel.write_rest()
         if all_written(project.sections):
             w.show_info("Every section is written. Use Regenerate or Write more on a section, "
                         "or add sections to the outline.")
@@ -272,6 +283,7 @@ class JobController(QObject):
         w.bible.setReadOnly(busy)
         w.outline.set_read_only(busy)
         w.view.set_busy(busy)
+        w.novel.set_busy(busy)
         w.job_progress.setVisible(busy)
         if busy:
             w.job_label.setText(text)
@@ -286,11 +298,12 @@ class JobController(QObject):
         secs = model.sections
         total = sum(model.words(i) for i in range(len(secs)))
         w.tracker.set_totals(total, w.project.target_words)
-        bars = [Bar(model.words(i), s.target_words,
-                    SectionStatus.WRITING.value if i == model.streaming else str(s.status))
-                for i, s in enumerate(secs)]
-        w.tracker.rhythm.set_bars(bars, model.streaming if model.streaming is not None
-                                  else w.tracker.rhythm.current)
+        if not w.novel.update_tracker():          # a novel: a bar per chapter
+            bars = [Bar(model.words(i), s.target_words,
+                        SectionStatus.WRITING.value if i == model.streaming else str(s.status))
+                    for i, s in enumerate(secs)]
+            w.tracker.rhythm.set_bars(bars, model.streaming if model.streaming is not None
+                                      else w.tracker.rhythm.current)
         tracker = self.progress
         if tracker is None:
             w.tracker.set_speed(None, None, None, None)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QStyledItemDelegate,
     QTableView,
     QVBoxLayout,
@@ -280,10 +281,12 @@ class _TargetDelegate(QStyledItemDelegate):
 
 
 class OutlinePane(QWidget):
-    """The outline: a table of sections with buttons and the target totals."""
+    """The outline: a table of sections with buttons and the target totals; for a novel in
+    two levels, the tree of chapters and scenes (``book_outline.BookOutline``, ``self.book``)."""
 
     replanRequested = Signal()
     sectionSelected = Signal(int)
+    structureChanged = Signal()       # the tree added, removed or moved chapters or scenes
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -350,12 +353,25 @@ class OutlinePane(QWidget):
         self.empty_hint.setWordWrap(True)
         self.empty_hint.setStyleSheet("color: #5b6770; padding: 6px;")
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
+        self.flat_page = QWidget()
+        layout = QVBoxLayout(self.flat_page)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.empty_hint)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.totals)
+        # two-level projects (issue 12): the tree of chapters and scenes instead of the table
+        from .book_outline import BookOutline
+        self.book = BookOutline(self.model)
+        self.book.confirm = lambda question: self.confirm(question)
+        self.book.sectionSelected.connect(self.sectionSelected)
+        self.book.structureChanged.connect(self.structureChanged)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.flat_page)
+        self.stack.addWidget(self.book)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self.stack)
         self.model.changed.connect(self.update_totals)
         self.model.modelReset.connect(self.update_totals)
         self.model.rowsInserted.connect(self.update_totals)
@@ -364,11 +380,20 @@ class OutlinePane(QWidget):
 
     # -- actions ---------------------------------------------------------------------------
 
+    @property
+    def is_book(self) -> bool:
+        return bool(self.model.project.chapters)
+
     def current_row(self) -> int:
+        if self.is_book:
+            return self.book.current_scene()
         idx = self.table.currentIndex()
         return idx.row() if idx.isValid() else -1
 
     def select_row(self, row: int) -> None:
+        if self.is_book:
+            self.book.select_scene(row)
+            return
         if 0 <= row < self.model.rowCount():
             self.table.selectRow(row)
             self.table.scrollTo(self.model.index(row, 0))
@@ -410,8 +435,12 @@ class OutlinePane(QWidget):
         for b in (self.add_btn, self.delete_btn, self.up_btn, self.down_btn, self.lock_btn,
                   self.fit_btn, self.replan_btn):
             b.setEnabled(not read_only)
+        self.book.set_read_only(read_only)
 
     def update_totals(self) -> None:
+        self.stack.setCurrentWidget(self.book if self.is_book else self.flat_page)
+        if self.is_book:
+            self.book.update_header()
         secs = self.model.sections
         self.empty_hint.setVisible(not secs)
         self.replan_btn.setVisible(bool(secs))

@@ -113,11 +113,13 @@ class RhythmBars(QWidget):
     """One vertical bar per section: filled to its written words, outlined at its target."""
 
     sectionClicked = Signal(int)
+    barClicked = Signal(int)          # any bar (a chapter's, in a novel)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.bars: list[Bar] = []
         self.current: int | None = None
+        self.per_section = True       # False: a bar per chapter (novels); no sectionClicked
         self.setMinimumHeight(70)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setToolTip("A bar per section: filled to the words written, outlined at the target")
@@ -167,7 +169,9 @@ class RhythmBars(QWidget):
         slot, _ = self._geometry()
         i = int((e.position().x() - 2) // slot)
         if 0 <= i < len(self.bars):
-            self.sectionClicked.emit(i)
+            self.barClicked.emit(i)
+            if self.per_section:
+                self.sectionClicked.emit(i)
 
 
 class TrackerPane(QWidget):
@@ -196,6 +200,11 @@ class TrackerPane(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.total_label)
         layout.addWidget(self.total_bar)
+        self.chapter_label = QLabel()         # novels: the current chapter's progress
+        self.chapter_label.setObjectName("chapterProgress")
+        self.chapter_label.setStyleSheet("color: #37474f;")
+        self.chapter_label.hide()
+        layout.addWidget(self.chapter_label)
         layout.addWidget(self.rhythm, 1)
         layout.addLayout(grid)
         self.set_totals(0, 0)

@@ -273,6 +273,8 @@ class MainWindow(QMainWindow):
         from .system_dialog import open_system_dialog
         self.system_action = action(h, "&System…", lambda: open_system_dialog(self), None,
                                     "Versions, GPU and backends, and what each model would use")
+        from .novel import NovelActions
+        self.novel = NovelActions(self)      # novels in two levels: tree, codex, chapter actions
 
     # ------------------------------------------------------------------------------------
     # Settings and window state

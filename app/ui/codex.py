@@ -1,0 +1,359 @@
+"""GUI: the Codex tab — characters, places, objects and lore the novel must keep straight.
+
+Browse the entries (name, kind, from which chapter they hold, aliases), add, edit and delete
+them; see which entries a scene's prompt carried (``Section.codex_used``) and which scenes
+used an entry; accept, edit or reject the entries the model proposed after a chapter. The
+rules (which entry holds where, replacing an entry, accepting a proposal) are the core's
+(``core.engine.codex.Codex``); this tab edits the project's codex in place and says so with
+``changed``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.engine import outline_model as OM
+from ..core.engine.codex import KINDS, CodexEntry, CodexError, entry_from_dict
+
+ALWAYS = "always"
+
+
+def _aliases(text: str) -> list[str]:
+    return [a.strip() for a in text.split(",") if a.strip()]
+
+
+class CodexPane(QWidget):
+    """Entries, the entry editor, the proposals, and what the selected scene used."""
+
+    changed = Signal()
+    sceneRequested = Signal(int)         # show this scene (index in project.sections)
+
+    def __init__(self, project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.read_only = False
+        self._editing: CodexEntry | None = None       # the entry in the form (None: a new one)
+        self._proposal: CodexEntry | None = None      # the proposal the form edits
+        self._scene: int | None = None
+
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Name", "Kind", "From chapter", "Also called"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        h = self.table.horizontalHeader()
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(48)
+        self.table.currentCellChanged.connect(lambda row, *_: self._entry_selected(row))
+
+        # the form
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("Name, e.g. Mara Voss")
+        self.aliases_edit = QLineEdit()
+        self.aliases_edit.setPlaceholderText("Other names, comma-separated, e.g. Mara, the cartographer")
+        self.kind_box = QComboBox()
+        self.kind_box.addItems(list(KINDS))
+        self.from_box = QSpinBox()
+        self.from_box.setRange(0, 999)
+        self.from_box.setSpecialValueText(ALWAYS)
+        self.from_box.setPrefix("chapter ")
+        self.from_box.setToolTip("The chapter from which this entry holds (a fact that changes later "
+                                 "is a second entry with the same name from that chapter on)")
+        self.text_edit = QPlainTextEdit()
+        self.text_edit.setPlaceholderText("What the model must know: looks, role, history, rules…")
+        self.text_edit.setFixedHeight(90)
+        self.used_label = QLabel()
+        self.used_label.setWordWrap(True)
+        self.used_label.setStyleSheet("color: #5b6770;")
+        self.used_label.setTextFormat(Qt.TextFormat.RichText)
+        self.used_label.linkActivated.connect(lambda link: self.sceneRequested.emit(int(link)))
+        self.form_box = QGroupBox("New entry")
+        form = QFormLayout(self.form_box)
+        form.setContentsMargins(6, 4, 6, 6)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Also called", self.aliases_edit)
+        form.addRow("Kind", self.kind_box)
+        form.addRow("Holds from", self.from_box)
+        form.addRow("Text", self.text_edit)
+        form.addRow(self.used_label)
+
+        self.new_btn = QPushButton("New")
+        self.new_btn.setToolTip("Clear the form to add a new entry")
+        self.save_btn = QPushButton("Save entry")
+        self.save_btn.setToolTip("Add the entry, or keep the changes to the selected one")
+        self.delete_btn = QPushButton("Delete")
+        self.new_btn.clicked.connect(self.new_entry)
+        self.save_btn.clicked.connect(self.save_entry)
+        self.delete_btn.clicked.connect(self.delete_entry)
+        self.message = QLabel()
+        self.message.setStyleSheet("color: #c62828;")
+        self.message.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.new_btn, self.save_btn, self.delete_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+
+        # proposals after a chapter
+        self.proposals = QTableWidget(0, 3)
+        self.proposals.setHorizontalHeaderLabels(["Proposed", "Kind", "From the text"])
+        self.proposals.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.proposals.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.proposals.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.proposals.verticalHeader().hide()
+        ph = self.proposals.horizontalHeader()
+        ph.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        ph.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        ph.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.accept_btn = QPushButton("Accept")
+        self.edit_proposal_btn = QPushButton("Edit…")
+        self.edit_proposal_btn.setToolTip("Load the proposal into the form; Save entry accepts your version")
+        self.reject_btn = QPushButton("Reject")
+        self.accept_btn.clicked.connect(self.accept_proposal)
+        self.edit_proposal_btn.clicked.connect(self.edit_proposal)
+        self.reject_btn.clicked.connect(self.reject_proposal)
+        self.proposal_box = QGroupBox("Proposed by the model after a chapter")
+        pl = QVBoxLayout(self.proposal_box)
+        pl.setContentsMargins(6, 4, 6, 6)
+        pl.addWidget(self.proposals)
+        pb = QHBoxLayout()
+        for b in (self.accept_btn, self.edit_proposal_btn, self.reject_btn):
+            pb.addWidget(b)
+        pb.addStretch(1)
+        pl.addLayout(pb)
+
+        self.scene_label = QLabel()
+        self.scene_label.setWordWrap(True)
+        self.scene_label.setStyleSheet("background: #eef3f8; border-radius: 4px; padding: 4px 6px;")
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.scene_label)
+        tl.addWidget(self.table, 1)
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.form_box)
+        bl.addLayout(buttons)
+        bl.addWidget(self.message)
+        bl.addWidget(self.proposal_box)
+        scroll = QScrollArea()           # the form scrolls in a short window
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(bottom)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(scroll)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(split)
+        self.set_project(project)
+
+    # -- showing ---------------------------------------------------------------------------
+
+    @property
+    def codex(self):
+        return self.project.codex
+
+    def set_project(self, project) -> None:
+        self.project = project
+        self._scene = None
+        self.refresh()
+        self.new_entry()
+
+    def refresh(self) -> None:
+        """Show the codex again (after a job proposed entries, or an edit)."""
+        entries = self.codex.entries
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(entries))
+        for r, e in enumerate(entries):
+            for col, text in enumerate((e.name, e.kind,
+                                        ALWAYS if e.from_chapter is None else str(e.from_chapter),
+                                        ", ".join(e.aliases))):
+                item = QTableWidgetItem(text)
+                if col == 0:
+                    item.setToolTip(e.text)
+                self.table.setItem(r, col, item)
+        if self._editing is not None and self._editing in entries:
+            self.table.setCurrentCell(entries.index(self._editing), 0)
+        self.table.blockSignals(False)
+        proposed = self.codex.proposed
+        self.proposals.setRowCount(len(proposed))
+        for r, e in enumerate(proposed):
+            for col, text in enumerate((e.name, e.kind, e.text)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(e.text)
+                self.proposals.setItem(r, col, item)
+        self.proposal_box.setVisible(bool(proposed))
+        self.proposal_box.setTitle(f"Proposed by the model after a chapter ({len(proposed)})")
+        self._show_scene()
+        self._update_buttons()
+
+    def show_scene(self, index: int | None) -> None:
+        """The codex entries the prompt of scene ``index`` carried."""
+        self._scene = index
+        self._show_scene()
+
+    def _show_scene(self) -> None:
+        p, i = self.project, self._scene
+        if i is None or not 0 <= i < len(p.sections) or p.sections[i].chapter is None:
+            n = len(self.codex.entries)
+            self.scene_label.setText(f"{n} entr{'y' if n == 1 else 'ies'}. Select a scene in the outline "
+                                     "to see which entries its prompt carried.")
+            return
+        sec = p.sections[i]
+        label = OM.scene_label(p, i)
+        if sec.codex_used:
+            self.scene_label.setText(f"Scene {label} used: <b>{', '.join(_html(n) for n in sec.codex_used)}</b>")
+        elif sec.text.strip():
+            self.scene_label.setText(f"Scene {label}: its prompt carried no codex entry.")
+        else:
+            self.scene_label.setText(f"Scene {label}: not written yet; entries are chosen when it is written "
+                                     "(those its plan, the chapter synopsis or the recent text mention).")
+
+    # -- the form --------------------------------------------------------------------------
+
+    def _entry_selected(self, row: int) -> None:
+        entries = self.codex.entries
+        if 0 <= row < len(entries):
+            self.load_form(entries[row])
+
+    def load_form(self, e: CodexEntry | None, proposal: bool = False) -> None:
+        self._editing = None if proposal else e
+        self._proposal = e if proposal else None
+        self.message.setText("")
+        self.name_edit.setText(e.name if e else "")
+        self.aliases_edit.setText(", ".join(e.aliases) if e else "")
+        self.kind_box.setCurrentText(e.kind if e else KINDS[0])
+        self.from_box.setValue(e.from_chapter or 0 if e else 0)
+        self.text_edit.setPlainText(e.text if e else "")
+        if proposal:
+            self.form_box.setTitle(f"Proposed entry: {e.name}" if e else "Proposed entry")
+        else:
+            self.form_box.setTitle(f"Entry: {e.name}" if e else "New entry")
+        users = OM.codex_users(self.project, e.name) if e and not proposal else []
+        if users:
+            links = ", ".join(f"<a href='{i}'>{OM.scene_label(self.project, i)}</a>" for i in users[:40])
+            more = f" and {len(users) - 40} more" if len(users) > 40 else ""
+            self.used_label.setText(f"Used by scenes {links}{more}.")
+        else:
+            self.used_label.setText("Not used by a written scene yet." if e and not proposal else "")
+        self._update_buttons()
+
+    def form_entry(self) -> CodexEntry:
+        """The form as an entry; CodexError (one line) when it is not valid."""
+        return entry_from_dict({"name": self.name_edit.text(), "kind": self.kind_box.currentText(),
+                                "text": self.text_edit.toPlainText(),
+                                "aliases": _aliases(self.aliases_edit.text()),
+                                "from_chapter": self.from_box.value() or None}, "the entry")
+
+    def new_entry(self) -> None:
+        self.table.clearSelection()
+        self.load_form(None)
+
+    def save_entry(self) -> CodexEntry | None:
+        if self.read_only:
+            return None
+        try:
+            entry = self.form_entry()
+        except CodexError as e:
+            self.message.setText(str(e))
+            return None
+        codex = self.codex
+        if self._proposal is not None:
+            codex.accept(self._proposal.name, entry)
+        else:
+            if self._editing is not None and self._editing in codex.entries:
+                codex.entries.remove(self._editing)
+            codex.add(entry)
+        self._editing, self._proposal = entry, None
+        self.refresh()
+        self.load_form(entry)
+        self.changed.emit()
+        return entry
+
+    def delete_entry(self) -> None:
+        e = self._editing
+        if self.read_only or e is None:
+            return
+        self.codex.remove(e.name, e.from_chapter)
+        self._editing = None
+        self.refresh()
+        self.new_entry()
+        self.changed.emit()
+
+    # -- proposals -------------------------------------------------------------------------
+
+    def _selected_proposal(self) -> CodexEntry | None:
+        row = self.proposals.currentRow()
+        proposed = self.codex.proposed
+        return proposed[row] if 0 <= row < len(proposed) else None
+
+    def accept_proposal(self) -> CodexEntry | None:
+        e = self._selected_proposal()
+        if self.read_only or e is None:
+            return None
+        added = self.codex.accept(e.name)
+        self._editing = added
+        self.refresh()
+        if added is not None:
+            self.load_form(added)
+        self.changed.emit()
+        return added
+
+    def edit_proposal(self) -> None:
+        e = self._selected_proposal()
+        if e is not None:
+            self.load_form(e, proposal=True)
+
+    def reject_proposal(self) -> None:
+        e = self._selected_proposal()
+        if self.read_only or e is None:
+            return
+        self.codex.reject(e.name)
+        if self._proposal is e:
+            self.new_entry()
+        self.refresh()
+        self.changed.emit()
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.read_only = read_only
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        ro = self.read_only
+        self.save_btn.setEnabled(not ro)
+        self.delete_btn.setEnabled(not ro and self._editing is not None)
+        for b in (self.accept_btn, self.edit_proposal_btn, self.reject_btn):
+            b.setEnabled(not ro and bool(self.codex.proposed))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
