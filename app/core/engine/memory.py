@@ -17,7 +17,8 @@ import logging
 
 from ..backends.base import Backend, Prompt, Sampling, Steer
 from ..text.wordcount import count_words, ends_sentence, trim_to_sentence
-from .plan import DONE, EDITED, Section
+from .plan import Section
+from .status import SectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class SectionSummarizer:
         n = 0
         for i in indexes:
             sec = sections[i]
-            if sec.summary.strip() or not sec.text.strip() or sec.status not in (DONE, EDITED):
+            if sec.summary.strip() or not sec.text.strip() or not SectionStatus(sec.status).finished:
                 continue
             sec.summary = self.summarize(sec)
             self.summaries_written += 1
