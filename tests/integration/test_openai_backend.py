@@ -115,12 +115,6 @@ def test_cancel_between_chunks():
         assert g.finish == "cancelled" and len(pieces) == 3 and g.text == "".join(pieces)
 
 
-def test_estimate_without_tokenizer_errs_high():
-    text = "The keeper walked along the wet stones and looked at the sea."
-    assert estimate_tokens(text) >= 13
-    assert estimate_tokens("春天的景色") == 5
-
-
 def test_cli_job_on_a_failing_server_is_resumable(tmp_path, capsys):
     from longhand.cli import main
     from longhand.core.projects.project import Project
