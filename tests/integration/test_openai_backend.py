@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from longhand.core.backends.base import BackendError, CancelToken, Prompt, Steer
-from longhand.core.backends.remote import OpenAIBackend, estimate_tokens
+from longhand.core.backends.remote import OpenAIBackend
 from longhand.core.engine.plan import DONE, WRITING
 from openai_stub import SENTENCE, StubServer
 
