@@ -183,6 +183,8 @@ class SectionRow:
     ttft: float = 0.0              # seconds from the section's start to its first token
     seconds: float = 0.0
     generated_tokens: int = 0
+    recoveries: int = 0            # health-check recoveries in this section (issue 14)
+    needs_attention: bool = False
 
 
 @dataclass
@@ -197,6 +199,7 @@ class JobRun:
     seconds: float = 0.0
     plan_prompt_tokens_evaluated: int = 0
     job: object = None
+    plan_checks: list = field(default_factory=list)   # per plan answer: "ok", "copies the example", ...
 
 
 def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
@@ -218,6 +221,7 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
 
     job.sections = writer.plan(instruction, target, on_event=on_plan)
     run.plan_how = captured.get("how", "")
+    run.plan_checks = list(getattr(writer, "plan_checks", []))
     run.plan_seconds = time.perf_counter() - t0
     run.plan_prompt_tokens_evaluated = backend.prompt_tokens_evaluated - ev0
     state: dict = {}
@@ -235,6 +239,8 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
             row.words = e.words
             row.seconds = e.seconds
             row.generated_tokens = e.generated_tokens
+            row.recoveries = getattr(e, "recoveries", 0)
+            row.needs_attention = getattr(e, "needs_attention", False)
             run.sections.append(row)
 
     orig_generate = backend.generate

@@ -6,7 +6,11 @@ English and Chinese, 100 to 20,000 words) through the AgentWrite engine
 with :func:`count_words` and scores it with :func:`length_score` (S_l, averaged overall and
 per LongBench-Write bucket). The share of repeated 4-grams is reported next to it, so that
 length is not bought with loops. Per-section rows (target, words, why each generate call
-ended) show where length control over- or undershoots.
+ended) show where length control over- or undershoots; since issue 14 each section also
+reports its junk share (fragments), its share in the request's language, whether the health
+check's recovery fired and whether the section was left "needs attention", and each prompt
+how many plan answers copied the prompt's example and how many tokens were generated per
+word of the document.
 
     python bench/length.py            # the whole set (about an hour on 2 cores)
     python bench/length.py --quick    # a handful of short prompts (a few minutes)
@@ -64,23 +68,35 @@ def select(prompts: list[dict], quick: bool, ids: list[str] | None,
     return sorted(chosen, key=lambda p: p["length"])
 
 
-def section_summary(run) -> list[dict]:
+def section_summary(run, lang: str) -> list[dict]:
+    from longhand.core.text.health import compression_ratio, junk_share
+    from longhand.core.text.language import language_share
     out = []
     for r in run.sections:
+        text = run.job.sections[r.index].text
+        share = language_share(text, lang)
         out.append({"index": r.index, "main_point": run.job.sections[r.index].main_point,
                     "target": r.target, "words": r.words,
                     "ratio": round(r.words / r.target, 3) if r.target else None,
                     "calls": [c["finish"] for c in r.calls],
                     "call_words": [c["words"] for c in r.calls],
-                    "generated_tokens": r.generated_tokens, "seconds": round(r.seconds, 2)})
+                    "generated_tokens": r.generated_tokens, "seconds": round(r.seconds, 2),
+                    "junk": round(junk_share(text), 4),
+                    "language_share": round(share, 4) if share is not None else None,
+                    "compression": round(compression_ratio(text), 3),
+                    "recoveries": r.recoveries, "needs_attention": r.needs_attention})
     return out
 
 
 def score_prompt(p: dict, backend, seed: int) -> tuple[dict, str]:
+    from longhand.core.text.language import detect_language, language_share
     from longhand.core.text.wordcount import count_words, length_score, repeated_ngram_share
     run = C.run_job(backend, p["prompt"], p["length"], seed=seed)
     words = count_words(run.text)
     st = run.stats
+    lang = detect_language(p["prompt"])
+    secs = section_summary(run, lang)
+    share = language_share(run.text, lang)
     row = {
         "id": p["id"], "type": p["type"], "lang": p["lang"], "bucket": bucket_of(p["length"]),
         "required": p["length"], "words": words, "ratio": round(words / p["length"], 3),
@@ -92,7 +108,19 @@ def score_prompt(p: dict, backend, seed: int) -> tuple[dict, str]:
         "prompt_tokens_evaluated": st.prompt_tokens_evaluated,
         "tokens_per_s": round(st.tokens_per_s, 2),
         "seconds": round(run.seconds, 1),
-        "sections": section_summary(run),
+        # issue 14: what the words are made of
+        "request_lang": lang,
+        "language_share": round(share, 4) if share is not None else None,
+        "min_section_language_share": min((s["language_share"] for s in secs
+                                           if s["language_share"] is not None), default=None),
+        "max_section_junk": max((s["junk"] for s in secs), default=0.0),
+        "recoveries": sum(s["recoveries"] for s in secs),
+        "sections_recovered": sum(1 for s in secs if s["recoveries"]),
+        "needs_attention": sum(1 for s in secs if s["needs_attention"]),
+        "plan_checks": run.plan_checks,
+        "plan_copies_example": sum(1 for c in run.plan_checks if c == "copies the example"),
+        "tokens_per_doc_word": round(st.generated_tokens / words, 3) if words else None,
+        "sections": secs,
     }
     return row, run.text
 
@@ -115,7 +143,20 @@ def aggregate(rows: list[dict]) -> dict:
     for s in secs:
         for f in s["calls"]:
             finishes[f] = finishes.get(f, 0) + 1
+    hs = [s for r in rows for s in r["sections"] if "junk" in s]
+    health = {
+        "sections": len(hs),
+        "max_junk": max((s["junk"] for s in hs), default=None),
+        "sections_over_3pct_junk": sum(1 for s in hs if s["junk"] > 0.03),
+        "min_language_share": min((s["language_share"] for s in hs if s["language_share"] is not None),
+                                  default=None),
+        "sections_recovered": sum(1 for s in hs if s["recoveries"]),
+        "recoveries": sum(s["recoveries"] for s in hs),
+        "needs_attention": sum(1 for s in hs if s["needs_attention"]),
+        "plan_copies_example": sum(r.get("plan_copies_example", 0) for r in rows),
+    } if hs else None
     return {
+        "health": health,
         "s_l": round(statistics.mean(r["s_l"] for r in rows), 2) if rows else None,
         "buckets": per_bucket,
         "languages": per_lang,
@@ -191,6 +232,10 @@ def plot(data: dict, out: Path) -> Path:
     return path
 
 
+def _f(x) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
 def report(data: dict) -> str:
     m = data["machine"]
     lines = [
@@ -203,14 +248,25 @@ def report(data: dict) -> str:
         f"{data['repeat_share']:.3f}.", "",
         "| bucket | prompts | S_l | repeated 4-grams |", "|---|---|---|---|",
     ]
+    h = data.get("health")
+    if h:
+        lines[6:6] = [f"Health (issue 14): {h['sections']} sections, max junk share {_f(h['max_junk'])}, "
+                      f"{h['sections_over_3pct_junk']} over 0.03; lowest share in the request's language "
+                      f"{_f(h['min_language_share'])}; recovery fired in {h['sections_recovered']} sections "
+                      f"({h['recoveries']} times), {h['needs_attention']} left needing attention; "
+                      f"{h['plan_copies_example']} plan answers copied the prompt's example.", ""]
     for name, b in data["buckets"].items():
         lines.append(f"| {name} | {b['n']} | {b['s_l']} | {b['repeat_share']:.3f} |")
-    lines += ["", "| id | lang | type | required | written | S_l | repeats | sections | plan | tok/s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| id | lang | type | required | written | S_l | repeats | max junk | lang share (min section) "
+              "| recovered (needs attention) | plan copies example | tokens/word | sections | plan | tok/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in data["prompts"]:
+        health = (f"{r['max_section_junk']:.3f} | {_f(r['language_share'])} ({_f(r['min_section_language_share'])}) "
+                  f"| {r['sections_recovered']} ({r['needs_attention']}) | {r['plan_copies_example']} "
+                  f"| {r['tokens_per_doc_word']} |" if "max_section_junk" in r else "– | – | – | – | – |")
         lines.append(f"| {r['id']}{'*' if r.get('source') else ''} | {r['lang']} | {r['type']} | "
                      f"{r['required']} | {r['words']} | "
-                     f"{r['s_l']} | {r['repeat_share']:.3f} | {r['n_sections']} | {r['plan']} | "
+                     f"{r['s_l']} | {r['repeat_share']:.3f} | {health} {r['n_sections']} | {r['plan']} | "
                      f"{r['tokens_per_s']} |")
     if data.get("merged_from_prefix_reuse"):
         lines += ["", "\\* written by `bench/prefix_reuse.py` (the CLI on the same engine and model), "

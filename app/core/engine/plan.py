@@ -373,9 +373,11 @@ def fallback_plan(instruction: str, target_words: int, lang: str | None = None) 
 # ---------------------------------------------------------------------------------------
 # Is a parsed plan about the request?
 
-def plan_keys(text: str, lang: str) -> set[str]:
+def plan_keys(text: str, lang: str = "") -> set[str]:
+    """Content words (stems) and Chinese character pairs of ``text``: both, since a plan for a
+    Chinese request may come back in English (and copy the English example)."""
     from ..text.health import topic_keys
-    return topic_keys(text, lang)
+    return topic_keys(text, "en") | topic_keys(text, "zh")
 
 
 def plan_problem(instruction: str, sections: list[Section], example: str = "",
