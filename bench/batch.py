@@ -56,11 +56,11 @@ TOPICS = [
 SFT_KEYS = {"messages", "id", "target_words", "words", "plan", "target_given", "model"}
 
 
-def instructions(n: int) -> list[dict]:
+def instructions(n: int, lo: int = 300, hi: int = 1500) -> list[dict]:
     out = []
     for k in range(n):
         kind, topic = TOPICS[k % len(TOPICS)]
-        target = 300 + round(1200 * k / max(1, n - 1) / 50) * 50       # 300 .. 1,500 words
+        target = lo + round((hi - lo) * k / max(1, n - 1) / 10) * 10     # lo .. hi words, evenly
         out.append({"id": f"bench-{k + 1:02d}", "instruction": f"Write a {kind} about {topic}.",
                     "target_words": target})
     return out
@@ -143,12 +143,14 @@ def main() -> int:
     ap.add_argument("--kill-after", type=int, default=8, help="journalled jobs before the SIGKILL")
     ap.add_argument("--quick", action="store_true", help="4 short jobs (a smoke test)")
     ap.add_argument("--phases", default="one,two,kill", help="which runs: one,two,kill")
+    ap.add_argument("--min-words", type=int, default=300, help="smallest target (default 300)")
+    ap.add_argument("--max-words", type=int, default=1500, help="largest target (default 1500)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))     # stop the servers on the way out
     results = out_dir(args.out)
     work = results / "batch_work"
     work.mkdir(parents=True, exist_ok=True)
-    jobs = instructions(4 if args.quick else args.jobs)
+    jobs = instructions(4 if args.quick else args.jobs, args.min_words, args.max_words)
     if args.quick:
         for j in jobs:
             j["target_words"] = 150
@@ -206,6 +208,7 @@ def main() -> int:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             before = check_records(out)
+            words_at_kill = sum(e.get("words", 0) for e in map(json.loads, journal.read_text().splitlines()))
             in_flight = [p.stem for p in Path(str(out) + ".jobs").glob("*.longhand")
                          if p.stem not in before["ids"]]
             partial = {}
@@ -218,6 +221,9 @@ def main() -> int:
             lost = sorted(set(j["id"] for j in jobs) - set(after["ids"]))
             data["runs"]["kill"] = {
                 "killed_after_seconds": round(killed_at, 1), "records_at_kill": before["records"],
+                "words_at_kill": words_at_kill,
+                "total_seconds": round(killed_at + summary["seconds"], 1),
+                "load_end": round(os.getloadavg()[0], 2),
                 "in_flight_at_kill_words": partial, "resume": summary, "records": after,
                 "duplicates": after["duplicates"], "jobs_lost": len(lost), "lost_ids": lost,
                 "resume_notes": [line for line in log.read_text(errors="replace").splitlines()
@@ -240,7 +246,7 @@ def main() -> int:
 def report(d: dict) -> str:
     lines = ["# `longhand batch`: one server vs two (demo model, llama_cpp.server)", "",
              machine_line(d["machine"]), "",
-             f"{d['jobs']} instructions, targets {min(d['targets'])}-{max(d['targets'])} words "
+             f"{d['jobs']} instructions, targets {min(d['targets'])}-{max(d['targets'])} words evenly spread "
              f"(sum {sum(d['targets']):,}). Servers: `{d['server']}` on 127.0.0.1. "
              "Two servers on 2 cores compete for CPU with each other and with other work on the machine.", "",
              "| run | jobs | words | wall s | words/s | per server words/s | S_l | records | schema errors | duplicates |",
@@ -253,8 +259,18 @@ def report(d: dict) -> str:
         lines.append(f"| {name} server{'s' if name == 'two' else ''} | {r['done']} | {r['words']:,} | {r['seconds']} | "
                      f"{r['words_per_s']} | {per} | {r['S_l']} | {r['records']['records']} | "
                      f"{len(r['records']['schema_errors'])} | {r['records']['duplicates']} |")
+    for name in ("one", "two"):
+        r = d["runs"].get(name)
+        if r:
+            lines.append(f"\n{name}: 1-minute load average {r['load_start']} at the start, {r['load_end']} at the end.")
     k = d["runs"].get("kill")
     if k:
+        r = k["resume"]
+        total_words = r["words"]
+        lines.append(f"| two servers, SIGKILL + resume | {r['done']} | {total_words:,} | {k['total_seconds']} | "
+                     f"{round(total_words / k['total_seconds'], 2)} | (resume: "
+                     f"{', '.join(str(s['words_per_s']) for s in r['servers'])}) | {r['S_l']} | "
+                     f"{k['records']['records']} | {len(k['records']['schema_errors'])} | {k['duplicates']} |")
         lines += ["", "## Killed with SIGKILL mid-way, then resumed", "",
                   f"Killed after {k['killed_after_seconds']} s with {k['records_at_kill']} records written; "
                   f"jobs in flight at the kill (words kept in their projects): {k['in_flight_at_kill_words']}.",
