@@ -156,7 +156,12 @@ class JobController(QObject):
         w._sync_request()
         project = w.project
 
+        book = w.novel.is_book           # a scene of a novel: written with the book's prompt
+
         def work(writer: Any, emit: Any, cancel: Any) -> Any:
+            if book:
+                from .novel import book_writer
+                writer = book_writer(writer)
             return writer.write_section(project, index, mode=mode, on_event=emit, cancel=cancel)
 
         verb = "Regenerating" if mode == "regenerate" else "Writing more of"

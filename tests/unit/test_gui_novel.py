@@ -410,3 +410,17 @@ def test_write_the_rest_can_be_stopped_and_keeps_the_text(make_window, qtbot, fa
     assert w.job_label.text().startswith("Stopped.")
     assert p.words > 0 and w.view.cards[0].body.toPlainText().strip() != ""
     assert chapter_cell(w, 0, COL_STATUS).startswith("writing")
+
+
+def test_regenerate_a_scene_uses_the_book_prompt(make_window, qtbot, factory):
+    w = make_window()
+    p = book_project(written_scenes=2)
+    load(w, p)
+    old = p.sections[1].text
+    qtbot.mouseClick(w.view.cards[1].regen_btn, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, w)
+    assert w.last_error is None
+    prompt = factory.backends[-1].prompts[-1].text()
+    assert "## Chapter 1: Flood Maps" in prompt and "Chapters:" in prompt     # the book's prompt
+    assert p.sections[1].text != old and old in p.sections[1].takes
+    assert p.sections[1].chapter == 0 and scene_cell(w, 0, 1, COL_STATUS) == "done"
