@@ -38,9 +38,11 @@ def test_gpu_layers_fit_free_vram(demo_model):
     reserve = gpu.vram_reserve
     assert estimate_gpu_layers(info, n_ctx, 0) == 0
     assert estimate_gpu_layers(info, n_ctx, 4 * GiB) == info.block_count + 1   # everything
-    # just enough for exactly five blocks after the reserve
+    # llama.cpp's order: the output layer first (norm + head; a tied head stays with the
+    # embeddings), then blocks from the last one. Just enough for exactly k layers:
+    head = sum(t.nbytes or 0 for t in info.tensors if not t.name.startswith(("blk.", "token_embd")))
     for k in (1, 5, 12):
-        budget = sum(per_layer[:k]) + 1000
+        budget = head + sum(per_layer[::-1][:k - 1]) + 1000
         free = budget
         while free - reserve(free) < budget:   # invert the reserve
             free += 1 << 16

@@ -110,7 +110,7 @@ def test_auto_layers_offload_the_whole_demo_model_and_write_the_cpu_text(vulkan,
     n_layer = read_gguf(demo_model).block_count
     gpu, placed = _open(demo_model)
     try:
-        assert gpu.info.device == f"GPU ({n_layer}/{n_layer} layers)"
+        assert gpu.info.device == f"GPU ({n_layer + 1}/{n_layer + 1} layers)"
         assert any(f"All {n_layer + 1} layers fit" in n for n in gpu.info.notes)
         # llama.cpp put every layer's KV cache on the Vulkan device
         assert gpu.offloaded == f"{n_layer + 1}/{n_layer + 1}"
@@ -132,17 +132,17 @@ def test_a_memory_budget_forces_a_partial_offload(vulkan, demo_model, monkeypatc
     from longhand.core.library.gguf import read_gguf
     info = read_gguf(demo_model)
     total = info.block_count + 1
-    budget = next(b for b in range(520, 1024, 4) if 0 < estimate_gpu_layers(info, 1024, b * MiB) < total - 2)
-    want = estimate_gpu_layers(info, 1024, budget * MiB)
+    budget = next(b for b in range(520, 1024, 2) if 3 < estimate_gpu_layers(info, 1024, b * MiB) < total - 2)
+    want = estimate_gpu_layers(info, 1024, budget * MiB)      # the output layer + want - 1 blocks
     monkeypatch.setenv("LONGHAND_VRAM_BUDGET", f"{budget}M")
     backend, placed = _open(demo_model)
     try:
         assert any(f"{want}/{total} layers fit" in n for n in backend.info.notes), backend.info.notes
         on_gpu = sorted(k for k, v in placed.items() if v == "Vulkan0")
-        # llama.cpp offloads the last layers: exactly `want` blocks on the device, the rest on the CPU
-        assert on_gpu == list(range(info.block_count - want, info.block_count))
+        # llama.cpp fills the device from the end: the output layer, then the last want - 1 blocks
+        assert on_gpu == list(range(info.block_count - (want - 1), info.block_count))
         assert {v for k, v in placed.items() if k not in on_gpu} == {"CPU"}
-        assert backend.info.device == f"GPU ({want}/{info.block_count} layers)"
+        assert backend.info.device == f"GPU ({want}/{total} layers)"
         assert backend.offloaded == f"{want}/{total}"
         _greedy(backend, 4)
     finally:
@@ -178,11 +178,11 @@ _OOM_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("cap_mib, device", [(40, "GPU (9/18 layers)"), (8, "CPU")])
+@pytest.mark.parametrize("cap_mib, device", [(40, "GPU (9/19 layers)"), (8, "CPU")])
 def test_out_of_device_memory_falls_back_to_fewer_layers_then_the_cpu(vulkan, demo_model, tmp_path, cap_mib, device):
     """ggml-vulkan's GGML_VK_FORCE_MAX_BUFFER_SIZE caps what the device hands out: allocations
     past it fail with ErrorOutOfDeviceMemory, as on a GPU that is full. 40 MiB holds 9 layers'
-    weights (31 MB) but not all 19 (68 MB); 8 MiB holds neither. (A separate process: ggml
+    weights (8 blocks and the output layer: 31 MB) but not all 19 (68 MB); 8 MiB holds neither. (A separate process: ggml
     reads the cap when it sets the device up.)"""
     env = dict(os.environ, GGML_VK_FORCE_MAX_BUFFER_SIZE=str(cap_mib * 1024 * 1024))
     r = subprocess.run([sys.executable, "-c", _OOM_SCRIPT, str(demo_model), "19"], env=env,

@@ -186,11 +186,13 @@ def vram_reserve(free_vram: int) -> int:
 
 def estimate_gpu_layers(info, n_ctx: int, free_vram: int) -> int:
     """How many layers of the model ``info`` (a :class:`~.gguf.GGUFInfo`) fit in ``free_vram``
-    bytes with a context of ``n_ctx`` tokens.
+    bytes with a context of ``n_ctx`` tokens, counted as llama.cpp's ``n_gpu_layers`` counts.
 
-    Each offloaded block costs its weights plus its share of the f16 KV cache; the output
-    head counts as one more layer (llama.cpp's ``n_gpu_layers = block_count + 1`` offloads
-    everything). Returns 0..block_count+1.
+    llama.cpp fills the GPU from the end: ``n_gpu_layers = 1`` is the output layer alone (the
+    output head and its norm; a tied head stays with the token embeddings in system memory),
+    ``n`` is the output layer plus the last ``n - 1`` blocks, ``block_count + 1`` is
+    everything (checked on a Vulkan device: tests/integration/test_gpu_vulkan.py). Each block
+    costs its weights plus its share of the f16 KV cache. Returns 0..block_count+1.
     """
     if n_ctx <= 0:
         raise ValueError("n_ctx must be the job's context size, not 0")
@@ -199,17 +201,19 @@ def estimate_gpu_layers(info, n_ctx: int, free_vram: int) -> int:
         return 0
     budget = free_vram - vram_reserve(free_vram)
     kv_per_layer = info.kv_bytes_per_token() // n_layer * n_ctx
-    layers = 0
-    for weights in info.layer_bytes():
-        cost = weights + kv_per_layer
-        if cost > budget:
-            return layers
-        budget -= cost
-        layers += 1
-    # the output head (token embeddings stay in system memory in llama.cpp)
     head = sum(t.nbytes or 0 for t in info.tensors
                if not t.name.startswith("blk.") and not t.name.startswith("token_embd"))
-    return layers + 1 if head <= budget else layers
+    if head > budget:
+        return 0
+    budget -= head
+    layers = 1
+    for weights in reversed(info.layer_bytes()):
+        cost = weights + kv_per_layer
+        if cost > budget:
+            break
+        budget -= cost
+        layers += 1
+    return layers
 
 
 def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None = None) -> tuple[int, str]:
