@@ -18,22 +18,17 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -45,18 +40,20 @@ from ..core.backends.base import BackendInfo
 from ..core.engine.revise import replace_text
 from ..core.engine.session import BackendFactory
 from ..core.engine.writer import MAX_TARGET, MIN_TARGET
-from ..core.library.demo import DEMO_LABEL, is_demo
+from ..core.library.demo import DEMO_LABEL
 from ..core.projects.autosave import Autosave
 from ..core.projects.project import Project
 from ..core.text.wordcount import target_from_instruction
 from .banner import Banner
 from .document import DocumentView
+from .engine_controls import EngineControls
 from .file_actions import FileActions
 from .job_controller import JobController
 from .outline import OutlinePane
+from .request_bar import RequestBar
 from .runner import EngineRunner
-from .settings import EngineSettings, SettingsDialog, app_settings, load_engine_settings, save_engine_settings
-from .tracker import Meter, TrackerPane
+from .settings import EngineSettings, app_settings, load_engine_settings
+from .tracker import TrackerPane
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +84,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobController(self, backend_factory)
         self.runner: EngineRunner = self.jobs.runner
         self.files = FileActions(self)
+        self.engine = EngineControls(self)
         # hooks for questions (tests answer them without a modal dialog)
         self.ask_unsaved: Callable[[], str] = self._ask_unsaved
         self.confirm: Callable[[str], bool] = self._confirm
@@ -121,63 +119,18 @@ class MainWindow(QMainWindow):
         root.setContentsMargins(8, 8, 8, 4)
         root.setSpacing(6)
 
-        # request bar
-        self.instruction = QPlainTextEdit()
-        self.instruction.setPlaceholderText(
-            "What should the model write? e.g. “Write a 5000-word story about a lighthouse keeper "
-            "who finds a message in a bottle.”")
-        self.instruction.setFixedHeight(84)
+        # request bar: instruction, target, Plan / Write / Stop, the model and the job
+        self.request = RequestBar(DEFAULT_TARGET)
+        r = self.request
+        self.instruction, self.target, self.model_label = r.instruction, r.target, r.model_label
+        self.plan_btn, self.write_btn, self.stop_btn = r.plan_btn, r.write_btn, r.stop_btn
+        self.job_label, self.job_progress = r.job_label, r.job_progress
         self.instruction.textChanged.connect(self._instruction_changed)
-        self.target = QSpinBox()
-        self.target.setRange(MIN_TARGET, MAX_TARGET)
-        self.target.setSingleStep(100)
-        self.target.setGroupSeparatorShown(True)
-        self.target.setSuffix(" words")
-        self.target.setValue(DEFAULT_TARGET)
-        self.target.setMinimumWidth(130)
         self.target.valueChanged.connect(self._target_changed)
-        self.model_label = QLabel()
-        self.model_label.setStyleSheet("color: #5b6770;")
-        self.plan_btn = QPushButton("Plan")
-        self.plan_btn.setToolTip("Make an outline: sections with main points and word targets")
-        self.write_btn = QPushButton("Write")
-        self.write_btn.setToolTip("Write the sections not written yet (plans first if there is no outline)")
-        self.write_btn.setDefault(True)
-        self.stop_btn = QPushButton("Stop")
-        self.stop_btn.setToolTip("Stop now and keep what was written (Esc)")
-        self.stop_btn.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.stop_btn.setStyleSheet("QPushButton:enabled { color: #b71c1c; font-weight: 600; }")
-        self.write_btn.setStyleSheet("QPushButton:enabled { font-weight: 600; }")
-        for b in (self.plan_btn, self.write_btn, self.stop_btn):
-            b.setMinimumWidth(86)
         self.plan_btn.clicked.connect(lambda: self.plan())
         self.write_btn.clicked.connect(lambda: self.write())
         self.stop_btn.clicked.connect(self.stop)
-
-        tl = QLabel("Target:")
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(6)
-        grid.setVerticalSpacing(3)
-        grid.addWidget(tl, 0, 0)
-        grid.addWidget(self.target, 0, 1)
-        grid.addWidget(self.plan_btn, 0, 2)
-        grid.addWidget(self.write_btn, 0, 3)
-        grid.addWidget(self.stop_btn, 0, 4)
-        self.job_label = QLabel()
-        self.job_label.setStyleSheet("color: #37474f;")
-        self.job_progress = Meter(height=10, show_text=False)
-        grid.addWidget(self.model_label, 1, 0, 1, 5)
-        grid.addWidget(self.job_progress, 2, 0, 1, 5)
-        grid.addWidget(self.job_label, 3, 0, 1, 5)
-        grid.setRowStretch(4, 1)
-        right = QWidget()
-        right.setLayout(grid)
-        right.setFixedWidth(480)
-        grid.setContentsMargins(0, 0, 0, 0)
-        request = QHBoxLayout()
-        request.addWidget(self.instruction, 1)
-        request.addWidget(right)
-        root.addLayout(request)
+        root.addWidget(self.request)
 
         self.banner = Banner()
         root.addWidget(self.banner)
@@ -304,69 +257,23 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
 
     def open_settings(self) -> None:
-        dlg = SettingsDialog(self.engine_settings, self)
-        if dlg.exec():
-            self.apply_settings(dlg.value())
-            notice = dlg.save_hub_token()
-            if notice:
-                self.show_info(notice)
+        self.engine.open_settings()
 
     def open_models(self) -> None:
-        from .model_manager import ModelManagerDialog
-        dlg = ModelManagerDialog(self)
-        dlg.modelChosen.connect(self.use_model)
-        dlg.exec()
+        self.engine.open_models()
 
     def use_model(self, path: str) -> None:
         """Make ``path`` the model (loaded at the next Plan or Write)."""
-        self.apply_settings(self.engine_settings.replace(model_path=str(path)))
-        self.statusBar().showMessage(f"Model set to {Path(path).name}; it loads at the next Plan or Write.", 6000)
+        self.engine.use_model(path)
 
     def apply_settings(self, settings: EngineSettings) -> None:
-        self.engine_settings = settings
-        notice = save_engine_settings(settings, self.qsettings)
-        if notice:
-            self.show_info(notice)
-        self._update_model_label()
+        self.engine.apply(settings)
 
     def remember_engine_settings(self) -> None:
-        """The project keeps the engine settings it is written with (never the API key)."""
-        remembered = self.engine_settings.to_config().to_project(self.runner.info)
-        if self.project.settings != remembered and (self.project.sections or self.project.instruction):
-            self.project.settings = remembered
-            self._mark_modified()
-
-    def _apply_project_settings(self) -> None:
-        """Reopening a project offers the engine settings it was written with: they are applied."""
-        if not self.project.settings:
-            return
-        offered = self.engine_settings.with_project(self.project.settings)
-        if offered != self.engine_settings:
-            # for this project only: the app's own settings (QSettings) stay as they were
-            self.engine_settings = offered
-            self._update_model_label()
-            self.show_info("Using the engine settings this project was written with "
-                           "(model, prompt format, context, sampling, seed); change them in Settings.")
+        self.engine.remember_in_project()
 
     def _update_model_label(self, info: BackendInfo | None = None) -> None:
-        info = info or self.runner.info
-        s = self.engine_settings
-        if info is not None and self.runner.matches(s):
-            name = info.model + (" (demo)" if info.demo else "")
-            self.model_label.setText(f"Model: {name}")
-            self.status_model.setText(f"{info.model} · context {info.n_ctx:,}")
-            self.status_device.setText(f"{info.name} on {info.device}")
-            self.status_demo.setVisible(info.demo)
-            return
-        chosen = s.model_path or os.environ.get("LONGHAND_MODEL", "")
-        # without a choice, core.backends.factory picks an installed LongWriter model, else the demo
-        name = Path(chosen).name if chosen else "default"
-        self.model_label.setText(f"Model: {name} · not loaded yet")
-        self.model_label.setToolTip(chosen or "An installed LongWriter model, else the demo model. "
-                                    "Choose a file in File → Settings.")
-        self.status_model.setText(f"{Path(chosen).name if chosen else 'default model'} · not loaded")
-        self.status_device.setText("")
-        self.status_demo.setVisible(bool(chosen) and is_demo(chosen))
+        self.engine.update_model_label(info)
 
     # ------------------------------------------------------------------------------------
     # Project <-> widgets
@@ -378,7 +285,7 @@ class MainWindow(QMainWindow):
         self.jobs.forget()
         self.banner.hide()
         self._load_project_into_widgets()
-        self._apply_project_settings()
+        self.engine.apply_project_settings()
 
     def _load_project_into_widgets(self) -> None:
         p = self.project
