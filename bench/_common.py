@@ -200,6 +200,7 @@ class JobRun:
     plan_prompt_tokens_evaluated: int = 0
     job: object = None
     plan_checks: list = field(default_factory=list)   # per plan answer: "ok", "copies the example", ...
+    recoveries: list = field(default_factory=list)    # SectionRecovery events (what the health check cut)
 
 
 def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
@@ -234,6 +235,12 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
         elif isinstance(e, SectionToken) and not state["first"]:
             state["first"] = True
             state["row"].ttft = time.perf_counter() - state["t"]
+        elif type(e).__name__ == "SectionRecovery":
+            sec = run.job.sections[e.index] if run.job is not None else None
+            run.recoveries.append({"index": e.index, "attempt": e.attempt, "kind": e.kind,
+                                   "reasons": e.reasons, "words_kept": e.words_kept,
+                                   "words_cut": e.words_cut, "cut_text": getattr(e, "cut_text", ""),
+                                   "kept_tail": sec.text[-3000:] if sec is not None else ""})
         elif isinstance(e, SectionDone):
             row = state["row"]
             row.words = e.words
@@ -256,6 +263,7 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
         return g
 
     backend.generate = counting_generate
+    run.job = job
     try:
         run.stats = writer.write(job, on_event=on_event)
     finally:

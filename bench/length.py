@@ -122,6 +122,9 @@ def score_prompt(p: dict, backend, seed: int) -> tuple[dict, str]:
         "tokens_per_doc_word": round(st.generated_tokens / words, 3) if words else None,
         "sections": secs,
     }
+    row["recovery_samples"] = [{**r, "id": p["id"], "lang": lang, "instruction": p["prompt"],
+                                "main_point": run.job.sections[r["index"]].main_point}
+                               for r in run.recoveries]
     return row, run.text
 
 
@@ -328,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         machine = {**old["machine"], "appended_runs": old["machine"].get("appended_runs", []) + [machine]}
     t0 = time.perf_counter()
     model, threads = backend.info.model, backend._n_threads
+    recovered: list[dict] = []
 
     def save(complete: bool) -> dict:
         # written after every prompt, so that a long run stopped early keeps what it measured
@@ -339,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         if merged:
             data["merged_from_prefix_reuse"] = merged
         data["prompts"] = rows
+        samples = [x for r in rows for x in r.pop("recovery_samples", [])] + recovered
+        recovered[:] = samples
+        if samples:   # what the health check cut, to calibrate it (tests/unit/test_health_calibration.py)
+            C.write_text(out / "recoveries.jsonl",
+                         "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in samples))
         C.write_json(out / "length.json", data)
         C.write_text(out / "length_texts.jsonl",
                      "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts))

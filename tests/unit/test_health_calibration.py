@@ -4,7 +4,8 @@ The texts are the benchmark outputs kept in ``bench/results``: the length set's 
 (``length_texts.jsonl``, split into their sections with ``length.json``), the 20,000-word
 bounded-context novel (``novel_memory.longhand``), the 10,000-word prefix-reuse job
 (``prefix_reuse_10000_text.md``) and failed sections collected while fixing issue 14
-(``health_failed.jsonl``: collapsed 10,000-word jobs, English answers to Chinese requests).
+(``health_failed.jsonl``: collapsed 10,000-word jobs, English answers to Chinese requests)
+and what the engine's recoveries cut in the issue-14 benchmark runs (``recoveries.jsonl``).
 
 Every section is labelled by an offline judge that is deliberately *not* the streaming
 check: whole-section figures and the longest span copied from earlier text. The streaming
@@ -153,7 +154,23 @@ def labelled():
     return out
 
 
-CASES = labelled()
+def recovery_samples():
+    """What the engine's recoveries cut in the benchmark runs (``bench/results/**/recoveries.jsonl``):
+    failed samples when the offline judge agrees they failed (kept text, then the cut)."""
+    out = []
+    for path in sorted(RESULTS.glob("**/recoveries.jsonl")):
+        for k, ln in enumerate(path.read_text("utf-8").splitlines()):
+            if not ln.strip():
+                continue
+            d = json.loads(ln)
+            cut, kept = d.get("cut_text", ""), d.get("kept_tail", "")
+            if judge(cut, kept, d["lang"], d["instruction"] + " " + d.get("main_point", "")) == "failed":
+                out.append((f"cut:{d['id']}#{d['index'] + 1}.{d['attempt']}", "failed", d["lang"], kept + cut,
+                            "", d["instruction"] + " " + d.get("main_point", "")))
+    return out
+
+
+CASES = labelled() + recovery_samples()
 
 
 def test_the_calibration_set_is_there():

@@ -69,6 +69,7 @@ class SectionRecovery:
     reasons: list[str]
     words_kept: int     # words of the section left after the cut
     words_cut: int
+    cut_text: str = ""  # what was cut (benchmarks keep failed samples to calibrate the check)
 
 
 @dataclass

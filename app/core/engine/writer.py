@@ -317,11 +317,11 @@ class AgentWriter:
                 # Recovery, not padding: cut back to the last healthy sentence and write on
                 # under changed conditions, a bounded number of times.
                 recoveries += 1
-                written = count_words(text)
+                written, before_cut = count_words(text), text
                 text = monitor.healthy_prefix(text)
                 sec.text = text
                 emit(SectionRecovery(index, recoveries, bad.kind, list(bad.reasons), count_words(text),
-                                     written - count_words(text)))
+                                     written - count_words(text), before_cut[len(text):][:6000]))
                 log.info("section %d: %s; cut back to %d words (recovery %d)", index + 1,
                          "; ".join(bad.reasons), count_words(text), recoveries)
                 if recoveries > lc.max_recoveries:
