@@ -22,6 +22,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QStyledItemDelegate,
     QTreeView,
     QVBoxLayout,
@@ -234,10 +236,7 @@ class BookTreeModel(QAbstractItemModel):
                 return f"{self.chapter_written(c):,}"
             if col == COL_STATUS:
                 state = "writing" if streaming else B.chapter_status(p, c)
-                word = CHAPTER_STATES.get(state, state)
-                if scenes:
-                    word += f" · {len(scenes)} scene{'s' if len(scenes) != 1 else ''}"
-                return word
+                return CHAPTER_STATES.get(state, state)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return ch.title
@@ -250,7 +249,7 @@ class BookTreeModel(QAbstractItemModel):
                 return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
                         f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
             if col in (COL_NAME, COL_STATUS):
-                tip = ch.synopsis or "No synopsis yet."
+                tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{len(scenes)} scenes" if scenes else "")
                 if ch.summary:
                     tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
                 return tip
@@ -420,7 +419,7 @@ class BookOutline(QWidget):
         h.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         fm = self.tree.fontMetrics()
         for col, sample in ((COL_TARGET, "100,000 ⚠"), (COL_WRITTEN, "Written00"),
-                            (COL_STATUS, "writing · 12 scenes"), (COL_LOCK, "Lock0")):
+                            (COL_STATUS, "not planned0"), (COL_LOCK, "Lock0")):
             h.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             h.resizeSection(col, fm.horizontalAdvance(sample) + 18)
         self.tree.selectionModel().currentRowChanged.connect(self._current_changed)
@@ -475,37 +474,45 @@ class BookOutline(QWidget):
         self.title_edit.setPlaceholderText("Title")
         self.synopsis_edit = QPlainTextEdit()
         self.synopsis_edit.setPlaceholderText("Synopsis: what happens in this chapter")
-        self.synopsis_edit.setFixedHeight(64)
+        self.synopsis_edit.setMinimumHeight(40)
         self.summary_edit = QPlainTextEdit()
         self.summary_edit.setPlaceholderText("Summary: written by the model when the chapter is "
                                              "finished; write or edit it yourself and it is kept")
-        self.summary_edit.setFixedHeight(72)
+        self.summary_edit.setMinimumHeight(48)
         self.summary_state = QLabel()
         self.summary_state.setStyleSheet("color: #5b6770;")
-        box = QVBoxLayout(self.details)
-        box.setContentsMargins(6, 4, 6, 6)
-        box.setSpacing(3)
-        box.addWidget(self.title_edit)
-        box.addWidget(QLabel("Synopsis"))
-        box.addWidget(self.synopsis_edit)
-        summary_row = QHBoxLayout()
-        summary_row.addWidget(QLabel("Summary (the story so far)"))
-        summary_row.addStretch(1)
-        summary_row.addWidget(self.summary_state)
-        box.addLayout(summary_row)
-        box.addWidget(self.summary_edit)
+        self.summary_edit.setToolTip("The story so far: what later chapters' prompts carry of this one")
+        box = QFormLayout(self.details)
+        box.setContentsMargins(6, 2, 6, 4)
+        box.setVerticalSpacing(3)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.title_edit, 1)
+        title_row.addWidget(self.summary_state)
+        box.addRow("Title", title_row)
+        box.addRow("Synopsis", self.synopsis_edit)
+        box.addRow("Summary", self.summary_edit)
         self.title_edit.textEdited.connect(self._title_edited)
         self.synopsis_edit.textChanged.connect(self._synopsis_edited)
         self.summary_edit.textChanged.connect(self._summary_edited)
         self._detail_chapter: int | None = None
 
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.tree, 1)
+        tl.addLayout(row1)
+        tl.addLayout(row2)
+        self.split = QSplitter(Qt.Orientation.Vertical)     # the tree above the chapter's details
+        self.split.addWidget(top)
+        self.split.addWidget(self.details)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.split.setChildrenCollapsible(False)
+        self.split.setSizes([1000, 1])          # the tree first; the details at their minimum
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.header)
-        layout.addWidget(self.tree, 1)
-        layout.addLayout(row1)
-        layout.addLayout(row2)
-        layout.addWidget(self.details)
+        layout.addWidget(self.split, 1)
         self._show_details(None)
         self.update_header()
 
@@ -607,11 +614,11 @@ class BookOutline(QWidget):
 
     def _summary_label(self, ch: B.Chapter) -> None:
         if ch.summary_edited:
-            self.summary_state.setText("yours: never overwritten")
+            self.summary_state.setText("summary: yours, never overwritten")
         elif ch.summary:
-            self.summary_state.setText("written by the model")
+            self.summary_state.setText("summary: written by the model")
         else:
-            self.summary_state.setText("written when the chapter is finished")
+            self.summary_state.setText("summary: when the chapter is done")
 
     def refresh_details(self) -> None:
         """Show the selected chapter's fields again (a job wrote its summary)."""
@@ -770,14 +777,14 @@ class BookOutline(QWidget):
         written = sum(r.written for r in rows)
         done = sum(1 for r in rows if r.status == "done")
         scenes = sum(len(r.scenes) for r in rows)
-        text = (f"{len(rows)} chapters ({done} done) · {scenes} scenes planned · targets sum to "
-                f"<b>{planned:,}</b> · written <b>{written:,}</b> of {p.target_words:,}")
+        text = (f"{len(rows)} chapters ({done} done) · {scenes} scenes · targets <b>{planned:,}</b> · "
+                f"written <b>{written:,}</b> of {p.target_words:,}")
         problems = B.check_totals(p)
         if problems:
             shown = problems[:3] + ([f"… and {len(problems) - 3} more."] if len(problems) > 3 else [])
             listed = "<br>".join(_escape(s) for s in shown)
-            text += (f"<br><span style='color:{WARN}'>⚠ The plan does not add up (nothing was rescaled; "
-                     f"press Fit targets to rescale the unlocked ones):<br>{listed}</span>")
+            text += (f"<br><span style='color:{WARN}'>⚠ The plan does not add up (not rescaled; "
+                     f"Fit targets rescales the unlocked ones): {listed}</span>")
         else:
             text += " · <span style='color:#2e7d32'>adds up at every level</span>"
         self.header.setText(text)

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFormLayout,
     QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -81,26 +81,32 @@ class CodexPane(QWidget):
         self.from_box = QSpinBox()
         self.from_box.setRange(0, 999)
         self.from_box.setSpecialValueText(ALWAYS)
-        self.from_box.setPrefix("chapter ")
+        self.from_box.setPrefix("ch. ")
         self.from_box.setToolTip("The chapter from which this entry holds (a fact that changes later "
                                  "is a second entry with the same name from that chapter on)")
         self.text_edit = QPlainTextEdit()
         self.text_edit.setPlaceholderText("What the model must know: looks, role, history, rules…")
-        self.text_edit.setFixedHeight(90)
+        self.text_edit.setFixedHeight(64)
         self.used_label = QLabel()
         self.used_label.setWordWrap(True)
         self.used_label.setStyleSheet("color: #5b6770;")
         self.used_label.setTextFormat(Qt.TextFormat.RichText)
         self.used_label.linkActivated.connect(lambda link: self.sceneRequested.emit(int(link)))
         self.form_box = QGroupBox("New entry")
-        form = QFormLayout(self.form_box)
-        form.setContentsMargins(6, 4, 6, 6)
-        form.addRow("Name", self.name_edit)
-        form.addRow("Also called", self.aliases_edit)
-        form.addRow("Kind", self.kind_box)
-        form.addRow("Holds from", self.from_box)
-        form.addRow("Text", self.text_edit)
-        form.addRow(self.used_label)
+        form = QGridLayout(self.form_box)
+        form.setContentsMargins(6, 2, 6, 4)
+        form.setVerticalSpacing(3)
+        form.addWidget(QLabel("Name"), 0, 0)
+        form.addWidget(self.name_edit, 0, 1)
+        form.addWidget(QLabel("Kind"), 0, 2)
+        form.addWidget(self.kind_box, 0, 3)
+        form.addWidget(QLabel("Also called"), 1, 0)
+        form.addWidget(self.aliases_edit, 1, 1)
+        form.addWidget(QLabel("Holds from"), 1, 2)
+        form.addWidget(self.from_box, 1, 3)
+        form.addWidget(QLabel("Text"), 2, 0, Qt.AlignmentFlag.AlignTop)
+        form.addWidget(self.text_edit, 2, 1, 1, 3)
+        form.setColumnStretch(1, 1)
 
         self.new_btn = QPushButton("New")
         self.new_btn.setToolTip("Clear the form to add a new entry")
@@ -117,6 +123,8 @@ class CodexPane(QWidget):
         for b in (self.new_btn, self.save_btn, self.delete_btn):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        form.addLayout(buttons, 3, 1, 1, 3)
+        form.addWidget(self.used_label, 4, 0, 1, 4)
 
         # proposals after a chapter
         self.proposals = QTableWidget(0, 3)
@@ -125,6 +133,7 @@ class CodexPane(QWidget):
         self.proposals.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.proposals.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.proposals.verticalHeader().hide()
+        self.proposals.setMaximumHeight(84)
         ph = self.proposals.horizontalHeader()
         ph.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         ph.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -154,14 +163,14 @@ class CodexPane(QWidget):
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.scene_label)
+        tl.addWidget(self.proposal_box)
         tl.addWidget(self.table, 1)
         bottom = QWidget()
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.addWidget(self.form_box)
-        bl.addLayout(buttons)
         bl.addWidget(self.message)
-        bl.addWidget(self.proposal_box)
+        bl.addStretch(1)
         scroll = QScrollArea()           # the form scrolls in a short window
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -169,8 +178,9 @@ class CodexPane(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(scroll)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([1, 1000])        # the form whole; the entries list takes the rest
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)

@@ -131,6 +131,8 @@ class NovelActions(QObject):
         w.runner.event.connect(self._on_event)
         w.jobFinished.connect(self._on_finished)
         w.outline.model.modelReset.connect(self._project_shown)
+        w.instruction.textChanged.connect(self._update_codex_tab)
+        w.target.valueChanged.connect(self._update_codex_tab)
         self._project_shown()
 
     # -- state -----------------------------------------------------------------------------
@@ -167,10 +169,17 @@ class NovelActions(QObject):
         else:
             self.codex.refresh()
         book = self.is_book
-        w.tabs.setTabVisible(self.codex_tab, book or bool(p.codex.entries) or self.wants_book())
+        self._update_codex_tab()
         self.bar.setVisible(book)
         self._fill_chapters()
         self.set_busy(w.runner.busy)
+
+    def _update_codex_tab(self) -> None:
+        """The Codex tab shows for a book, a codex, or a request that will be planned as a book."""
+        w, p = self.w, self.project
+        asks = (not any(s.text.strip() or s.locked for s in p.sections)
+                and B.wants_chapters(w.instruction.toPlainText(), w.target.value()))
+        w.tabs.setTabVisible(self.codex_tab, self.is_book or bool(p.codex.entries) or asks)
 
     def _fill_chapters(self) -> None:
         combo = self.bar.chapters
