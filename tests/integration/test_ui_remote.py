@@ -21,7 +21,7 @@ def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
     runner = EngineRunner()
     with StubServer("ok") as stub:
         settings = EngineSettings(backend="openai", base_url=stub.url, n_ctx=4096)
-        # 400 words: two sections (plans are merged so none is under 150 words)
+        # the stub answers a plan that misses the subject: the engine re-asks, then falls back
         project = Project(instruction="Write a 400-word story about a lighthouse keeper.", target_words=400)
 
         def work(writer, emit, cancel):
@@ -31,7 +31,7 @@ def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
             runner.start("plan", work, settings, project)
         out = done.args[0]
         assert out.error is None, out.error
-        assert [s.target_words for s in out.result] == [200, 200]
+        assert out.result and sum(s.target_words for s in out.result) == 400   # a plan for the job
         assert runner.info.name == "openai" and runner.info.model == "stub-model"
         assert runner.matches(settings)
         runner.close()
