@@ -66,6 +66,11 @@ def main() -> int:
     ap.add_argument("--codex", default=str(C.PROMPTS / "novel_codex.json"))
     ap.add_argument("--reopen", action="store_true", help="measure the time to the first new token, then stop")
     ap.add_argument("--out", help="results folder (default bench/results)")
+    ap.add_argument("--fill-to", type=int, metavar="WORDS",
+                    help="make a synthetic copy of --project filled to WORDS words (later chapters get "
+                         "fallback scenes holding the written scenes' text, cycled, and first/last-sentence "
+                         "summaries) at --fill-out, for --reopen at that length; no model is run")
+    ap.add_argument("--fill-out", help="where --fill-to writes the copy")
     C.add_threads_arg(ap)
     args = ap.parse_args()
 
@@ -77,6 +82,8 @@ def main() -> int:
     from longhand.core.projects.autosave import Autosave
     from longhand.core.projects.project import Project
 
+    if args.fill_to:
+        return fill(Path(args.project), Path(args.fill_out), args.fill_to)
     out = C.out_dir(args.out)
     results_path = out / "novel.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {"runs": [], "scenes": []}
@@ -111,6 +118,8 @@ def main() -> int:
         now = time.perf_counter()
         if state["first_any"] is None and isinstance(e, (PlanToken, SectionToken)):
             state["first_any"] = now - t_start
+        if state.get("first_scene") is None and isinstance(e, SectionToken):
+            state["first_scene"] = now - t_start
             if args.reopen:
                 cancel.cancel()
         if isinstance(e, SectionStarted):
@@ -160,6 +169,7 @@ def main() -> int:
         run["prompt_tokens_evaluated"] = backend.prompt_tokens_evaluated
         run["generated_tokens"] = backend.generated_tokens
         run["time_to_first_token_after_open"] = round(state["first_any"] or 0.0, 2)
+        run["time_to_first_scene_token_after_open"] = round(state.get("first_scene") or 0.0, 2)
         run["open_seconds"] = round(t_load - t_open, 3)
         run["reopen"] = args.reopen
         run["document_tokens"] = sum(backend.count_tokens(s.text) for s in project.sections if s.text)
@@ -167,6 +177,40 @@ def main() -> int:
         C.write_json(results_path, results)
         report(project, results, out, backend)
         backend.close()
+    return 0
+
+
+def fill(src: Path, dst: Path, words: int) -> int:
+    """A copy of a real novel project, padded to ``words`` with its own scenes' text."""
+    from longhand.core.engine import book as B
+    from longhand.core.engine.memory import fallback_summary
+    from longhand.core.engine.plan import DONE
+    from longhand.core.projects.project import Project
+    p = Project.load(src)
+    texts = [s.text for s in p.sections if s.status == DONE and s.text.strip()]
+    if not texts:
+        raise SystemExit("the project has no finished scenes to fill with")
+    k = 0
+    for c in range(len(p.chapters)):
+        if p.words >= words:
+            break
+        if B.chapter_status(p, c) == "done":
+            continue
+        if not B.chapter_scenes(p, c):
+            at = B._insert_at(p, c)
+            n = B.expected_scenes(p.chapters[c].target_words)
+            p.sections[at:at] = B.fallback_scenes(p, c, n, p.chapters[c].target_words)
+        for i in B.chapter_scenes(p, c):
+            s = p.sections[i]
+            if s.status != DONE or not s.text.strip():
+                s.text, s.status = texts[k % len(texts)], DONE
+                k += 1
+        p.chapters[c].summary = fallback_summary(B.chapter_text(p, c), B.SUMMARY_WORDS)
+        p.chapters[c].plan_how = "synthetic"
+    p.path = None
+    p.save(dst)
+    print(f"{dst}: {p.words} words, {sum(B.chapter_status(p, c) == 'done' for c in range(len(p.chapters)))} "
+          f"chapters done", file=sys.stderr)
     return 0
 
 

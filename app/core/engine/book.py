@@ -526,6 +526,12 @@ without seeing it: keep the names, places, events, decisions and open questions.
 the summary."""
 
 
+def _chinese(text: str) -> bool:
+    """The plan grammars' words are space-separated: not for Chinese (the parser copes)."""
+    from ..text.language import ZH, detect_language
+    return detect_language(text) == ZH
+
+
 def _bible_block(bible: str) -> str:
     if not bible.strip():
         return ""
@@ -578,9 +584,10 @@ class BookWriter(AgentWriter):
                 prompt = Prompt(user=[BOOK_PLAN_COMPLETION.format(instruction=instruction.strip())],
                                 answer=[so_far + lead])
                 start = "point"
-            if self.use_grammar:
+            if self.use_grammar and not _chinese(instruction):
                 from .grammar import plan_grammar
-                prompt.grammar = plan_grammar("chapter", max_lines=batch, start=start)
+                prompt.grammar = plan_grammar("chapter", max_lines=batch, min_lines=batch, start=start,
+                                              max_words=30)
             text = self._generate_plan(prompt, batch, emit, cancel)
             raw_all.append(lead + text)
             new = _dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
@@ -634,7 +641,7 @@ class BookWriter(AgentWriter):
             return Steer(allow_end=True, stop=done or n > lines + 1)
 
         s = self.sampling
-        g = self.backend.generate(prompt, max_tokens=min(3000, 90 * (lines + 2)),
+        g = self.backend.generate(prompt, max_tokens=min(3000, 110 * (lines + 2)),
                                   sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.7)}),
                                   on_piece=on_piece, cancel=cancel)
         self._plan_stats.add(g) if hasattr(self, "_plan_stats") else None
@@ -959,9 +966,10 @@ class BookWriter(AgentWriter):
                                                hi=MAX_SCENE_WORDS))
             prompt = Prompt(user=user, answer=[so_far] if so_far else [])
             start = "line"
-        if self.use_grammar:
+        if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar
-            prompt.grammar = plan_grammar("scene", max_lines=n + 2, start=start)
+            need = max(1, n - len(found))
+            prompt.grammar = plan_grammar("scene", max_lines=need, min_lines=need, start=start, max_words=40)
         return prompt
 
     def _stored_scene_notes(self, job, index: int) -> str:

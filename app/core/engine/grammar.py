@@ -37,18 +37,20 @@ LABELS = {
 
 
 def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = "line",
-                 max_words: int = 60) -> str:
+                 max_words: int = 60, min_lines: int = 1) -> str:
     """GBNF for a plan of ``level`` ("paragraph", "scene" or "chapter") lines.
 
     ``start="line"``: the answer starts with a whole line (chat models). ``start="point"``:
     the prompt already ends with the first line's label (``… - Main Point:`` or ``… -
-    Title:``), the answer starts with a space and the text. The plan ends with a blank line.
+    Title:``), the answer starts with a space and the text. The plan ends with a blank line,
+    after ``min_lines`` to ``max_lines`` lines (a small model otherwise likes to stop after one).
     """
     if level not in ("paragraph", "scene", "chapter"):
         raise ValueError(f"unknown plan level {level!r}")
     if start not in ("line", "point"):
         raise ValueError(f"unknown start {start!r}")
     n_more = max(0, max_lines - 1)
+    n_least = max(0, min(min_lines, max_lines) - 1)
     if level == "chapter":
         line = ('line ::= "Chapter " num " - Title: " title " - Synopsis: " text '
                 '" - Word Count: " num " words"')
@@ -60,7 +62,7 @@ def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = 
         first_rest = 'first ::= " " text " - Word Count: " num " words"'
         extra = ""
     head = "first" if start == "point" else "line"
-    root = f'root ::= {head} ("\\n" line){{0,{n_more}}} "\\n\\n"'
+    root = f'root ::= {head} ("\\n" line){{{n_least},{n_more}}} "\\n\\n"'
     parts = [root, line, first_rest, extra, _TEXT.format(min_words=2, max_words=max_words)]
     return "\n".join(p.strip() for p in parts if p.strip()) + "\n"
 
