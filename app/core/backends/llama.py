@@ -118,6 +118,12 @@ class LlamaCppBackend(Backend):
             from .gpu import auto_gpu_layers  # layers that fit free VRAM at this context
             layers, why = auto_gpu_layers(path, n_ctx) if offload else (0, "")
             notes += [why] if why else []
+            if not offload:
+                from .gpu import gpu_backends_loaded  # a GPU build on a machine without a GPU
+                found = gpu_backends_loaded()
+                if found:
+                    notes.append(f"The {', '.join(found)} backend found no GPU on this machine; "
+                                 "running on the CPU.")
         else:
             layers = int(n_gpu_layers)
         if layers != 0 and not offload:
