@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 from ..engine.prompts import FORMATS, PromptFormat, detect_format
+from ..library.gguf import GGUF_MAGIC
 from .base import (
+    MAX_CONTEXT,
     Backend,
     BackendError,
     BackendInfo,
@@ -33,9 +35,6 @@ from .base import (
 from .ggml import gpu_memory_error, log_mark, log_since
 
 log = logging.getLogger(__name__)
-
-GGUF_MAGIC = b"GGUF"
-
 
 def check_model_file(path: str | os.PathLike) -> Path:
     """Fail with a clear message unless ``path`` looks like a GGUF model file."""
@@ -65,12 +64,6 @@ def load_llama_backends():
     return load_backends()
 
 
-def gpu_offload_supported() -> bool:
-    load_llama_backends()
-    import llama_cpp
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
 def _fallback_note(what: str, layers: int, next_layers: int, log_lines: list[str]) -> str:
     """What the user reads when a load with ``layers`` on the GPU failed."""
     oom = gpu_memory_error(log_lines)
@@ -97,7 +90,7 @@ class LlamaCppBackend(Backend):
     def __init__(self, model_path: str | os.PathLike, *, n_ctx: int = 8192,
                  n_gpu_layers: int | str = "auto", n_threads: int | None = None,
                  format_name: str | None = None, demo: bool = False, n_batch: int = 512,
-                 max_ctx: int = 32768) -> None:
+                 max_ctx: int = MAX_CONTEXT) -> None:
         path = check_model_file(model_path)
         try:
             from llama_cpp import Llama
@@ -113,7 +106,8 @@ class LlamaCppBackend(Backend):
         self._n_threads = n_threads or int(os.environ.get("LONGHAND_THREADS", 0)) or max(1, os.cpu_count() or 1)
         self._n_batch = n_batch
         notes: list[str] = list(backends.notes)
-        offload = gpu_offload_supported()
+        from .gpu import offload_supported  # the one check (after the backends are loaded)
+        offload = offload_supported()
         if n_gpu_layers == "auto":
             from .gpu import auto_gpu_layers  # layers that fit free VRAM at this context
             layers, why = auto_gpu_layers(path, n_ctx) if offload else (0, "")
