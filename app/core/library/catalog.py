@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ..backends.base import MAX_CONTEXT
 from ..backends.gpu import GiB, Machine, vram_reserve
 from ..errors import LonghandError
 from .demo import models_dir
@@ -30,7 +31,7 @@ CPU_BEST = "Q5_K_M"
 QUALITY_FLOOR = "Q4_0"
 # llama.cpp's compute buffers, the tokenizer and the app itself, on top of weights + KV cache.
 RUNTIME_OVERHEAD = GiB // 2
-DEFAULT_CONTEXT = 32768
+DEFAULT_CONTEXT = MAX_CONTEXT      # memory figures are for a LongWriter job's full context
 
 
 class CatalogError(LonghandError):
