@@ -397,6 +397,8 @@ class BookOutline(QWidget):
         self.flat = flat
         self.model = BookTreeModel(flat, self)
         self.confirm: Callable[[str], bool] = lambda question: True
+        # a chapter's title, synopsis or summary was edited (the window saves, heads follow)
+        self.on_edit: Callable[[int], None] = lambda c: self.flat.changed.emit()
         self._loading = False
         self._restoring = False
 
@@ -650,7 +652,7 @@ class BookOutline(QWidget):
         idx = self.model.chapter_index(c)
         if idx.isValid():
             self.model.dataChanged.emit(idx, idx.siblingAtColumn(len(HEADERS) - 1))
-        self.flat.changed.emit()
+        self.on_edit(c)
 
     # -- structure -------------------------------------------------------------------------
 

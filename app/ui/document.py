@@ -321,14 +321,23 @@ class DocumentView(QScrollArea):
         if self.streaming is not None and self.streaming < len(self.cards):
             self.cards[self.streaming].set_streaming(True)
 
-    def _add_chapter_head(self, chapters: list, c: int, planned: bool) -> None:
-        ch = chapters[c]
-        esc = _html
+    @staticmethod
+    def _head_html(ch, c: int, planned: bool) -> str:
         note = "" if planned else ("<p style='color:#78909c; font-size:10pt'><i>Not planned yet: its "
                                    "scenes are planned just before it is written.</i></p>")
-        head = QLabel(f"<p style='color:#78909c; font-size:10pt; letter-spacing:2px'>CHAPTER {c + 1}</p>"
-                      f"<p style='font-size:18pt; font-weight:600'>{esc(ch.title or 'Untitled')}</p>"
-                      f"<p style='color:#5b6770'>{esc(ch.synopsis)}</p>{note}")
+        return (f"<p style='color:#78909c; font-size:10pt; letter-spacing:2px'>CHAPTER {c + 1}</p>"
+                f"<p style='font-size:18pt; font-weight:600'>{_html(ch.title or 'Untitled')}</p>"
+                f"<p style='color:#5b6770'>{_html(ch.synopsis)}</p>{note}")
+
+    def refresh_chapter_heads(self) -> None:
+        """Show the chapters' titles and synopses again (edited in the outline)."""
+        chapters = self.chapters_source()
+        for c, head in enumerate(self.chapter_heads[:len(chapters)]):
+            head.setText(self._head_html(chapters[c], c, bool(head.property("planned"))))
+
+    def _add_chapter_head(self, chapters: list, c: int, planned: bool) -> None:
+        head = QLabel(self._head_html(chapters[c], c, planned))
+        head.setProperty("planned", planned)
         head.setObjectName("chapterHead")
         head.setWordWrap(True)
         head.setTextFormat(Qt.TextFormat.RichText)

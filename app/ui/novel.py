@@ -81,6 +81,8 @@ class NovelActions(QObject):
         self._box: dict[str, Any] = {}          # what the running book job hands back
         self._job: str | None = None            # "plan-book", "replan-book", "replan-chapter", "write"
         self._filling = False
+        self._labels: dict[int, str] = {}        # id(scene) -> "3.2", until the structure changes
+        self._labels_for: object = None
 
         # the Codex tab
         self.codex = CodexPane(w.project)
@@ -91,10 +93,13 @@ class NovelActions(QObject):
 
         # the outline's tree
         book = w.outline.book
+        w.outline.structureChanged.connect(self._structure_changed)
         w.outline.structureChanged.connect(w._rebuild_view)
+        w.outline.model.modelReset.connect(self._structure_changed)
         book.replanChapterRequested.connect(self.replan_chapter)
         book.replanBookRequested.connect(self.replan_book)
         book.chapterSelected.connect(self._chapter_selected)
+        book.on_edit = self._chapter_edited
 
         # the manuscript: chapter heads, "3.2" scene numbers, the chapter bar above it
         w.view.chapters_source = lambda: w.project.chapters
@@ -156,10 +161,21 @@ class NovelActions(QObject):
         return B.wants_chapters(p.instruction, p.target_words)
 
     def _label_for(self, index: int) -> str:
+        """"3.2" for a novel's scene (cached per structure: the manuscript asks for every card)."""
         p = self.project
-        if 0 <= index < len(p.sections) and p.sections[index].chapter is not None and self.is_book:
-            return OM.scene_label(p, index)
-        return str(index + 1)
+        if not (0 <= index < len(p.sections)) or p.sections[index].chapter is None or not self.is_book:
+            return str(index + 1)
+        sec = p.sections[index]
+        label = self._labels.get(id(sec))
+        if label is None or self._labels_for is not p:
+            self._labels_for = p
+            self._labels = {id(s): OM.scene_label(p, i) for i, s in enumerate(p.sections)
+                            if s.chapter is not None}
+            label = self._labels.get(id(sec), str(index + 1))
+        return label
+
+    def _structure_changed(self) -> None:
+        self._labels = {}
 
     def _project_shown(self) -> None:
         """A project was loaded or its structure changed: codex tab, chapter bar, actions."""
@@ -180,6 +196,13 @@ class NovelActions(QObject):
         asks = (not any(s.text.strip() or s.locked for s in p.sections)
                 and B.wants_chapters(w.instruction.toPlainText(), w.target.value()))
         w.tabs.setTabVisible(self.codex_tab, self.is_book or bool(p.codex.entries) or asks)
+
+    def _chapter_edited(self, c: int) -> None:
+        """The chapter's title, synopsis or summary was edited in the tree's details."""
+        self.w._mark_modified()
+        self.w.view.refresh_chapter_heads()
+        if 0 <= c < self.bar.chapters.count():
+            self.bar.chapters.setItemText(c, f"{c + 1}. {self.project.chapters[c].title or 'Untitled'}")
 
     def _fill_chapters(self) -> None:
         combo = self.bar.chapters
