@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import LonghandError
+from ..text.wordcount import has_cjk
 
 KINDS = ("character", "place", "object", "lore")
 DEFAULT_BUDGET = 400            # tokens of codex text per prompt
@@ -210,7 +211,7 @@ class Codex:
 
 def _pattern(name: str) -> re.Pattern:
     flags = 0 if name[:1].isupper() else re.IGNORECASE
-    if re.search(r"[\u4e00-\u9fff]", name):
+    if has_cjk(name):
         return re.compile(re.escape(name))
     return re.compile(r"(?<![\w])" + re.escape(name) + r"(?![\w])", flags)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
 from ..text.health import HealthMonitor
 from ..text.language import ZH, detect_language
-from ..text.wordcount import count_words, ends_sentence, trim_to_sentence
+from ..text.wordcount import count_words, ends_sentence, has_cjk, trim_to_sentence
 from .events import (  # noqa: F401
     Event,
     EventSink,
@@ -466,7 +466,7 @@ def _with_break(text: str) -> str:
     stripped = text.rstrip()
     if ends_sentence(stripped):
         return stripped + "\n\n"
-    return stripped + " " if not re.search(r"[\u4e00-\u9fff]$", stripped) else stripped
+    return stripped + " " if not has_cjk(stripped[-1:]) else stripped
 
 
 def _boundary_text(text: str, piece: str) -> str | None:

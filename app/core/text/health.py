@@ -28,6 +28,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .language import ZH, language_share
+from .wordcount import CJK_CHAR
 
 # Real English words of one or two letters (and the pieces of contractions and common
 # abbreviations). Everything else that short is a fragment.
@@ -41,8 +42,8 @@ ll ve re
 """.split())
 
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_UNIT = re.compile(r"[a-z]+(?:['’][a-z]+)*|[\u4e00-\u9fff]")
+_HAN = CJK_CHAR
+_UNIT = re.compile(r"[a-z]+(?:['’][a-z]+)*|" + CJK_CHAR.pattern)
 _SENTENCE_END = re.compile(r"""[.!?…。！？][”"’'»)\]」』]*(?=\s|$)|[。！？][”"’'」』]*""")
 
 # Words too common to say anything about a topic.

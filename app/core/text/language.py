@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 
+from .wordcount import CJK_CHAR
+
 ZH, EN = "zh", "en"
 LANGUAGES = (ZH, EN)
 
-_HAN = re.compile(r"[\u4e00-\u9fff]")
+_HAN = CJK_CHAR
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 # Words in other scripts (Cyrillic, Greek, Arabic, Hebrew, Devanagari, Thai, Hangul, kana):
 # they count against either language.
