@@ -229,3 +229,21 @@ def test_interrupted_scene_continues_after_reload(tmp_path):
     before = writing[0].text
     w.write_book(job, max_scenes=1)
     assert writing[0].status == "done" and writing[0].text.startswith(before[:50])
+
+
+def test_prompts_fit_the_context_late_in_a_long_book():
+    """40 chapters with long summaries at a 6,000-token context: the story so far is cut
+    (oldest first, in big steps) and every prompt fits."""
+    backend = BookBackend(chapters=40)
+    backend.info.n_ctx = 6000
+    w = B.BookWriter(backend)
+    job = _job(100_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    for ch in job.chapters[:30]:
+        ch.summary = "Something happened to Mara in this chapter, and it mattered. " * 6   # ~60 words
+    w.write_book(job, chapters=[30], max_scenes=2)
+    texts = [p.text() for p in backend.prompts]
+    assert max(len(t.split()) for t in texts) < 6000 * 0.9
+    last = texts[-1]
+    assert "Chapter 30 (" in last and "Chapter 1 (" not in last      # the newest summaries stay
+    assert w._summary_start > 0

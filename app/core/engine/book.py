@@ -548,6 +548,7 @@ class BookWriter(AgentWriter):
         super().__init__(backend, **kw)
         self._summary_start = 0            # first chapter whose summary is still carried
         self._scene_start: dict[int, int] = {}   # per chapter: first scene carried verbatim
+        self._windows: dict[int, tuple[int, int]] = {}   # per chapter: see _window
 
     # -- level 1: the book -----------------------------------------------------------------
 
@@ -698,6 +699,7 @@ class BookWriter(AgentWriter):
         job.sections[at:at] = scenes
         ch.plan_how = how
         self._scene_start.pop(c, None)
+        self._windows.pop(c, None)
         idx = chapter_scenes(job, c)
         log.info("chapter %d: %d scenes (%s)", c + 1, len(idx), how)
         emit(ChapterPlanned(c, idx, how, lead + raw))
@@ -885,26 +887,49 @@ class BookWriter(AgentWriter):
             return "; ".join(e.note() for e in entries)
         return codex_block(entries)
 
+    def _summaries(self, job, c: int) -> list[str]:
+        return [f"Chapter {i + 1} ({job.chapters[i].title}): {job.chapters[i].summary.strip()}\n"
+                for i in range(c)]
+
+    def _window(self, job, c: int) -> tuple[int, int]:
+        """(first chapter whose summary is carried, tokens for the chapter's own text), fixed
+        once per chapter so that all its prompts share their prefix.
+
+        The chapter's text gets what it needs up to 60% of what is left after the head, the
+        chapter block and the reply; the story so far gets the rest, dropping the oldest
+        summaries half at a time (the book plan still lists every chapter's synopsis).
+        """
+        if c in self._windows:
+            return self._windows[c]
+        ch = job.chapters[c]
+        count = self.backend.count_tokens
+        idx = chapter_scenes(job, c)
+        longest = max([job.sections[i].target_words for i in idx] or [min(MAX_SCENE_WORDS, ch.target_words)])
+        block = 60 * max(len(idx), expected_scenes(ch.target_words))
+        reserve = int(longest * self._tokens_per_word * 1.6) + 400
+        avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
+            - count(self._chapter_head(job, c)) - block
+        text_budget = max(0, min(int(avail * 0.6), int(ch.target_words * self._tokens_per_word * 1.15)))
+        cost = [count(x) for x in self._summaries(job, c)]
+        ss = min(self._summary_start, c)
+        while ss < c and sum(cost[ss:]) > avail - text_budget:
+            ss += max(1, (c - ss) // 2)
+        self._summary_start = ss
+        self._windows[c] = (ss, text_budget)
+        return ss, text_budget
+
     def _prompt_parts(self, job, index: int, upto_scene: int) -> list[str]:
         """Segments shared by every prompt of a chapter: head, story so far, chapter block,
-        then its scenes before ``upto_scene`` (windowed to fit the context)."""
+        then its scenes before ``upto_scene`` (the earliest dropped, in big steps, when the
+        chapter outgrows its share of the context)."""
         sec = job.sections[index]
         c = sec.chapter
         idx = chapter_scenes(job, c)
-        head = self._head(job)
-        chapter_head = self._chapter_head(job, c)
         block = scene_lines(job, idx) + "\n\n"
         if self.style != "completion":
             block += CHAT_TEXT_SO_FAR
         count = self.backend.count_tokens
-        n_ctx = self.backend.info.n_ctx
-        reserve = int(max(job.sections[i].target_words for i in idx) * self._tokens_per_word * 1.6) + 400
-        budget = int(n_ctx * 0.9) - reserve - count(head) - count(chapter_head) - count(block)
-        # the story so far: chapters before c, oldest dropped in big steps when too long
-        summaries = [f"Chapter {i + 1} ({job.chapters[i].title}): {job.chapters[i].summary.strip()}\n"
-                     for i in range(c)]
-        if self._summary_start > c:
-            self._summary_start = 0
+        ss, text_budget = self._window(job, c)
         scenes_text = []
         for i in idx[:upto_scene]:
             s = job.sections[i]
@@ -913,23 +938,17 @@ class BookWriter(AgentWriter):
             if self.style == "completion":
                 seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
-        text_cost = [count(a) + int(count_words(b) * self._tokens_per_word) + 2 for a, b, _ in scenes_text]
-        sum_cost = [count(s) for s in summaries]
-        ws = self._scene_start.get(c, 0)
-        ss = self._summary_start
-        if sum(sum_cost[ss:]) + sum(text_cost[ws:]) > budget:
-            # summaries first (half of what is carried at once), then the chapter's early scenes
-            while ss < c and sum(sum_cost[ss:]) + sum(text_cost[ws:]) > budget * 0.8:
-                ss += max(1, (c - ss) // 2)
-            while ws < len(text_cost) - 1 and sum(sum_cost[ss:]) + sum(text_cost[ws:]) > budget * 0.8:
+        cost = [count(a) + int(count_words(b) * self._tokens_per_word) + 2 for a, b, _ in scenes_text]
+        ws = min(self._scene_start.get(c, 0), max(0, len(cost) - 1))
+        if sum(cost[ws:]) > text_budget:
+            while ws < len(cost) - 1 and sum(cost[ws:]) > text_budget / 2:
                 ws += 1
-        self._summary_start, self._scene_start[c] = min(ss, c), ws
-        parts = [head]
-        if summaries[ss:]:
-            parts.append(STORY_SO_FAR)
-            parts += summaries[ss:]
-            parts.append("\n")
-        parts += [chapter_head, block]
+        self._scene_start[c] = ws
+        parts = [self._head(job)]
+        summaries = self._summaries(job, c)[ss:]
+        if summaries:
+            parts += [STORY_SO_FAR, *summaries, "\n"]
+        parts += [self._chapter_head(job, c), block]
         for seg, text, gap in scenes_text[ws:]:
             if seg:
                 parts.append(seg)
@@ -940,22 +959,12 @@ class BookWriter(AgentWriter):
     def _scene_plan_prompt(self, job, c: int, n: int, words: int, found=()) -> Prompt:
         """The request for chapter ``c``'s scenes: the start of the chapter's own prompt
         (book head, story so far, chapter head), so the write prompts reuse its prefix."""
-        ch = job.chapters[c]
-        head = self._head(job)
-        chapter_head = self._chapter_head(job, c)
-        count = self.backend.count_tokens
-        summaries = [f"Chapter {i + 1} ({job.chapters[i].title}): {job.chapters[i].summary.strip()}\n"
-                     for i in range(c)]
-        budget = int(self.backend.info.n_ctx * 0.9) - count(head) - count(chapter_head) \
-            - int(ch.target_words * self._tokens_per_word * 1.2) - 90 * (n + 2) - 400
-        ss = min(self._summary_start, c)
-        while ss < c and sum(count(x) for x in summaries[ss:]) > budget:
-            ss += max(1, (c - ss) // 2)
-        self._summary_start = ss
-        user = [head]
-        if summaries[ss:]:
-            user += [STORY_SO_FAR, *summaries[ss:], "\n"]
-        user.append(chapter_head)
+        ss, _ = self._window(job, c)
+        user = [self._head(job)]
+        summaries = self._summaries(job, c)[ss:]
+        if summaries:
+            user += [STORY_SO_FAR, *summaries, "\n"]
+        user.append(self._chapter_head(job, c))
         so_far = "".join(f"Scene {i} - Main Point: {st.main_point} - Word Count: "
                          f"{st.target_words or DEFAULT_SCENE_WORDS} words\n" for i, st in enumerate(found, 1))
         if self.style == "completion":
