@@ -31,6 +31,14 @@ def _shared_models_dir(factory) -> str:
     return _MODELS_DIR
 
 
+@pytest.fixture
+def settings_dir(tmp_path):
+    """The GUI's QSettings (INI) in a folder of the test's own."""
+    from PySide6.QtCore import QSettings
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    return tmp_path / "qsettings"
+
+
 @pytest.fixture(scope="session")
 def demo_model(tmp_path_factory):
     """Path of the real demo GGUF (assembled once per session)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from longhand.core.engine.plan import DONE, WRITING, Section
@@ -24,12 +24,6 @@ from longhand.ui.window import MainWindow
 
 STORY = "Write a 600-word story about a lighthouse keeper who finds a message in a bottle."
 JOB_SECONDS = 600_000     # ms: generous upper bound for a model job on a loaded 2-core box
-
-
-@pytest.fixture
-def settings_dir(tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    return tmp_path / "qsettings"
 
 
 @pytest.fixture

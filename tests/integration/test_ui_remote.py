@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtCore import QSettings
-
 from longhand.core.projects.project import Project
 from longhand.ui.runner import EngineRunner
 from longhand.ui.settings import EngineSettings
 from openai_stub import StubServer
-
-
-@pytest.fixture
-def settings_dir(tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    return tmp_path / "qsettings"
 
 
 def test_runner_plans_on_a_remote_server(qtbot, settings_dir):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import QMimeData, QModelIndex, QSettings, Qt, QTimer
+from PySide6.QtCore import QMimeData, QModelIndex, Qt, QTimer
 
 from fakes import ScriptedBackend
 from longhand import __version__
@@ -44,12 +44,6 @@ class Factory:
         if self.fail is not None:
             raise self.fail
         return ScriptedBackend(plan_text=PLAN, delay=self.delay)
-
-
-@pytest.fixture
-def settings_dir(tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    return tmp_path / "qsettings"
 
 
 @pytest.fixture

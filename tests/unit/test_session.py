@@ -40,12 +40,11 @@ def test_context_setting_has_one_meaning():
     assert EngineConfig().context(100_000) == (MAX_CONTEXT, MAX_CONTEXT)
 
 
-def test_cli_ctx_and_gui_context_length_mean_the_same(qtbot, tmp_path, monkeypatch):
+def test_cli_ctx_and_gui_context_length_mean_the_same(qtbot, tmp_path, monkeypatch, settings_dir):
     """``--ctx 4096`` and Settings → "Context length: 4096" reach the backend factory alike."""
     from longhand.ui.settings import SettingsDialog
     from longhand.ui.window import MainWindow
 
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
     instruction = "Write a 400-word story about a lighthouse keeper."
     for ctx in (4096, 0):       # 0 / no --ctx: sized to the job
         # CLI: parse the real command line, run the real command on a recording factory

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtCore import QSettings
-
 from longhand.ui.settings import EngineSettings, SettingsDialog
-
-
-@pytest.fixture
-def settings_dir(tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    return tmp_path / "qsettings"
 
 
 def test_settings_dialog_edits_and_remembers_the_remote_backend(qtbot, settings_dir):
