@@ -825,7 +825,9 @@ class BookWriter(AgentWriter):
 
     def _head(self, job) -> str:
         from .prompts import _title_line, synopsis
-        chapters = book_plan_lines(job.chapters)
+        # compact (one short line a chapter): the head is in every prompt of the book
+        chapters = "\n".join(f"{i}. {ch.title}: {ch.synopsis} ({ch.target_words:,} words)"
+                             for i, ch in enumerate(job.chapters, 1))
         if self.style == "completion":
             return BOOK_HEAD_COMPLETION.format(title=_title_line(job.instruction),
                                                synopsis=synopsis(job.instruction),
@@ -895,7 +897,7 @@ class BookWriter(AgentWriter):
         """(first chapter whose summary is carried, tokens for the chapter's own text), fixed
         once per chapter so that all its prompts share their prefix.
 
-        The chapter's text gets what it needs up to 60% of what is left after the head, the
+        The chapter's text gets what it needs up to 70% of what is left after the head, the
         chapter block and the reply; the story so far gets the rest, dropping the oldest
         summaries half at a time (the book plan still lists every chapter's synopsis).
         """
@@ -909,7 +911,7 @@ class BookWriter(AgentWriter):
         reserve = int(longest * self._tokens_per_word * 1.6) + 400
         avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
             - count(self._chapter_head(job, c)) - block
-        text_budget = max(0, min(int(avail * 0.6), int(ch.target_words * self._tokens_per_word * 1.15)))
+        text_budget = max(0, min(int(avail * 0.7), int(ch.target_words * self._tokens_per_word * 1.15)))
         cost = [count(x) for x in self._summaries(job, c)]
         ss = min(self._summary_start, c)
         while ss < c and sum(cost[ss:]) > avail - text_budget:
