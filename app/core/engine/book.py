@@ -273,6 +273,10 @@ _CHAPTER_LINE = re.compile(
     r"(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*(?:words?)?\s*\)?)?\s*\.?\s*$", re.I)
 
 
+MAX_SYNOPSIS_WORDS = 80        # longer is prose, not a plan line
+_TITLE_ONLY = re.compile(r"^\s*(?:chapter|ch\.?)\s*\d+\s*[-–—:.)]?\s*title\s*[:：]", re.I)
+
+
 def parse_chapters(text: str) -> list[ParsedChapter]:
     """Chapter lines out of a model's answer; other numbered lines are read as synopses."""
     out: list[ParsedChapter] = []
@@ -285,11 +289,14 @@ def parse_chapters(text: str) -> list[ParsedChapter]:
             title = m.group("title").strip(" -–—:\"'")
             syn = m.group("syn").strip(" -–—:")
             n = int(m.group("n").replace(",", "")) if m.group("n") else None
-            if count_words(syn) >= 2:
+            if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS:
                 out.append(ParsedChapter(title or short_title(syn), syn, n or None))
             continue
+        if _TITLE_ONLY.match(line):
+            continue            # a chapter line that never got to its synopsis (prose instead)
         for step in parse_plan(line):
-            out.append(ParsedChapter(short_title(step.main_point), step.main_point, step.target_words))
+            if count_words(step.main_point) <= MAX_SYNOPSIS_WORDS:
+                out.append(ParsedChapter(short_title(step.main_point), step.main_point, step.target_words))
     return out
 
 
@@ -674,7 +681,7 @@ class BookWriter(AgentWriter):
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                if _key(st.main_point) not in seen and count_words(st.main_point) >= 3:
+                if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS:
                     seen.add(_key(st.main_point))
                     steps.append(st)
             if len(steps) >= lo or (cancel is not None and cancel.cancelled):
