@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 from docx import Document
-from openai_stub import StubServer
 
 from longhand.cli import main
 from longhand.core.engine import book as B
 from longhand.core.projects.project import Project
+from openai_stub import StubServer
 
 
 def _remote(stub) -> list[str]:
