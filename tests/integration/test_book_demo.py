@@ -7,13 +7,13 @@ import json
 import re
 
 from docx import Document
-from openai_stub import StubServer
 
 from longhand.cli import main
 from longhand.core.backends.base import Prompt, Sampling, Steer
 from longhand.core.engine.grammar import plan_grammar
 from longhand.core.engine.prompts import FORMATS, plan_prompt
 from longhand.core.projects.project import Project
+from openai_stub import StubServer
 
 STRICT = re.compile(r"^Paragraph \d+ - Main Point: \S.* - Word Count: [1-9]\d* words$")
 CHAPTER = re.compile(r"^Chapter \d+ - Title: \S.* - Synopsis: \S.* - Word Count: [1-9]\d* words$")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from fakes import ScriptedBackend
-
 from longhand.core.backends.base import Generation
 from longhand.core.engine import book as B
 from longhand.core.engine.codex import CodexEntry
