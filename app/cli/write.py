@@ -302,6 +302,9 @@ def write_cmd(args) -> int:
             project.save()     # the file exists from the start: rerunning resumes
     book = B.is_book(project) or (not project.sections and
                                   _two_levels(args, project.instruction, project.target_words))
+    if book and not args.quiet:
+        for problem in B.check_totals(project):     # shown, never rescaled over the user's numbers
+            print(f"note: {problem}", file=sys.stderr)
     if codex is not None:
         added = project.codex.merge(codex)
         if not args.quiet:
