@@ -39,7 +39,7 @@ from ..backends.base import CancelToken, Prompt, Sampling, Steer
 from ..text.wordcount import count_words
 from .codex import Codex, CodexEntry, propose_entries
 from .events import EventSink, JobDone, JobStats, PlanReady
-from .plan import DONE, EDITED, WRITING, Section, parse_plan, rescale, short_title
+from .plan import Section, parse_plan, rescale, short_title
 from .writer import AgentWriter, Job, validate_request
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def chapter_status(job, c: int) -> str:
     idx = chapter_scenes(job, c)
     if not idx:
         return "unplanned"
-    done = [job.sections[i].status in (DONE, EDITED) and bool(job.sections[i].text.strip())
+    done = [job.sections[i].written and bool(job.sections[i].text.strip())
             or job.sections[i].locked for i in idx]
     if all(done):
         return "done"
@@ -741,11 +741,11 @@ class BookWriter(AgentWriter):
                     self.plan_chapter(job, c, on_event=emit, cancel=cancel)
                 for i in chapter_scenes(job, c):
                     sec = job.sections[i]
-                    if sec.locked or (sec.status in (DONE, EDITED) and sec.text):
+                    if sec.locked or sec.written:
                         continue
                     if (max_scenes is not None and written >= max_scenes) or (cancel and cancel.cancelled):
                         break
-                    mode = "continue" if sec.status == WRITING and sec.text else "write"
+                    mode = "continue" if sec.interrupted else "write"
                     self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
                     written += 1
                 if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled):

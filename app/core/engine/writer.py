@@ -46,9 +46,10 @@ from .events import (  # noqa: F401
     SectionStarted,
     SectionToken,
 )
-from .plan import DONE, EDITED, WRITING, Section, expected_sections, fallback_plan, make_plan, plan_problem
+from .plan import DONE, WRITING, Section, expected_sections, fallback_plan, make_plan, plan_problem
 from .prompts import example_plan, plan_lead, plan_prompt, write_prompt
 from .revise import start_new_take
+from .status import SectionStatus
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +213,10 @@ class AgentWriter:
                     continue
                 if sec.locked:
                     continue
-                if only is None and sec.status in (DONE, EDITED) and sec.text:
+                if only is None and sec.written:
                     continue
-                mode = "continue" if (sec.status == WRITING and sec.text) else "write"
-                if only is not None and sec.status in (DONE, EDITED):
+                mode = "continue" if sec.interrupted else "write"
+                if only is not None and SectionStatus(sec.status).finished:
                     mode = "regenerate"
                 self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
                 if cancel is not None and cancel.cancelled:
