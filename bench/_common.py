@@ -203,7 +203,7 @@ class JobRun:
     recoveries: list = field(default_factory=list)    # SectionRecovery events (what the health check cut)
 
 
-def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
+def run_job(backend, instruction: str, target: int, *, seed: int = 1, on_section=None) -> JobRun:
     """Plan and write one job on ``backend`` with the engine's defaults; time every section."""
     from longhand.core.engine.writer import AgentWriter, Job, SectionDone, SectionStarted, SectionToken
     from longhand.core.text.wordcount import count_words
@@ -212,6 +212,7 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
     run = JobRun(instruction, target)
     t0 = time.perf_counter()
     ev0 = backend.prompt_tokens_evaluated
+    gen0 = getattr(backend, "generated_tokens", 0)
     job = Job(instruction=instruction, target_words=target)
     captured = {}
 
@@ -249,6 +250,8 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1) -> JobRun:
             row.recoveries = getattr(e, "recoveries", 0)
             row.needs_attention = getattr(e, "needs_attention", False)
             run.sections.append(row)
+            if on_section is not None:      # e.g. save partial results of a long job
+                on_section(run, backend.generated_tokens - gen0)
 
     orig_generate = backend.generate
 

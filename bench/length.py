@@ -88,10 +88,33 @@ def section_summary(run, lang: str) -> list[dict]:
     return out
 
 
-def score_prompt(p: dict, backend, seed: int) -> tuple[dict, str]:
+def partial_saver(p: dict, out: Path):
+    """Write ``partial_<id>.json`` after every section, so a long job stopped early keeps its figures."""
+    from longhand.core.text.language import detect_language
+    from longhand.core.text.wordcount import count_words, length_score, repeated_ngram_share
+
+    def save(run, generated_tokens: int) -> None:
+        text = "\n\n".join(s.text for s in run.job.sections if s.text)
+        words = count_words(text)
+        secs = section_summary(run, detect_language(p["prompt"]))
+        C.write_json(out / f"partial_{p['id']}.json", {
+            "id": p["id"], "required": p["length"], "sections_done": len(secs),
+            "sections_planned": len(run.job.sections), "words": words,
+            "planned_words_done": sum(s["target"] for s in secs),
+            "s_l_so_far": round(length_score(sum(s["target"] for s in secs) or 1, words), 2),
+            "repeat_share": round(repeated_ngram_share(text, 4), 4), "generated_tokens": generated_tokens,
+            "tokens_per_doc_word": round(generated_tokens / words, 3) if words else None,
+            "plan": run.plan_how, "plan_checks": run.plan_checks,
+            "recoveries": sum(s["recoveries"] for s in secs), "sections": secs,
+            "recovery_samples": run.recoveries, "text": text})
+    return save
+
+
+def score_prompt(p: dict, backend, seed: int, out: Path | None = None) -> tuple[dict, str]:
     from longhand.core.text.language import detect_language, language_share
     from longhand.core.text.wordcount import count_words, length_score, repeated_ngram_share
-    run = C.run_job(backend, p["prompt"], p["length"], seed=seed)
+    run = C.run_job(backend, p["prompt"], p["length"], seed=seed,
+                    on_section=partial_saver(p, out) if out is not None and p["length"] >= 3000 else None)
     words = count_words(run.text)
     st = run.stats
     lang = detect_language(p["prompt"])
@@ -357,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         for p in prompts:
-            row, text = score_prompt(p, backend, args.seed)
+            row, text = score_prompt(p, backend, args.seed, out)
             rows.append(row)
             texts.append({"id": p["id"], "text": text})
             print(f"{row['id']}: {row['words']}/{row['required']} words, S_l {row['s_l']}, "
