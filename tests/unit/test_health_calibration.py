@@ -3,7 +3,8 @@
 The texts are the benchmark outputs kept in ``bench/results``: the length set's texts
 (``length_texts.jsonl``, split into their sections with ``length.json``), the 20,000-word
 bounded-context novel (``novel_memory.longhand``), the 10,000-word prefix-reuse job
-(``prefix_reuse_10000_text.md``) and failed sections collected while fixing issue 14
+(``prefix_reuse_10000_text.md``), the issue-14 reruns of the 10,000-word jobs on the code
+before it (``health/*.longhand``) and failed sections collected while fixing issue 14
 (``health_failed.jsonl``: collapsed 10,000-word jobs, English answers to Chinese requests)
 and what the engine's recoveries cut in the issue-14 benchmark runs (``recoveries.jsonl``).
 
@@ -131,6 +132,10 @@ def documents() -> list[tuple[str, str, str, list[tuple[str, str]]]]:
         parts = split_by_counts(body, [s["words"] for s in j["sections"]])
         if parts:
             docs.append(("prefix_reuse_10000", "en", j["instruction"], [("", t) for t in parts]))
+    for path in sorted((RESULTS / "health").glob("*.longhand")):   # issue-14 runs on the code before it
+        d = json.loads(path.read_text("utf-8"))
+        docs.append((f"health:{path.stem}", detect_language(d["instruction"]), d["instruction"],
+                     [(s["main_point"], s["text"]) for s in d["sections"] if s.get("text")]))
     hf = RESULTS / "health_failed.jsonl"
     if hf.exists():
         for ln in hf.read_text("utf-8").splitlines():
@@ -176,8 +181,8 @@ CASES = labelled() + recovery_samples()
 def test_the_calibration_set_is_there():
     clean = [c for c in CASES if c[1] == "clean"]
     failed = [c for c in CASES if c[1] == "failed"]
-    assert len(clean) >= 20, "clean sections from bench/results"
-    assert len(failed) >= 20, "failed sections from bench/results"
+    assert len(clean) >= 30, "clean sections from bench/results"
+    assert len(failed) >= 40, "failed sections from bench/results"
     kinds = {c[0].split(":")[0] for c in failed}
     assert "failed" in kinds or "length" in kinds
 
