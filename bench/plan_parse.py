@@ -35,6 +35,8 @@ def main() -> int:
     ap.add_argument("--max-words", type=int, default=None, help="skip prompts longer than this")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out")
+    ap.add_argument("--keep-before", action="store_true",
+                    help="keep the rows without grammar from an earlier run (plan_parse.json); rerun the rest")
     C.add_threads_arg(ap)
     args = ap.parse_args()
     from longhand.core.engine.events import PlanReady
@@ -52,8 +54,14 @@ def main() -> int:
     writer.plan_attempts = 1
     data = {"machine": C.machine(), "git": C.git_state(), "command": "python bench/plan_parse.py "
             + " ".join(sys.argv[1:]), "rows": []}
+    kept = {}
+    if args.keep_before and (out / "plan_parse.json").exists():
+        kept = {r["id"]: r for r in json.loads((out / "plan_parse.json").read_text())["rows"] if not r["grammar"]}
     for p in prompts:
         for grammar in (False, True):
+            if not grammar and p["id"] in kept:
+                data["rows"].append(kept[p["id"]])
+                continue
             writer.use_grammar = grammar
             got = {}
             t0 = time.perf_counter()
