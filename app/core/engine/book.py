@@ -369,6 +369,10 @@ def _roman(k: int) -> str:
     return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"][k - 1] if k <= 10 else str(k)
 
 
+_MIDDLE_BEATS = ["A complication gets in the way", "A conversation changes the plan",
+                 "The stakes rise", "A quieter moment of doubt", "A discovery", "A setback"]
+
+
 def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
     """A chapter the model planned into nothing: its synopsis split into opening, middle
     steps and an ending that leads into the next chapter."""
@@ -386,7 +390,8 @@ def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
             points.append(f"End of the chapter: {end}" + (f" It leads towards: {nxt}" if nxt else ""))
         else:
             mid = parts[min(len(parts) - 1, k)] if len(parts) > 2 else ch.synopsis
-            points.append(f"The chapter develops (step {k}): {mid}")
+            beat = _MIDDLE_BEATS[(k - 1) % len(_MIDDLE_BEATS)]
+            points.append(f"{beat}{' (again)' if k > len(_MIDDLE_BEATS) else ''}: {mid}")
     return [Section(main_point=p, target_words=t, title=short_title(p), chapter=c)
             for p, t in zip(points, rescale([None] * n, total))]
 
