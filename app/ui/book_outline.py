@@ -420,10 +420,10 @@ class BookOutline(QWidget):
         h.setStretchLastSection(False)
         h.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         fm = self.tree.fontMetrics()
-        for col, sample in ((COL_TARGET, "100,000 ⚠"), (COL_WRITTEN, "Written00"),
-                            (COL_STATUS, "not planned0"), (COL_LOCK, "Lock0")):
+        for col, sample in ((COL_TARGET, "10,000 ⚠"), (COL_WRITTEN, "Written"),
+                            (COL_STATUS, "not planned"), (COL_LOCK, "Lock")):
             h.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            h.resizeSection(col, fm.horizontalAdvance(sample) + 18)
+            h.resizeSection(col, fm.horizontalAdvance(sample) + 14)
         self.tree.selectionModel().currentRowChanged.connect(self._current_changed)
         self.model.changed.connect(self._value_edited)
         self.model.modelAboutToBeReset.connect(self._before_reset)

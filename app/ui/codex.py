@@ -11,6 +11,7 @@ rules (which entry holds where, replacing an entry, accepting a proposal) are th
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -69,6 +70,8 @@ class CodexPane(QWidget):
         h.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         h.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(48)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         self.table.currentCellChanged.connect(lambda row, *_: self._entry_selected(row))
 
         # the form
@@ -126,34 +129,22 @@ class CodexPane(QWidget):
         form.addLayout(buttons, 3, 1, 1, 3)
         form.addWidget(self.used_label, 4, 0, 1, 4)
 
-        # proposals after a chapter
-        self.proposals = QTableWidget(0, 3)
-        self.proposals.setHorizontalHeaderLabels(["Proposed", "Kind", "From the text"])
-        self.proposals.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.proposals.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.proposals.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.proposals.verticalHeader().hide()
-        self.proposals.setMaximumHeight(84)
-        ph = self.proposals.horizontalHeader()
-        ph.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        ph.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        ph.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # proposals after a chapter: listed after the entries, in italics; selecting one loads
+        # it into the form (Save entry accepts the user's version of it)
+        self.proposal_label = QLabel()
+        self.proposal_label.setStyleSheet("color: #7a5b00;")
         self.accept_btn = QPushButton("Accept")
-        self.edit_proposal_btn = QPushButton("Edit…")
-        self.edit_proposal_btn.setToolTip("Load the proposal into the form; Save entry accepts your version")
+        self.accept_btn.setToolTip("Add the selected proposal to the codex as it is")
         self.reject_btn = QPushButton("Reject")
+        self.reject_btn.setToolTip("Drop the selected proposal")
         self.accept_btn.clicked.connect(self.accept_proposal)
-        self.edit_proposal_btn.clicked.connect(self.edit_proposal)
         self.reject_btn.clicked.connect(self.reject_proposal)
-        self.proposal_box = QGroupBox("Proposed by the model after a chapter")
-        pl = QVBoxLayout(self.proposal_box)
-        pl.setContentsMargins(6, 4, 6, 6)
-        pl.addWidget(self.proposals)
-        pb = QHBoxLayout()
-        for b in (self.accept_btn, self.edit_proposal_btn, self.reject_btn):
-            pb.addWidget(b)
-        pb.addStretch(1)
-        pl.addLayout(pb)
+        self.proposal_box = QWidget()
+        pb = QHBoxLayout(self.proposal_box)
+        pb.setContentsMargins(0, 0, 0, 0)
+        pb.addWidget(self.proposal_label, 1)
+        pb.addWidget(self.accept_btn)
+        pb.addWidget(self.reject_btn)
 
         self.scene_label = QLabel()
         self.scene_label.setWordWrap(True)
@@ -163,8 +154,8 @@ class CodexPane(QWidget):
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.scene_label)
-        tl.addWidget(self.proposal_box)
         tl.addWidget(self.table, 1)
+        tl.addWidget(self.proposal_box)
         bottom = QWidget()
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 0, 0, 0)
@@ -180,13 +171,22 @@ class CodexPane(QWidget):
         split.addWidget(scroll)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
-        split.setSizes([1, 1000])        # the form whole; the entries list takes the rest
+        self._split, self._form_page, self._sized = split, bottom, False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
         self.set_project(project)
 
     # -- showing ---------------------------------------------------------------------------
+
+    def showEvent(self, e) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(e)
+        if not self._sized and self._split.height() > 0:
+            # the form whole when there is room; the entries list takes the rest
+            self._sized = True
+            total = self._split.height() - self._split.handleWidth()
+            want = min(self._form_page.sizeHint().height() + 4, total * 2 // 3)
+            self._split.setSizes([max(1, total - want), want])
 
     @property
     def codex(self):
@@ -200,29 +200,30 @@ class CodexPane(QWidget):
 
     def refresh(self) -> None:
         """Show the codex again (after a job proposed entries, or an edit)."""
-        entries = self.codex.entries
+        entries, proposed = self.codex.entries, self.codex.proposed
         self.table.blockSignals(True)
-        self.table.setRowCount(len(entries))
-        for r, e in enumerate(entries):
+        self.table.setRowCount(len(entries) + len(proposed))
+        italic = QFont()
+        italic.setItalic(True)
+        for r, e in enumerate([*entries, *proposed]):
+            is_proposal = r >= len(entries)
             for col, text in enumerate((e.name, e.kind,
                                         ALWAYS if e.from_chapter is None else str(e.from_chapter),
                                         ", ".join(e.aliases))):
                 item = QTableWidgetItem(text)
-                if col == 0:
-                    item.setToolTip(e.text)
+                item.setToolTip(("Proposed by the model (select it to edit, then Save entry; or "
+                                 "Accept / Reject): " if is_proposal else "") + e.text)
+                if is_proposal:
+                    item.setFont(italic)
+                    item.setForeground(QColor("#7a5b00"))
                 self.table.setItem(r, col, item)
-        if self._editing is not None and self._editing in entries:
-            self.table.setCurrentCell(entries.index(self._editing), 0)
+        current = self._editing if self._editing is not None else self._proposal
+        rows = [*entries, *proposed]
+        if current is not None and any(x is current for x in rows):
+            self.table.setCurrentCell(next(i for i, x in enumerate(rows) if x is current), 0)
         self.table.blockSignals(False)
-        proposed = self.codex.proposed
-        self.proposals.setRowCount(len(proposed))
-        for r, e in enumerate(proposed):
-            for col, text in enumerate((e.name, e.kind, e.text)):
-                item = QTableWidgetItem(text)
-                item.setToolTip(e.text)
-                self.proposals.setItem(r, col, item)
         self.proposal_box.setVisible(bool(proposed))
-        self.proposal_box.setTitle(f"Proposed by the model after a chapter ({len(proposed)})")
+        self.proposal_label.setText(f"{len(proposed)} proposed by the model after a chapter (in italics)")
         self._show_scene()
         self._update_buttons()
 
@@ -251,9 +252,11 @@ class CodexPane(QWidget):
     # -- the form --------------------------------------------------------------------------
 
     def _entry_selected(self, row: int) -> None:
-        entries = self.codex.entries
+        entries, proposed = self.codex.entries, self.codex.proposed
         if 0 <= row < len(entries):
             self.load_form(entries[row])
+        elif 0 <= row - len(entries) < len(proposed):
+            self.load_form(proposed[row - len(entries)], proposal=True)
 
     def load_form(self, e: CodexEntry | None, proposal: bool = False) -> None:
         self._editing = None if proposal else e
@@ -265,7 +268,8 @@ class CodexPane(QWidget):
         self.from_box.setValue(e.from_chapter or 0 if e else 0)
         self.text_edit.setPlainText(e.text if e else "")
         if proposal:
-            self.form_box.setTitle(f"Proposed entry: {e.name}" if e else "Proposed entry")
+            self.form_box.setTitle(f"Proposed: {e.name} (Save entry accepts your version)" if e
+                                   else "Proposed entry")
         else:
             self.form_box.setTitle(f"Entry: {e.name}" if e else "New entry")
         users = OM.codex_users(self.project, e.name) if e and not proposal else []
@@ -321,10 +325,16 @@ class CodexPane(QWidget):
 
     # -- proposals -------------------------------------------------------------------------
 
+    def select_proposal(self, k: int) -> None:
+        """Select the ``k``-th proposal in the list (it loads into the form)."""
+        self.table.setCurrentCell(len(self.codex.entries) + k, 0)
+
+    def select_entry(self, k: int) -> None:
+        self.table.setCurrentCell(k, 0)
+
     def _selected_proposal(self) -> CodexEntry | None:
-        row = self.proposals.currentRow()
-        proposed = self.codex.proposed
-        return proposed[row] if 0 <= row < len(proposed) else None
+        return self._proposal if self._proposal is not None and any(
+            x is self._proposal for x in self.codex.proposed) else None
 
     def accept_proposal(self) -> CodexEntry | None:
         e = self._selected_proposal()
@@ -337,11 +347,6 @@ class CodexPane(QWidget):
             self.load_form(added)
         self.changed.emit()
         return added
-
-    def edit_proposal(self) -> None:
-        e = self._selected_proposal()
-        if e is not None:
-            self.load_form(e, proposal=True)
 
     def reject_proposal(self) -> None:
         e = self._selected_proposal()
@@ -361,8 +366,8 @@ class CodexPane(QWidget):
         ro = self.read_only
         self.save_btn.setEnabled(not ro)
         self.delete_btn.setEnabled(not ro and self._editing is not None)
-        for b in (self.accept_btn, self.edit_proposal_btn, self.reject_btn):
-            b.setEnabled(not ro and bool(self.codex.proposed))
+        for b in (self.accept_btn, self.reject_btn):
+            b.setEnabled(not ro and self._selected_proposal() is not None)
 
 
 def _html(text: str) -> str:

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-INSTRUCTION = ("Write a 20000-word fantasy novel in chapters about Mara Voss, a cartographer in the "
+INSTRUCTION = ("Write a 10000-word fantasy novel in chapters about Mara Voss, a cartographer in the "
                "drowned town of Lowmere who discovers that her maps change the land they depict.")
 CODEX = [
     {"name": "Mara Voss", "kind": "character", "aliases": ["Mara"],
@@ -53,7 +53,7 @@ def main() -> int:
     from longhand.ui.settings import EngineSettings, app_settings
     from longhand.ui.window import MainWindow
 
-    EngineSettings(model_path=str(demo_model_path()), threads=int(os.environ.get("THREADS", "2")),
+    EngineSettings(model_path=str(demo_model_path()), threads=int(os.environ.get("THREADS", "1")),
                    seed=5).save(app_settings())
     w = MainWindow()
     w.ask_unsaved = lambda: "discard"
@@ -119,9 +119,7 @@ def main() -> int:
     scene = next((i for i, s in enumerate(p.sections) if s.codex_used), 0)
     w.tabs.setCurrentWidget(w.novel.codex)
     w.outline.select_row(scene)
-    w.novel.codex.table.setCurrentCell(0, 0)
-    if p.codex.proposed:
-        w.novel.codex.proposals.setCurrentCell(0, 0)
+    w.novel.codex.select_entry(0)
     shot("codex-tab.png")
     w.close()
     if "--manuscripts" in sys.argv:

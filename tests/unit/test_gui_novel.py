@@ -275,7 +275,9 @@ def test_codex_tab_adds_edits_deletes_and_accepts_proposals(make_window, qtbot):
     load(w, p)
     assert w.tabs.isTabVisible(w.novel.codex_tab)
     cx = w.novel.codex
-    assert cx.table.rowCount() == 1 and cx.proposals.rowCount() == 2
+    assert cx.table.rowCount() == 3                 # 1 entry, then the 2 proposals (in italics)
+    assert cx.table.item(1, 0).text() == "Tobin" and cx.table.item(1, 0).font().italic()
+    assert cx.proposal_label.text().startswith("2 proposed")
     click = lambda b: qtbot.mouseClick(b, Qt.MouseButton.LeftButton)  # noqa: E731
     # add
     click(cx.new_btn)
@@ -287,7 +289,7 @@ def test_codex_tab_adds_edits_deletes_and_accepts_proposals(make_window, qtbot):
     click(cx.save_btn)
     e = next(e for e in p.codex.entries if e.name == "Lowmere")
     assert (e.kind, e.aliases, e.from_chapter, e.text) == ("place", ["the drowned town", "Low"], 2, "A town of canals.")
-    assert cx.table.rowCount() == 2
+    assert cx.table.rowCount() == 4
     # edit it (no duplicate)
     cx.text_edit.setPlainText("A town of canals, half drowned.")
     click(cx.save_btn)
@@ -303,17 +305,26 @@ def test_codex_tab_adds_edits_deletes_and_accepts_proposals(make_window, qtbot):
     w.outline.book.select_scene(0)
     assert "Scene 1.1 used: <b>Mara Voss</b>" in cx.scene_label.text()
     # proposals: edit one and accept it, reject the other
-    cx.proposals.setCurrentCell(0, 0)
-    click(cx.edit_proposal_btn)
+    assert not cx.accept_btn.isEnabled()             # an entry is selected, not a proposal
+    cx.select_proposal(0)
+    assert cx.name_edit.text() == "Tobin" and cx.accept_btn.isEnabled()
     cx.text_edit.setPlainText("Tobin rows the Lowmere ferry; he is Mara's brother.")
     click(cx.save_btn)
     tobin = next(x for x in p.codex.entries if x.name == "Tobin")
-    assert tobin.text.endswith("Mara's brother.") and [x.name for x in p.codex.proposed] == ["Saltgate"]
-    cx.proposals.setCurrentCell(0, 0)
+    assert tobin.text.endswith("Mara's brother.") and tobin.from_chapter == 1
+    assert [x.name for x in p.codex.proposed] == ["Saltgate"]
+    cx.select_proposal(0)
     click(cx.reject_btn)
     assert p.codex.proposed == [] and not cx.proposal_box.isVisibleTo(cx)
+    assert "Saltgate" not in [x.name for x in p.codex.entries]
+    p.codex.proposed.append(CodexEntry("Kestrel", "place", "Kestrel is a cliff village.", from_chapter=2))
+    cx.refresh()
+    cx.select_proposal(0)
+    click(cx.accept_btn)                              # as it is
+    assert ("Kestrel", "place", 2) in [(x.name, x.kind, x.from_chapter) for x in p.codex.entries]
+    assert p.codex.proposed == []
     # delete
-    cx.table.setCurrentCell([x.name for x in p.codex.entries].index("Lowmere"), 0)
+    cx.select_entry([x.name for x in p.codex.entries].index("Lowmere"))
     click(cx.delete_btn)
     assert "Lowmere" not in [x.name for x in p.codex.entries]
 
