@@ -442,3 +442,22 @@ def test_regenerate_a_scene_uses_the_book_prompt(make_window, qtbot, factory):
     assert "## Chapter 1: Flood Maps" in prompt and "Chapters:" in prompt     # the book's prompt
     assert p.sections[1].text != old and old in p.sections[1].takes
     assert p.sections[1].chapter == 0 and scene_cell(w, 0, 1, COL_STATUS) == "done"
+
+
+def test_write_button_on_a_long_request_plans_the_book_then_writes_it(make_window, qtbot, factory):
+    factory.delay = 0.005
+    w = make_window()
+    w.instruction.setPlainText("Write a 20000-word fantasy novel about a cartographer whose maps "
+                               "change the land.")
+    qtbot.mouseClick(w.write_btn, Qt.MouseButton.LeftButton)
+    p = w.project
+    # the book's chapters reach the tree while the job runs, then chapter 1's scenes stream
+    qtbot.waitUntil(lambda: w.outline.model.streaming is not None and len(w.view.cards) > 0, timeout=JOB_MS)
+    assert len(p.chapters) == 8 and w.outline.stack.currentWidget() is w.outline.book
+    assert tree(w).rowCount() == 8 and tree(w).rowCount(tree(w).index(0, 0)) == len(B.chapter_scenes(p, 0))
+    assert len(w.view.chapter_heads) == 8 and w.novel.bar.isVisible()
+    assert not w.outline.book.add_chapter_btn.isEnabled()     # read-only while writing
+    w.stop()
+    wait_job(qtbot, w)
+    assert p.sections[0].text.strip() and p.sections[0].chapter == 0
+    assert w.outline.book.add_chapter_btn.isEnabled()
