@@ -714,6 +714,9 @@ class BookOutline(QWidget):
             idx = B.chapter_scenes(p, sec.chapter)
             k = idx.index(scene)
             if not 0 <= k + delta < len(idx):
+                # past the chapter's first or last scene: into the neighbouring chapter
+                if OM.move_scene_across(p, scene, delta):
+                    self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
                 return
             B.move_scene(p, scene, k + delta)
             self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))

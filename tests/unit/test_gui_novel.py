@@ -227,6 +227,12 @@ def test_add_reorder_lock_and_delete_chapters_and_scenes(make_window, qtbot):
     ob.select_scene(2)                               # chapter 2's second scene
     click(ob.up_btn)
     assert p.sections[1].main_point == "Chapter 1 scene 2: Mara Voss at the shore"
+    ob.select_scene(1)                               # chapter 2's first scene: Up moves it into chapter 1
+    click(ob.up_btn)
+    assert [s.chapter for s in p.sections] == [0, 0, 1, 2, 2] and ob.current_scene() == 1
+    assert tree(w).rowCount(tree(w).index(0, 0)) == 2 and scene_cell(w, 0, 1, COL_STATUS) == "done"
+    click(ob.down_btn)                               # and back
+    assert [s.chapter for s in p.sections] == [0, 1, 1, 2, 2]
     ob.select_scene(0)
     click(ob.delete_btn)
     assert len(p.sections) == 4 and tree(w).rowCount(tree(w).index(0, 0)) == 0

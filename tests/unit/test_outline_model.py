@@ -67,3 +67,14 @@ def test_codex_users():
     job.sections[1].codex_used = ["Mara Voss", "Lowmere"]
     job.sections[2].codex_used = ["mara voss"]
     assert OM.codex_users(job, "Mara Voss") == [1, 2] and OM.codex_users(job, "Tobin") == []
+
+
+def test_a_scene_moves_into_the_neighbouring_chapter_at_its_edges():
+    job = _book()
+    assert not OM.move_scene_across(job, 1, -1)          # not the first scene of its chapter
+    assert OM.move_scene_across(job, 2, -1)              # chapter 2's first -> chapter 1's last
+    assert [s.chapter for s in job.sections] == [0, 0, 0, 1]
+    assert B.chapter_scenes(job, 0) == [0, 1, 2]
+    assert OM.move_scene_across(job, 3, +1)              # chapter 2's last -> chapter 3 (unplanned)
+    assert [s.chapter for s in job.sections] == [0, 0, 0, 2] and B.chapter_scenes(job, 1) == []
+    assert not OM.move_scene_across(job, 3, +1)          # no chapter 4

@@ -79,6 +79,22 @@ def book_written(job) -> bool:
     return is_book(job) and next_scene(job) is None
 
 
+def move_scene_across(job, index: int, delta: int) -> bool:
+    """Move a chapter's first scene up into the previous chapter (as its last scene), or its
+    last scene down into the next one (as its first). The flat list keeps chapters' scenes
+    in chapter order, so only the scene's chapter changes. False when there is no such chapter."""
+    sec = job.sections[index]
+    c = sec.chapter
+    if c is None:
+        return False
+    idx = chapter_scenes(job, c)
+    to = c + delta
+    if not 0 <= to < len(job.chapters) or (delta < 0 and idx[0] != index) or (delta > 0 and idx[-1] != index):
+        return False
+    sec.chapter = to
+    return True
+
+
 def fit_chapter_targets(job) -> bool:
     """Rescale the unlocked chapters' targets so the chapters add up to the book's target
     (the user pressed "Fit targets"). Returns False when nothing could change."""
