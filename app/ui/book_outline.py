@@ -16,9 +16,10 @@ the engine (streaming row, live word counts): the flat model's changes reach the
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +47,7 @@ from ..core.engine.writer import MAX_TARGET, MIN_TARGET
 from .outline import STATUS_COLORS, status_of
 
 COL_NAME, COL_TARGET, COL_WRITTEN, COL_STATUS, COL_LOCK = range(5)
+TREE_MIME = "application/x-longhand-outline-item"
 HEADERS = ["Chapter / scene", "Target", "Written", "Status", "Lock"]
 CHAPTER_STATES = {"unplanned": "not planned", "planned": "planned", "writing": "writing", "done": "done"}
 CHAPTER_COLORS = {"done": "#2e7d32", "writing": "#c25e00", "planned": "#37474f", "unplanned": "#78909c"}
@@ -61,6 +63,8 @@ class BookTreeModel(QAbstractItemModel):
     """
 
     changed = Signal()          # a value edited in place (title, main point, target, lock)
+    # drag and drop: ("chapter", chapter, to) or ("scene", flat index, (chapter, position))
+    moveRequested = Signal(str, int, object)
 
     def __init__(self, flat, parent=None) -> None:
         super().__init__(parent)
@@ -312,11 +316,12 @@ class BookTreeModel(QAbstractItemModel):
 
     def flags(self, index: QModelIndex | QPersistentModelIndex):
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
+            return Qt.ItemFlag.ItemIsDropEnabled if not self.read_only else Qt.ItemFlag.NoItemFlags
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         is_scene = self.section_at(index) is not None
         if self.read_only or not (is_scene or self.is_chapter_row(index.row())):
             return base
+        base |= Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled
         if index.column() in (COL_NAME, COL_TARGET):
             base |= Qt.ItemFlag.ItemIsEditable
         if index.column() == COL_LOCK:
@@ -371,6 +376,68 @@ class BookTreeModel(QAbstractItemModel):
         return True
 
 
+    # -- drag and drop (chapters among chapters; scenes into any chapter) -------------------
+
+    def supportedDropActions(self):
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [TREE_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:
+        data = QMimeData()
+        if indexes:
+            idx = indexes[0]
+            sec = self.section_at(idx)
+            item = ({"scene": self.flat_index(sec)} if sec is not None
+                    else {"chapter": idx.row()} if self.is_chapter_row(idx.row()) else {})
+            data.setData(TREE_MIME, QByteArray(json.dumps(item).encode()))
+        return data
+
+    def _drop_target(self, data: QMimeData, row: int, parent) -> tuple[str, int, object] | None:
+        if self.read_only or not data.hasFormat(TREE_MIME):
+            return None
+        item = json.loads(bytes(data.data(TREE_MIME).data()).decode() or "{}")
+        n = len(self.project.chapters)
+        if "chapter" in item:
+            c = item["chapter"]
+            if parent.isValid():                  # dropped on a chapter (or one of its scenes)
+                to = self.chapter_of(parent)
+                if to is None:
+                    return None
+            else:
+                to = n if row < 0 else row        # between chapters: before ``row``
+                if to > c:
+                    to -= 1
+            to = max(0, min(to, n - 1))
+            return ("chapter", c, to) if 0 <= c < n and to != c else None
+        if "scene" in item:
+            i = item["scene"]
+            if not 0 <= i < len(self.project.sections) or not parent.isValid():
+                return None
+            sec = self.section_at(parent)
+            if sec is not None:                   # dropped on a scene: before it
+                c, at = self.chapter_of(parent), parent.row()
+            else:
+                c, at = self.chapter_of(parent), (row if row >= 0 else 10**9)
+            if c is None:
+                return None
+            moving = self.project.sections[i]
+            if moving.chapter == c and at > B.chapter_scenes(self.project, c).index(i):
+                at -= 1                           # its own place is freed first
+            return "scene", i, (c, at)
+        return None
+
+    def canDropMimeData(self, data, action, row, column, parent) -> bool:
+        return self._drop_target(data, row, parent) is not None
+
+    def dropMimeData(self, data, action, row, column, parent) -> bool:
+        target = self._drop_target(data, row, parent)
+        if target is not None:
+            self.moveRequested.emit(*target)
+        return False          # handled here: the view must not remove the source rows itself
+
+
 class _TargetDelegate(QStyledItemDelegate):
     def createEditor(self, parent, option, index):
         if index.column() == COL_TARGET:
@@ -413,6 +480,11 @@ class BookOutline(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.tree.setDragEnabled(True)
+        self.tree.setAcceptDrops(True)
+        self.tree.setDropIndicatorShown(True)
+        self.tree.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                   | QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.SelectedClicked)
@@ -426,6 +498,7 @@ class BookOutline(QWidget):
             h.resizeSection(col, fm.horizontalAdvance(sample) + 14)
         self.tree.selectionModel().currentRowChanged.connect(self._current_changed)
         self.model.changed.connect(self._value_edited)
+        self.model.moveRequested.connect(self._dropped)
         self.model.modelAboutToBeReset.connect(self._before_reset)
         self.model.modelReset.connect(self._after_reset)
         self._expanded: list[object] = []       # chapters (objects) open before a reset
@@ -726,6 +799,20 @@ class BookOutline(QWidget):
             return
         B.move_chapter(p, c, c + delta)
         self._structure_changed(lambda: self.select_chapter(c + delta))
+
+    def _dropped(self, kind: str, src: int, target: object) -> None:
+        """A chapter or a scene was dragged to a new place (see BookTreeModel._drop_target)."""
+        p = self.project
+        if kind == "chapter" and isinstance(target, int):
+            B.move_chapter(p, src, target)
+            self._structure_changed(lambda: self.select_chapter(target))
+            return
+        if not isinstance(target, tuple):
+            return
+        c, at = int(target[0]), int(target[1])
+        sec = p.sections[src]
+        OM.move_scene_to(p, src, c, at)
+        self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
 
     def toggle_lock(self) -> None:
         idx = self.tree.currentIndex()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtGui import QTextCursor
 
 from fakes import ScriptedBackend
@@ -467,3 +467,33 @@ def test_write_button_on_a_long_request_plans_the_book_then_writes_it(make_windo
     wait_job(qtbot, w)
     assert p.sections[0].text.strip() and p.sections[0].chapter == 0
     assert w.outline.book.add_chapter_btn.isEnabled()
+
+
+def test_drag_and_drop_chapters_and_scenes_in_the_tree(make_window):
+    w = make_window()
+    p = book_project()
+    load(w, p)
+    m = tree(w)
+    move = Qt.DropAction.MoveAction
+    ch3 = p.chapters[2]
+    # chapter 3 dropped before chapter 1 (between top-level rows)
+    assert m.canDropMimeData(m.mimeData([m.index(2, 0)]), move, 0, 0, QModelIndex())
+    m.dropMimeData(m.mimeData([m.index(2, 0)]), move, 0, 0, QModelIndex())
+    assert p.chapters[0] is ch3 and [s.chapter for s in p.sections] == [1, 1, 2, 2]
+    assert chapter_cell(w, 0, COL_NAME) == "Chapter 1: Ink and Tide"
+    # a written scene of "Flood Maps" (now chapter 2) dropped into the unplanned chapter 1
+    first = p.sections[0]
+    m.dropMimeData(m.mimeData([m.index(0, 0, m.index(1, 0))]), move, 0, 0, m.index(0, 0))
+    assert first.chapter == 0 and p.sections[0] is first
+    assert m.rowCount(m.index(0, 0)) == 1 and scene_cell(w, 0, 0, COL_WRITTEN) == "120"
+    assert w.outline.book.current_scene() == 0
+    # a scene dropped on another scene goes before it
+    last = p.sections[3]
+    m.dropMimeData(m.mimeData([m.index(1, 0, m.index(2, 0))]), move, -1, 0, m.index(0, 0, m.index(2, 0)))
+    assert B.chapter_scenes(p, 2) == [2, 3] and p.sections[2] is last
+    assert len(w.view.cards) == 4 and w.view.cards[2].section is last
+    # nothing is dropped while a job runs, and a scene never lands at the top level
+    w.outline.set_read_only(True)
+    assert not m.canDropMimeData(m.mimeData([m.index(0, 0)]), move, 1, 0, QModelIndex())
+    w.outline.set_read_only(False)
+    assert not m.canDropMimeData(m.mimeData([m.index(0, 0, m.index(0, 0))]), move, 0, 0, QModelIndex())

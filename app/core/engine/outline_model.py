@@ -95,6 +95,21 @@ def move_scene_across(job, index: int, delta: int) -> bool:
     return True
 
 
+def move_scene_to(job, index: int, c: int, at: int) -> None:
+    """Move the scene at ``index`` to position ``at`` of chapter ``c`` (drag and drop)."""
+    sec = job.sections.pop(index)
+    sec.chapter = c
+    idx = chapter_scenes(job, c)
+    if at < len(idx):
+        pos = idx[max(0, at)]
+    elif idx:
+        pos = idx[-1] + 1
+    else:       # after the scenes of the chapters before it
+        pos = max((i + 1 for i, s in enumerate(job.sections) if s.chapter is not None and s.chapter < c),
+                  default=0)
+    job.sections.insert(pos, sec)
+
+
 def fit_chapter_targets(job) -> bool:
     """Rescale the unlocked chapters' targets so the chapters add up to the book's target
     (the user pressed "Fit targets"). Returns False when nothing could change."""
