@@ -8,16 +8,12 @@ each other.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-import time
-from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from ..core.errors import CancelToken, LonghandError
+from ..core.errors import LonghandError
 
 # name -> (add_arguments(subparser), handler(args) -> int)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
@@ -25,7 +21,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[a
 
 def command(name: str, help: str):
     def deco(fn):
-        COMMANDS[name] = (fn.add_arguments, fn, help)  # type: ignore[attr-defined]
+        COMMANDS[name] = (fn.add_arguments, fn, help)
         return fn
     return deco
 
