@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ..engine.prompts import FORMATS, PromptFormat, detect_format
 from ..library.gguf import GGUF_MAGIC
@@ -127,7 +128,6 @@ class LlamaCppBackend(Backend):
             from ..library.gguf import read_gguf
             layers = read_gguf(path).block_count + 1
         self._Llama = Llama
-        self.llm = None
         failures: list[str] = []
         ladder = offload_ladder(layers)
         for i, attempt in enumerate(ladder):
@@ -175,7 +175,7 @@ class LlamaCppBackend(Backend):
     # -- loading ---------------------------------------------------------------------------
 
     def _load(self, n_ctx: int, layers: int):
-        kwargs = dict(n_ctx=n_ctx, n_gpu_layers=layers, n_threads=self._n_threads,
+        kwargs: dict[str, Any] = dict(n_ctx=n_ctx, n_gpu_layers=layers, n_threads=self._n_threads,
                       n_threads_batch=self._n_threads, n_batch=self._n_batch, verbose=False,
                       # Sliding-window models (Gemma 3) must keep the full cache, or the
                       # prefix cannot be rewound and every prompt is evaluated from scratch.
