@@ -122,7 +122,7 @@ class NovelActions(QObject):
 
         # the Write menu
         m = w.write_menu
-        m.addSeparator()
+        self.menu_separator = m.addSeparator()
         self.write_chapter_action = w.add_menu_action(m, "Write &chapter", self.write_chapter)
         self.next_scene_action = w.add_menu_action(m, "Write &next scene", self.write_next_scene)
         self.rest_action = w.add_menu_action(m, "Write the &rest", self.write_rest)
@@ -219,10 +219,12 @@ class NovelActions(QObject):
 
     def set_busy(self, busy: bool) -> None:
         book = self.is_book
-        for widget in (self.bar.write_chapter_btn, self.bar.next_scene_btn, self.bar.rest_btn,
-                       self.write_chapter_action, self.next_scene_action, self.rest_action,
-                       self.replan_chapter_action, self.replan_book_action):
+        actions = (self.write_chapter_action, self.next_scene_action, self.rest_action,
+                   self.replan_chapter_action, self.replan_book_action)
+        for widget in (self.bar.write_chapter_btn, self.bar.next_scene_btn, self.bar.rest_btn, *actions):
             widget.setEnabled(not busy and book)
+        for action in (self.menu_separator, *actions):     # a one-level project: menu as before
+            action.setVisible(book)
         self.codex.set_read_only(busy)
 
     def selected_chapter(self) -> int | None:

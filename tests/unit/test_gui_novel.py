@@ -152,6 +152,7 @@ def test_one_level_project_keeps_the_flat_table(make_window):
     assert w.outline.stack.currentWidget() is w.outline.flat_page
     assert not w.novel.bar.isVisible()
     assert not w.tabs.isTabVisible(w.novel.codex_tab)
+    assert not w.novel.next_scene_action.isVisible() and not w.novel.replan_book_action.isVisible()
     assert w.outline.model.rowCount() == 2
     assert [c.heading.text() for c in w.view.cards] == ["1. The keeper climbs the stairs", "2. The lamp goes out"]
     assert w.view.chapter_heads == []
@@ -162,6 +163,7 @@ def test_tree_rolls_up_and_shows_a_plan_that_does_not_add_up(make_window, qtbot)
     p = book_project()
     load(w, p)
     assert w.outline.stack.currentWidget() is w.outline.book
+    assert w.novel.next_scene_action.isVisible() and w.novel.next_scene_action.isEnabled()
     m = tree(w)
     assert m.rowCount() == 3
     assert [m.rowCount(m.index(c, 0)) for c in range(3)] == [2, 2, 0]
