@@ -127,6 +127,17 @@ def test_monitor_catches_a_copy_of_earlier_text_and_the_wrong_language():
                                   "课桌往炉子边挪一挪。", final=True) is None
 
 
+def test_monitor_judges_text_regrown_after_a_cut():
+    m = HealthMonitor(EN)
+    assert m.feed(CLEAN * 1, final=True) is None
+    kept = CLEAN[:200]
+    m.feed(kept)                                        # cut back: shorter than what was judged
+    stopped = None
+    for i in range(len(kept), len(kept) + len(COLLAPSED), 7):
+        stopped = stopped or m.feed((kept + COLLAPSED)[:i])
+    assert stopped is not None
+
+
 def test_monitor_never_judges_the_protected_text():
     m = HealthMonitor(EN, protected=len(COLLAPSED))
     assert m.feed(COLLAPSED, final=True) is None

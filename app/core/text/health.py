@@ -230,6 +230,8 @@ class HealthMonitor:
         self.last: Health | None = None
 
     def feed(self, text: str, *, final: bool = False) -> Health | None:
+        if len(text) < self._last:        # cut back (recovery): count from the cut
+            self._last = max(0, len(text) - self.every)
         if not final and len(text) - self._last < self.every:
             return None
         self._last = len(text)
