@@ -26,8 +26,8 @@ from __future__ import annotations
 # Words separated by single spaces; a word may hold any character but space and newline.
 _TEXT = """
 text ::= word (" " word){{{min_words},{max_words}}}
-word ::= [^ \\n] [^ \\n]{{0,24}}
-num ::= [1-9] [0-9]{{1,4}}
+word ::= [^ \\n-] [^ \\n]{{0,24}}
+num ::= [1-9] [0-9]{{0,4}}
 """
 
 LABELS = {
