@@ -132,10 +132,12 @@ def test_monitor_judges_text_regrown_after_a_cut():
     assert m.feed(CLEAN * 1, final=True) is None
     kept = CLEAN[:200]
     m.feed(kept)                                        # cut back: shorter than what was judged
-    stopped = None
+    at = None
     for i in range(len(kept), len(kept) + len(COLLAPSED), 7):
-        stopped = stopped or m.feed((kept + COLLAPSED)[:i])
-    assert stopped is not None
+        if m.feed((kept + COLLAPSED)[:i]) is not None:
+            at = i
+            break
+    assert at is not None and at < len(CLEAN)          # not blind until the old length
 
 
 def test_monitor_never_judges_the_protected_text():
