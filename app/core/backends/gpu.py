@@ -130,6 +130,16 @@ def gpu_backends_loaded() -> list[str]:
         return []
 
 
+def gpu_modules_not_loaded() -> list[tuple[str, str]]:
+    """(name, why) of the GPU backend modules this build has but could not load."""
+    try:
+        from .ggml import is_gpu_module, load_backends
+        return [(m.name, m.reason) for m in load_backends().modules
+                if is_gpu_module(m.name) and not m.loaded]
+    except Exception:  # pragma: no cover
+        return []
+
+
 def nvidia_smi_gpus() -> list[GpuDevice]:
     """NVIDIA GPUs seen by the driver (whether or not llama.cpp was built for them)."""
     exe = shutil.which("nvidia-smi")
@@ -224,6 +234,10 @@ def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None
         return 0, (f"The {', '.join(m.gpu_backends)} backend found no GPU on this machine; "
                    "running on the CPU.")
     if not m.offload_supported:
+        failed = gpu_modules_not_loaded()
+        if failed:
+            name, why = failed[0]
+            return 0, f"The {name} backend did not load ({why}); running on the CPU."
         return 0, "This llama-cpp-python build cannot offload to a GPU; running on the CPU."
     if not m.has_gpu:
         return 0, "No GPU found; running on the CPU."
