@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.engine import outline_model as OM
-from ..core.engine.codex import KINDS, CodexEntry, CodexError, entry_from_dict
+from ..core.engine.codex import KINDS, CodexEntry, CodexError, entry_from_dict, load_codex
 
 ALWAYS = "always"
 
@@ -116,6 +117,10 @@ class CodexPane(QWidget):
         self.save_btn = QPushButton("Save entry")
         self.save_btn.setToolTip("Add the entry, or keep the changes to the selected one")
         self.delete_btn = QPushButton("Delete")
+        self.import_btn = QPushButton("Import…")
+        self.import_btn.setToolTip("Add the entries of a codex file (JSON: a list of entries, as for "
+                                   "longhand write --codex)")
+        self.import_btn.clicked.connect(lambda: self.import_file())
         self.new_btn.clicked.connect(self.new_entry)
         self.save_btn.clicked.connect(self.save_entry)
         self.delete_btn.clicked.connect(self.delete_entry)
@@ -126,6 +131,7 @@ class CodexPane(QWidget):
         for b in (self.new_btn, self.save_btn, self.delete_btn):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.import_btn)
         form.addLayout(buttons, 3, 1, 1, 3)
         form.addWidget(self.used_label, 4, 0, 1, 4)
 
@@ -323,6 +329,26 @@ class CodexPane(QWidget):
         self.new_entry()
         self.changed.emit()
 
+    def import_file(self, path: str | None = None) -> int:
+        """Merge a codex file's entries (``load_codex``: strict, a one-line error naming the
+        problem, nothing added then). Returns how many entries were added."""
+        if self.read_only:
+            return 0
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import codex", "", "Codex (*.json);;All files (*)")
+            if not path:
+                return 0
+        try:
+            loaded = load_codex(path)
+        except CodexError as e:
+            self.message.setText(str(e))
+            return 0
+        n = self.codex.merge(loaded)
+        self.message.setText("")
+        self.refresh()
+        self.changed.emit()
+        return n
+
     # -- proposals -------------------------------------------------------------------------
 
     def select_proposal(self, k: int) -> None:
@@ -365,6 +391,7 @@ class CodexPane(QWidget):
     def _update_buttons(self) -> None:
         ro = self.read_only
         self.save_btn.setEnabled(not ro)
+        self.import_btn.setEnabled(not ro)
         self.delete_btn.setEnabled(not ro and self._editing is not None)
         for b in (self.accept_btn, self.reject_btn):
             b.setEnabled(not ro and self._selected_proposal() is not None)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..core.engine import book as B
@@ -59,9 +60,9 @@ class NovelBar(QWidget):
         self.chapters.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.write_chapter_btn = QPushButton("Write chapter")
         self.write_chapter_btn.setToolTip("Write the selected chapter's scenes not written yet "
-                                          "(planning it first if needed)")
+                                          "(planning it first if needed; Ctrl+Alt+Return)")
         self.next_scene_btn = QPushButton("Write next scene")
-        self.next_scene_btn.setToolTip("Write one scene: the first one not written yet")
+        self.next_scene_btn.setToolTip("Write one scene: the first one not written yet (Ctrl+Shift+Return)")
         self.rest_btn = QPushButton("Write the rest")
         self.rest_btn.setToolTip("Write every scene not written yet, chapter by chapter")
         layout = QHBoxLayout(self)
@@ -123,8 +124,10 @@ class NovelActions(QObject):
         # the Write menu
         m = w.write_menu
         self.menu_separator = m.addSeparator()
-        self.write_chapter_action = w.add_menu_action(m, "Write &chapter", self.write_chapter)
-        self.next_scene_action = w.add_menu_action(m, "Write &next scene", self.write_next_scene)
+        self.write_chapter_action = w.add_menu_action(m, "Write &chapter", self.write_chapter,
+                                                      QKeySequence("Ctrl+Alt+Return"))
+        self.next_scene_action = w.add_menu_action(m, "Write &next scene", self.write_next_scene,
+                                                   QKeySequence("Ctrl+Shift+Return"))
         self.rest_action = w.add_menu_action(m, "Write the &rest", self.write_rest)
         self.replan_chapter_action = w.add_menu_action(m, "Re-plan c&hapter", self.replan_chapter)
         self.replan_book_action = w.add_menu_action(m, "Re-plan &book", self.replan_book)

@@ -499,3 +499,29 @@ def test_drag_and_drop_chapters_and_scenes_in_the_tree(make_window):
     assert not m.canDropMimeData(m.mimeData([m.index(0, 0)]), move, 1, 0, QModelIndex())
     w.outline.set_read_only(False)
     assert not m.canDropMimeData(m.mimeData([m.index(0, 0, m.index(0, 0))]), move, 0, 0, QModelIndex())
+
+
+def test_codex_import_and_used_by_links(make_window, qtbot, tmp_path):
+    w = make_window()
+    p = book_project()
+    load(w, p)
+    cx = w.novel.codex
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"name": "Lowmere", "kind": "town"}]', encoding="utf-8")
+    assert cx.import_file(str(bad)) == 0
+    assert cx.message.text() == "bad.json: entry 1 ('Lowmere'): 'kind' must be one of character, place, " \
+                                "object, lore (got 'town')."
+    assert [e.name for e in p.codex.entries] == ["Mara Voss"]
+    good = tmp_path / "codex.json"
+    good.write_text('[{"name": "Lowmere", "kind": "place", "text": "A town of canals."}, '
+                    '{"name": "Mara Voss", "kind": "character", "text": "A cartographer, 35.", '
+                    '"from_chapter": 2}]', encoding="utf-8")
+    assert cx.import_file(str(good)) == 2
+    assert cx.message.text() == "" and cx.table.rowCount() == 3
+    assert [(e.name, e.from_chapter) for e in p.codex.entries] == [("Mara Voss", None), ("Lowmere", None),
+                                                                   ("Mara Voss", 2)]
+    # "Used by scenes 1.2": the link shows that scene in the outline
+    cx.select_entry(0)
+    w.tabs.setCurrentWidget(cx)
+    cx.used_label.linkActivated.emit("1")
+    assert w.tabs.currentWidget() is w.outline and w.outline.current_row() == 1
