@@ -25,8 +25,8 @@ class BookBackend(ScriptedBackend):
         m = re.search(r"Chapter (\d+) - Title:$", t)
         if m:
             k = int(m.group(1))
-            lines = [f"Chapter {i} - Title: Place {i} - Synopsis: Mara Voss travels to place {i} and finds "
-                     f"clue number {i} - Word Count: {2000 + 100 * (i % 3)} words"
+            lines = [f"Chapter {i} - Title: Place {i} - Synopsis: Mara Voss meets stranger{i} at harbour{i}, "
+                     f"loses map{i} and finds key{i} - Word Count: {2000 + 100 * (i % 3)} words"
                      for i in range(k, min(self.chapter_lines, k + 11) + 1)]
             return self._answer(prompt, "\n".join(lines)[len(f"Chapter {k} - Title:"):] + "\n\n", on_piece)
         m = re.search(r"Scene (\d+) - Main Point:$", t)
@@ -246,3 +246,10 @@ def test_prompts_fit_the_context_late_in_a_long_book():
     last = texts[-1]
     assert "Chapter 30 (" in last and "Chapter 1 (" not in last      # the newest summaries stay
     assert w._summary_start > 0
+
+
+def test_near_copies_of_an_earlier_chapter_are_dropped():
+    items = [B.ParsedChapter("A", "Nell finds a diary in the flour sack at dawn", 3000),
+             B.ParsedChapter("B", "Nell finds a diary in the flour sack at night", 3000),
+             B.ParsedChapter("C", "The miller lies and his mill burns", 3000)]
+    assert [p.title for p in B._dedupe_chapters(items)] == ["A", "C"]

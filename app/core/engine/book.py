@@ -305,12 +305,15 @@ def _key(text: str) -> str:
 
 
 def _dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
-    seen_syn, out = set(), []
+    """Drop chapters that retell an earlier one: the same synopsis, or one sharing most of
+    its words (Jaccard >= 0.6; small models copy their previous lines with small changes)."""
+    kept: list[set[str]] = []
+    out = []
     for it in items:
-        k = _key(it.synopsis)
-        if not k or k in seen_syn:
+        words = set(_key(it.synopsis).split())
+        if not words or any(len(words & w) / len(words | w) >= 0.6 for w in kept):
             continue
-        seen_syn.add(k)
+        kept.append(words)
         out.append(it)
     return out
 
