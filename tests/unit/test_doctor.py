@@ -148,3 +148,20 @@ def test_render_shows_every_part_of_the_report():
                  "features in use: AVX2 FMA", "10000-word job (20480-token context)",
                  "quantization: Q4_K_M - fits", "GPU layers: 19/19 - All 19 layers fit"):
         assert part in text, part
+
+
+def test_the_frozen_app_never_tells_the_user_to_pip_install(tmp_path, monkeypatch):
+    import sys
+
+    from longhand.core.backends import factory
+    from longhand.core.errors import ModelError
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path))
+    monkeypatch.delenv("LONGHAND_MODEL", raising=False)
+    monkeypatch.setattr(factory, "demo_model_path", lambda *a, **k: None)
+    with pytest.raises(ModelError) as source:
+        factory.resolve_model_path()
+    assert "pip install 'longhand[demo]'" in str(source.value)       # a pip install may say pip
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(ModelError) as frozen:
+        factory.resolve_model_path()
+    assert "pip" not in str(frozen.value) and "File → Models…" in str(frozen.value)
