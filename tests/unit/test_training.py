@@ -53,7 +53,7 @@ def test_dpo_pairs_prefer_the_kept_and_the_hand_edited_text(tmp_path):
     assert [x["id"] for x in pairs] == ["bees/s1/t1", "bees/s1/t2", "bees/s2/t1"]
     # the prompt is the engine's write prompt for that section, in the project's format, as text
     fmt = FORMATS["longwriter-glm4"]
-    expected = "".join(write_prompt(fmt, INSTRUCTION, p.sections, 1, [p.sections[0].text]).user)
+    expected = "".join(write_prompt(fmt, INSTRUCTION, p.sections, 1, [p.sections[0].text], lang="en").user)
     assert pairs[2]["prompt"] == expected
     assert "The hives woke early that year." in pairs[2]["prompt"]       # the text before it
     assert "Paragraph 2 - Main Point: A swarm leaves" in pairs[2]["prompt"]
@@ -72,6 +72,15 @@ def test_prompt_is_the_one_the_engine_sent(tmp_path):
     assert section_prompt(p, 2) == "".join(sent.user)
     (pair,) = [x for x in dpo_pairs(p) if x["section"] == 3]
     assert pair["rejected"] == "Autumn filled the jars." and pair["chosen"] == p.sections[2].text
+
+
+def test_chinese_projects_get_the_chinese_write_prompt(tmp_path):
+    p = project(tmp_path)
+    p.instruction = "写一篇关于养蜂人的故事，不少于450字。"
+    (pair, *_) = dpo_pairs(p)
+    fmt = FORMATS["longwriter-glm4"]
+    assert pair["prompt"] == "".join(write_prompt(fmt, p.instruction, p.sections, 0, [], lang="zh").user)
+    assert pair["prompt"] != "".join(write_prompt(fmt, p.instruction, p.sections, 0, [], lang="en").user)
 
 
 def test_identical_and_empty_takes_and_unfinished_sections_give_no_pairs(tmp_path):

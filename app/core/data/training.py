@@ -15,7 +15,8 @@ prompt format the job was written with (``settings["format_name"]``, kept with t
 LongWriter's chat wording when unknown), and rendered without a model's special tokens (a
 trainer adds its own template). Earlier sections are carried verbatim, as the engine does
 within its context window; for novel-length jobs, where the engine carried summaries of old
-sections, the rebuilt prompt is the longer, verbatim one.
+sections, the rebuilt prompt is the longer, verbatim one; for the scenes of two-level books
+(chapters), it is the one-level write prompt, not the scene prompt the book writer used.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..engine.writer import _with_bible
 from ..errors import LonghandError
 from ..projects.atomic import atomic_write_text
 from ..projects.project import SUFFIX, Project, ProjectError
+from ..text.language import detect_language
 
 KINDS = ("sft", "dpo")
 DEFAULT_FORMAT = "longwriter-llama3"
@@ -58,7 +60,8 @@ def section_prompt(project: Project, index: int, fmt: PromptFormat | None = None
     """The write prompt of ``sections[index]``, rebuilt as the engine built it."""
     fmt = fmt or project_format(project)
     context = [s.text for s in project.sections[:index]]
-    return render(fmt, write_prompt(fmt, _with_bible(project), project.sections, index, context))
+    return render(fmt, write_prompt(fmt, _with_bible(project), project.sections, index, context,
+                                    lang=detect_language(project.instruction)))
 
 
 def _plan_meta(project: Project) -> list[dict]:
