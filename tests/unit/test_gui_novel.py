@@ -186,6 +186,12 @@ def test_tree_rolls_up_and_shows_a_plan_that_does_not_add_up(make_window, qtbot)
     assert sum(s.target_words for s in p.sections if s.chapter == 1) == 1000
     assert B.check_totals(p) == []
     assert "adds up at every level" in w.outline.book.header.text()
+    # a new book target: the chapters no longer add up (shown, not rescaled)
+    w.target.setValue(4000)
+    assert "the book's target is 4,000 (-1,000)" in w.outline.book.header.text()
+    assert [ch.target_words for ch in p.chapters] == [1000, 1000, 1000]
+    qtbot.mouseClick(w.outline.book.fit_btn, Qt.MouseButton.LeftButton)
+    assert sum(ch.target_words for ch in p.chapters) == 4000 and B.check_totals(p) == []
     # the manuscript: a heading per chapter (the unplanned one too) and "chapter.scene" numbers
     assert len(w.view.chapter_heads) == 3
     assert "Ink and Tide" in w.view.chapter_heads[2].text()
