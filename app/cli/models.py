@@ -72,9 +72,9 @@ def _list(args) -> int:
     if imported:
         print()
         print("Imported models:")
-        for m in imported:
-            print(f"  {m.id}: {m.path} ({m.summary.get('architecture', '?')}, "
-                  f"{m.summary.get('layers', '?')} layers, {m.quant or '?'})")
+        for lm in imported:
+            print(f"  {lm.id}: {lm.path} ({lm.summary.get('architecture', '?')}, "
+                  f"{lm.summary.get('layers', '?')} layers, {lm.quant or '?'})")
     return 0
 
 
@@ -185,5 +185,5 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     rm.add_argument("--quant", help="only this quantization")
 
 
-models_cmd.add_arguments = _add_arguments
+models_cmd.add_arguments = _add_arguments  # type: ignore[attr-defined]
 command("models", "list, download, import and remove models")(models_cmd)
