@@ -22,6 +22,7 @@ for label in sys.argv[1:]:
               [Section("The grandfather builds the town clock", 400), Section("The father leaves for the city", 400), Section("The daughter repairs the clock", 400)])
     w = AgentWriter(b, seed=5, memory=False)
     w.sampling.dry_last_n = 2048 if label == "wide" else 256
-    t = time.time(); w.write(job)
+    t = time.time()
+    w.write(job)
     res[label] = (job.words, round(repeated_ngram_share("\n\n".join(s.text for s in job.sections)), 3), round(time.time()-t,1))
     print(label, res[label], flush=True)
