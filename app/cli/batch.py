@@ -193,5 +193,5 @@ def _batch(args) -> int:
     return batch_cmd(args)
 
 
-_batch.add_arguments = _batch_args
+_batch.add_arguments = _batch_args  # type: ignore[attr-defined]
 command("batch", "run many writing jobs (JSON Lines instructions) into SFT training records")(_batch)

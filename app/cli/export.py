@@ -72,6 +72,6 @@ def _contact(value: str | None) -> str | None:
     return value.replace("\\n", "\n").replace(";", "\n") if value else value
 
 
-export_cmd.add_arguments = _export_args
+export_cmd.add_arguments = _export_args  # type: ignore[attr-defined]
 command("export", "export a project as DOCX or PDF manuscript, Markdown or plain text, "
                   "or as training data (--training sft|dpo)")(export_cmd)
