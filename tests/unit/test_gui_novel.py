@@ -531,3 +531,22 @@ def test_codex_import_and_used_by_links(make_window, qtbot, tmp_path):
     w.tabs.setCurrentWidget(cx)
     cx.used_label.linkActivated.emit("1")
     assert w.tabs.currentWidget() is w.outline and w.outline.current_row() == 1
+
+
+def test_scenes_without_a_chapter_are_shown_not_dropped(make_window, qtbot):
+    w = make_window()
+    p = book_project()
+    p.sections.append(Section(main_point="A scene a repaired file left without a chapter", target_words=300))
+    load(w, p)
+    m = tree(w)
+    assert m.rowCount() == 4
+    assert m.data(m.index(3, COL_NAME)) == "Scenes without a chapter"
+    assert not (m.flags(m.index(3, COL_NAME)) & Qt.ItemFlag.ItemIsEditable)
+    assert scene_cell(w, 3, 0, COL_NAME) == "1. A scene a repaired file left without a chapter"
+    ob = w.outline.book
+    ob.select_scene(4)
+    assert ob.current_scene() == 4 and ob.current_chapter() is None
+    assert not ob.add_scene_btn.isEnabled() and not ob.replan_chapter_btn.isEnabled()
+    qtbot.mouseClick(ob.up_btn, Qt.MouseButton.LeftButton)       # nowhere to go: nothing changes
+    assert p.sections[4].chapter is None and len(p.sections) == 5
+    assert w.view.cards[4].heading.text().startswith("5. ")
