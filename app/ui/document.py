@@ -298,15 +298,15 @@ class DocumentView(QScrollArea):
             self._column.removeWidget(c)
             if id(c.section) not in keep:
                 c.deleteLater()
-        for head in self.chapter_heads:
+        spare = self.chapter_heads          # reused: a new rich-text label costs a layout pass
+        for head in spare:
             self._column.removeWidget(head)
-            head.deleteLater()
         self.chapter_heads = []
         chapters = self.chapters_source()
         self.cards = []
         for i, sec in enumerate(sections):
             while sec.chapter is not None and len(self.chapter_heads) <= min(sec.chapter, len(chapters) - 1):
-                self._add_chapter_head(chapters, len(self.chapter_heads), planned=True)
+                self._add_chapter_head(chapters, len(self.chapter_heads), planned=True, spare=spare)
             card = old.get(id(sec))
             if card is None or card.section is not sec:
                 card = SectionCard(self, i, sec)
@@ -316,7 +316,9 @@ class DocumentView(QScrollArea):
             card.refresh()
             self.cards.append(card)
         while len(self.chapter_heads) < len(chapters):       # chapters not planned yet
-            self._add_chapter_head(chapters, len(self.chapter_heads), planned=False)
+            self._add_chapter_head(chapters, len(self.chapter_heads), planned=False, spare=spare)
+        for head in spare[len(self.chapter_heads):]:
+            head.deleteLater()
         self.placeholder.setVisible(not self.cards and not self.chapter_heads)
         if self.streaming is not None and self.streaming < len(self.cards):
             self.cards[self.streaming].set_streaming(True)
@@ -333,15 +335,23 @@ class DocumentView(QScrollArea):
         """Show the chapters' titles and synopses again (edited in the outline)."""
         chapters = self.chapters_source()
         for c, head in enumerate(self.chapter_heads[:len(chapters)]):
-            head.setText(self._head_html(chapters[c], c, bool(head.property("planned"))))
+            html = self._head_html(chapters[c], c, bool(head.property("planned")))
+            if head.text() != html:
+                head.setText(html)
 
-    def _add_chapter_head(self, chapters: list, c: int, planned: bool) -> None:
-        head = QLabel(self._head_html(chapters[c], c, planned))
+    def _add_chapter_head(self, chapters: list, c: int, planned: bool, spare: list | None = None) -> None:
+        html = self._head_html(chapters[c], c, planned)
+        if spare and c < len(spare):
+            head = spare[c]
+            if head.text() != html:
+                head.setText(html)
+        else:
+            head = QLabel(html)
+            head.setObjectName("chapterHead")
+            head.setWordWrap(True)
+            head.setTextFormat(Qt.TextFormat.RichText)
+            head.setContentsMargins(4, 14, 4, 2)
         head.setProperty("planned", planned)
-        head.setObjectName("chapterHead")
-        head.setWordWrap(True)
-        head.setTextFormat(Qt.TextFormat.RichText)
-        head.setContentsMargins(4, 14, 4, 2)
         self._column.insertWidget(self._column.count() - 1, head)
         self.chapter_heads.append(head)
 
