@@ -70,6 +70,7 @@ class BookTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self.flat = flat
         self._nodes: list[list[Section]] = []     # per top-level row: its scenes
+        self.chapter_objects: list[B.Chapter] = []
         self._loose = False                        # last top-level row: scenes without a chapter
         self._where: dict[int, tuple[int, int]] = {}   # id(section) -> (top row, child row)
         self._flat_index: dict[int, int] = {}          # id(section) -> index in project.sections
@@ -94,6 +95,7 @@ class BookTreeModel(QAbstractItemModel):
         self.beginResetModel()
         p = self.project
         self._nodes, self._where, self._flat_index = [], {}, {}
+        self.chapter_objects = list(p.chapters)       # which chapter each row shows
         if B.is_book(p):
             self._nodes = [[] for _ in p.chapters]
             loose: list[Section] = []
@@ -634,13 +636,13 @@ class BookOutline(QWidget):
         self._update_buttons()
 
     def _before_reset(self) -> None:
-        p = self.project
-        self._expanded = [p.chapters[r] for r in range(min(len(p.chapters), self.model.rowCount()))
+        shown = self.model.chapter_objects       # the rows as the tree shows them (before the change)
+        self._expanded = [shown[r] for r in range(min(len(shown), self.model.rowCount()))
                           if self.tree.isExpanded(self.model.index(r, 0))]
         cur = self.tree.currentIndex()
         sec = self.model.section_at(cur)
         c = self.model.chapter_of(cur)
-        self._selected = sec if sec is not None else (p.chapters[c] if c is not None and c < len(p.chapters) else None)
+        self._selected = sec if sec is not None else (shown[c] if c is not None and c < len(shown) else None)
 
     def expand_chapter(self, c: int) -> None:
         idx = self.model.chapter_index(c)

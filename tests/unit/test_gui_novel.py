@@ -550,3 +550,17 @@ def test_scenes_without_a_chapter_are_shown_not_dropped(make_window, qtbot):
     qtbot.mouseClick(ob.up_btn, Qt.MouseButton.LeftButton)       # nowhere to go: nothing changes
     assert p.sections[4].chapter is None and len(p.sections) == 5
     assert w.view.cards[4].heading.text().startswith("5. ")
+
+
+def test_open_chapters_stay_open_when_the_structure_changes(make_window):
+    w = make_window()
+    p = book_project()
+    load(w, p)
+    ob, m = w.outline.book, tree(w)
+    ob.tree.collapseAll()
+    ob.expand_chapter(1)                               # "The Moving Shore" open
+    ob.select_chapter(0)
+    ob.move_selected(+1)                               # "Flood Maps" moves below it
+    assert [ch.title for ch in p.chapters][:2] == ["The Moving Shore", "Flood Maps"]
+    assert ob.tree.isExpanded(m.index(0, 0)) and not ob.tree.isExpanded(m.index(1, 0))
+    assert ob.current_chapter() == 1
