@@ -57,6 +57,7 @@ class CodexPane(QWidget):
         self._editing: CodexEntry | None = None       # the entry in the form (None: a new one)
         self._proposal: CodexEntry | None = None      # the proposal the form edits
         self._scene: int | None = None
+        self._chapter: int | None = None
 
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Name", "Kind", "From chapter", "Also called"])
@@ -200,7 +201,7 @@ class CodexPane(QWidget):
 
     def set_project(self, project) -> None:
         self.project = project
-        self._scene = None
+        self._scene = self._chapter = None
         self.refresh()
         self.new_entry()
 
@@ -235,11 +236,23 @@ class CodexPane(QWidget):
 
     def show_scene(self, index: int | None) -> None:
         """The codex entries the prompt of scene ``index`` carried."""
-        self._scene = index
+        self._scene, self._chapter = index, None
+        self._show_scene()
+
+    def show_chapter(self, c: int | None) -> None:
+        """The codex entries chapter ``c``'s prompt block carries (chosen when it is planned)."""
+        self._scene, self._chapter = None, c
         self._show_scene()
 
     def _show_scene(self) -> None:
-        p, i = self.project, self._scene
+        p, i, c = self.project, self._scene, self._chapter
+        if c is not None and 0 <= c < len(p.chapters):
+            names = p.chapters[c].codex_names
+            self.scene_label.setText(f"Chapter {c + 1}'s notes: <b>{', '.join(_html(n) for n in names)}</b>"
+                                     if names else f"Chapter {c + 1}: its notes are chosen when it is "
+                                     "planned into scenes (the entries its synopsis and the story so far "
+                                     "mention).")
+            return
         if i is None or not 0 <= i < len(p.sections) or p.sections[i].chapter is None:
             n = len(self.codex.entries)
             self.scene_label.setText(f"{n} entr{'y' if n == 1 else 'ies'}. Select a scene in the outline "

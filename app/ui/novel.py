@@ -250,7 +250,7 @@ class NovelActions(QObject):
             self.bar.chapters.setCurrentIndex(c)
             self._filling = False
         self.w.view.scroll_to_chapter(c)
-        self.codex.show_scene(None)
+        self.codex.show_chapter(c)
 
     def _bar_clicked(self, c: int) -> None:
         if self.is_book and 0 <= c < len(self.project.chapters):

@@ -318,6 +318,11 @@ def test_codex_tab_adds_edits_deletes_and_accepts_proposals(make_window, qtbot):
     assert cx.used_label.text().startswith("Used by scenes") and ">1.1<" in cx.used_label.text()
     w.outline.book.select_scene(0)
     assert "Scene 1.1 used: <b>Mara Voss</b>" in cx.scene_label.text()
+    p.chapters[1].codex_names = ["Mara Voss"]
+    w.outline.book.select_chapter(1)
+    assert cx.scene_label.text() == "Chapter 2's notes: <b>Mara Voss</b>"
+    w.outline.book.select_chapter(2)
+    assert cx.scene_label.text().startswith("Chapter 3: its notes are chosen when it is planned")
     # proposals: edit one and accept it, reject the other
     assert not cx.accept_btn.isEnabled()             # an entry is selected, not a proposal
     cx.select_proposal(0)
