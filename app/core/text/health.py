@@ -68,6 +68,11 @@ see two way who did its let put say she too use are yes got own off far few why 
 _NOT_FRAGMENT = re.compile(r"\b[A-Za-z]{1,2}\.|\((?:s|es)\)|\(?\b[a-z]\)")
 
 
+# Chinese characters too common to say anything about a topic (pairs holding one are ignored).
+_ZH_STOP = frozenset("的了和是在一以及个这那们有为与之中上下也都就而其很不人他她它我你说要会到着对把被让从"
+                     "写篇份封字文章介绍讲")
+
+
 def fragments(text: str) -> tuple[int, int]:
     """(fragments, words) of ``text``: fragments are lower-case one- or two-letter non-words."""
     words = _WORD.findall(_NOT_FRAGMENT.sub(" ", text))
@@ -122,7 +127,8 @@ def topic_keys(text: str, lang: str) -> set[str]:
     """What a stretch of text is about, crudely: content-word stems, or Chinese character pairs."""
     if lang == ZH:
         han = "".join(_HAN.findall(text))
-        return {han[i:i + 2] for i in range(len(han) - 1)}
+        return {han[i:i + 2] for i in range(len(han) - 1)
+                if han[i] not in _ZH_STOP and han[i + 1] not in _ZH_STOP}
     return {_stem(w) for w in (x.lower() for x in _WORD.findall(text))
             if len(w) >= 3 and w not in STOPWORDS}
 
