@@ -127,7 +127,12 @@ class Progress:
             line = (f"section {e.index + 1}/{n} done: {e.words}/{e.target_words} words | total "
                     f"{total}/{self.project.target_words} | "
                     f"{e.generated_tokens / e.seconds if e.seconds else 0:.1f} tok/s{self._speed()}")
+            if getattr(e, "needs_attention", False):   # the health check gave up (issue 14)
+                line += " | NEEDS ATTENTION: ended short, the model's text kept failing"
             print(("\r" + line) if self.tty else line, file=sys.stderr, flush=True)
+        elif type(e).__name__ == "SectionRecovery":
+            print(f"{chr(13) if self.tty else ''}section {e.index + 1}/{n}: {'; '.join(e.reasons)}; cut back to "
+                  f"{e.words_kept} words, writing on (recovery {e.attempt})", file=sys.stderr, flush=True)
         elif isinstance(e, JobDone):
             st = e.stats
             state = "cancelled" if e.cancelled else "done"
