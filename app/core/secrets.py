@@ -9,6 +9,7 @@ for this session only and :attr:`SecretStore.notice` says so in plain words.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class SecretStore:
         self._memory: dict[str, str] = {}
         self.notice: str | None = None      # set when a secret could not reach the keychain
 
-    def _keyring(self):
+    def _keyring(self) -> Any:
         try:
             import keyring
             return keyring

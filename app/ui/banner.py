@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 
 class Banner(QFrame):
@@ -12,7 +12,7 @@ class Banner(QFrame):
     STYLES = {"error": "background:#fdecea; border:1px solid #e57373; color:#7f1d1d;",
               "info": "background:#e8f1fb; border:1px solid #90b4de; color:#0d3559;"}
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel()
         self.label.setWordWrap(True)

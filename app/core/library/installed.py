@@ -9,6 +9,7 @@ Downloading itself is ``library.downloads``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import ModelError
 from ..projects.atomic import atomic_write_text
@@ -54,7 +56,7 @@ def save_library(data: dict, directory: Path | None = None) -> None:
 _library_lock = threading.Lock()
 
 
-def update_library(fn, directory: Path | None = None) -> None:
+def update_library(fn: Callable[[dict], object], directory: Path | None = None) -> None:
     with _library_lock:
         data = load_library(directory)
         fn(data)
@@ -99,7 +101,7 @@ def import_model(path: str | os.PathLike, directory: Path | None = None) -> Loca
     fmt = detect_format(meta)
     model_id = re.sub(r"[^a-z0-9._-]+", "-", p.stem.lower()).strip("-") or "model"
 
-    def upd(data):
+    def upd(data: dict) -> None:
         data["imported"][model_id] = {"path": str(p), "name": info.name, "quant": info.quantization,
                                       "format": fmt, "summary": summary}
     update_library(upd, directory)
@@ -161,7 +163,11 @@ def remove_model(model_id: str, quant: str | None = None, directory: Path | None
                 p.unlink()
                 if not p.name.endswith(".json"):
                     removed.append(p)
-        update_library(lambda d, fn=q.filename: d["verified"].pop(fn, None), directory)
+        update_library(functools.partial(_forget_verified, filename=q.filename), directory)
     if not removed:
         raise ModelError(f"{entry.name}" + (f" {quant}" if quant else "") + " is not downloaded.")
     return removed
+
+
+def _forget_verified(data: dict, filename: str) -> None:
+    data["verified"].pop(filename, None)
