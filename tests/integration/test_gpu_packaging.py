@@ -126,11 +126,12 @@ def test_frozen_vulkan_app_writes_on_the_cpu_without_a_vulkan_driver(built, demo
     env["VK_ICD_FILENAMES"] = str(tmp_path / "no-such-driver.json")     # a loader with no driver
     d = _frozen_doctor(exe, env)
     assert not d["gpu"]["usable"] and d["gpu"]["summary"].startswith("No GPU: ")
-    r = subprocess.run([str(exe), "write", "Write a 150-word note about rain.", "--words", "150", "--json"],
-                       env=env, capture_output=True, text=True, timeout=900)
+    # a minute on an idle 2-core machine; the timeout leaves room for a machine busy with other jobs
+    r = subprocess.run([str(exe), "write", "Write a 60-word note about rain.", "--words", "60", "--json"],
+                       env=env, capture_output=True, text=True, timeout=2400)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
-    assert out["device"] == "CPU" and 0.9 * 150 <= out["words"] <= 1.12 * 150
+    assert out["device"] == "CPU" and 0.9 * 60 <= out["words"] <= 1.12 * 60
 
 
 @vulkan_only
