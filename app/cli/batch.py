@@ -15,13 +15,15 @@ from . import command
 
 
 def _local_server(args, target: int) -> Server:
-    from ..core.backends.factory import DEFAULT_MAX_CTX, context_for_target, open_backend
+    from ..core.backends import factory
+    from ..core.engine.session import EngineConfig
 
     def open_():
+        # the same engine config as `longhand write` (an explicit --ctx bounds every job)
         layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
-        return open_backend(args.model, n_ctx=args.ctx or context_for_target(target), n_gpu_layers=layers,
-                            n_threads=args.threads, format_name=args.format_name,
-                            max_ctx=args.ctx or DEFAULT_MAX_CTX)
+        config = EngineConfig(model=args.model, n_ctx=args.ctx or None, n_gpu_layers=layers,
+                              n_threads=args.threads, format_name=args.format_name)
+        return factory.open_backend(**config.open_kwargs(target))
     return Server(name="local model", open=open_, shared=True)
 
 
