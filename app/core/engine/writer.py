@@ -168,7 +168,8 @@ class AgentWriter:
             # (the plan grammar's lines are English and its words space-separated)
             from .grammar import plan_grammar
             # at least the expected number of lines: a small model likes to stop after one
-            prompt.grammar = plan_grammar("paragraph", max_lines=2 * n + 4, min_lines=n,
+            # (at most what make_plan accepts: 2n lines)
+            prompt.grammar = plan_grammar("paragraph", max_lines=2 * n, min_lines=n,
                                           start="point" if self.style == "completion" else "line")
         lead = plan_lead(self.format, instruction, lang)
         buf: list[str] = []
