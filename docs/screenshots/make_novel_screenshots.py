@@ -45,7 +45,7 @@ def main() -> int:
     out = Path(os.environ.get("OUT") or tempfile.mkdtemp(prefix="longhand-novel-"))
     out.mkdir(parents=True, exist_ok=True)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(out / "settings"))
-    app = QApplication.instance() or QApplication([])  # noqa: F841 - kept alive for the run
+    app = QApplication.instance() or QApplication([])
 
     from longhand.core.engine.codex import entry_from_dict
     from longhand.core.library.demo import demo_model_path
@@ -77,8 +77,26 @@ def main() -> int:
         QTimer.singleShot(ms, loop.quit)
         loop.exec()
 
+    def laid_out() -> bool:
+        """The manuscript has finished its layout: the page is as tall as its content, each
+        card as tall as its heading, words line and text. (A rebuild settles over a few passes
+        of the event loop; after the first one every card is a thin strip, its heading over its
+        text. A fixed wait is not enough on a loaded machine: tree-outline.png of 6cf39d9 was
+        grabbed in that state.)"""
+        v = w.view
+        page = v.widget()
+        return (page.height() >= page.minimumSizeHint().height()
+                and all(c.height() >= c.layout().totalMinimumSize().height()
+                        and c.body.height() >= int(c.body.document().size().height()) for c in v.cards)
+                and all(h.height() >= h.heightForWidth(h.width()) for h in v.chapter_heads))
+
     def shot(name: str) -> None:
         settle()
+        app.processEvents()
+        wait_until(laid_out, timeout=120)
+        if not laid_out():
+            print("warning: the manuscript's layout had not settled after 120 s", flush=True)
+        settle(200)
         w.grab().save(str(HERE / name))
         print("saved", HERE / name, w.width(), "x", w.height(), flush=True)
 
