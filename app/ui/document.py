@@ -322,6 +322,11 @@ class DocumentView(QScrollArea):
         self.placeholder.setVisible(not self.cards and not self.chapter_heads)
         if self.streaming is not None and self.streaming < len(self.cards):
             self.cards[self.streaming].set_streaming(True)
+        # Lay the page out now: left to the event loop, the scroll area sizes the page a few
+        # passes later, and the first frame paints every card as a thin strip, its heading
+        # over its text, in a page no taller than the view.
+        self._column.activate()
+        self._inner.layout().activate()
 
     @staticmethod
     def _head_html(ch, c: int, planned: bool) -> str:

@@ -80,9 +80,9 @@ def main() -> int:
     def laid_out() -> bool:
         """The manuscript has finished its layout: the page is as tall as its content, each
         card as tall as its heading, words line and text. (A rebuild settles over a few passes
-        of the event loop; after the first one every card is a thin strip, its heading over its
-        text. A fixed wait is not enough on a loaded machine: tree-outline.png of 6cf39d9 was
-        grabbed in that state.)"""
+        of the event loop, and a fixed wait is not enough on a loaded machine:
+        tree-outline.png of 6cf39d9 was grabbed before the page had been sized, every card
+        a thin strip with its heading over its text.)"""
         v = w.view
         page = v.widget()
         return (page.height() >= page.minimumSizeHint().height()
