@@ -207,6 +207,12 @@ def fill(src: Path, dst: Path, words: int) -> int:
                 k += 1
         p.chapters[c].summary = fallback_summary(B.chapter_text(p, c), B.SUMMARY_WORDS)
         p.chapters[c].plan_how = "synthetic"
+    # reopen mid-scene, as after a crash: the last filled scene half written, its chapter open
+    last = max(i for i, s in enumerate(p.sections) if s.text.strip())
+    sec = p.sections[last]
+    sec.text = " ".join(sec.text.split()[: max(20, len(sec.text.split()) // 2)])
+    sec.status = "writing"
+    p.chapters[sec.chapter].summary = ""
     p.path = None
     p.save(dst)
     print(f"{dst}: {p.words} words, {sum(B.chapter_status(p, c) == 'done' for c in range(len(p.chapters)))} "
