@@ -326,7 +326,6 @@ class DocumentView(QScrollArea):
         # passes later, and the first frame paints every card as a thin strip, its heading
         # over its text, in a page no taller than the view.
         self._column.activate()
-        self._inner.layout().activate()
 
     @staticmethod
     def _head_html(ch, c: int, planned: bool) -> str:
