@@ -259,10 +259,8 @@ def report(d: dict) -> str:
         lines.append(f"| {name} server{'s' if name == 'two' else ''} | {r['done']} | {r['words']:,} | {r['seconds']} | "
                      f"{r['words_per_s']} | {per} | {r['S_l']} | {r['records']['records']} | "
                      f"{len(r['records']['schema_errors'])} | {r['records']['duplicates']} |")
-    for name in ("one", "two"):
-        r = d["runs"].get(name)
-        if r:
-            lines.append(f"\n{name}: 1-minute load average {r['load_start']} at the start, {r['load_end']} at the end.")
+    loads = [f"{name}: 1-minute load average {r['load_start']} at the start, {r['load_end']} at the end."
+             for name in ("one", "two") if (r := d["runs"].get(name))]
     k = d["runs"].get("kill")
     if k:
         r = k["resume"]
@@ -271,6 +269,10 @@ def report(d: dict) -> str:
                      f"{round(total_words / k['total_seconds'], 2)} | (resume: "
                      f"{', '.join(str(s['words_per_s']) for s in r['servers'])}) | {r['S_l']} | "
                      f"{k['records']['records']} | {len(k['records']['schema_errors'])} | {k['duplicates']} |")
+        loads.append(f"two servers, SIGKILL + resume: 1-minute load average {k['load_end']} at the end "
+                     f"({d['machine'].get('load_avg_at_start', '?')} when the bench started).")
+    lines += [""] + loads
+    if k:
         lines += ["", "## Killed with SIGKILL mid-way, then resumed", "",
                   f"Killed after {k['killed_after_seconds']} s with {k['records_at_kill']} records written; "
                   f"jobs in flight at the kill (words kept in their projects): {k['in_flight_at_kill_words']}.",
