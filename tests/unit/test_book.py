@@ -253,3 +253,20 @@ def test_near_copies_of_an_earlier_chapter_are_dropped():
              B.ParsedChapter("B", "Nell finds a diary in the flour sack at night", 3000),
              B.ParsedChapter("C", "The miller lies and his mill burns", 3000)]
     assert [p.title for p in B._dedupe_chapters(items)] == ["A", "C"]
+
+
+def test_measured_prompts_leave_room_when_text_takes_many_tokens_per_word():
+    """A model that runs words together writes ~4 tokens a word: the prompt is measured and
+    earlier text dropped, so a long chapter never overflows the context."""
+    class Dense(BookBackend):
+        def count_tokens(self, text):
+            return sum(4 if w.startswith(("Lorem", "ipsum")) or w.istitle() is False else 1 for w in text.split())
+    backend = Dense(chapters=40)
+    backend.info.n_ctx = 9000
+    w = B.BookWriter(backend)
+    job = _job(100_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    w.write_book(job, chapters=[0])
+    assert B.chapter_status(job, 0) == "done"
+    writes = [p for p in backend.prompts if "### " in p.text()]
+    assert max(backend.count_tokens(p.text()) for p in writes) <= 9000 - 64

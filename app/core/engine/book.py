@@ -823,7 +823,33 @@ class BookWriter(AgentWriter):
             return super().section_prompt(job, index, partial)
         idx = chapter_scenes(job, sec.chapter)
         k = idx.index(index)
-        user = self._prompt_parts(job, index, upto_scene=k)
+        # Room for the reply: a scene's tokens can run far above its words times the usual
+        # ratio (a small model running words together), so the prompt is measured, not
+        # estimated, and earlier text is dropped until the reply has room.
+        count = self.backend.count_tokens
+        room = min(int(self.backend.info.n_ctx * 0.35),
+                   int(max(0, sec.target_words * 1.12 - count_words(partial)) * self._tokens_per_word * 1.4) + 64)
+        limit = self.backend.info.n_ctx - room - 16
+        drop = 0
+        saved = (dict(self._scene_start), dict(self._windows), self._summary_start)
+        while True:
+            self._scene_start, self._windows = dict(saved[0]), dict(saved[1])
+            self._summary_start = saved[2]
+            prompt = self._scene_prompt(job, index, k, idx, partial, drop)
+            if count(prompt.text()) <= limit or drop >= k + len(job.chapters) + 4:
+                return prompt
+            drop += 1
+
+    def _scene_prompt(self, job, index: int, k: int, idx: list[int], partial: str, drop: int) -> Prompt:
+        """The scene prompt; ``drop`` > 0 carries less (earlier scenes, then summaries, then
+        the start of this scene's own text) when the measured prompt leaves no room."""
+        sec = job.sections[index]
+        user = self._prompt_parts(job, index, upto_scene=k, drop=drop)
+        shown = partial
+        extra = drop - k - len(job.chapters)
+        if extra > 0 and partial:          # last resort: only the end of the scene so far
+            words = partial.split(" ")
+            shown = " ".join(words[len(words) * min(extra, 4) // 5:])
         if self.style == "completion":
             notes = self._scene_notes(job, index)
             if notes:
@@ -836,7 +862,7 @@ class BookWriter(AgentWriter):
             notes = self._scene_notes(job, index)
             user.append(CHAT_SCENE_STEP.format(step=step, target=sec.target_words,
                                                notes=f"Notes for this scene: {notes}\n" if notes else ""))
-        return Prompt(user=user, answer=[partial] if partial else [])
+        return Prompt(user=user, answer=[shown] if shown else [])
 
     def _head(self, job) -> str:
         from .prompts import _title_line, synopsis
@@ -935,7 +961,7 @@ class BookWriter(AgentWriter):
         self._windows[c] = (ss, text_budget)
         return ss, text_budget
 
-    def _prompt_parts(self, job, index: int, upto_scene: int) -> list[str]:
+    def _prompt_parts(self, job, index: int, upto_scene: int, drop: int = 0) -> list[str]:
         """Segments shared by every prompt of a chapter: head, story so far, chapter block,
         then its scenes before ``upto_scene`` (the earliest dropped, in big steps, when the
         chapter outgrows its share of the context)."""
@@ -955,11 +981,16 @@ class BookWriter(AgentWriter):
             if self.style == "completion":
                 seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
-        cost = [count(a) + int(count_words(b) * self._tokens_per_word) + 2 for a, b, _ in scenes_text]
+        cost = [count(a) + count(b) + 2 for a, b, _ in scenes_text]
         ws = min(self._scene_start.get(c, 0), max(0, len(cost) - 1))
         if sum(cost[ws:]) > text_budget:
             while ws < len(cost) - 1 and sum(cost[ws:]) > text_budget / 2:
                 ws += 1
+        if drop:    # the measured prompt was too long (see section_prompt): carry less, for good
+            ws = min(len(cost), ws + drop)
+            ss = min(c, ss + max(0, drop - (len(cost) - self._scene_start.get(c, 0))) * max(1, c // 4))
+            self._windows[c] = (ss, text_budget)
+            self._summary_start = ss
         self._scene_start[c] = ws
         parts = [self._head(job)]
         summaries = self._summaries(job, c)[ss:]
