@@ -745,6 +745,7 @@ class BookWriter(AgentWriter):
                     break
                 if max_scenes is not None and written >= max_scenes:
                     break
+                before = written
                 if not chapter_scenes(job, c):
                     self.plan_chapter(job, c, on_event=emit, cancel=cancel)
                 for i in chapter_scenes(job, c):
@@ -756,7 +757,8 @@ class BookWriter(AgentWriter):
                     mode = "continue" if sec.interrupted else "write"
                     self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
                     written += 1
-                if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled):
+                if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled) \
+                        and (written > before or not job.chapters[c].summary.strip()):
                     self.finish_chapter(job, c, on_event=emit, stats=stats)
         finally:
             stats.words = job.words
