@@ -26,6 +26,7 @@ import math
 import os
 import re
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..engine.prompts import FORMATS, PromptFormat, detect_format
@@ -169,7 +170,7 @@ class OpenAIBackend(Backend):
 
     def _post_tokenize(self, url: str, text: str) -> list[int] | None:
         if url.endswith("/extras/tokenize"):            # llama-cpp-python
-            body = {"input": text}
+            body: dict[str, Any] = {"input": text}
         else:                                           # llama-server ("content"), vLLM ("prompt")
             body = {"content": text, "add_special": False, "parse_special": True,
                     "prompt": text, "model": self.model, "add_special_tokens": False}
@@ -253,7 +254,7 @@ class OpenAIBackend(Backend):
 
     def _open_stream(self, prompt: Prompt, extra: str, params: dict):
         if self.format is CHAT_FORMAT:
-            messages = [{"role": "user", "content": "".join(prompt.user)}]
+            messages: list[Any] = [{"role": "user", "content": "".join(prompt.user)}]
             answer = "".join(prompt.answer) + extra
             if answer:
                 # llama-server continues a final assistant message (prefill)
@@ -294,7 +295,7 @@ class OpenAIBackend(Backend):
             if prompt.grammar:
                 # llama.cpp's server constrains the answer with a GBNF ``grammar`` (plans)
                 params["extra_body"]["grammar"] = prompt.grammar
-            stream = self._call(lambda: self._open_stream(prompt, "".join(pieces), params),
+            stream = self._call(lambda params=params: self._open_stream(prompt, "".join(pieces), params),
                                 "start generating")
             server_finish = None
             got_chunk = False

@@ -101,7 +101,7 @@ def parse_instructions(text: str, *, name: str = "instructions", strict: bool = 
             continue
         try:
             obj = json.loads(line)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             problem(lineno, f"not valid JSON ({e.msg} at column {e.colno})")
             continue
         if not isinstance(obj, dict):
