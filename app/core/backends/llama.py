@@ -377,11 +377,11 @@ class LlamaCppBackend(Backend):
                 C.llama_sampler_free(chain)
                 raise
         if ban:
-            arr = (C.llama_logit_bias * len(ban))()
+            biases = (C.llama_logit_bias * len(ban))()
             for i, tok in enumerate(ban):
-                arr[i].token = tok
-                arr[i].bias = -float("inf")
-            C.llama_sampler_chain_add(chain, C.llama_sampler_init_logit_bias(self._n_vocab, len(ban), arr))
+                biases[i].token = tok  # type: ignore[assignment]  # ctypes converts the int
+                biases[i].bias = -float("inf")
+            C.llama_sampler_chain_add(chain, C.llama_sampler_init_logit_bias(self._n_vocab, len(ban), biases))
         if s.temperature > 0:
             # top-k first: the later stages then scan 50 candidates, not the whole vocabulary
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_top_k(s.top_k))
@@ -416,7 +416,7 @@ class LlamaCppBackend(Backend):
         """Would ``grammar`` (a grammar sampler) accept ``tok`` next? Checked on one candidate."""
         import llama_cpp as C
         data = (C.llama_token_data * 1)()
-        data[0].id, data[0].logit, data[0].p = tok, 0.0, 0.0
+        data[0].id, data[0].logit, data[0].p = tok, 0.0, 0.0  # type: ignore[assignment]  # ctypes ints
         arr = C.llama_token_data_array(data, 1, -1, False)
         C.llama_sampler_apply(grammar, ctypes.byref(arr))
         return data[0].logit != float("-inf")
