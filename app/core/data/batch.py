@@ -164,6 +164,7 @@ class Output:
             raise
 
     def _recover(self) -> None:
+        assert self._fd is not None
         size = os.fstat(self._fd).st_size
         try:
             lines = self.journal.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -202,6 +203,7 @@ class Output:
     def append(self, records: list[dict], entry: JournalEntry) -> None:
         """Write a job's records, fsync, then its journal line, fsync (the order matters)."""
         data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        assert self._fd is not None and self._jfd is not None, "append() after close()"
         with self._write:
             _write_all(self._fd, data)
             os.fsync(self._fd)

@@ -45,7 +45,7 @@ class TrainingExportError(LonghandError):
 def project_format(project: Project) -> PromptFormat:
     settings = project.settings if isinstance(project.settings, dict) else {}
     name = settings.get("format_name") or settings.get("format")
-    return FORMATS.get(name) if isinstance(name, str) and name in FORMATS else FORMATS[DEFAULT_FORMAT]
+    return FORMATS[name] if isinstance(name, str) and name in FORMATS else FORMATS[DEFAULT_FORMAT]
 
 
 def render(fmt: PromptFormat, prompt) -> str:
@@ -86,7 +86,7 @@ def step_records(project: Project, *, job_id: str | None = None) -> list[dict]:
     job_id = job_id or project_id(project)
     fmt = project_format(project)
     plan_fmt = fmt if fmt.style == "chat" else FORMATS[DEFAULT_FORMAT]
-    out = [{"messages": [
+    out: list[dict] = [{"messages": [
         {"role": "user", "content": render(plan_fmt, plan_prompt(plan_fmt, project.instruction,
                                                                   project.target_words,
                                                                   len(project.sections)))},

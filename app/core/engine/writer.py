@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
-from ..text.health import HealthMonitor
+from ..text.health import Health, HealthMonitor
 from ..text.language import ZH, detect_language
 from ..text.wordcount import count_words, ends_sentence, has_cjk, trim_to_sentence
 from .events import (  # noqa: F401
@@ -282,7 +282,7 @@ class AgentWriter:
                                         + int((cap - words) * self._tokens_per_word * 1.4) + 64)
             max_tokens = int((cap - words) * self._tokens_per_word * 1.4) + 48
             acc: list[str] = []
-            state = {"words": words, "t": time.perf_counter(), "n": 0, "bad": None}
+            state: dict = {"words": words, "t": time.perf_counter(), "n": 0, "bad": None}
 
             def on_piece(piece: str, _partial=partial, acc=acc, state=state, gen_tokens=gen_tokens) -> Steer:
                 acc.append(piece)
@@ -315,7 +315,8 @@ class AgentWriter:
                 observed = g.generated_tokens / max(1, count_words(g.text))
                 self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
             text = (partial + new) if partial else new.lstrip()
-            bad = state["bad"] or (monitor.feed(text, final=True) if g.finish != "cancelled" else None)
+            bad: Health | None = state["bad"] or (monitor.feed(text, final=True)
+                                                  if g.finish != "cancelled" else None)
             if bad is not None:
                 # Recovery, not padding: cut back to the last healthy sentence and write on
                 # under changed conditions, a bounded number of times.
