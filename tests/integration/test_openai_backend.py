@@ -120,7 +120,8 @@ def test_cli_job_on_a_failing_server_is_resumable(tmp_path, capsys):
     from longhand.core.projects.project import Project
     project = tmp_path / "story.longhand"
     # 400 words: a two-section plan (plans are merged so none is under 150 words)
-    args = ["write", "Write a 400-word story about a lighthouse keeper.", "--words", "400",
+    # the request shares its subject with the stub's plan (a plan about something else is re-asked)
+    args = ["write", "Write a 400-word story about Mara, who finds a bottle and sets out to sea.", "--words", "400",
             "--backend", "openai", "--project", str(project), "--json", "--quiet"]
     with StubServer("drop", drop_after=6) as stub:
         code = main(args + ["--base-url", stub.url])
