@@ -34,11 +34,12 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable, Union
 
 from ..backends.base import CancelToken, Prompt, Sampling, Steer
 from ..text.wordcount import count_words
 from .codex import Codex, CodexEntry, propose_entries
-from .events import EventSink, JobDone, JobStats, PlanReady
+from .events import Event, JobDone, JobStats, PlanReady
 from .plan import Section, parse_plan, rescale, short_title
 from .writer import AgentWriter, Job, validate_request
 
@@ -437,6 +438,10 @@ class ChapterDone:
     proposed: list[CodexEntry]
 
 
+BookEvent = Union[Event, BookPlanReady, ChapterPlanned, ChapterDone]
+BookEventSink = Callable[[BookEvent], None]   # a book sink also takes every engine event
+
+
 # ---------------------------------------------------------------------------------------
 # Prompts
 
@@ -567,8 +572,8 @@ class BookWriter(AgentWriter):
 
     # -- level 1: the book -----------------------------------------------------------------
 
-    def plan_book(self, instruction: str, target_words: int, *, keep: list[tuple[int, Chapter]] = (),
-                  bible: str = "", on_event: EventSink | None = None,
+    def plan_book(self, instruction: str, target_words: int, *, keep: list[tuple[int, Chapter]] | tuple[()] = (),
+                  bible: str = "", on_event: BookEventSink | None = None,
                   cancel: CancelToken | None = None) -> list[Chapter]:
         """The chapters of a book. ``keep``: (position, chapter) pairs to keep (locked
         chapters when re-planning); the new chapters share the words they leave."""
@@ -626,7 +631,7 @@ class BookWriter(AgentWriter):
         emit(BookPlanReady(chapters, how, raw))
         return chapters
 
-    def replan_book(self, job, *, on_event: EventSink | None = None,
+    def replan_book(self, job, *, on_event: BookEventSink | None = None,
                     cancel: CancelToken | None = None) -> list[Chapter]:
         """Plan the book again, keeping locked chapters and chapters that hold text."""
         keep_idx = [c for c, ch in enumerate(job.chapters)
@@ -665,7 +670,7 @@ class BookWriter(AgentWriter):
 
     # -- level 2: a chapter ----------------------------------------------------------------
 
-    def plan_chapter(self, job, c: int, *, on_event: EventSink | None = None,
+    def plan_chapter(self, job, c: int, *, on_event: BookEventSink | None = None,
                      cancel: CancelToken | None = None) -> list[int]:
         """Plan chapter ``c`` into scenes (locked scenes are kept, with their targets).
 
@@ -682,7 +687,9 @@ class BookWriter(AgentWriter):
         if not ch.codex_names:
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
-        steps, seen, raws = [], set(), []
+        steps: list = []
+        seen: set = set()
+        raws: list = []
         for _round in range(3):         # a short answer is continued, at most twice
             prompt = self._scene_plan_prompt(job, c, n, words, steps)
             raw = self._generate_plan(prompt, n + 2 - len(steps), emit, cancel)
@@ -723,7 +730,7 @@ class BookWriter(AgentWriter):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write_book(self, job, *, on_event: EventSink | None = None, cancel: CancelToken | None = None,
+    def write_book(self, job, *, on_event: BookEventSink | None = None, cancel: CancelToken | None = None,
                    chapters: list[int] | None = None, max_scenes: int | None = None) -> JobStats:
         """Write the book (or ``chapters``; at most ``max_scenes`` scenes): plan each chapter
         just before it is written, write its scenes, then its summary and codex proposals.
@@ -766,7 +773,7 @@ class BookWriter(AgentWriter):
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
 
-    def finish_chapter(self, job, c: int, *, on_event: EventSink | None = None,
+    def finish_chapter(self, job, c: int, *, on_event: BookEventSink | None = None,
                        stats: JobStats | None = None) -> None:
         """After a chapter: its summary (unless the user wrote one) and codex proposals."""
         emit = on_event or (lambda e: None)
@@ -1038,7 +1045,7 @@ class BookWriter(AgentWriter):
         return self._scene_notes(job, index)
 
 
-def plan_then_write_book(writer: BookWriter, job, *, on_event: EventSink | None = None,
+def plan_then_write_book(writer: BookWriter, job, *, on_event: BookEventSink | None = None,
                          cancel: CancelToken | None = None) -> JobStats:
     """The two-level twin of ``session.plan_then_write``: plan the book when it has no
     chapters, then write it (each chapter planned just before it is written). Resumes."""

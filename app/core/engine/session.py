@@ -209,7 +209,7 @@ class JobSession:
         return cast(W, writer)
 
     @staticmethod
-    def sink(on_event: EventSink | None = None, autosave: EventSink | None = None) -> EventSink:
+    def sink(on_event: EventSink | None = None, autosave: EventSink | None = None) -> Callable[[Any], None]:
         """One event sink: the autosaver sees each event first, then the caller."""
         def emit(e: Any) -> None:
             if autosave is not None:
