@@ -72,3 +72,24 @@ def demo_backend(demo_model):
     backend = LlamaCppBackend(demo_model, n_ctx=8192, demo=True)
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    """An empty models dir of the test's own (LONGHAND_MODELS_DIR)."""
+    d = tmp_path / "models"
+    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """The stand-in Hugging Face hub (tests/hubserver.py) on 127.0.0.1, as HF_ENDPOINT."""
+    from hubserver import FakeHub
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    server = FakeHub().start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    yield server
+    server.stop()

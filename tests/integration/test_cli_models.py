@@ -7,26 +7,7 @@ import os
 
 import pytest
 
-from hubserver import FakeHub
 from longhand.cli import main
-
-
-@pytest.fixture
-def models(tmp_path, monkeypatch):
-    d = tmp_path / "models"
-    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(d))
-    return d
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    server = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    yield server
-    server.stop()
 
 
 def test_download_with_progress_then_remove(models, hub, capsys):

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from pytestqt.qtbot import QtBot
 
-from hubserver import FakeHub
 from longhand.core.backends.gpu import GiB, GpuDevice, Machine
 from longhand.ui.model_manager import ModelManagerDialog
 
 GLM_REPO = "QuantFactory/LongWriter-glm4-9b-GGUF"
-
-
-@pytest.fixture
-def models(tmp_path, monkeypatch):
-    d = tmp_path / "models"
-    monkeypatch.setenv("LONGHAND_MODELS_DIR", str(d))
-    return d
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    server = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    yield server
-    server.stop()
 
 
 def make_dialog(qtbot: QtBot, machine: Machine | None = None) -> ModelManagerDialog:
