@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from fakes import ScriptedBackend
 from longhand.core.backends.base import Sampling
 from longhand.core.engine.memory import SectionSummarizer
 from longhand.core.engine.plan import DONE, Section
-from longhand.core.engine.prompts import FORMATS
-from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.text.wordcount import count_words
 
 STORY = ("Mara had kept the light on Gull Rock for eleven years. Every evening she climbed the ninety "
@@ -17,20 +14,6 @@ STORY = ("Mara had kept the light on Gull Rock for eleven years. Every evening s
          "was a letter from a girl named Elin, who wrote that she was stranded on the island of Skarv "
          "with her father, whose boat had sunk. Mara read it twice, then ran down to the harbour to "
          "wake old Petter, who owned the only motorboat left in the village.")
-
-
-def _bounded(n_ctx: int = 2048, memory=None):
-    backend = ScriptedBackend(style="completion")
-    backend.info.n_ctx = n_ctx
-    backend.format = FORMATS["completion"]
-    writer = AgentWriter(backend, memory=memory)
-    job = Job("Write a long novel about Mara.", 40 * 150,
-              [Section(f"Event number {i} happens to Mara", 150) for i in range(40)])
-    return backend, writer, job
-
-
-def _is_summary_prompt(prompt) -> bool:
-    return prompt.text().startswith("Chapter notes.")
 
 
 def test_demo_model_summarizes_a_section(demo_backend):
