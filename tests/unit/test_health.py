@@ -264,3 +264,87 @@ def test_prompts_are_in_the_requests_language():
     assert "要求：" in plan_prompt(FORMATS["completion"], zh, 1500, 3).text()
     assert plan_prompt(FORMATS["completion"], zh, 1500, 3, example=1).text() != \
         plan_prompt(FORMATS["completion"], zh, 1500, 3, example=0).text()
+
+
+# ---------------------------------------------------------------------------------------
+# Words run together, garbled plans, the plan format leaking into the text (the novel
+# benchmark's collapse: bench/results/health_failed.jsonl "novel_runon")
+
+RUN_ON = ("Threetheymethedonewellseendowardearth. It was not legible for herto know what land they were "
+          "goingtoundeepothereitherwithorwithoutoneofthe otherworldthathas beennotsoldforthereachday. "
+          "As soon asshe arrivedintheriverlandtherewasan old woman which told the story todelaythatdream. ") * 4
+
+
+def test_words_run_together_are_junk_but_long_real_words_are_not():
+    from longhand.core.text.health import run_on_share
+    assert run_on_share(RUN_ON) > 0.08
+    technical = ("Telecommunications and industrialization changed the responsibilities of every "
+                 "town council in the region, and the library followed. ")
+    assert run_on_share(technical) == 0.0 and check_text(technical + CLEAN, EN).ok
+    bad = check_text(RUN_ON, EN)
+    assert not bad.ok and bad.kind == "junk" and "run together" in bad.reasons[0]
+    m = HealthMonitor(EN, topic_text="land river map")
+    text, stopped = "", None
+    for piece in re.findall(r"\S+\s*", CLEAN + RUN_ON):
+        text += piece
+        stopped = stopped or m.feed(text)
+    assert stopped is not None and stopped.kind == "junk"
+    assert CLEAN.startswith(m.healthy_prefix(text))
+
+
+def test_a_garbled_plan_is_refused_and_garbled_chapter_lines_are_dropped():
+    from longhand.core.engine.book import parse_chapters
+    from longhand.core.text.health import garbled
+    assert garbled("AfterNell leaves - Word count: 2551 wordsChapter 40, Nell returns to her home")
+    assert garbled("eachchaptercontainsasemanticofthestoryofthenight before")
+    assert not garbled("The cartographer redraws the river and the valley floods overnight")
+    instruction = "Write a 3000-word fantasy novel about a cartographer whose maps change the land."
+    good = [Section(f"The cartographer maps the land, part {i}", 600) for i in range(4)]
+    junk = [Section("Nell goeson an adventure withanotherfriendwhodidnotlikethem and the land", 600)] * 2
+    assert plan_problem(instruction, good) == ""
+    assert plan_problem(instruction, good + junk) == "garbled"
+    chapters = parse_chapters(
+        "Chapter 1 - Title: The Map - Synopsis: Ada draws a river and it appears. - Word Count: 2500 words\n"
+        "Chapter 2 - Title: Land - Synopsis: eachchaptercontainsasemanticofthestory - wordcount; somatothe "
+        "- Word Count: 2500 words\n"
+        "Chapter 3 - Title: The Flood - Synopsis: The valley floods where she inked a lake. - Word Count: 2500 words\n")
+    assert [c.title for c in chapters] == ["The Map", "The Flood"]
+
+
+def test_the_plan_format_leaking_into_the_text_is_cut():
+    from longhand.core.engine.writer import _cut_leak
+    assert _cut_leak("She met two children who had no memory - Word count: 511 words") == \
+        "She met two children who had no memory"
+    assert _cut_leak("And so it ended.\n\nScene 6 - Main Point: Nell leaves") == "And so it ended.\n"
+    assert _cut_leak("Nobody kept a word count of the letters.") == "Nobody kept a word count of the letters."
+
+
+class LeakingBackend(ScriptedBackend):
+    """Writes ``words`` words, then every call after the first starts another part at once."""
+
+    def __init__(self, words: int) -> None:
+        super().__init__()
+        self.words = words
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.calls += 1
+        body = "".join(itertools.islice(prose(3), self.words)) if self.calls == 1 else ""
+        text = body + "\n## Another part - Main Point: boats - Word Count: 300 words\n" + "More boats. " * 50
+        out = []
+        for piece in re.findall(r"\S*\s*", text):
+            out.append(piece)
+            if on_piece and on_piece(piece).stop:
+                return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+        return Generation("".join(out), "length", 100, 10, len(out), 0.01)
+
+
+def test_a_section_left_short_after_every_continuation_needs_attention():
+    backend = LeakingBackend(words=90)
+    w = AgentWriter(backend, seed=1, memory=False)
+    job = job_of(300)
+    w.write(job)
+    sec = job.sections[0]
+    assert sec.status == DONE and sec.words < 0.9 * 300
+    assert "Main Point" not in sec.text and "Word Count" not in sec.text
+    assert sec.needs_attention, "a short section must never pass as done"
+    assert backend.calls == w.length.max_continuations + 1

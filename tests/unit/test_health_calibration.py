@@ -4,7 +4,8 @@ The texts are the benchmark outputs kept in ``bench/results``: the length set's 
 (``length_texts.jsonl``, split into their sections with ``length.json``), the 20,000-word
 bounded-context novel (``novel_memory.longhand``), the 10,000-word prefix-reuse job
 (``prefix_reuse_10000_text.md``), the issue-14 reruns of the 10,000-word jobs on the code
-before it (``health/*.longhand``) and failed sections collected while fixing issue 14
+before it and the novel benchmark's first 20 scenes, written as words run together before
+the check knew that failure (``health/*.longhand``) and failed sections collected while fixing issue 14
 (``health_failed.jsonl``: collapsed 10,000-word jobs, English answers to Chinese requests)
 and what the engine's recoveries cut in the issue-14 benchmark runs (``recoveries.jsonl``).
 
@@ -18,6 +19,7 @@ failed one. Sections the judge calls neither are not used.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,13 @@ def longest_copied_span(text: str, earlier: str) -> int:
     return best
 
 
+def run_together_letters(text: str) -> float:
+    """Share of the letters that stand in letter runs of 20 or more (words run together)."""
+    runs = re.findall(r"[A-Za-z]+", text)
+    letters = sum(map(len, runs))
+    return sum(len(r) for r in runs if len(r) >= 20) / letters if letters else 0.0
+
+
 def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
     """"clean", "failed" or "" (neither: not used for calibration)."""
     u = units(text)
@@ -67,9 +76,10 @@ def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
     share = language_share(text, lang) or 0.0
     copied = longest_copied_span(text, earlier)
     ratio = compression_ratio(text[-1500:])
-    if junk > 0.05 or share < 0.8 or copied >= 40 or ratio < 0.25:
+    runs = run_together_letters(text)
+    if junk > 0.05 or share < 0.8 or copied >= 40 or ratio < 0.25 or runs > 0.10:
         return "failed"
-    if junk <= 0.03 and share >= 0.95 and copied < 12 and ratio >= 0.40:
+    if junk <= 0.03 and share >= 0.95 and copied < 12 and ratio >= 0.40 and runs < 0.03:
         return "clean"
     return ""
 

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Union
 
 from ..backends.base import CancelToken, Prompt, Sampling, Steer
+from ..text.health import garbled
 from ..text.wordcount import count_words
 from .codex import Codex, CodexEntry, propose_entries
 from .events import Event, JobDone, JobStats, PlanReady
@@ -290,13 +291,13 @@ def parse_chapters(text: str) -> list[ParsedChapter]:
             title = m.group("title").strip(" -–—:\"'")
             syn = m.group("syn").strip(" -–—:")
             n = int(m.group("n").replace(",", "")) if m.group("n") else None
-            if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS:
+            if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS and not garbled(title + " " + syn):
                 out.append(ParsedChapter(title or short_title(syn), syn, n or None))
             continue
         if _TITLE_ONLY.match(line):
             continue            # a chapter line that never got to its synopsis (prose instead)
         for step in parse_plan(line):
-            if count_words(step.main_point) <= MAX_SYNOPSIS_WORDS:
+            if count_words(step.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(step.main_point):
                 out.append(ParsedChapter(short_title(step.main_point), step.main_point, step.target_words))
     return out
 
@@ -696,7 +697,8 @@ class BookWriter(AgentWriter):
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS:
+                if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS \
+                        and not garbled(st.main_point):
                     seen.add(_key(st.main_point))
                     steps.append(st)
             if len(steps) >= lo or (cancel is not None and cancel.cancelled):

@@ -386,9 +386,14 @@ def plan_problem(instruction: str, sections: list[Section], example: str = "",
 
     "copies the example": its points share more with the prompt's example plan than with
     the request (and the shared words are not the request's); "off the subject": its points
-    share no word (Chinese: no character pair) with the request.
+    share no word (Chinese: no character pair) with the request; "garbled": a quarter of its
+    points or more are not language (words run together, fragments, the plan format inside a
+    point), which the sections would copy.
     """
+    from ..text.health import garbled
     from ..text.language import detect_language
+    if sections and sum(garbled(s.main_point) for s in sections) * 4 >= len(sections):
+        return "garbled"
     lang = lang or detect_language(instruction)
     points = plan_keys(" ".join(s.main_point for s in sections), lang)
     request = plan_keys(instruction, lang)

@@ -90,7 +90,10 @@ def validate_request(instruction: str, target_words: int) -> None:
 
 # Base models like to start the next section themselves; cut their text where they do.
 _LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text"
-                   r"|要求：|提纲：|目录：|第\d+段 - |（已写内容)")
+                   r"|Scene ?\d+ ?[-–:]|Chapter \d+ - Title:"
+                   r"|要求：|提纲：|目录：|第\d+段 - |（已写内容)"
+                   # the plan's own fields inside the text ("... - Word Count: 510 words")
+                   r"|[ \t]*[-–—]?[ \t]*(?i:\bword\s*count|\bmain\s*point)\s*[:：]")
 
 
 class AgentWriter:
@@ -349,8 +352,14 @@ class AgentWriter:
         if count_words(text) > cap or (count_words(text) >= allow_from and not ends_sentence(text)):
             text = trim_to_sentence(text, min_words=allow_from if count_words(text) >= allow_from else 0)
         sec.text = text
-        sec.needs_attention = needs_attention
         interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
+        if not interrupted and count_words(text) < allow_from and not needs_attention:
+            # Every continuation was spent and the section is still short (the model kept
+            # starting another part, or wrote nothing that counts): say so, never pass it off.
+            log.info("section %d ended short: %d of %d words after %d continuations", index + 1,
+                     count_words(text), goal, continuations)
+            needs_attention = True
+        sec.needs_attention = needs_attention
         sec.status = WRITING if interrupted else DONE
         stats.recoveries += recoveries
         stats.needs_attention += int(needs_attention)

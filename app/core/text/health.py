@@ -80,6 +80,40 @@ def fragments(text: str) -> tuple[int, int]:
     return bad, len(words)
 
 
+# A letter run this long is almost never one English word ("telecommunications" has 18,
+# "internationalization" 20, and both are rare): it is words run together, the demo model's
+# other collapse ("ecausetherewerereachothertwopeople…"). Measured on bench/results: the
+# collapsed novel scenes hold 4-23 % such tokens per scene; clean texts at most 0.4 % (blog
+# names like "myfoodandbeverageonline"); see tests/unit/test_health_calibration.py.
+RUN_ON_LETTERS = 19
+
+
+def run_ons(text: str) -> tuple[int, int]:
+    """(run-together tokens, words) of ``text``: letter runs of RUN_ON_LETTERS or more."""
+    words = _WORD.findall(text)
+    return sum(1 for w in words if len(w) >= RUN_ON_LETTERS), len(words)
+
+
+def run_on_share(text: str) -> float:
+    bad, words = run_ons(text)
+    return bad / words if words else 0.0
+
+
+# The plan format itself ("- Word Count: 700 words", "Main Point:") inside a point or a
+# scene: the model is copying the outline's form instead of writing.
+PLAN_FORMAT = re.compile(r"(?i)\bword\s*count\s*[:：]|\bmain\s*point\s*[:：]")
+
+
+def garbled(text: str) -> bool:
+    """True when a short text (a plan's point, a chapter synopsis) is not language: words run
+    together, one- or two-letter fragments, or the plan's own format inside it."""
+    bad, words = fragments(text)
+    if not words:
+        return False
+    long, _ = run_ons(text)
+    return long / words > 0.1 or (words >= 5 and bad / words > 0.15) or bool(PLAN_FORMAT.search(text))
+
+
 def junk_share(text: str) -> float:
     """Share of the words of ``text`` (Chinese characters count as words) that are fragments."""
     bad, words = fragments(text)
@@ -152,6 +186,8 @@ class Thresholds:
 
     junk_window: float = 0.12        # fragments in the last ``window`` words
     junk_section: float = 0.03       # fragments in the section's new text (from 100 words on)
+    run_on_window: float = 0.08      # words run together in the last ``window`` words
+    run_on_section: float = 0.03     # ... in the section's new text (from 100 words on)
     compression: float = 0.30        # zlib ratio of the last ~1,500 characters (en)
     compression_zh: float = 0.30     # the same for Chinese text (3 bytes a character)
     repeats: float = 0.40            # share of the last window's 4-grams seen before
@@ -173,6 +209,7 @@ class Health:
     ok: bool = True
     reasons: list[str] = field(default_factory=list)
     junk: float = 0.0
+    run_on: float = 0.0
     compression: float = 1.0
     repeats: float = 0.0
     language: float | None = None
@@ -192,6 +229,7 @@ def check_text(text: str, lang: str, *, seen: set | None = None, topic: set[str]
     if len(u) < t.min_units:
         return h
     h.junk = junk_share(text)
+    h.run_on = run_on_share(text)
     tail = text[-1500:]
     h.compression = compression_ratio(tail) if len(tail) >= 400 else 1.0
     h.repeats = repeated_share(text, seen)
@@ -201,6 +239,8 @@ def check_text(text: str, lang: str, *, seen: set | None = None, topic: set[str]
     limit_cr = t.compression_zh if lang == ZH else t.compression
     if h.junk > t.junk_section:
         h.reasons.append(f"junk: {h.junk:.2f} of the words are fragments")
+    if h.run_on > t.run_on_section:
+        h.reasons.append(f"junk: {h.run_on:.2f} of the words are words run together")
     if h.compression < limit_cr:
         h.reasons.append(f"loop: compresses to {h.compression:.2f}")
     if h.repeats > t.repeats:
@@ -260,6 +300,7 @@ class HealthMonitor:
             return h
         window = _tail_units(new, t.window)
         h.junk = junk_share(window)
+        h.run_on = run_on_share(window)
         tail = new[-1500:]
         h.compression = compression_ratio(tail) if len(tail.encode("utf-8")) >= 600 else 1.0
         gs = grams(u)
@@ -272,6 +313,9 @@ class HealthMonitor:
         limit_cr = t.compression_zh if self.lang == ZH else t.compression
         if h.junk > t.junk_window or (len(u) >= 100 and whole_junk > t.junk_section):
             h.reasons.append(f"junk: {max(h.junk, whole_junk):.2f} of the words are fragments")
+        whole_run_on = run_on_share(new) if len(u) >= 100 else 0.0
+        if h.run_on > t.run_on_window or whole_run_on > t.run_on_section:
+            h.reasons.append(f"junk: {max(h.run_on, whole_run_on):.2f} of the words are words run together")
         if h.compression < limit_cr:
             h.reasons.append(f"loop: the recent text compresses to {h.compression:.2f}")
         if h.repeats > t.repeats:
@@ -306,6 +350,9 @@ class HealthMonitor:
         tail = _tail_units(text, 30)
         bad, words = fragments(tail)
         if words and bad / words > self.t.junk_section * 2:
+            return False
+        long, words = run_ons(tail)
+        if words and long / words > self.t.run_on_section:
             return False
         return True
 
