@@ -120,6 +120,13 @@ def _model_entries(machine, n_ctx: int) -> list[dict]:
             rec = recommend(cat_model, machine, ctx)
             e["pick"] = rec.quant.quant if rec.quant else None
             e["pick_reason"] = rec.reason
+            if rec.quant:
+                # the catalog counts layers with gpu.fit_gpu_layers, on this file's own GGUF
+                # figures when the pick is the installed file ("gguf"): then the same number
+                # as "gpu_layers" below
+                fit = rec.fit(rec.quant.quant)
+                e["pick_gpu_layers"] = fit.gpu_layers
+                e["pick_sizes_from"] = fit.basis
             if rec.quant and rec.quant.quant.upper() != (e["quant"] or "").upper():
                 e["pick_reason"] += (f" (installed: {e['quant']}; download {rec.quant.quant} "
                                      "from the model manager to use it)")

@@ -194,36 +194,81 @@ def vram_reserve(free_vram: int) -> int:
     return VRAM_RESERVE + int(free_vram * VRAM_RESERVE_FRACTION)
 
 
-def estimate_gpu_layers(info, n_ctx: int, free_vram: int) -> int:
-    """How many layers of the model ``info`` (a :class:`~.gguf.GGUFInfo`) fit in ``free_vram``
-    bytes with a context of ``n_ctx`` tokens, counted as llama.cpp's ``n_gpu_layers`` counts.
+@dataclass
+class OffloadSizes:
+    """A model's memory in the units llama.cpp's ``n_gpu_layers`` counts, for
+    :func:`fit_gpu_layers`: the output layer (output head and final norm; a tied head stays
+    with the token embeddings in system memory), each block's weights, and the f16 KV cache
+    each block keeps for every token of context. Read exactly from a GGUF
+    (:meth:`from_gguf`), or estimated from the model catalog's figures for a file not
+    downloaded yet (``library.catalog``): the same rules either way."""
 
-    llama.cpp fills the GPU from the end: ``n_gpu_layers = 1`` is the output layer alone (the
-    output head and its norm; a tied head stays with the token embeddings in system memory),
+    blocks: list[int]          # weight bytes of each block, in block order
+    output: int                # the output layer's bytes
+    kv_per_token: int          # f16 KV cache bytes per token of context, per block
+    input: int = 0             # token embeddings: always in system memory
+
+    @classmethod
+    def from_gguf(cls, info) -> OffloadSizes:
+        """Exact sizes from a :class:`~longhand.core.library.gguf.GGUFInfo`'s tensor table."""
+        n_layer = info.block_count
+        rest = [t for t in info.tensors if not t.name.startswith("blk.")]
+        return cls(blocks=info.layer_bytes(),
+                   output=sum(t.nbytes or 0 for t in rest if not t.name.startswith("token_embd")),
+                   kv_per_token=info.kv_bytes_per_token() // n_layer if n_layer > 0 else 0,
+                   input=sum(t.nbytes or 0 for t in rest if t.name.startswith("token_embd")))
+
+    @property
+    def total_layers(self) -> int:
+        """llama.cpp's count: the blocks and the output layer."""
+        return len(self.blocks) + 1
+
+    def gpu_bytes(self, layers: int, n_ctx: int) -> int:
+        """Bytes on the GPU with ``n_gpu_layers = layers``: the output layer, then the last
+        ``layers - 1`` blocks with their KV cache."""
+        if layers <= 0:
+            return 0
+        n = min(layers - 1, len(self.blocks))
+        on_gpu = self.blocks[len(self.blocks) - n:] if n else []
+        return self.output + sum(on_gpu) + n * self.kv_per_token * n_ctx
+
+
+def fit_gpu_layers(sizes: OffloadSizes, n_ctx: int, free_vram: int) -> int:
+    """How many layers of a model of these ``sizes`` fit in ``free_vram`` bytes with a context
+    of ``n_ctx`` tokens, counted as llama.cpp's ``n_gpu_layers`` counts. The one rule for
+    both the "auto" GPU layers of an installed file and the quantization advice of the model
+    catalog (files not downloaded yet).
+
+    llama.cpp fills the GPU from the end: ``n_gpu_layers = 1`` is the output layer alone,
     ``n`` is the output layer plus the last ``n - 1`` blocks, ``block_count + 1`` is
     everything (checked on a Vulkan device: tests/integration/test_gpu_vulkan.py). Each block
-    costs its weights plus its share of the f16 KV cache. Returns 0..block_count+1.
+    costs its weights plus its share of the f16 KV cache; :func:`vram_reserve` is kept free
+    for llama.cpp's compute buffers, the driver and the desktop. Returns 0..block_count+1.
     """
     if n_ctx <= 0:
         raise ValueError("n_ctx must be the job's context size, not 0")
-    n_layer = info.block_count
-    if free_vram <= 0 or n_layer <= 0:
+    if free_vram <= 0 or not sizes.blocks:
         return 0
     budget = free_vram - vram_reserve(free_vram)
-    kv_per_layer = info.kv_bytes_per_token() // n_layer * n_ctx
-    head = sum(t.nbytes or 0 for t in info.tensors
-               if not t.name.startswith("blk.") and not t.name.startswith("token_embd"))
-    if head > budget:
+    kv_per_layer = sizes.kv_per_token * n_ctx
+    if sizes.output > budget:
         return 0
-    budget -= head
+    budget -= sizes.output
     layers = 1
-    for weights in reversed(info.layer_bytes()):
+    for weights in reversed(sizes.blocks):
         cost = weights + kv_per_layer
         if cost > budget:
             break
         budget -= cost
         layers += 1
     return layers
+
+
+def estimate_gpu_layers(info, n_ctx: int, free_vram: int) -> int:
+    """How many layers of the model ``info`` (a :class:`~.gguf.GGUFInfo`) fit in ``free_vram``
+    bytes with a context of ``n_ctx`` tokens (:func:`fit_gpu_layers` on the GGUF's exact
+    sizes). Returns 0..block_count+1."""
+    return fit_gpu_layers(OffloadSizes.from_gguf(info), n_ctx, free_vram)
 
 
 def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None = None) -> tuple[int, str]:

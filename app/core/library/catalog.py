@@ -4,20 +4,29 @@ The catalog lists the models the app offers: their Hugging Face repo, one GGUF f
 quantization with its size, the shape numbers that size the KV cache, and the prompt format of
 the family. :func:`recommend` picks, like LM Studio, the best quantization this machine can
 run — entirely on the GPU when one fits, else in RAM — and says why in a sentence.
+
+GPU layers are counted by :func:`~longhand.core.backends.gpu.fit_gpu_layers`, the function
+that sizes the "auto" GPU layers when a model loads (and that ``longhand doctor`` prints): on
+the file's own GGUF figures when it is installed, else on sizes estimated from the catalog
+(scaled from another installed quantization of the model when there is one).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from ..backends.base import MAX_CONTEXT
-from ..backends.gpu import GiB, Machine, vram_reserve
+from ..backends.gpu import GiB, Machine, OffloadSizes, fit_gpu_layers, vram_reserve
 from ..errors import LonghandError
 from .demo import models_dir
+
+log = logging.getLogger(__name__)
 
 # Best quality first. Unknown names sort after these.
 QUALITY_ORDER = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_0", "Q4_K_M", "Q4_K_S",
@@ -145,6 +154,9 @@ class Fit:
     where: str                  # "gpu" (all layers), "partial", "cpu", "none"
     gpu_layers: int = 0
     total_layers: int = 0
+    gpu_bytes: int = 0          # bytes planned on the GPU (weights + KV of the offloaded layers)
+    basis: str = "catalog"      # where the sizes come from: "gguf" (the installed file),
+                                # "sibling" (scaled from another installed quant), "catalog"
 
     @property
     def label(self) -> str:
@@ -172,30 +184,85 @@ def format_gb(n: int, digits: int = 1) -> str:
     return f"{n / 1e9:.{digits}f} GB"
 
 
-def assess(model: CatalogModel, quant: QuantFile, machine: Machine, n_ctx: int) -> Fit:
+@functools.lru_cache(maxsize=64)
+def _gguf_sizes(path: str, size: int, mtime_ns: int) -> OffloadSizes:
+    from .gguf import read_gguf
+    return OffloadSizes.from_gguf(read_gguf(path))
+
+
+def _installed_sizes(path: Path) -> OffloadSizes | None:
+    """The exact sizes of an installed file (None when it is absent or unreadable)."""
+    try:
+        st = path.stat()
+        if not path.is_file() or st.st_size == 0:
+            return None
+        return _gguf_sizes(str(path), st.st_size, st.st_mtime_ns)
+    except Exception as e:   # a corrupt or foreign file: fall back to the catalog's figures
+        log.debug("cannot size %s from its GGUF: %s", path, e)
+        return None
+
+
+def offload_sizes(model: CatalogModel, quant: QuantFile,
+                  directory: Path | None = None) -> tuple[OffloadSizes, str]:
+    """(sizes, basis) of ``quant`` for :func:`~longhand.core.backends.gpu.fit_gpu_layers`.
+
+    - ``"gguf"``: the file is installed; its tensor table gives the exact sizes, the figures
+      ``longhand doctor`` and the "auto" GPU layers use.
+    - ``"sibling"``: another quantization of the model is installed; its layout (blocks,
+      output layer, token embeddings, KV cache) is scaled to this file's size. This matters
+      for small models with large vocabularies, whose embeddings are most of the file.
+    - ``"catalog"``: nothing installed; blocks hold nearly all the weights, the token
+      embeddings and the output layer are about one block each, and the KV cache comes from
+      the catalog's shape numbers.
+    """
+    directory = directory or models_dir()
+    exact = _installed_sizes(model.local_path(quant.quant, directory))
+    if exact is not None:
+        return exact, "gguf"
+    for q in sorted(model.quants, key=lambda q: abs(q.size - quant.size)):
+        if q is quant:
+            continue
+        path = model.local_path(q.quant, directory)
+        sib = _installed_sizes(path)
+        if sib is not None and sib.blocks:
+            scale = quant.size / path.stat().st_size
+            return OffloadSizes(blocks=[int(b * scale) for b in sib.blocks],
+                                output=int(sib.output * scale), kv_per_token=sib.kv_per_token,
+                                input=int(sib.input * scale)), "sibling"
+    per_block = quant.size // (model.layers + 2)
+    return OffloadSizes(blocks=[per_block] * model.layers, output=per_block,
+                        kv_per_token=model.kv_cache_bytes(1) // model.layers,
+                        input=per_block), "catalog"
+
+
+def assess(model: CatalogModel, quant: QuantFile, machine: Machine, n_ctx: int,
+           directory: Path | None = None) -> Fit:
+    """Where ``quant`` of ``model`` runs on ``machine`` at a context of ``n_ctx`` tokens."""
     kv = model.kv_cache_bytes(n_ctx)
     need = quant.size + kv + RUNTIME_OVERHEAD
     total_layers = model.layers + 1
     if machine.has_gpu:
-        budget = machine.vram_free - vram_reserve(machine.vram_free)
-        if quant.size + kv <= budget:
-            return Fit(quant, need, "gpu", total_layers, total_layers)
-        # blocks hold nearly all the weights; embeddings and head are about two more layers
-        per_layer = quant.size / (model.layers + 2) + kv / model.layers
-        layers = max(0, min(model.layers, int(budget // per_layer))) if budget > 0 else 0
-        host = need - int(layers * per_layer)
-        if host <= machine.ram_free:
-            return Fit(quant, need, "partial" if layers else "cpu", layers, total_layers)
-        return Fit(quant, need, "none", 0, total_layers)
+        sizes, basis = offload_sizes(model, quant, directory)
+        total_layers = sizes.total_layers
+        layers = fit_gpu_layers(sizes, n_ctx, machine.vram_free)
+        on_gpu = sizes.gpu_bytes(layers, n_ctx)
+        if layers >= total_layers:
+            return Fit(quant, need, "gpu", layers, total_layers, on_gpu, basis)
+        if need - on_gpu <= machine.ram_free:
+            return Fit(quant, need, "partial" if layers else "cpu", layers, total_layers,
+                       on_gpu, basis)
+        return Fit(quant, need, "none", 0, total_layers, 0, basis)
     if need <= machine.ram_free:
         return Fit(quant, need, "cpu", 0, total_layers)
     return Fit(quant, need, "none", 0, total_layers)
 
 
-def recommend(model: CatalogModel, machine: Machine, n_ctx: int = DEFAULT_CONTEXT) -> Recommendation:
-    """The best quantization of ``model`` for ``machine`` at a context of ``n_ctx`` tokens."""
+def recommend(model: CatalogModel, machine: Machine, n_ctx: int = DEFAULT_CONTEXT,
+              directory: Path | None = None) -> Recommendation:
+    """The best quantization of ``model`` for ``machine`` at a context of ``n_ctx`` tokens
+    (``directory``: the models folder holding installed files, by default the user's)."""
     n_ctx = min(n_ctx, model.context)
-    fits = sorted((assess(model, q, machine, n_ctx) for q in model.quants),
+    fits = sorted((assess(model, q, machine, n_ctx, directory) for q in model.quants),
                   key=lambda f: quality_rank(f.quant.quant))
     kv = model.kv_cache_bytes(n_ctx)
     ctx = f"{n_ctx // 1024}k-token context"
@@ -208,8 +275,9 @@ def recommend(model: CatalogModel, machine: Machine, n_ctx: int = DEFAULT_CONTEX
     if full:
         best = full[0]
         reason = (f"{best.quant.quant} is the best quality that fits entirely in GPU memory: "
-                  f"needs {format_gb(best.quant.size + kv)} of {format_gb(machine.vram_free)} free VRAM, all "
-                  f"{best.total_layers} layers offloaded.")
+                  f"needs {format_gb(best.gpu_bytes)} of {format_gb(machine.vram_free)} free VRAM "
+                  f"(weights and {ctx} cache; {format_gb(vram_reserve(machine.vram_free))} kept "
+                  f"free for llama.cpp's buffers), all {best.total_layers} layers offloaded.")
         return Recommendation(model, best.quant, reason, fits, n_ctx)
     runnable = [f for f in fits if f.where in ("partial", "cpu")]
     if runnable:
