@@ -142,3 +142,26 @@ def test_cli_job_on_a_failing_server_is_resumable(tmp_path, capsys):
     assert [s.status for s in done.sections] == [DONE, DONE]
     assert done.sections[0].text.startswith(partial)           # continued, not restarted
     assert json.loads(out.out)["backend"] == "openai"
+
+
+def test_recoveries_reach_the_server_with_changed_sampling():
+    """The stub writes one sentence over and over: the health check stops the loop and each
+    recovery asks the server again with another seed, a lower temperature and a stronger DRY
+    penalty, in the fields llama.cpp's server reads (DRY's window is dry_penalty_last_n)."""
+    from longhand.core.engine.plan import Section
+    from longhand.core.engine.writer import AgentWriter, Job
+    with StubServer("ok") as stub:
+        backend = OpenAIBackend(stub.url, n_ctx=8192)
+        w = AgentWriter(backend, seed=11, memory=False)
+        job = Job("Write a story about a lighthouse keeper and the sea.", 300,
+                  [Section("The keeper walks along the stones by the sea", 300)])
+        w.write(job)
+        backend.close()
+    bodies = [b for b in stub.completions() if "Main Point:" not in b.get("prompt", "")[-40:]]
+    seeds = [b["seed"] for b in bodies]
+    temps = [b["temperature"] for b in bodies]
+    assert len(set(seeds)) == len(bodies) == w.length.max_recoveries + 1, seeds
+    assert temps == sorted(temps, reverse=True) and temps[-1] < temps[0]
+    assert bodies[0]["dry_penalty_last_n"] == w.sampling.dry_last_n
+    assert bodies[-1]["dry_multiplier"] > bodies[0]["dry_multiplier"]
+    assert job.sections[0].needs_attention and job.sections[0].status == DONE

@@ -244,12 +244,16 @@ class OpenAIBackend(Backend):
             params["stop"] = list(self.format.stops)[:4]
         if ban:
             params["logit_bias"] = {str(t): -100 for t in ban}
-        # Samplers beyond the OpenAI API, understood by llama.cpp servers (others ignore them).
+        # Samplers beyond the OpenAI API, understood by llama.cpp's llama-server (others ignore
+        # them). DRY, the engine's guard against retelling earlier sections, needs
+        # llama-server: llama-cpp-python's own server has no DRY sampler and applies its
+        # repeat penalty to a fixed window, so over it the health check's recoveries are the
+        # only guard (tests/integration/test_engine_backends.py shows the difference).
         params["extra_body"] = {
             "top_k": s.top_k, "min_p": s.min_p, "repeat_penalty": s.repeat_penalty,
             "repeat_last_n": s.repeat_last_n, "dry_multiplier": s.dry_multiplier,
             "dry_base": s.dry_base, "dry_allowed_length": s.dry_allowed_length,
-            "cache_prompt": True}
+            "dry_penalty_last_n": s.dry_last_n, "cache_prompt": True}
         return params
 
     def _open_stream(self, prompt: Prompt, extra: str, params: dict):
