@@ -81,6 +81,8 @@ def main() -> int:
     from longhand.core.errors import CancelToken
     from longhand.core.projects.autosave import Autosave
     from longhand.core.projects.project import Project
+    from longhand.core.text.health import junk_share, run_on_share
+    from longhand.core.text.language import detect_language, language_share
 
     if args.fill_to:
         return fill(Path(args.project), Path(args.fill_out), args.fill_to)
@@ -139,7 +141,11 @@ def main() -> int:
                 "generated_tokens": backend.generated_tokens - s["gen0"],
                 "prompt_tokens_evaluated": backend.prompt_tokens_evaluated - s["eval0"],
                 "codex_used": len(sec.codex_used), "codex_names": list(sec.codex_used),
-                "rss_mb": _rss_mb(), "finished": not cancel.cancelled})
+                "rss_mb": _rss_mb(), "finished": not cancel.cancelled,
+                # the text-health figures of what was kept (issue 14)
+                "junk_share": round(junk_share(e.text), 4), "run_on_share": round(run_on_share(e.text), 4),
+                "language_share": language_share(e.text, detect_language(project.instruction)),
+                "recoveries": e.recoveries, "needs_attention": e.needs_attention})
             state["scene"] = None
         elif isinstance(e, B.BookPlanReady):
             run["book_plan"] = {"how": e.how, "chapters": len(e.chapters),
@@ -236,6 +242,11 @@ def report(project, results: dict, out: Path, backend) -> None:
                      "ttft_median": round(statistics.median([r["ttft"] for r in scenes]), 2) if scenes else None,
                      "peak_rss_mb": max((r["rss_mb"] for r in scenes), default=None),
                      "codex_per_scene": round(statistics.mean([r["codex_used"] for r in scenes]), 1) if scenes else None,
+                     "max_junk": max((r.get("junk_share", 0) for r in scenes), default=None),
+                     "max_run_on": max((r.get("run_on_share", 0) for r in scenes), default=None),
+                     "recoveries": sum(r.get("recoveries", 0) for r in scenes),
+                     "needs_attention": sum(1 for i in B.chapter_scenes(project, c)
+                                            if project.sections[i].needs_attention),
                      "summary": ch.summary})
     done = [r for r in rows if r["status"] == "done"]
     text = project.text()
@@ -251,6 +262,11 @@ def report(project, results: dict, out: Path, backend) -> None:
         "evaluated_per_document_token": round(evaluated / doc_tokens, 3) if doc_tokens else None,
         "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"] if r.get("reopen")],
         "codex_entries": len(project.codex.entries), "codex_proposed": len(project.codex.proposed),
+        "scenes_needing_attention": sum(1 for x in project.sections if x.needs_attention),
+        "words_in_scenes_needing_attention": sum(x.words for x in project.sections if x.needs_attention),
+        "recoveries": sum(r.get("recoveries", 0) for r in results["scenes"]),
+        "max_scene_junk_share": max((r.get("junk_share", 0) for r in results["scenes"]), default=None),
+        "max_scene_run_on_share": max((r.get("run_on_share", 0) for r in results["scenes"]), default=None),
     }
     results["chapters"] = rows
     results["summary"] = summary
@@ -258,11 +274,13 @@ def report(project, results: dict, out: Path, backend) -> None:
     lines = ["# Novel benchmark (two levels, demo model)", "",
              f"Command: `python bench/novel.py --project {project.path}` (resumable; runs: {len(results['runs'])}).", "",
              f"Last run: {C.machine_line(results['runs'][-1]['machine'])}" if results["runs"] else "", "",
-             "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB | codex/scene |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB "
+             "| codex/scene | max junk | max run-on | recoveries | need attention |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['chapter']} | {r['title']} | {r['status']} | {r['target']} | {r['words']} | {r['s_l']} | "
-                     f"{r['scenes']} | {r['plan']} | {r['ttft_median']} | {r['peak_rss_mb']} | {r['codex_per_scene']} |")
+                     f"{r['scenes']} | {r['plan']} | {r['ttft_median']} | {r['peak_rss_mb']} | {r['codex_per_scene']} "
+                     f"| {r['max_junk']} | {r['max_run_on']} | {r['recoveries']} | {r['needs_attention']} |")
     lines += ["", "```", json.dumps(summary, indent=2), "```", ""]
     C.write_text(out / "novel.md", "\n".join(lines))
 
