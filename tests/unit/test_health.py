@@ -309,6 +309,9 @@ def test_a_garbled_plan_is_refused_and_garbled_chapter_lines_are_dropped():
         "- Word Count: 2500 words\n"
         "Chapter 3 - Title: The Flood - Synopsis: The valley floods where she inked a lake. - Word Count: 2500 words\n")
     assert [c.title for c in chapters] == ["The Map", "The Flood"]
+    cut = parse_chapters("Chapter 1 - Title: Sleep - Synopsis: The miller wakes up and sees an empty field. "
+                         "It seems as though this may be the - Word Count: 2500 words")
+    assert cut[0].synopsis == "The miller wakes up and sees an empty field."     # cut by the grammar's bound
 
 
 def test_the_plan_format_leaking_into_the_text_is_cut():

@@ -38,7 +38,7 @@ from typing import Callable, Union
 
 from ..backends.base import CancelToken, Prompt, Sampling, Steer
 from ..text.health import garbled
-from ..text.wordcount import count_words
+from ..text.wordcount import count_words, trim_to_sentence
 from .codex import Codex, CodexEntry, propose_entries
 from .events import Event, JobDone, JobStats, PlanReady
 from .plan import Section, parse_plan, rescale, short_title
@@ -289,7 +289,8 @@ def parse_chapters(text: str) -> list[ParsedChapter]:
         m = _CHAPTER_LINE.match(line)
         if m:
             title = m.group("title").strip(" -–—:\"'")
-            syn = m.group("syn").strip(" -–—:")
+            # a synopsis the grammar's length bound cut mid-sentence ends at its last sentence
+            syn = trim_to_sentence(m.group("syn").strip(" -–—:"), min_words=4)
             n = int(m.group("n").replace(",", "")) if m.group("n") else None
             if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS and not garbled(title + " " + syn):
                 out.append(ParsedChapter(title or short_title(syn), syn, n or None))
