@@ -88,7 +88,8 @@ def test_junk_and_compression_separate_the_issues_collapse_from_prose():
 
 
 def test_initials_and_abbreviations_are_not_fragments():
-    text = "J. R. R. Tolkien wrote it, e.g. in Oxford; the outcome(s) of the war (a) and (b) mattered. " * 8
+    text = ("J. R. R. Tolkien wrote it, e.g. in Oxford; the outcome(s) of the war (a) and (b) mattered. "
+            "[k] Why should I consider this course? [l] What does your manager like most? ") * 8
     assert junk_share(text) == 0.0
 
 

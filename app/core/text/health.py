@@ -64,8 +64,9 @@ see two way who did its let put say she too use are yes got own off far few why 
 
 
 # Short tokens that are not fragments: initials and abbreviations ("e.g.", "J. R."), plural
-# marks ("event(s)"), list letters ("a)", "(b)").
-_NOT_FRAGMENT = re.compile(r"\b[A-Za-z]{1,2}\.|\((?:s|es)\)|\(?\b[a-z]\)")
+# marks ("event(s)"), list letters ("a)", "(b)", "[k]": en08's question list, issue 14's
+# false-positive run).
+_NOT_FRAGMENT = re.compile(r"\b[A-Za-z]{1,2}\.|\((?:s|es)\)|\(?\b[a-z]\)|\[[a-z]\]")
 
 
 # Chinese characters too common to say anything about a topic (pairs holding one are ignored).
