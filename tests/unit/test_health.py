@@ -298,6 +298,7 @@ def test_a_garbled_plan_is_refused_and_garbled_chapter_lines_are_dropped():
     from longhand.core.text.health import garbled
     assert garbled("AfterNell leaves - Word count: 2551 wordsChapter 40, Nell returns to her home")
     assert garbled("eachchaptercontainsasemanticofthestoryofthenight before")
+    assert garbled("The children play games (207 words | Written By: Jessica e-bookBookWord Count: 49812 words)")
     assert not garbled("The cartographer redraws the river and the valley floods overnight")
     instruction = "Write a 3000-word fantasy novel about a cartographer whose maps change the land."
     good = [Section(f"The cartographer maps the land, part {i}", 600) for i in range(4)]

@@ -102,7 +102,7 @@ def run_on_share(text: str) -> float:
 
 # The plan format itself ("- Word Count: 700 words", "Main Point:") inside a point or a
 # scene: the model is copying the outline's form instead of writing.
-PLAN_FORMAT = re.compile(r"(?i)\bword\s*count\s*[:：]|\bmain\s*point\s*[:：]")
+PLAN_FORMAT = re.compile(r"(?i)word\s*count\s*[:：]|main\s*point\s*[:：]")    # ("e-bookBookWord Count:")
 
 
 def garbled(text: str) -> bool:
