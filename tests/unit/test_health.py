@@ -300,6 +300,8 @@ def test_a_garbled_plan_is_refused_and_garbled_chapter_lines_are_dropped():
     assert garbled("eachchaptercontainsasemanticofthestoryofthenight before")
     assert garbled("The children play games (207 words | Written By: Jessica e-bookBookWord Count: 49812 words)")
     assert not garbled("The cartographer redraws the river and the valley floods overnight")
+    assert garbled("的点点") and garbled("还要点点") and garbled("点点点点点点点点点点")
+    assert not garbled("在山村小学里教一年的学生们的生活") and not garbled("老木匠接下最后一份订单")
     instruction = "Write a 3000-word fantasy novel about a cartographer whose maps change the land."
     good = [Section(f"The cartographer maps the land, part {i}", 600) for i in range(4)]
     junk = [Section("Nell goeson an adventure withanotherfriendwhodidnotlikethem and the land", 600)] * 2

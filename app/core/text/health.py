@@ -108,6 +108,10 @@ PLAN_FORMAT = re.compile(r"(?i)word\s*count\s*[:：]|main\s*point\s*[:：]")    
 def garbled(text: str) -> bool:
     """True when a short text (a plan's point, a chapter synopsis) is not language: words run
     together, one- or two-letter fragments, or the plan's own format inside it."""
+    han = _HAN.findall(text)
+    if len(han) * 2 >= len(text.strip()) > 0:
+        # Chinese: a point of a few characters ("的点点"), or one character over and over
+        return len(han) < 5 or len(set(han)) < 0.4 * len(han) or bool(PLAN_FORMAT.search(text))
     bad, words = fragments(text)
     if not words:
         return False
