@@ -323,6 +323,9 @@ def test_the_plan_format_leaking_into_the_text_is_cut():
     assert _cut_leak("She met two children who had no memory - Word count: 511 words") == \
         "She met two children who had no memory"
     assert _cut_leak("And so it ended.\n\nScene 6 - Main Point: Nell leaves") == "And so it ended.\n"
+    assert _cut_leak("They slept.\n\n***Chapter 10: In An Attempt") == "They slept.\n"
+    assert _cut_leak("They slept.\n\n**Scene: Children's faces") == "They slept.\n"
+    assert _cut_leak("They slept.\nScenes like this were common.") == "They slept.\nScenes like this were common."
     assert _cut_leak("Nobody kept a word count of the letters.") == "Nobody kept a word count of the letters."
 
 

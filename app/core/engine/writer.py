@@ -90,7 +90,7 @@ def validate_request(instruction: str, target_words: int) -> None:
 
 # Base models like to start the next section themselves; cut their text where they do.
 _LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text"
-                   r"|Scene ?\d+ ?[-–:]|Chapter \d+ - Title:"
+                   r"|[*#_]*[ \t]*(?:Chapter \d+|Scene(?: ?\d+)?)[ \t]*[-–:.]"
                    r"|要求：|提纲：|目录：|第\d+段 - |（已写内容)"
                    # the plan's own fields inside the text ("... - Word Count: 510 words")
                    r"|[ \t]*[-–—]?[ \t]*(?i:\bword\s*count|\bmain\s*point)\s*[:：]")

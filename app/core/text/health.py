@@ -191,7 +191,7 @@ class Thresholds:
 
     junk_window: float = 0.12        # fragments in the last ``window`` words
     junk_section: float = 0.03       # fragments in the section's new text (from 100 words on)
-    run_on_window: float = 0.08      # words run together in the last ``window`` words
+    run_on_window: float = 0.04      # words run together in the last ``window`` words
     run_on_section: float = 0.03     # ... in the section's new text (from 100 words on)
     compression: float = 0.30        # zlib ratio of the last ~1,500 characters (en)
     compression_zh: float = 0.30     # the same for Chinese text (3 bytes a character)
