@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import statistics
 import sys
 import threading
@@ -107,6 +108,10 @@ def main() -> int:
            "git": C.git_state(), "ctx": backend.info.n_ctx, "threads": args.threads,
            "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2)}
     cancel = CancelToken()
+    # Stop cleanly on SIGTERM or SIGINT (a background job ignores SIGINT): the scene being
+    # written is cancelled, the project saved, this run's rows and the report written.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: cancel.cancel())
     deadline = _deadline(args.until)
     if deadline:
         threading.Thread(target=lambda: (time.sleep(max(0, deadline - time.time())), cancel.cancel()),
@@ -228,6 +233,7 @@ def fill(src: Path, dst: Path, words: int) -> int:
 
 def report(project, results: dict, out: Path, backend) -> None:
     from longhand.core.engine import book as B
+    from longhand.core.text.health import junk_share, run_on_share
     from longhand.core.text.wordcount import length_score, repeated_ngram_share
     rows = []
     for c, ch in enumerate(project.chapters):
@@ -235,6 +241,7 @@ def report(project, results: dict, out: Path, backend) -> None:
         if status == "unplanned":
             continue
         scenes = [r for r in results["scenes"] if r["chapter"] == c + 1]
+        texts = [project.sections[i].text for i in B.chapter_scenes(project, c) if project.sections[i].text.strip()]
         words = B.chapter_words(project, c)
         rows.append({"chapter": c + 1, "title": ch.title, "status": status, "target": ch.target_words,
                      "words": words, "s_l": round(length_score(ch.target_words, words), 1) if words else 0.0,
@@ -242,8 +249,9 @@ def report(project, results: dict, out: Path, backend) -> None:
                      "ttft_median": round(statistics.median([r["ttft"] for r in scenes]), 2) if scenes else None,
                      "peak_rss_mb": max((r["rss_mb"] for r in scenes), default=None),
                      "codex_per_scene": round(statistics.mean([r["codex_used"] for r in scenes]), 1) if scenes else None,
-                     "max_junk": max((r.get("junk_share", 0) for r in scenes), default=None),
-                     "max_run_on": max((r.get("run_on_share", 0) for r in scenes), default=None),
+                     # from the kept text itself (rows of a run killed outright are lost)
+                     "max_junk": max((round(junk_share(t), 3) for t in texts), default=None),
+                     "max_run_on": max((round(run_on_share(t), 3) for t in texts), default=None),
                      "recoveries": sum(r.get("recoveries", 0) for r in scenes),
                      "needs_attention": sum(1 for i in B.chapter_scenes(project, c)
                                             if project.sections[i].needs_attention),
@@ -265,8 +273,10 @@ def report(project, results: dict, out: Path, backend) -> None:
         "scenes_needing_attention": sum(1 for x in project.sections if x.needs_attention),
         "words_in_scenes_needing_attention": sum(x.words for x in project.sections if x.needs_attention),
         "recoveries": sum(r.get("recoveries", 0) for r in results["scenes"]),
-        "max_scene_junk_share": max((r.get("junk_share", 0) for r in results["scenes"]), default=None),
-        "max_scene_run_on_share": max((r.get("run_on_share", 0) for r in results["scenes"]), default=None),
+        "max_scene_junk_share": max((round(junk_share(x.text), 3) for x in project.sections if x.text.strip()),
+                                    default=None),
+        "max_scene_run_on_share": max((round(run_on_share(x.text), 3) for x in project.sections if x.text.strip()),
+                                      default=None),
     }
     results["chapters"] = rows
     results["summary"] = summary
