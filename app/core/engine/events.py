@@ -61,11 +61,11 @@ class SectionDone:
 
 @dataclass
 class SectionRecovery:
-    """A section's new text failed the health check: it was cut back and is written on."""
+    """A section's new text failed the health check (or stalled): it was cut back and is written on."""
 
     index: int
     attempt: int        # 1, 2, ... (bounded by LengthControl.max_recoveries)
-    kind: str           # "junk", "loop", "language" or "drift"
+    kind: str           # "junk", "loop", "language", "drift" or "stall" (continuations add nothing)
     reasons: list[str]
     words_kept: int     # words of the section left after the cut
     words_cut: int

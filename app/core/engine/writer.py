@@ -63,6 +63,9 @@ class LengthControl:
     hard_cap: float = 1.12         # never write more than this share of the target
     max_continuations: int = 4
     max_recoveries: int = 3         # health-check failures a section may recover from
+    # A section that ends below this share of its target after every continuation "needs
+    # attention" (a few words short of allow_end is a landing, not a failure).
+    short: float = 0.8
 
 
 @dataclass
@@ -343,9 +346,34 @@ class AgentWriter:
             if g.finish == "cancelled":
                 break
             # An empty continuation is retried (end-of-text is banned from its first token);
-            # max_continuations bounds the loop.
+            # max_continuations bounds the loop. The retry samples differently: with the same
+            # seed a model that went straight to another part ("\n\n## The") does it again,
+            # call after call (seen over llama-cpp-python's server, where no DRY breaks it).
+            stalled = empty_last and not new.strip()      # a second empty continuation in a row
             empty_last = not new.strip()
             continuations += 1
+            if stalled and count_words(text) >= goal * lc.short:
+                break          # close enough: a landing, not worth cutting text to retry
+            if stalled and recoveries < lc.max_recoveries:
+                # The model treats the text as finished (it ended on a link, a sign-off...):
+                # drop the last paragraph (or sentence) and write on from there, another way.
+                cut = _drop_tail(text, keep=monitor.protected)
+                if cut != text:
+                    recoveries += 1
+                    emit(SectionRecovery(index, recoveries, "stall", ["stall: continuations add nothing"],
+                                         count_words(cut), count_words(text) - count_words(cut),
+                                         text[len(cut):][:6000]))
+                    log.info("section %d stalled; cut back to %d words (recovery %d)", index + 1,
+                             count_words(cut), recoveries)
+                    text = sec.text = cut
+                    sampling = self._recovery_sampling(recoveries, "stall")
+                    empty_last = False
+                    continuations = max(0, continuations - 2)   # the two empty calls are given back
+                    continue
+            if empty_last:
+                sampling = Sampling(**{**sampling.__dict__,
+                                       "seed": None if sampling.seed is None else sampling.seed + 31 * continuations,
+                                       "temperature": round(min(1.0, sampling.temperature + 0.1), 3)})
         self._firm_language = self._short_context = False
         # Land on a sentence boundary at or above the minimum, and never past the cap.
         text = text.rstrip()
@@ -353,7 +381,7 @@ class AgentWriter:
             text = trim_to_sentence(text, min_words=allow_from if count_words(text) >= allow_from else 0)
         sec.text = text
         interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
-        if not interrupted and count_words(text) < allow_from and not needs_attention:
+        if not interrupted and count_words(text) < goal * lc.short and not needs_attention:
             # Every continuation was spent and the section is still short (the model kept
             # starting another part, or wrote nothing that counts): say so, never pass it off.
             log.info("section %d ended short: %d of %d words after %d continuations", index + 1,
@@ -499,6 +527,17 @@ def _boundary_text(text: str, piece: str) -> str | None:
     if re.search(r"[。！？][”」』]?$", text):
         return text
     return None
+
+
+def _drop_tail(text: str, keep: int = 0) -> str:
+    """``text`` without its last paragraph, or without its last sentence when it is one
+    paragraph; never shorter than ``keep`` characters (the protected prefix)."""
+    body = text.rstrip()
+    cut = body.rsplit("\n\n", 1)[0] if "\n\n" in body[keep:] else ""
+    if not cut.strip():
+        ends = [m.end() for m in re.finditer(r"[.!?。！？][”\"’')\]]*(?=\s)", body)]
+        cut = body[:ends[-1]] if ends else ""
+    return cut.rstrip() if len(cut.rstrip()) >= keep and cut.strip() else text
 
 
 def _cut_leak(text: str, after: str = "") -> str:
