@@ -15,11 +15,12 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from guitools import load, window_maker
 from longhand.core.engine.plan import DONE, WRITING, Section
 from longhand.core.projects.project import Project
 from longhand.core.text.wordcount import count_words
 from longhand.ui.outline import COL_STATUS, COL_TARGET, COL_WRITTEN
-from longhand.ui.settings import EngineSettings, app_settings
+from longhand.ui.settings import EngineSettings
 from longhand.ui.window import MainWindow
 
 STORY = "Write a 600-word story about a lighthouse keeper who finds a message in a bottle."
@@ -28,44 +29,12 @@ JOB_SECONDS = 600_000     # ms: generous upper bound for a model job on a loaded
 
 @pytest.fixture
 def make_window(qtbot, settings_dir, demo_model):
-    windows = []
-
-    def make(**engine) -> MainWindow:
-        engine = {"model_path": str(demo_model), "threads": 1, "seed": 7, **engine}
-        EngineSettings(**engine).save(app_settings())
-        w = MainWindow()
-        w.ask_unsaved = lambda: "discard"
-        w.confirm = lambda question: True
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:            # no worker thread may outlive its test
-        w.runner.cancel()
-        assert w.runner.wait(60_000)
+    with window_maker(qtbot, model_path=str(demo_model)) as make:
+        yield make
 
 
 def wait_job(qtbot, w: MainWindow, timeout: int = JOB_SECONDS) -> None:
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=timeout)
-
-
-def written_project(n: int = 2, words: int = 60, target: int = 120) -> Project:
-    """A project whose sections already have text (by hand), so tests skip the planning."""
-    sections = []
-    sentence = "The keeper watched the grey sea from the lamp room at dusk."      # 12 words
-    for i in range(n):
-        text = " ".join([sentence] * max(1, words // 12))
-        sections.append(Section(main_point=f"Part {i + 1}: the keeper watches the sea and waits",
-                                target_words=target, text=text, status=DONE))
-    return Project(instruction="Write a story about a lighthouse keeper.", target_words=n * target,
-                   sections=sections)
-
-
-def load(w: MainWindow, project: Project) -> None:
-    w.project = project
-    w._load_project_into_widgets()
 
 
 # ---------------------------------------------------------------------------------------

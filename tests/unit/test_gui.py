@@ -15,8 +15,9 @@ import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, Qt, QTimer
 
 from fakes import ScriptedBackend
+from guitools import load, window_maker, written_project
 from longhand import __version__
-from longhand.core.engine.plan import DONE, EDITED, Section
+from longhand.core.engine.plan import EDITED, Section
 from longhand.core.errors import ModelError
 from longhand.core.projects.project import Project
 from longhand.core.text.wordcount import count_words
@@ -53,44 +54,12 @@ def factory():
 
 @pytest.fixture
 def make_window(qtbot, settings_dir, factory):
-    windows = []
-
-    def make(**engine) -> MainWindow:
-        engine = {"threads": 1, "seed": 7, **engine}
-        EngineSettings(**engine).save(app_settings())
-        w = MainWindow(backend_factory=factory)
-        w.ask_unsaved = lambda: "discard"
-        w.confirm = lambda question: True
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:            # no worker thread may outlive its test
-        w.runner.cancel()
-        assert w.runner.wait(60_000)
+    with window_maker(qtbot, backend_factory=factory) as make:
+        yield make
 
 
 def wait_job(qtbot, w: MainWindow, timeout: int = JOB_SECONDS) -> None:
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=timeout)
-
-
-def written_project(n: int = 2, words: int = 60, target: int = 120) -> Project:
-    """A project whose sections already have text (by hand), so tests skip the planning."""
-    sections = []
-    sentence = "The keeper watched the grey sea from the lamp room at dusk."      # 12 words
-    for i in range(n):
-        text = " ".join([sentence] * max(1, words // 12))
-        sections.append(Section(main_point=f"Part {i + 1}: the keeper watches the sea and waits",
-                                target_words=target, text=text, status=DONE))
-    return Project(instruction="Write a story about a lighthouse keeper.", target_words=n * target,
-                   sections=sections)
-
-
-def load(w: MainWindow, project: Project) -> None:
-    w.project = project
-    w._load_project_into_widgets()
 
 
 def test_regenerate_keeps_old_take_and_event_loop_never_stalls(make_window, qtbot, factory):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QApplication
 
+from guitools import window_maker
 from longhand.core.engine import book as B
 from longhand.ui.document import SectionCard
-from longhand.ui.settings import EngineSettings, app_settings
 from longhand.ui.window import MainWindow
 from unit.test_gui_novel import NovelBackend
 
@@ -31,26 +31,10 @@ REQUEST = ("Write a 10000-word fantasy novel in chapters about Mara Voss, a cart
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    windows = []
-
-    def make(show: bool = True) -> MainWindow:
-        EngineSettings(threads=1, seed=7).save(app_settings())
-        w = MainWindow(backend_factory=lambda model=None, **kwargs: NovelBackend())
-        w.ask_unsaved = lambda: "discard"
-        w.confirm = lambda question: True
-        qtbot.addWidget(w)
-        w.resize(1280, 800)
-        if show:
-            w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.runner.cancel()
-        assert w.runner.wait(60_000)
+def make_window(qtbot, settings_dir):
+    with window_maker(qtbot, backend_factory=lambda model=None, **kwargs: NovelBackend(),
+                      size=(1280, 800)) as make:
+        yield make
 
 
 def settle(qtbot, w: MainWindow) -> None:

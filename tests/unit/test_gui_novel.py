@@ -8,17 +8,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QTextCursor
 
 from fakes import ScriptedBackend
+from guitools import window_maker
 from longhand.core.backends.base import Generation
 from longhand.core.engine import book as B
 from longhand.core.engine.codex import CodexEntry
 from longhand.core.engine.plan import DONE, Section
 from longhand.core.projects.project import Project
 from longhand.ui.book_outline import COL_LOCK, COL_NAME, COL_STATUS, COL_TARGET, COL_WRITTEN
-from longhand.ui.settings import EngineSettings, app_settings
 from longhand.ui.window import MainWindow
 
 JOB_MS = 30_000
@@ -75,24 +75,9 @@ def factory():
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, factory):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
-    windows = []
-
-    def make() -> MainWindow:
-        EngineSettings(threads=1, seed=7).save(app_settings())
-        w = MainWindow(backend_factory=factory)
-        w.ask_unsaved = lambda: "discard"
-        w.confirm = lambda question: True
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.runner.cancel()
-        assert w.runner.wait(60_000)
+def make_window(qtbot, settings_dir, factory):
+    with window_maker(qtbot, backend_factory=factory) as make:
+        yield make
 
 
 def wait_job(qtbot, w: MainWindow) -> None:

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 from pytestqt.qtbot import QtBot
 
+from guitools import cell, make_dialog, row_of
 from longhand.core.backends.gpu import GiB, GpuDevice, Machine
-from longhand.ui.model_manager import ModelManagerDialog
 
 GLM_REPO = "QuantFactory/LongWriter-glm4-9b-GGUF"
-
-
-def make_dialog(qtbot: QtBot, machine: Machine | None = None) -> ModelManagerDialog:
-    dlg = ModelManagerDialog(None, machine=machine)
-    qtbot.addWidget(dlg)
-    return dlg
-
-
-def cell(dlg, row: int, col: int) -> str:
-    return dlg.table.item(row, col).text()
-
-
-def row_of(dlg, model_id, quant) -> int:
-    return next(i for i, r in enumerate(dlg.rows) if (r.model_id, r.quant) == (model_id, quant))
 
 
 def test_catalog_table_marks_the_recommendation(qtbot: QtBot, models):
