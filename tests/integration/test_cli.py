@@ -2,26 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-
-def run(*args, env=None, timeout=300):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "longhand", *args], capture_output=True, text=True,
-                          timeout=timeout, env=e)
-
-
-def assert_clean_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("longhand: error:"), proc.stderr
-    for n in needles:
-        assert n.lower() in lines[0].lower()
+from helpers import assert_clean_error, run
 
 
 def test_write_json_summary_and_output_file(demo_model, tmp_path):

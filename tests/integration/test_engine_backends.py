@@ -7,13 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
 import pytest
 
-from longhand.core.backends.base import CancelToken
+from helpers import write_then_cancel
 from longhand.core.engine.plan import DONE, WRITING, Section
 from longhand.core.engine.writer import AgentWriter, Job, SectionDone, SectionToken
 from longhand.core.text.wordcount import count_words, ends_sentence
@@ -108,21 +107,7 @@ def test_plan_and_write_land_in_range(backend):
 def test_cancel_keeps_text_and_stops(backend):
     writer = AgentWriter(backend, seed=5)
     job = Job("Write a long story about a river.", 1500, [Section("The river in spring", 1500)])
-    cancel = CancelToken()
-    streamed = []
-
-    def on_event(e):
-        if isinstance(e, SectionToken):
-            streamed.append(e.text)
-
-    t = threading.Thread(target=writer.write, args=(job,), kwargs=dict(on_event=on_event, cancel=cancel))
-    t.start()
-    deadline = time.monotonic() + 120
-    while len(streamed) < 20 and time.monotonic() < deadline and t.is_alive():
-        time.sleep(0.02)
-    cancel.cancel()
-    t.join(timeout=30)
-    assert not t.is_alive()
+    streamed, _ = write_then_cancel(writer, job, pieces=20, wait_s=120, join_s=30)
     sec = job.sections[0]
     assert sec.status == WRITING                     # interrupted, so resumable
     assert count_words(sec.text) >= 10

@@ -1,11 +1,9 @@
 """Core: the engine end to end on the real demo model (Gemma 3 270M GGUF via llama.cpp)."""
 
-import threading
-import time
-
-from longhand.core.backends.base import CancelToken, Prompt, Steer
+from helpers import write_then_cancel
+from longhand.core.backends.base import Prompt, Steer
 from longhand.core.engine.plan import DONE, WRITING, Section
-from longhand.core.engine.writer import AgentWriter, Job, SectionToken
+from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.text.wordcount import count_words, ends_sentence
 
 INSTRUCTION = "Write a 400-word story about a lighthouse keeper who finds a message in a bottle."
@@ -59,23 +57,7 @@ def test_steer_keeps_end_of_text_away(demo_backend):
 def test_cancel_from_another_thread_is_prompt_and_keeps_text(demo_backend):
     writer = AgentWriter(demo_backend, seed=5)
     job = Job("Write a long story about a river.", 1500, [Section("The river in spring", 1500)])
-    cancel = CancelToken()
-    streamed = []
-
-    def on_event(e):
-        if isinstance(e, SectionToken):
-            streamed.append(e.text)
-
-    t = threading.Thread(target=writer.write, args=(job,), kwargs=dict(on_event=on_event, cancel=cancel))
-    t.start()
-    deadline = time.monotonic() + 60
-    while len(streamed) < 30 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    cancel.cancel()
-    t0 = time.monotonic()
-    t.join(timeout=10)
-    assert not t.is_alive()
-    stopped_in = time.monotonic() - t0
+    _, stopped_in = write_then_cancel(writer, job, pieces=30, wait_s=60, join_s=10)
     sec = job.sections[0]
     assert sec.status == WRITING
     assert count_words(sec.text) >= 10

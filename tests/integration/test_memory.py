@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
+from helpers import STORY
 from longhand.core.backends.base import Sampling
 from longhand.core.engine.memory import SectionSummarizer
 from longhand.core.engine.plan import DONE, Section
 from longhand.core.text.wordcount import count_words
-
-STORY = ("Mara had kept the light on Gull Rock for eleven years. Every evening she climbed the ninety "
-         "steps, trimmed the wick and watched the beam sweep the grey water. Nothing ever came ashore "
-         "but kelp and broken crates, until the morning of the storm. The bottle was green and heavy, "
-         "wedged between two rocks below the landing. Inside, rolled tight and tied with red thread, "
-         "was a letter from a girl named Elin, who wrote that she was stranded on the island of Skarv "
-         "with her father, whose boat had sunk. Mara read it twice, then ran down to the harbour to "
-         "wake old Petter, who owned the only motorboat left in the village.")
 
 
 def test_demo_model_summarizes_a_section(demo_backend):

@@ -1,26 +1,9 @@
 """CLI: clear one-line errors for bad input (no model needed; the demo-model runs are in tests/integration/test_cli.py)."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 
-
-def run(*args, env=None, timeout=300):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "longhand", *args], capture_output=True, text=True,
-                          timeout=timeout, env=e)
-
-
-def assert_clean_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("longhand: error:"), proc.stderr
-    for n in needles:
-        assert n.lower() in lines[0].lower()
+from helpers import assert_clean_error, run
 
 
 def test_version():
