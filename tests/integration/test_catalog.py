@@ -6,20 +6,10 @@ import pytest
 
 from longhand.core.backends import gpu
 from longhand.core.backends.gpu import GiB, GpuDevice, estimate_gpu_layers
-from longhand.core.library.catalog import Machine, load_catalog
+from longhand.core.library.catalog import load_catalog
 from longhand.core.library.gguf import read_gguf
 
 GB = 1_000_000_000
-
-
-def cpu_machine(ram_free: float) -> Machine:
-    return Machine(ram_free=int(ram_free * GB), ram_total=int(64 * GB), offload_supported=False)
-
-
-def gpu_machine(vram_free_gib: float, ram_free: float = 32) -> Machine:
-    dev = GpuDevice("CUDA0", "test GPU", int(vram_free_gib * GiB), int(vram_free_gib * GiB))
-    return Machine(ram_free=int(ram_free * GB), ram_total=int(64 * GB), offload_supported=True,
-                   gpus=[dev])
 
 
 def test_demo_catalog_entry_matches_its_gguf(demo_model):
