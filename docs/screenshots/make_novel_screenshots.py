@@ -39,43 +39,21 @@ CODEX = [
 
 
 def main() -> int:
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    import make_screenshots as shots  # next to this script: the same start-up and waits
 
     out = Path(os.environ.get("OUT") or tempfile.mkdtemp(prefix="longhand-novel-"))
     out.mkdir(parents=True, exist_ok=True)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(out / "settings"))
-    app = QApplication.instance() or QApplication([])
+    app, w = shots.open_window(out / "settings", seed=5)
+    w.confirm = lambda q: True
 
     from longhand.core.engine.codex import entry_from_dict
-    from longhand.core.library.demo import demo_model_path
     from longhand.core.projects.project import Project
-    from longhand.ui.settings import EngineSettings, app_settings
-    from longhand.ui.window import MainWindow
-
-    EngineSettings(model_path=str(demo_model_path()), threads=int(os.environ.get("THREADS", "1")),
-                   seed=5).save(app_settings())
-    w = MainWindow()
-    w.ask_unsaved = lambda: "discard"
-    w.confirm = lambda q: True
-    w.resize(1280, 800)
-    w.show()
 
     def wait_until(cond, timeout: float = 3600.0) -> None:
-        loop = QEventLoop()
-        t = QTimer()
-        t.setInterval(50)
-        end = time.perf_counter() + timeout
-        t.timeout.connect(lambda: (cond() or time.perf_counter() > end) and loop.quit())
-        t.start()
-        if not cond():
-            loop.exec()
-        t.stop()
+        shots.wait_until(cond, timeout, interval_ms=50)
 
     def settle(ms: int = 500) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
+        shots.settle(ms)
 
     def laid_out() -> bool:
         """The manuscript has finished its layout: the page is as tall as its content, each

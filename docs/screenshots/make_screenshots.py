@@ -21,12 +21,13 @@ INSTRUCTION = ("Write a 900-word story about a lighthouse keeper who finds a mes
                "from her younger self.")
 
 
-def main() -> int:
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+def open_window(settings_dir: Path, seed: int):
+    """The application and its main window on the demo model (``THREADS`` threads, default 1),
+    1280x800 and shown, with QSettings in ``settings_dir``: ``(app, window)``."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    tmp = Path(tempfile.mkdtemp(prefix="longhand-shots-"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
     app = QApplication.instance() or QApplication([])
 
     from longhand.core.library.demo import demo_model_path
@@ -34,27 +35,41 @@ def main() -> int:
     from longhand.ui.window import MainWindow
 
     EngineSettings(model_path=str(demo_model_path()), threads=int(os.environ.get("THREADS", "1")),
-                   seed=3).save(app_settings())
+                   seed=seed).save(app_settings())
     w = MainWindow()
     w.ask_unsaved = lambda: "discard"
     w.resize(1280, 800)
     w.show()
+    return app, w
 
-    def wait_until(cond, timeout: float = 1800.0) -> None:
-        loop = QEventLoop()
-        t = QTimer()
-        t.setInterval(20)
-        end = time.perf_counter() + timeout
-        t.timeout.connect(lambda: (cond() or time.perf_counter() > end) and loop.quit())
-        t.start()
-        if not cond():
-            loop.exec()
-        t.stop()
 
-    def settle(ms: int = 400) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
+def wait_until(cond, timeout: float = 1800.0, interval_ms: int = 20) -> None:
+    """Run the event loop until ``cond()`` holds or ``timeout`` seconds have passed."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    t = QTimer()
+    t.setInterval(interval_ms)
+    end = time.perf_counter() + timeout
+    t.timeout.connect(lambda: (cond() or time.perf_counter() > end) and loop.quit())
+    t.start()
+    if not cond():
         loop.exec()
+    t.stop()
+
+
+def settle(ms: int = 400) -> None:
+    """Run the event loop for ``ms`` milliseconds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def main() -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="longhand-shots-"))
+    _app, w = open_window(tmp / "settings", seed=3)
 
     def shot(name: str) -> None:
         settle()
