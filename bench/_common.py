@@ -138,6 +138,37 @@ def plt():
 
 
 # ---------------------------------------------------------------------------------------
+# The desktop window (bench/gui_*.py)
+
+def open_window(prefix: str, *, engine: dict | None = None, data_home: bool = False):
+    """The real main window, offscreen unless ``QT_QPA_PLATFORM`` says otherwise, 1280x800
+    and shown, with QSettings in a new temporary folder (``prefix``); ``engine``: its engine
+    settings, saved first; ``data_home``: XDG_DATA_HOME in that folder too unless set.
+    Returns ``(app, window, folder)``; keep ``app`` alive for the run."""
+    import tempfile
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
+    if data_home:
+        os.environ.setdefault("XDG_DATA_HOME", str(tmp / "data"))
+    app = QApplication.instance() or QApplication([])
+
+    from longhand.ui.settings import EngineSettings, app_settings
+    from longhand.ui.window import MainWindow
+
+    if engine is not None:
+        EngineSettings(**engine).save(app_settings())
+    w = MainWindow()
+    w.ask_unsaved = lambda: "discard"
+    w.resize(1280, 800)
+    w.show()
+    return app, w, tmp
+
+
+# ---------------------------------------------------------------------------------------
 # Memory
 
 class PeakRSS:

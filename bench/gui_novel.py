@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(HERE))
+import _common as C  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,17 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    tmp = Path(tempfile.mkdtemp(prefix="longhand-gui-novel-"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    app = QApplication.instance() or QApplication([])
+    app, w, _tmp = C.open_window("longhand-gui-novel-")
+    app.processEvents()
 
     from longhand.core.engine import book as B
     from longhand.core.engine.plan import DONE, Section
     from longhand.core.projects.project import Project
-    from longhand.ui.window import MainWindow
 
     words = 500
     text = " ".join(["Mara walked the long shore of the drowned town at dusk."] * (words // 11))
@@ -64,12 +56,6 @@ def main(argv: list[str] | None = None) -> int:
             if c < args.chapters // 2:
                 s.text, s.status = text, DONE
             p.sections.append(s)
-
-    w = MainWindow()
-    w.ask_unsaved = lambda: "discard"
-    w.resize(1280, 800)
-    w.show()
-    app.processEvents()
 
     def timed(fn) -> float:
         t0 = time.perf_counter()

@@ -18,14 +18,12 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:
-    sys.path.insert(0, str(HERE.parent))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(HERE))
+import _common as C  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,26 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    _app, w, _tmp = C.open_window(      # _app kept alive for the run
+        "longhand-gui-bench-", engine=dict(model_path=str(C.demo_model()), threads=args.threads, seed=11),
+        data_home=True)
+    w.confirm = lambda q: True
 
-    tmp = Path(tempfile.mkdtemp(prefix="longhand-gui-bench-"))
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
-    os.environ.setdefault("XDG_DATA_HOME", str(tmp / "data"))
-    _app = QApplication.instance() or QApplication([])   # kept alive for the run
+    from PySide6.QtCore import QEventLoop, QTimer
 
     from longhand.core.engine.plan import Section
-    from longhand.core.library.demo import demo_model_path
     from longhand.core.projects.project import Project
-    from longhand.ui.settings import EngineSettings, app_settings
-    from longhand.ui.window import MainWindow
-
-    EngineSettings(model_path=str(demo_model_path()), threads=args.threads, seed=11).save(app_settings())
-    w = MainWindow()
-    w.ask_unsaved = lambda: "discard"
-    w.confirm = lambda q: True
-    w.resize(1280, 800)
-    w.show()
 
     def wait_until(cond, timeout: float = 1800.0) -> None:
         """Run the event loop (no sleeping on the GUI thread) until ``cond()`` holds."""
@@ -162,11 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if stats:
         result["write"]["words"] = stats.words
-    try:
-        from _common import machine  # bench/_common.py, when present
-        result["machine"] = machine()
-    except Exception:
-        result["machine"] = {"cores": os.cpu_count(), "load": list(os.getloadavg())}
+    result["machine"] = C.machine()
     w.close()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gui_stall.json").write_text(json.dumps(result, indent=2) + "\n")
