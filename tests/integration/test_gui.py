@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from guitools import load, window_maker
+from guitools import load
 from longhand.core.engine.plan import DONE, WRITING, Section
 from longhand.core.projects.project import Project
 from longhand.core.text.wordcount import count_words
@@ -25,12 +24,6 @@ from longhand.ui.window import MainWindow
 
 STORY = "Write a 600-word story about a lighthouse keeper who finds a message in a bottle."
 JOB_SECONDS = 600_000     # ms: generous upper bound for a model job on a loaded 2-core box
-
-
-@pytest.fixture
-def make_window(qtbot, settings_dir, demo_model):
-    with window_maker(qtbot, model_path=str(demo_model)) as make:
-        yield make
 
 
 def wait_job(qtbot, w: MainWindow, timeout: int = JOB_SECONDS) -> None:

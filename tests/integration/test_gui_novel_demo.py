@@ -7,10 +7,8 @@ The widget-level tests on the scripted backend are in tests/unit/test_gui_novel.
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
-from guitools import window_maker
 from longhand.core.engine import book as B
 from longhand.core.engine import outline_model as OM
 from longhand.core.projects.project import Project
@@ -18,12 +16,6 @@ from longhand.ui.book_outline import COL_STATUS, COL_WRITTEN
 
 BOOK = "Write a 3000-word mystery novel in chapters about a village baker who finds a stranger's diary."
 JOB_MS = 900_000      # generous: a model job on a loaded 2-core machine
-
-
-@pytest.fixture
-def make_window(qtbot, settings_dir, demo_model):
-    with window_maker(qtbot, model_path=str(demo_model)) as make:
-        yield make
 
 
 def test_plan_a_book_write_the_next_scene_and_reopen(make_window, qtbot, tmp_path):

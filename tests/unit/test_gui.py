@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, Qt, QTimer
 
 from fakes import ScriptedBackend
-from guitools import load, window_maker, written_project
+from guitools import load, written_project
 from longhand import __version__
 from longhand.core.engine.plan import EDITED, Section
 from longhand.core.errors import ModelError
@@ -48,14 +48,8 @@ class Factory:
 
 
 @pytest.fixture
-def factory():
+def factory():            # make_window (tests/unit/conftest.py) opens windows on it
     return Factory()
-
-
-@pytest.fixture
-def make_window(qtbot, settings_dir, factory):
-    with window_maker(qtbot, backend_factory=factory) as make:
-        yield make
 
 
 def wait_job(qtbot, w: MainWindow, timeout: int = JOB_SECONDS) -> None:

@@ -12,7 +12,6 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QTextCursor
 
 from fakes import ScriptedBackend
-from guitools import window_maker
 from longhand.core.backends.base import Generation
 from longhand.core.engine import book as B
 from longhand.core.engine.codex import CodexEntry
@@ -70,14 +69,8 @@ class Factory:
 
 
 @pytest.fixture
-def factory():
+def factory():            # make_window (tests/unit/conftest.py) opens windows on it
     return Factory()
-
-
-@pytest.fixture
-def make_window(qtbot, settings_dir, factory):
-    with window_maker(qtbot, backend_factory=factory) as make:
-        yield make
 
 
 def wait_job(qtbot, w: MainWindow) -> None:
