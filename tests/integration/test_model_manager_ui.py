@@ -13,6 +13,16 @@ from longhand.core.library.downloads import is_verified
 GLM_REPO = "QuantFactory/LongWriter-glm4-9b-GGUF"
 
 
+def slow_download_started(qtbot: QtBot, hub, quant: str):
+    """A dialog downloading a 4 MB file served at 100 kB/s, once its progress shows."""
+    hub.add(GLM_REPO, f"LongWriter-glm4-9b.{quant}.gguf", os.urandom(4_000_000), rate=100_000)
+    dlg = make_dialog(qtbot)
+    dlg.select("longwriter-glm4-9b", quant)
+    dlg.start_download()
+    qtbot.waitUntil(lambda: dlg.progress.value() > 0, timeout=30000)
+    return dlg
+
+
 def test_download_progress_then_use(qtbot: QtBot, models, hub):
     data = os.urandom(3_000_000)
     hub.add(GLM_REPO, "LongWriter-glm4-9b.Q2_K.gguf", data, rate=2_000_000)
@@ -42,11 +52,7 @@ def test_download_progress_then_use(qtbot: QtBot, models, hub):
 
 
 def test_cancel_keeps_a_resumable_part(qtbot: QtBot, models, hub):
-    hub.add(GLM_REPO, "LongWriter-glm4-9b.Q4_0.gguf", os.urandom(4_000_000), rate=100_000)
-    dlg = make_dialog(qtbot)
-    dlg.select("longwriter-glm4-9b", "Q4_0")
-    dlg.start_download()
-    qtbot.waitUntil(lambda: dlg.progress.value() > 0, timeout=30000)
+    dlg = slow_download_started(qtbot, hub, "Q4_0")
     qtbot.mouseClick(dlg.cancel_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: dlg.job is None, timeout=10000)
     assert "cancelled" in dlg.message.text()
@@ -97,11 +103,7 @@ def test_import_valid_and_invalid_files(qtbot: QtBot, models, demo_model, tmp_pa
 
 
 def test_closing_the_dialog_cancels_a_running_download(qtbot: QtBot, models, hub):
-    hub.add(GLM_REPO, "LongWriter-glm4-9b.Q6_K.gguf", os.urandom(4_000_000), rate=100_000)
-    dlg = make_dialog(qtbot)
-    dlg.select("longwriter-glm4-9b", "Q6_K")
-    dlg.start_download()
-    qtbot.waitUntil(lambda: dlg.progress.value() > 0, timeout=30000)
+    dlg = slow_download_started(qtbot, hub, "Q6_K")
     token = dlg.cancel_token
     dlg.reject()
     assert token.cancelled
