@@ -374,3 +374,28 @@ def test_a_section_a_few_words_short_is_a_landing_not_a_failure():
     w.write(job)
     assert not job.sections[0].needs_attention and job.sections[0].words >= 80
     assert backend.calls == 3          # the first call, then two empty ones: stalled, kept
+
+
+class RunOnBackend(ScriptedBackend):
+    """Writes one long sentence after a first short one: no sentence ends near the target."""
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.calls += 1
+        words = itertools.islice(prose(5), 10**6)
+        first = "".join(itertools.islice(words, 80)).replace(".", ",") + "."   # 90 words
+        text = first + "".join(w.replace(".", ",") for w in words)
+        out = []
+        for piece in re.findall(r"\S*\s*", text)[:max_tokens]:
+            out.append(piece)
+            if on_piece and on_piece(piece).stop:
+                return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+        return Generation("".join(out), "length", 100, 10, len(out), 0.01)
+
+
+def test_a_section_never_ends_mid_sentence_when_a_shorter_finished_one_is_not_short():
+    w = AgentWriter(RunOnBackend(), seed=1, memory=False)
+    job = job_of(110)
+    w.write(job)
+    sec = job.sections[0]
+    assert sec.text.endswith(".") and 0.8 * 110 <= sec.words < 0.92 * 110
+    assert not sec.needs_attention

@@ -379,6 +379,10 @@ class AgentWriter:
         text = text.rstrip()
         if count_words(text) > cap or (count_words(text) >= allow_from and not ends_sentence(text)):
             text = trim_to_sentence(text, min_words=allow_from if count_words(text) >= allow_from else 0)
+            if not ends_sentence(text):
+                # no sentence ends between allow_end and the cap: a shorter, finished section
+                # beats one that stops mid-sentence, while it is not short
+                text = trim_to_sentence(text, min_words=math.ceil(goal * lc.short))
         sec.text = text
         interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
         if not interrupted and count_words(text) < goal * lc.short and not needs_attention:
