@@ -87,16 +87,20 @@ def test_plan_and_write_land_in_range(backend):
     job = Job(instruction, 300, sections)
     events = []
     stats = writer.write(job, on_event=events.append)
-    # A section lands on its target, or the health check stopped a loop and flagged it (issue 14:
-    # the demo model's second section here repeats the first over the OpenAI backend at seed 7).
+    # A section lands on its target, or the health check stopped a failure and flagged it. In
+    # process, DRY keeps the demo model from retelling the section before: 90-112 %. Over
+    # llama-cpp-python's server (no DRY sampler) it loops and stalls at seed 7 (issue 14): the
+    # engine recovers, and a section may end at a full sentence from 80 % of its target
+    # (LengthControl.short) rather than mid-sentence, or is flagged.
+    low = 0.9 if backend.info.name != "openai" else writer.length.short
     for s in job.sections:
         assert s.status == DONE
-        assert s.needs_attention or 0.9 * s.target_words <= s.words <= 1.12 * s.target_words, \
+        assert s.needs_attention or low * s.target_words <= s.words <= 1.12 * s.target_words, \
             (s.words, s.target_words)
     healthy = [s for s in job.sections if not s.needs_attention]
     assert healthy and all(ends_sentence(s.text) for s in healthy)
     if not any(s.needs_attention for s in job.sections):
-        assert 0.9 * 300 <= job.words <= 1.12 * 300
+        assert low * 300 <= job.words <= 1.12 * 300
     # streamed pieces arrive as events, and the stats are filled from the backend
     assert sum(isinstance(e, SectionToken) for e in events) > 100
     assert [e.index for e in events if isinstance(e, SectionDone)] == list(range(len(sections)))

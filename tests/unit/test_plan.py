@@ -161,3 +161,11 @@ def test_short_jobs_are_not_split_into_tiny_sections():
     # long jobs keep the model's sections
     long = "\n".join(f"Paragraph {i} - Main Point: Step {i} - Word Count: 400 words" for i in range(1, 6))
     assert len(make_plan("Write", 2000, long)[0]) == 5
+
+
+def test_a_repeated_label_is_not_part_of_the_point():
+    # a model (or a server) answering with the whole first line, label included, after a
+    # prompt that already ended with "Paragraph 1 - Main Point:"
+    steps = parse_plan("Paragraph 1 - Main Point: Paragraph 1 - Main Point: Mara finds the bottle - Word Count: 60 words\n"
+                       "Paragraph 2 - Main Point: 3 ships sail at dawn - Word Count: 60 words")
+    assert [s.main_point for s in steps] == ["Mara finds the bottle", "3 ships sail at dawn"]

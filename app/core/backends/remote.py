@@ -360,7 +360,9 @@ class OpenAIBackend(Backend):
                 this_prompt = round_prompt
             else:
                 this_prompt = n_prompt + (self.count_tokens("".join(pieces)) if _round else 0)
-            prompt_tokens = prompt_tokens or this_prompt
+            # every round sends the prompt again (with the text so far): both sums count them all,
+            # so evaluated <= prompt_tokens holds (a server's prefix cache makes it smaller)
+            prompt_tokens += this_prompt
             evaluated += round_eval if round_eval is not None else this_prompt
             if finish in ("stop", "cancelled") or (finish == "length" and n_chunks >= max_tokens):
                 break

@@ -145,6 +145,11 @@ def parse_plan(text: str) -> list[ParsedStep]:
             continue
         body = line[m.end():].strip()
         body = _MAIN_POINT_LABEL.sub("", body).strip()
+        # a model (or server) that repeats the label the prompt ended with:
+        # "Paragraph 1 - Main Point: Paragraph 1 - Main Point: Mara finds the bottle"
+        again = _LEAD.match(body)
+        if again and again.group("num") and _MAIN_POINT_LABEL.match(body[again.end():].strip()):
+            body = _MAIN_POINT_LABEL.sub("", body[again.end():].strip()).strip()
         target = None
         cm = _COUNT.search(body) or _LABELLED_COUNT.search(body)
         if cm:
