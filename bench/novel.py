@@ -162,6 +162,19 @@ def main() -> int:
         elif isinstance(e, B.ChapterDone):
             print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words; summary: "
                   f"{e.summary[:100]!r}", file=sys.stderr, flush=True)
+        if type(e).__name__ == "SectionRecovery":
+            # what the health check cut, and why (to read the scenes that need attention)
+            sec = project.sections[e.index]
+            with open(out / "novel_recoveries.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"id": "novel", "chapter": sec.chapter + 1, "index": e.index,
+                                    "attempt": e.attempt, "kind": e.kind, "reasons": e.reasons,
+                                    "words_kept": e.words_kept, "words_cut": e.words_cut,
+                                    "cut_text": e.cut_text, "kept_tail": sec.text[-3000:],
+                                    "lang": detect_language(project.instruction),
+                                    "instruction": project.instruction, "main_point": sec.main_point},
+                                   ensure_ascii=False) + "\n")
+            print(f"  recovery {e.attempt} ({e.kind}): {'; '.join(e.reasons)}; kept {e.words_kept}, "
+                  f"cut {e.words_cut}", file=sys.stderr, flush=True)
         if isinstance(e, SectionDone):
             print(f"  scene done: {e.words}/{e.target_words} words, total {project.words}", file=sys.stderr,
                   flush=True)
