@@ -106,7 +106,8 @@ def main() -> int:
     writer = B.BookWriter(backend, seed=args.seed)
     run = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": C.machine(),
            "git": C.git_state(), "ctx": backend.info.n_ctx, "threads": args.threads,
-           "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2)}
+           "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2),
+           "document_tokens_at_start": sum(backend.count_tokens(s.text) for s in project.sections if s.text)}
     cancel = CancelToken()
     # Stop cleanly on SIGTERM or SIGINT (a background job ignores SIGINT): the scene being
     # written is cancelled, the project saved, this run's rows and the report written.
@@ -271,8 +272,10 @@ def report(project, results: dict, out: Path, backend) -> None:
                      "summary": ch.summary})
     done = [r for r in rows if r["status"] == "done"]
     text = project.text()
-    evaluated = sum(r["prompt_tokens_evaluated"] for r in results["runs"])
-    doc_tokens = results["runs"][-1]["document_tokens"] if results["runs"] else 0
+    # per document token written in the runs on record (a run killed outright leaves no row)
+    measured = [r for r in results["runs"] if "document_tokens_at_start" in r and not r.get("reopen")]
+    evaluated = sum(r["prompt_tokens_evaluated"] for r in measured)
+    doc_tokens = sum(r["document_tokens"] - r["document_tokens_at_start"] for r in measured)
     summary = {
         "chapters_planned": len(project.chapters), "chapters_written": len(done),
         "words": project.words, "target": project.target_words,
