@@ -399,3 +399,20 @@ def test_a_section_never_ends_mid_sentence_when_a_shorter_finished_one_is_not_sh
     sec = job.sections[0]
     assert sec.text.endswith(".") and 0.8 * 110 <= sec.words < 0.92 * 110
     assert not sec.needs_attention
+
+
+def test_a_loop_of_short_lines_is_stopped_and_cut_before_its_third_repeat():
+    # the novel benchmark's scene 87: each line repeats, the 4-gram share stays at 0.40
+    text = CLEAN + ("\n\n***Thank God for dreams!!!\n\n***I could not sleep!!!\n\n***I was in bed.") * 4
+    m = HealthMonitor(EN, topic_text="library town books")
+    stopped = None
+    for i in range(5, len(text) + 1, 5):
+        stopped = stopped or m.feed(text[:i])
+    assert stopped is not None and stopped.kind == "loop" and "repeats 3 times" in stopped.reasons[0]
+    kept = m.healthy_prefix(text)
+    assert kept.count("Thank God for dreams") <= 2
+    # a two-word heading used three times ("In conclusion", a clean essay of the calibration set)
+    # is not a loop; three-word lines are counted
+    from longhand.core.text.health import repeated_line
+    assert repeated_line("In conclusion\nIt rained.\nIn conclusion\nIn conclusion") == (0, "")
+    assert repeated_line("I was in bed.\n***I was in bed!\nI WAS IN BED") == (3, "i was in bed")

@@ -177,6 +177,22 @@ def topic_overlap(text: str, topic: set[str], lang: str) -> int:
     return len(topic_keys(text, lang) & topic) if topic else 0
 
 
+def repeated_line(text: str, min_units: int = 3) -> tuple[int, str]:
+    """(count, line) of the line of ``min_units`` or more units that occurs most often in
+    ``text`` (compared in lower case, punctuation ignored). A loop of short lines ("***Thank
+    God for dreams!!!", "***I was in bed.", the novel benchmark) repeats whole lines while
+    its 4-gram share stays under the threshold."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        key = " ".join(units(line))
+        if len(key.split()) >= min_units:
+            counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return 0, ""
+    line = max(counts, key=lambda k: counts[k])
+    return counts[line], line
+
+
 def sentence_ends(text: str) -> list[int]:
     """Offsets just after each sentence end in ``text``."""
     return [m.end() for m in _SENTENCE_END.finditer(text)]
@@ -196,6 +212,7 @@ class Thresholds:
     compression: float = 0.30        # zlib ratio of the last ~1,500 characters (en)
     compression_zh: float = 0.30     # the same for Chinese text (3 bytes a character)
     repeats: float = 0.40            # share of the last window's 4-grams seen before
+    line_repeats: int = 3            # the same line (3+ words) this many times is a loop
     language_window: float = 0.5     # share of the last window in the request's language
     language_section: float = 0.9    # share of the section's new text, from 100 units on
     drift_words: int = 300           # a stretch this long with no topic key is drift
@@ -250,6 +267,9 @@ def check_text(text: str, lang: str, *, seen: set | None = None, topic: set[str]
         h.reasons.append(f"loop: compresses to {h.compression:.2f}")
     if h.repeats > t.repeats:
         h.reasons.append(f"loop: {h.repeats:.2f} of the 4-grams repeat earlier text")
+    n_line, line = repeated_line(text)
+    if n_line >= t.line_repeats:
+        h.reasons.append(f"loop: the line {line[:40]!r} repeats {n_line} times")
     if h.language is not None and h.language < t.language_section:
         h.reasons.append(f"language: only {h.language:.2f} of the text is in the request's language")
     if topic and h.topic == 0 and len(u) >= t.drift_words:
@@ -325,6 +345,9 @@ class HealthMonitor:
             h.reasons.append(f"loop: the recent text compresses to {h.compression:.2f}")
         if h.repeats > t.repeats:
             h.reasons.append(f"loop: {h.repeats:.2f} of the recent 4-grams repeat earlier text")
+        n_line, line = repeated_line(new)
+        if n_line >= t.line_repeats:
+            h.reasons.append(f"loop: the line {line[:40]!r} repeats {n_line} times")
         if h.language is not None and (h.language < t.language_window or (
                 len(u) >= 100 and whole_lang is not None and whole_lang < t.language_section)):
             h.reasons.append(f"language: {h.language:.2f} of the recent text is in the request's language")
