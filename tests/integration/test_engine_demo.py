@@ -69,7 +69,12 @@ def test_cancel_from_another_thread_is_prompt_and_keeps_text(demo_backend):
     writer.write(job)
     assert sec.status == DONE
     assert sec.text.startswith(before.rstrip()[:200])
-    assert sec.words >= 0.92 * sec.target_words
+    # on target, or (no sentence ending between 92 % and the cap) at the last full sentence
+    # from 80 % (LengthControl.short); never flagged
+    assert sec.words >= 0.92 * sec.target_words or (
+        sec.words >= writer.length.short * sec.target_words and ends_sentence(sec.text)), \
+        (sec.words, sec.target_words, sec.text[-200:])
+    assert not sec.needs_attention
 
 
 def test_chinese_instruction_counts_characters(demo_backend):
