@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
-from ..text.health import Health, HealthMonitor
+from ..text.health import Health, HealthMonitor, sentence_ends
 from ..text.language import ZH, detect_language
 from ..text.wordcount import count_words, ends_sentence, has_cjk, trim_to_sentence
 from .events import (  # noqa: F401
@@ -539,7 +539,7 @@ def _drop_tail(text: str, keep: int = 0) -> str:
     body = text.rstrip()
     cut = body.rsplit("\n\n", 1)[0] if "\n\n" in body[keep:] else ""
     if not cut.strip():
-        ends = [m.end() for m in re.finditer(r"[.!?。！？][”\"’')\]]*(?=\s)", body)]
+        ends = [e for e in sentence_ends(body) if e < len(body)]     # the last sentence goes
         cut = body[:ends[-1]] if ends else ""
     return cut.rstrip() if len(cut.rstrip()) >= keep and cut.strip() else text
 
