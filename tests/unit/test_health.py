@@ -416,3 +416,55 @@ def test_a_loop_of_short_lines_is_stopped_and_cut_before_its_third_repeat():
     from longhand.core.text.health import repeated_line
     assert repeated_line("In conclusion\nIt rained.\nIn conclusion\nIn conclusion") == (0, "")
     assert repeated_line("I was in bed.\n***I was in bed!\nI WAS IN BED") == (3, "i was in bed")
+
+
+FORMULA = "And that is how the story goes on."
+
+
+class FormulaBackend(ScriptedBackend):
+    """The zh08 failure in miniature: a paragraph that ends on a closing formula pulls the
+    model into junk whenever it is asked to write on after it; from anywhere else it writes
+    on cleanly. The first call writes two paragraphs, the formula, then junk."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.continued_from: list[str] = []
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.calls += 1
+        before = prompt.text().rstrip()
+        self.continued_from.append(before[-40:])
+        good = prose(self.calls * 31)
+        junk = itertools.cycle([" es", " ue", " li", " to", " ltollsons", " es", " es", " ue"])
+        if self.calls == 1:
+            head = [next(good) for _ in range(40)] + ["\n\n"] + [next(good) for _ in range(24)]
+            pieces = itertools.chain(head, [" " + FORMULA], junk)
+        elif before.endswith(FORMULA):
+            pieces = junk
+        else:
+            pieces = good
+        out, n, finish = [], 0, "length"
+        for piece in itertools.islice(pieces, max_tokens):
+            out.append(piece)
+            n += 1
+            steer = (on_piece(piece) if on_piece else None) or Steer()
+            if steer.stop:
+                finish = "stop"
+                break
+        return Generation("".join(out), finish, 100, 10, n, 0.01)
+
+
+def test_a_recovery_failing_at_the_same_spot_cuts_further_back():
+    backend = FormulaBackend()
+    events = []
+    w = AgentWriter(backend, seed=1, memory=False)
+    w.write(job := job_of(200), on_event=events.append)
+    sec = job.sections[0]
+    rec = [e for e in events if isinstance(e, SectionRecovery)]
+    # the first recovery keeps the formula (it is a healthy sentence); the second fails at the
+    # same spot and takes the formula's paragraph with it; then the section is written on
+    assert len(rec) == 2, [(e.kind, e.words_kept) for e in rec]
+    assert rec[1].words_kept < rec[0].words_kept
+    assert FORMULA not in sec.text and not sec.needs_attention
+    assert sec.words >= 0.92 * 200 and junk_share(sec.text) <= 0.03
+    assert not backend.continued_from[-1].endswith(FORMULA)

@@ -54,6 +54,11 @@ from .status import SectionStatus
 log = logging.getLogger(__name__)
 
 MIN_TARGET = 50
+# A recovery whose cut keeps at most this many words (Chinese: characters) more than the last
+# recovery's kept failed "at the same spot"; it cuts one paragraph or sentence further back.
+# (zh08 on the demo model restarted at 79, 79, 79 and 91 characters and wrote the same closing
+# formula each time: bench/results/health/zh08/recoveries.jsonl.)
+_SAME_SPOT = 15
 MAX_TARGET = 200_000
 
 
@@ -271,6 +276,7 @@ class AgentWriter:
         sampling = self.sampling
         self._firm_language = self._short_context = False
         recoveries, continuations, needs_attention, empty_last = 0, 0, False, False
+        recovered_at: int | None = None      # words kept by the last recovery's cut
         while continuations <= lc.max_continuations:
             words = count_words(text)
             if words >= allow_from or (cancel is not None and cancel.cancelled):
@@ -329,6 +335,12 @@ class AgentWriter:
                 recoveries += 1
                 written, before_cut = count_words(text), text
                 text = monitor.healthy_prefix(text)
+                if recovered_at is not None and count_words(text) <= recovered_at + _SAME_SPOT:
+                    # The last recovery failed at the same spot: the text before it is what
+                    # pulls the model into the failure (a closing formula, the start of a
+                    # copy), so this time it goes too: one paragraph, or one sentence, further.
+                    text = _drop_tail(text, keep=monitor.protected)
+                recovered_at = count_words(text)
                 sec.text = text
                 emit(SectionRecovery(index, recoveries, bad.kind, list(bad.reasons), count_words(text),
                                      written - count_words(text), before_cut[len(text):][:6000]))
