@@ -426,8 +426,9 @@ class FormulaBackend(ScriptedBackend):
     model into junk whenever it is asked to write on after it; from anywhere else it writes
     on cleanly. The first call writes two paragraphs, the formula, then junk."""
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, always_fail: bool = False, **kw) -> None:
         super().__init__(**kw)
+        self.always_fail = always_fail       # from the second call on, junk from anywhere
         self.continued_from: list[str] = []
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
@@ -439,7 +440,7 @@ class FormulaBackend(ScriptedBackend):
         if self.calls == 1:
             head = [next(good) for _ in range(40)] + ["\n\n"] + [next(good) for _ in range(24)]
             pieces = itertools.chain(head, [" " + FORMULA], junk)
-        elif before.endswith(FORMULA):
+        elif before.endswith(FORMULA) or self.always_fail:
             pieces = junk
         else:
             pieces = good
@@ -468,3 +469,16 @@ def test_a_recovery_failing_at_the_same_spot_cuts_further_back():
     assert FORMULA not in sec.text and not sec.needs_attention
     assert sec.words >= 0.92 * 200 and junk_share(sec.text) <= 0.03
     assert not backend.continued_from[-1].endswith(FORMULA)
+
+
+def test_a_hopeless_section_keeps_the_most_healthy_text_any_attempt_reached():
+    events = []
+    w = AgentWriter(FormulaBackend(always_fail=True), seed=1, memory=False)
+    w.write(job := job_of(200), on_event=events.append)
+    sec = job.sections[0]
+    rec = [e for e in events if isinstance(e, SectionRecovery)]
+    kept = [e.words_kept for e in rec]
+    # each failed attempt cut further back; giving up, the section keeps the longest healthy text
+    assert len(rec) == w.length.max_recoveries + 1 and kept[1] < kept[0], kept
+    assert sec.needs_attention and sec.words == kept[-1] == max(kept)
+    assert FORMULA in sec.text and junk_share(sec.text) == 0.0

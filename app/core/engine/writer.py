@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -277,6 +278,7 @@ class AgentWriter:
         self._firm_language = self._short_context = False
         recoveries, continuations, needs_attention, empty_last = 0, 0, False, False
         recovered_at: int | None = None      # words kept by the last recovery's cut
+        best_healthy = text                  # the longest text a recovery's cut kept
         while continuations <= lc.max_continuations:
             words = count_words(text)
             if words >= allow_from or (cancel is not None and cancel.cancelled):
@@ -335,15 +337,22 @@ class AgentWriter:
                 recoveries += 1
                 written, before_cut = count_words(text), text
                 text = monitor.healthy_prefix(text)
-                if recovered_at is not None and count_words(text) <= recovered_at + _SAME_SPOT:
+                if count_words(text) > count_words(best_healthy):
+                    best_healthy = text
+                if recoveries > lc.max_recoveries:
+                    # giving up: keep the most healthy text any attempt reached (a cut further
+                    # back below was a bet on the next attempt that did not pay)
+                    text = best_healthy
+                elif recovered_at is not None and count_words(text) <= recovered_at + _SAME_SPOT:
                     # The last recovery failed at the same spot: the text before it is what
                     # pulls the model into the failure (a closing formula, the start of a
                     # copy), so this time it goes too: one paragraph, or one sentence, further.
                     text = _drop_tail(text, keep=monitor.protected)
                 recovered_at = count_words(text)
                 sec.text = text
+                same = len(os.path.commonprefix([text, before_cut]))
                 emit(SectionRecovery(index, recoveries, bad.kind, list(bad.reasons), count_words(text),
-                                     written - count_words(text), before_cut[len(text):][:6000]))
+                                     max(0, written - count_words(text)), before_cut[same:][:6000]))
                 log.info("section %d: %s; cut back to %d words (recovery %d)", index + 1,
                          "; ".join(bad.reasons), count_words(text), recoveries)
                 if recoveries > lc.max_recoveries:
