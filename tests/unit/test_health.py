@@ -482,3 +482,20 @@ def test_a_hopeless_section_keeps_the_most_healthy_text_any_attempt_reached():
     assert len(rec) == w.length.max_recoveries + 1 and kept[1] < kept[0], kept
     assert sec.needs_attention and sec.words == kept[-1] == max(kept)
     assert FORMULA in sec.text and junk_share(sec.text) == 0.0
+
+
+def test_the_same_part_written_again_in_a_third_section_is_a_loop_a_recurring_heading_is_not():
+    def filler(seed: int) -> str:                 # prose that never repeats itself
+        return "".join(itertools.islice(prose(seed), 120)).strip() + "\n"
+
+    part = ("A small win / reward\n\nThe setting of this short video shows an unexpected event where "
+            "Mr Kingfisher works late.\n")
+    reference = "\n\n".join(filler(k) + part for k in (1, 2))
+    bad = HealthMonitor(EN, reference=reference).feed(filler(3) + part + filler(4), final=True)
+    assert bad is not None and bad.kind == "loop" and "small win" in " ".join(bad.reasons)
+    # twice is not yet a loop
+    assert HealthMonitor(EN, reference=filler(1) + part).feed(filler(3) + part + filler(4), final=True) is None
+    # a report's recurring sub-heading before different paragraphs is no loop either
+    report = "\n\n".join(f"Key points of the chapter\n\n{filler(k)}" for k in (5, 6))
+    m = HealthMonitor(EN, reference=report)
+    assert m.feed(f"Key points of the chapter\n\n{filler(7)}", final=True) is None

@@ -10,7 +10,8 @@ the check knew that failure (``health/*.longhand``) and failed sections collecte
 and what the engine's recoveries cut in the issue-14 benchmark runs (``recoveries.jsonl``).
 
 Every section is labelled by an offline judge that is deliberately *not* the streaming
-check: whole-section figures and the longest span copied from earlier text. The streaming
+check: whole-section figures, the longest span copied from earlier text, and a line with the
+start of the next one that two earlier sections already hold. The streaming
 :class:`HealthMonitor` (fed the section piece by piece, with the earlier sections as its
 reference, exactly as the engine runs it) must pass every clean section and stop every
 failed one. Sections the judge calls neither are not used.
@@ -63,6 +64,26 @@ def run_together_letters(text: str) -> float:
     return sum(len(r) for r in runs if len(r) >= 20) / letters if letters else 0.0
 
 
+def blocks(text: str) -> list[str]:
+    """Each line of 4+ units with the first 4 units of the line after it ("a small win
+    reward | the setting of this")."""
+    lines = [units(ln) for ln in text.splitlines() if ln.strip()]
+    return [" ".join(a) + " | " + " ".join(b[:4]) for a, b in zip(lines, lines[1:])
+            if len(a) >= 4 and len(b) >= 4]
+
+
+def recurring_block(text: str, earlier: str) -> bool:
+    """A line and the start of the next one that the earlier text already has, standing a
+    third time (or more) in all: the same part of a section, written again."""
+    before: dict[str, int] = {}
+    for b in blocks(earlier):
+        before[b] = before.get(b, 0) + 1
+    here: dict[str, int] = {}
+    for b in blocks(text):
+        here[b] = here.get(b, 0) + 1
+    return any(before.get(b, 0) and n + before[b] >= 3 for b, n in here.items())
+
+
 def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
     """"clean", "failed" or "" (neither: not used for calibration)."""
     u = units(text)
@@ -77,7 +98,8 @@ def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
     copied = longest_copied_span(text, earlier)
     ratio = compression_ratio(text[-1500:])
     runs = run_together_letters(text)
-    if junk > 0.05 or share < 0.8 or copied >= 40 or ratio < 0.25 or runs > 0.10:
+    if junk > 0.05 or share < 0.8 or copied >= 40 or ratio < 0.25 or runs > 0.10 or \
+            recurring_block(text, earlier):
         return "failed"
     if junk <= 0.03 and share >= 0.95 and copied < 12 and ratio >= 0.40 and runs < 0.03:
         return "clean"
@@ -117,8 +139,12 @@ def documents() -> list[tuple[str, str, str, list[tuple[str, str]]]]:
     prompts = {}
     if PROMPTS.exists():
         prompts = {json.loads(ln)["id"]: json.loads(ln) for ln in PROMPTS.read_text("utf-8").splitlines() if ln}
-    lt, lj = RESULTS / "length_texts.jsonl", RESULTS / "length.json"
-    if lt.exists() and lj.exists():
+    # the length set's outputs: before the check (bench/results) and with it (health/...)
+    for lt in sorted(RESULTS.glob("**/length_texts.jsonl")):
+        lj = lt.with_name("length.json")
+        if not lj.exists():
+            continue
+        where = lt.parent.relative_to(RESULTS).as_posix()
         rows = {r["id"]: r for r in json.loads(lj.read_text("utf-8"))["prompts"]}
         for ln in lt.read_text("utf-8").splitlines():
             d = json.loads(ln)
@@ -128,7 +154,8 @@ def documents() -> list[tuple[str, str, str, list[tuple[str, str]]]]:
             parts = split_by_counts(d["text"], [s["words"] for s in row["sections"]])
             if parts:
                 points = [s.get("main_point", "") for s in row["sections"]]
-                docs.append((f"length:{d['id']}", detect_language(p["prompt"]), p["prompt"],
+                name = "length" if where == "." else f"length/{where}"
+                docs.append((f"{name}:{d['id']}", detect_language(p["prompt"]), p["prompt"],
                              list(zip(points, parts))))
     nm = RESULTS / "novel_memory.longhand"
     if nm.exists():

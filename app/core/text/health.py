@@ -177,16 +177,44 @@ def topic_overlap(text: str, topic: set[str], lang: str) -> int:
     return len(topic_keys(text, lang) & topic) if topic else 0
 
 
-def repeated_line(text: str, min_units: int = 3) -> tuple[int, str]:
-    """(count, line) of the line of ``min_units`` or more units that occurs most often in
-    ``text`` (compared in lower case, punctuation ignored). A loop of short lines ("***Thank
-    God for dreams!!!", "***I was in bed.", the novel benchmark) repeats whole lines while
-    its 4-gram share stays under the threshold."""
+def line_counts(text: str, min_units: int = 3) -> dict[str, int]:
+    """How often each line of ``min_units`` or more units stands in ``text`` (compared in
+    lower case, punctuation ignored)."""
     counts: dict[str, int] = {}
     for line in text.splitlines():
         key = " ".join(units(line))
         if len(key.split()) >= min_units:
             counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def opening_lines(text: str, min_units: int = 4, lead: int = 4) -> dict[str, int]:
+    """How often each line of ``min_units`` or more units stands in ``text``, for the loop
+    check across sections. A line that ends a sentence counts as it is; a line that does not
+    (a heading: "A small win / reward") counts with the first ``lead`` units of the line
+    after it, so a report's recurring "Key points" before different paragraphs is no loop,
+    while the same heading before the same opening is."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    counts: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        u = units(line)
+        if len(u) < min_units:
+            continue
+        key = " ".join(u)
+        if not _SENTENCE_END.search(line.rstrip()[-3:] + " "):
+            nxt = units(lines[i + 1])[:lead] if i + 1 < len(lines) else []
+            if len(nxt) < lead:
+                continue
+            key += " / " + " ".join(nxt)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def repeated_line(text: str, min_units: int = 3) -> tuple[int, str]:
+    """(count, line) of the line of ``min_units`` or more units that occurs most often in
+    ``text``. A loop of short lines ("***Thank God for dreams!!!", "***I was in bed.", the
+    novel benchmark) repeats whole lines while its 4-gram share stays under the threshold."""
+    counts = line_counts(text, min_units)
     if not counts:
         return 0, ""
     line = max(counts, key=lambda k: counts[k])
@@ -213,6 +241,11 @@ class Thresholds:
     compression_zh: float = 0.30     # the same for Chinese text (3 bytes a character)
     repeats: float = 0.40            # share of the last window's 4-grams seen before
     line_repeats: int = 3            # the same line (3+ words) this many times is a loop
+    # ... counting the sections before too, for a line of this many words (a heading with the
+    # start of its paragraph): the en12 job on record put "A small win / reward" and "The
+    # setting of this (short video|story) shows..." in six sections in a row, each section
+    # passing every other measure
+    line_repeats_units: int = 4
     language_window: float = 0.5     # share of the last window in the request's language
     language_section: float = 0.9    # share of the section's new text, from 100 units on
     drift_words: int = 300           # a stretch this long with no topic key is drift
@@ -297,6 +330,7 @@ class HealthMonitor:
         self.every = every
         self._last = 0
         self.seen = set(grams(units(reference[-20000:]))) if reference else set()
+        self.lines = opening_lines(reference[-20000:], thresholds.line_repeats_units) if reference else {}
         self.topic = topic_keys(topic_text, lang) if topic_text else set()
         self.last: Health | None = None
 
@@ -348,6 +382,12 @@ class HealthMonitor:
         n_line, line = repeated_line(new)
         if n_line >= t.line_repeats:
             h.reasons.append(f"loop: the line {line[:40]!r} repeats {n_line} times")
+        elif self.lines:
+            for key, n in opening_lines(new, t.line_repeats_units).items():
+                if key in self.lines and n + self.lines[key] >= t.line_repeats:
+                    h.reasons.append(f"loop: the line {key[:40]!r} stands {n + self.lines[key]} times "
+                                     "in this section and the ones before")
+                    break
         if h.language is not None and (h.language < t.language_window or (
                 len(u) >= 100 and whole_lang is not None and whole_lang < t.language_section)):
             h.reasons.append(f"language: {h.language:.2f} of the recent text is in the request's language")
