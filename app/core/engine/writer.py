@@ -55,12 +55,12 @@ from .status import SectionStatus
 log = logging.getLogger(__name__)
 
 MIN_TARGET = 50
+MAX_TARGET = 200_000
 # A recovery whose cut keeps at most this many words (Chinese: characters) more than the last
 # recovery's kept failed "at the same spot"; it cuts one paragraph or sentence further back.
 # (zh08 on the demo model restarted at 79, 79, 79 and 91 characters and wrote the same closing
 # formula each time: bench/results/health/zh08/recoveries.jsonl.)
 _SAME_SPOT = 15
-MAX_TARGET = 200_000
 
 
 @dataclass
