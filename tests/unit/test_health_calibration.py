@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from longhand.core.engine.plan import is_story
 from longhand.core.text.health import HealthMonitor, compression_ratio, fragments, topic_keys, units
 from longhand.core.text.language import detect_language, language_share
 from longhand.core.text.wordcount import count_words
@@ -64,27 +65,29 @@ def run_together_letters(text: str) -> float:
     return sum(len(r) for r in runs if len(r) >= 20) / letters if letters else 0.0
 
 
-def blocks(text: str) -> list[str]:
+def blocks(text: str, story: bool = False) -> list[str]:
     """Each line of 4+ units with the first 4 units of the line after it ("a small win
-    reward | the setting of this")."""
+    reward | the setting of this"); in a story, each line of 4+ units alone as well."""
     lines = [units(ln) for ln in text.splitlines() if ln.strip()]
-    return [" ".join(a) + " | " + " ".join(b[:4]) for a, b in zip(lines, lines[1:])
-            if len(a) >= 4 and len(b) >= 4]
+    out = [" ".join(a) + " | " + " ".join(b[:4]) for a, b in zip(lines, lines[1:])
+           if len(a) >= 4 and len(b) >= 4]
+    return out + ([" ".join(a) for a in lines if len(a) >= 4] if story else [])
 
 
-def recurring_block(text: str, earlier: str) -> bool:
+def recurring_block(text: str, earlier: str, story: bool = False) -> bool:
     """A line and the start of the next one that the earlier text already has, standing a
-    third time (or more) in all: the same part of a section, written again."""
+    third time (or more) in all: the same part of a section, written again. In a story,
+    the same line alone (fiction repeats no sub-headings)."""
     before: dict[str, int] = {}
-    for b in blocks(earlier):
+    for b in blocks(earlier, story):
         before[b] = before.get(b, 0) + 1
     here: dict[str, int] = {}
-    for b in blocks(text):
+    for b in blocks(text, story):
         here[b] = here.get(b, 0) + 1
     return any(before.get(b, 0) and n + before[b] >= 3 for b, n in here.items())
 
 
-def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
+def judge(text: str, earlier: str, lang: str, topic: str = "", story: bool = False) -> str:
     """"clean", "failed" or "" (neither: not used for calibration)."""
     u = units(text)
     if len(u) < 60:
@@ -99,16 +102,16 @@ def judge(text: str, earlier: str, lang: str, topic: str = "") -> str:
     ratio = compression_ratio(text[-1500:])
     runs = run_together_letters(text)
     if junk > 0.05 or share < 0.8 or copied >= 40 or ratio < 0.25 or runs > 0.10 or \
-            recurring_block(text, earlier):
+            recurring_block(text, earlier, story):
         return "failed"
     if junk <= 0.03 and share >= 0.95 and copied < 12 and ratio >= 0.40 and runs < 0.03:
         return "clean"
     return ""
 
 
-def stream(text: str, lang: str, reference: str, topic: str):
+def stream(text: str, lang: str, reference: str, topic: str, story: bool = False):
     """Feed ``text`` to a monitor the way the engine does (a few characters at a time)."""
-    m = HealthMonitor(lang, reference=reference, topic_text=topic)
+    m = HealthMonitor(lang, reference=reference, topic_text=topic, story=story)
     for i in range(5, len(text) + 1, 5):
         h = m.feed(text[:i])
         if h is not None:
@@ -189,9 +192,10 @@ def labelled():
         earlier: list[str] = []
         for i, (point, text) in enumerate(sections):
             topic = " ".join([instruction, point, earlier[-1][-3000:] if earlier else ""])
-            label = judge(text, "\n\n".join(earlier), lang, topic)
+            label = judge(text, "\n\n".join(earlier), lang, topic, is_story(instruction))
             if label:
-                out.append((f"{name}#{i + 1}", label, lang, text, "\n\n".join(earlier[-6:]), topic))
+                out.append((f"{name}#{i + 1}", label, lang, text, "\n\n".join(earlier[-6:]), topic,
+                            is_story(instruction)))
             earlier.append(text)
     return out
 
@@ -208,7 +212,7 @@ def recovery_samples():
             cut, kept = d.get("cut_text", ""), d.get("kept_tail", "")
             if judge(cut, kept, d["lang"], d["instruction"] + " " + d.get("main_point", "")) == "failed":
                 out.append((f"cut:{d['id']}#{d['index'] + 1}.{d['attempt']}", "failed", d["lang"], kept + cut,
-                            "", d["instruction"] + " " + d.get("main_point", "")))
+                            "", d["instruction"] + " " + d.get("main_point", ""), is_story(d["instruction"])))
     return out
 
 
@@ -226,13 +230,13 @@ def test_the_calibration_set_is_there():
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[1] == "clean"], ids=lambda c: c[0])
 def test_clean_sections_pass(case):
-    name, _, lang, text, reference, topic = case
-    h = stream(text, lang, reference, topic)
+    name, _, lang, text, reference, topic, story = case
+    h = stream(text, lang, reference, topic, story)
     assert h is None, f"{name} flagged: {h.reasons}"
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[1] == "failed"], ids=lambda c: c[0])
 def test_failed_sections_are_stopped(case):
-    name, _, lang, text, reference, topic = case
-    h = stream(text, lang, reference, topic)
+    name, _, lang, text, reference, topic, story = case
+    h = stream(text, lang, reference, topic, story)
     assert h is not None, f"{name} passed the check"

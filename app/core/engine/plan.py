@@ -214,6 +214,11 @@ def rescale(targets: list[int | None], total: int) -> list[int]:
 _STORY_WORDS = re.compile(r"\b(?:stor(?:y|ies)|novels?|novella|tales?|fiction|chapters?|narratives?|fables?"
                           r"|scenes?)\b|小说|故事|童话", re.I)
 
+def is_story(instruction: str) -> bool:
+    """Does the request ask for fiction (a story, novel, tale...)?"""
+    return bool(_STORY_WORDS.search(instruction))
+
+
 # Fallback arcs: stages, each with distinct steps (title, main point). A long fallback plan
 # takes several steps of a stage, never the same step twice: repeated steps under one heading
 # made the demo model copy the earlier section, and its anti-repetition samplers then turned
@@ -363,7 +368,7 @@ def fallback_plan(instruction: str, target_words: int, lang: str | None = None) 
     lang = lang or detect_language(instruction)
     lang = "zh" if lang == ZH else "en"
     n = expected_sections(target_words)
-    kind = "story" if _STORY_WORDS.search(instruction) else "essay"
+    kind = "story" if is_story(instruction) else "essay"
     arc = _ARCS[(kind, lang)]
     if n == 1:
         title, point = arc[0][0]

@@ -47,7 +47,7 @@ from .events import (  # noqa: F401
     SectionStarted,
     SectionToken,
 )
-from .plan import DONE, WRITING, Section, expected_sections, fallback_plan, make_plan, plan_problem
+from .plan import DONE, WRITING, Section, expected_sections, fallback_plan, is_story, make_plan, plan_problem
 from .prompts import example_plan, plan_lead, plan_prompt, write_prompt
 from .revise import start_new_take
 from .status import SectionStatus
@@ -431,7 +431,7 @@ class AgentWriter:
         topic = " ".join([job.instruction, job.bible, sec.main_point, sec.heading,
                           earlier[-1][-3000:] if earlier else ""])
         return HealthMonitor(detect_language(job.instruction), reference="\n\n".join(earlier),
-                             topic_text=topic, protected=protected)
+                             topic_text=topic, protected=protected, story=is_story(job.instruction))
 
     def _recovery_sampling(self, attempt: int, kind: str) -> Sampling:
         """Changed conditions for recovery ``attempt`` (1, 2, ...) after a failure of ``kind``.

@@ -193,12 +193,14 @@ def line_counts(text: str, min_units: int = 3) -> dict[str, int]:
     return counts
 
 
-def opening_lines(text: str, min_units: int = 4, lead: int = 4) -> dict[str, int]:
+def opening_lines(text: str, min_units: int = 4, lead: int = 4, story: bool = False) -> dict[str, int]:
     """How often each line of ``min_units`` or more units stands in ``text``, for the loop
     check across sections. A line that ends a sentence counts as it is; a line that does not
     (a heading: "A small win / reward") counts with the first ``lead`` units of the line
     after it, so a report's recurring "Key points" before different paragraphs is no loop,
-    while the same heading before the same opening is."""
+    while the same heading before the same opening is. In a story (``story``) a heading
+    counts as it is: fiction has no recurring sub-headings (en12's clockmakers' story kept "A
+    small win / reward" before 13 different paragraphs)."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     counts: dict[str, int] = {}
     for i, line in enumerate(lines):
@@ -206,7 +208,7 @@ def opening_lines(text: str, min_units: int = 4, lead: int = 4) -> dict[str, int
         if len(u) < min_units:
             continue
         key = " ".join(u)
-        if not _SENTENCE_END.search(line.rstrip()[-3:] + " "):
+        if not story and not _SENTENCE_END.search(line.rstrip()[-3:] + " "):
             nxt = units(lines[i + 1])[:lead] if i + 1 < len(lines) else []
             if len(nxt) < lead:
                 continue
@@ -332,14 +334,16 @@ class HealthMonitor:
     """
 
     def __init__(self, lang: str, *, reference: str = "", topic_text: str = "", protected: int = 0,
-                 thresholds: Thresholds = DEFAULT, every: int = 48) -> None:
+                 thresholds: Thresholds = DEFAULT, every: int = 48, story: bool = False) -> None:
         self.lang = lang
         self.t = thresholds
         self.protected = protected
         self.every = every
         self._last = 0
         self.seen = set(grams(units(reference[-20000:]))) if reference else set()
-        self.lines = opening_lines(reference[-20000:], thresholds.line_repeats_units) if reference else {}
+        self.story = story            # fiction: a heading-like line repeated across sections is a loop
+        self.lines = opening_lines(reference[-20000:], thresholds.line_repeats_units, story=story) \
+            if reference else {}
         self.topic = topic_keys(topic_text, lang) if topic_text else set()
         self.last: Health | None = None
 
@@ -392,7 +396,7 @@ class HealthMonitor:
         if n_line >= t.line_repeats:
             h.reasons.append(f"loop: the line {line[:40]!r} repeats {n_line} times")
         elif self.lines:
-            for key, n in opening_lines(new, t.line_repeats_units).items():
+            for key, n in opening_lines(new, t.line_repeats_units, story=self.story).items():
                 if key in self.lines and n + self.lines[key] >= t.line_repeats:
                     h.reasons.append(f"loop: the line {key[:40]!r} stands {n + self.lines[key]} times "
                                      "in this section and the ones before")
