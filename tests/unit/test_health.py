@@ -505,3 +505,16 @@ def test_the_same_part_written_again_in_a_third_section_is_a_loop_a_recurring_he
     report = "\n\n".join(f"Key points of the chapter\n\n{filler(k)}" for k in (5, 6))
     m = HealthMonitor(EN, reference=report)
     assert m.feed(f"Key points of the chapter\n\n{filler(7)}", final=True) is None
+
+
+def test_in_a_story_a_heading_line_standing_a_third_time_is_a_loop_whatever_follows_it():
+    def filler(seed: int) -> str:
+        return "".join(itertools.islice(prose(seed), 120)).strip() + "\n"
+
+    heading = "A small win / reward\n\n"
+    reference = "\n\n".join(heading + filler(k) for k in (1, 2))
+    third = filler(3) + heading + filler(4)
+    bad = HealthMonitor(EN, reference=reference, story=True).feed(third, final=True)
+    assert bad is not None and bad.kind == "loop" and "small win" in " ".join(bad.reasons)
+    # the same in a report: a recurring sub-heading before different paragraphs
+    assert HealthMonitor(EN, reference=reference).feed(third, final=True) is None
