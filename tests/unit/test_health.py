@@ -6,6 +6,8 @@ import itertools
 import json
 import re
 
+import pytest
+
 from fakes import ScriptedBackend
 from longhand.core.backends.base import Generation, Steer
 from longhand.core.engine.events import SectionDone, SectionRecovery
@@ -432,9 +434,10 @@ class FormulaBackend(ScriptedBackend):
     model into junk whenever it is asked to write on after it; from anywhere else it writes
     on cleanly. The first call writes two paragraphs, the formula, then junk."""
 
-    def __init__(self, always_fail: bool = False, **kw) -> None:
+    def __init__(self, always_fail: bool = False, after: str = "", **kw) -> None:
         super().__init__(**kw)
         self.always_fail = always_fail       # from the second call on, junk from anywhere
+        self.after = after                   # what follows the formula (empty list items...)
         self.continued_from: list[str] = []
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
@@ -445,8 +448,8 @@ class FormulaBackend(ScriptedBackend):
         junk = itertools.cycle([" es", " ue", " li", " to", " ltollsons", " es", " es", " ue"])
         if self.calls == 1:
             head = [next(good) for _ in range(40)] + ["\n\n"] + [next(good) for _ in range(24)]
-            pieces = itertools.chain(head, [" " + FORMULA], junk)
-        elif before.endswith(FORMULA) or self.always_fail:
+            pieces = itertools.chain(head, [" " + FORMULA + self.after], junk)
+        elif before.endswith(FORMULA + self.after.rstrip()) or self.always_fail:
             pieces = junk
         else:
             pieces = good
@@ -461,8 +464,9 @@ class FormulaBackend(ScriptedBackend):
         return Generation("".join(out), finish, 100, 10, n, 0.01)
 
 
-def test_a_recovery_failing_at_the_same_spot_cuts_further_back():
-    backend = FormulaBackend()
+@pytest.mark.parametrize("after", ["", "\n\n1.\n\n2.\n\n3."], ids=["formula", "then empty list items"])
+def test_a_recovery_failing_at_the_same_spot_cuts_further_back(after):
+    backend = FormulaBackend(after=after)
     events = []
     w = AgentWriter(backend, seed=1, memory=False)
     w.write(job := job_of(200), on_event=events.append)

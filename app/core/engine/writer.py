@@ -347,7 +347,12 @@ class AgentWriter:
                     # The last recovery failed at the same spot: the text before it is what
                     # pulls the model into the failure (a closing formula, the start of a
                     # copy), so this time it goes too: one paragraph, or one sentence, further.
-                    text = _drop_tail(text, keep=monitor.protected)
+                    # (paragraphs without words, such as an empty list item "3.", go too)
+                    kept = count_words(text)
+                    while (cut := _drop_tail(text, keep=monitor.protected)) != text:
+                        text = cut
+                        if count_words(text) < kept:
+                            break
                 recovered_at = count_words(text)
                 sec.text = text
                 same = len(os.path.commonprefix([text, before_cut]))

@@ -258,7 +258,10 @@ class Thresholds:
     # passing every other measure
     line_repeats_units: int = 4
     language_window: float = 0.5     # share of the last window in the request's language
-    language_section: float = 0.9    # share of the section's new text, from 100 units on
+    language_section: float = 0.9    # share of the section's new text, from ...
+    # ... this many units on (100 let zh01's 63-unit answer to a Chinese request keep 0.56 in
+    # Chinese: half English, under the threshold's reach; the third session's final zh run)
+    language_section_from: int = 40
     drift_words: int = 300           # a stretch this long with no topic key is drift
     window: int = 80                 # words (Chinese characters) in the rolling window
     min_units: int = 40              # no verdict on less text than this
@@ -402,7 +405,7 @@ class HealthMonitor:
                                      "in this section and the ones before")
                     break
         if h.language is not None and (h.language < t.language_window or (
-                len(u) >= 100 and whole_lang is not None and whole_lang < t.language_section)):
+                len(u) >= t.language_section_from and whole_lang is not None and whole_lang < t.language_section)):
             h.reasons.append(f"language: {h.language:.2f} of the recent text is in the request's language")
         if len(self.topic) >= t.min_topic and len(u) >= t.drift_words:
             h.topic = topic_overlap(new, self.topic, self.lang)
