@@ -522,3 +522,17 @@ def test_in_a_story_a_heading_line_standing_a_third_time_is_a_loop_whatever_foll
     assert bad is not None and bad.kind == "loop" and "small win" in " ".join(bad.reasons)
     # the same in a report: a recurring sub-heading before different paragraphs
     assert HealthMonitor(EN, reference=reference).feed(third, final=True) is None
+
+
+def test_a_count_with_nothing_in_it_is_a_loop():
+    # zh01 on the demo model: "1.\n\n2.\n\n3. ... 147." under one Chinese sentence, tokens
+    # that are no words, so no other measure and no length target ever stopped it
+    start = "根据书本或课本的课本底表，填写下填的内容，以便于根据内容顺序进行补课的依据。\n\n"
+    bad = HealthMonitor(ZH).feed(start + "".join(f"{i}.\n\n" for i in range(1, 9)), final=True)
+    assert bad is not None and bad.kind == "loop" and "list items" in bad.reasons[0]
+    # a real list, or a few empty items, is fine
+    items = ["先把落下的课本找出来", "按照目录顺序排好", "每天读一篇新的课文", "抄写生词并且造句",
+             "做完课后的全部练习", "不懂的地方问老师", "周末和同学一起复习", "最后做一次小测验"]
+    real = start + "".join(f"{i}. {item}。\n" for i, item in enumerate(items, 1))
+    assert HealthMonitor(ZH).feed(real, final=True) is None
+    assert HealthMonitor(EN).feed("Items to fill in:\n1.\n2.\n3.\n" + CLEAN, final=True) is None

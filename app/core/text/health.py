@@ -228,6 +228,20 @@ def repeated_line(text: str, min_units: int = 3) -> tuple[int, str]:
     return counts[line], line
 
 
+_EMPTY_ITEM = re.compile(r"\s*(?:\d+|[a-z])[.)]?\s*")
+
+
+def _empty_items(text: str) -> int:
+    """The longest run of lines holding only a list number ("12.", "3)", "b)")."""
+    best = run = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        run = run + 1 if _EMPTY_ITEM.fullmatch(line) else 0
+        best = max(best, run)
+    return best
+
+
 def sentence_ends(text: str) -> list[int]:
     """Offsets just after each sentence end in ``text``."""
     return [m.end() for m in _SENTENCE_END.finditer(text)]
@@ -263,6 +277,7 @@ class Thresholds:
     # Chinese: half English, under the threshold's reach; the third session's final zh run)
     language_section_from: int = 40
     drift_words: int = 300           # a stretch this long with no topic key is drift
+    empty_items: int = 6             # this many list numbers in a row with nothing after them
     window: int = 80                 # words (Chinese characters) in the rolling window
     min_units: int = 40              # no verdict on less text than this
     min_topic: int = 3               # drift is judged only against a topic of this many keys
@@ -365,6 +380,13 @@ class HealthMonitor:
         new = text[self.protected:]
         u = units(new)
         h = Health()
+        empty = _empty_items(new)
+        if empty >= t.empty_items:
+            # a count with nothing in it ("1.", "2.", … "147."): tokens that are no words, so
+            # length control never reaches its target and no other measure sees it
+            h.reasons.append(f"loop: {empty} list items in a row with nothing in them")
+            h.ok = False
+            return h
         if len(u) < t.min_units:
             # too little to judge, except a start in the wrong language
             share = language_share(new, self.lang)
