@@ -530,6 +530,9 @@ def test_a_count_with_nothing_in_it_is_a_loop():
     start = "根据书本或课本的课本底表，填写下填的内容，以便于根据内容顺序进行补课的依据。\n\n"
     bad = HealthMonitor(ZH).feed(start + "".join(f"{i}.\n\n" for i in range(1, 9)), final=True)
     assert bad is not None and bad.kind == "loop" and "list items" in bad.reasons[0]
+    # zh07: the same with dashes before the numbers
+    bad = HealthMonitor(ZH).feed(start + "".join(f"-- {i}.\n\n" for i in range(40, 48)), final=True)
+    assert bad is not None and "list items" in bad.reasons[0]
     # a real list, or a few empty items, is fine
     items = ["先把落下的课本找出来", "按照目录顺序排好", "每天读一篇新的课文", "抄写生词并且造句",
              "做完课后的全部练习", "不懂的地方问老师", "周末和同学一起复习", "最后做一次小测验"]

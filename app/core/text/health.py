@@ -228,7 +228,7 @@ def repeated_line(text: str, min_units: int = 3) -> tuple[int, str]:
     return counts[line], line
 
 
-_EMPTY_ITEM = re.compile(r"\s*(?:\d+|[a-z])[.)]?\s*")
+_EMPTY_ITEM = re.compile(r"\s*[-*•–—#]*\s*(?:\d+|[a-z])[.)]?\s*")     # "12.", "-- 49.", "b)"
 
 
 def _empty_items(text: str) -> int:
