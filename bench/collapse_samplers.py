@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
+from runon_copies import found_despaced  # noqa: E402
 
 TEXT = Path(__file__).resolve().parent / "results" / "prefix_reuse_10000_text.md"
 CONFIGS = ("asrun", "dry2048", "penalty", "none")
@@ -127,8 +128,7 @@ def main(argv=None) -> int:
                 gs = grams(units(g.text))
                 glued = glued_words(g.text, vocab, lambda w: backend.count_tokens(w) == 1)
                 runs = [w.lower() for w in re.findall(r"[A-Za-z]+", g.text) if len(w) >= RUN_ON_LETTERS]
-                copied_runs = sum(any(w[j:j + RUN_ON_LETTERS] in despaced
-                                      for j in range(len(w) - RUN_ON_LETTERS + 1)) for w in runs)
+                copied_runs = sum(found_despaced(w, despaced) for w in runs)
                 words = count_words(g.text)
                 row = {"config": cfg, "seed": seed, "tokens": g.generated_tokens, "words": words,
                        "tokens_per_word": round(g.generated_tokens / max(1, words), 2),

@@ -24,14 +24,11 @@ import argparse
 import json
 import random
 import re
-import sys
 from pathlib import Path
 
+from longhand.core.text.health import RUN_ON_LETTERS
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.core.text.health import RUN_ON_LETTERS  # noqa: E402
-
 _WORD = re.compile(r"[A-Za-z]+")
 
 DEFAULT = [
@@ -39,6 +36,12 @@ DEFAULT = [
     "bench/results/health/novel_runon_before.longhand",  # the novel benchmark's collapsed run
     "bench/results/novel.longhand",                      # the novel rerun with the health check
 ]
+
+
+def found_despaced(run: str, before: str) -> bool:
+    """Does any RUN_ON_LETTERS-letter stretch of ``run`` (lower case) stand in ``before``
+    (text with its spaces and punctuation removed)? A run may glue a copy to new letters."""
+    return any(run[j:j + RUN_ON_LETTERS] in before for j in range(len(run) - RUN_ON_LETTERS + 1))
 
 
 def texts_of(path: Path) -> list[str]:
@@ -63,15 +66,12 @@ def analyse(parts: list[str]) -> dict:
             w = m.group(0).lower()
             if len(w) >= RUN_ON_LETTERS:
                 runs += 1
-                # a run may glue a copy to new letters: any 19-letter stretch found earlier counts
-                hit = any(w[j:j + RUN_ON_LETTERS] in before
-                          for j in range(0, len(w) - RUN_ON_LETTERS + 1))
+                hit = found_despaced(w, before)
                 copied += hit
                 glued = ""
                 while len(glued) < len(w):
                     glued += rng.choice(vocab)
-                chance += any(glued[j:j + RUN_ON_LETTERS] in before
-                              for j in range(0, len(w) - RUN_ON_LETTERS + 1))
+                chance += found_despaced(glued[:len(w)], before)
                 if len(examples) < 6 and hit:
                     examples.append({"run": m.group(0)[:60]})
             elif i >= 3 and all(len(x.group(0)) < RUN_ON_LETTERS for x in words[i - 3:i + 1]):

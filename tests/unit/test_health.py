@@ -43,6 +43,28 @@ def prose(seed: int):
         yield f" {word}{'.' if i % 8 == 7 else ''}"
 
 
+def filler(seed: int) -> str:
+    """A paragraph of prose that never repeats itself (120 pieces of :func:`prose`)."""
+    return "".join(itertools.islice(prose(seed), 120)).strip() + "\n"
+
+
+def junk():
+    """The issue's collapse, endlessly."""
+    return itertools.cycle([" es", " ue", " li", " to", " ltollsons", " es", " es", " ue"])
+
+
+def stream(pieces, max_tokens: int, on_piece) -> Generation:
+    """Send ``pieces`` (at most ``max_tokens``) to ``on_piece`` until it says stop."""
+    out, finish = [], "length"
+    for piece in itertools.islice(pieces, max_tokens):
+        out.append(piece)
+        steer = (on_piece(piece) if on_piece else None) or Steer()
+        if steer.stop:
+            finish = "stop"
+            break
+    return Generation("".join(out), finish, 100, 10, len(out), 0.01)
+
+
 class CollapsingBackend(ScriptedBackend):
     """Writes good sentences, then junk after ``good_words`` words, unless the seed is in
     ``healthy_seeds`` (recovery changes the seed: the text then stays healthy)."""
@@ -60,17 +82,8 @@ class CollapsingBackend(ScriptedBackend):
         healthy = sampling is not None and sampling.seed in self.healthy_seeds
         self._n += 1
         good = prose(self._n * 7919)
-        junk = itertools.cycle([" es", " ue", " li", " to", " ltollsons", " es", " es", " ue"])
-        out, n, finish = [], 0, "length"
-        for i in range(max_tokens):
-            piece = next(good) if healthy or i < self.good_words else next(junk)
-            out.append(piece)
-            n += 1
-            steer = (on_piece(piece) if on_piece else None) or Steer()
-            if steer.stop:
-                finish = "stop"
-                break
-        return Generation("".join(out), finish, 100, 10, n, 0.01)
+        pieces = good if healthy else itertools.chain(itertools.islice(good, self.good_words), junk())
+        return stream(pieces, max_tokens, on_piece)
 
 
 def job_of(*targets, instruction="Write an essay about river boats and their crews."):
@@ -445,23 +458,14 @@ class FormulaBackend(ScriptedBackend):
         before = prompt.text().rstrip()
         self.continued_from.append(before[-40:])
         good = prose(self.calls * 31)
-        junk = itertools.cycle([" es", " ue", " li", " to", " ltollsons", " es", " es", " ue"])
         if self.calls == 1:
             head = [next(good) for _ in range(40)] + ["\n\n"] + [next(good) for _ in range(24)]
-            pieces = itertools.chain(head, [" " + FORMULA + self.after], junk)
+            pieces = itertools.chain(head, [" " + FORMULA + self.after], junk())
         elif before.endswith(FORMULA + self.after.rstrip()) or self.always_fail:
-            pieces = junk
+            pieces = junk()
         else:
             pieces = good
-        out, n, finish = [], 0, "length"
-        for piece in itertools.islice(pieces, max_tokens):
-            out.append(piece)
-            n += 1
-            steer = (on_piece(piece) if on_piece else None) or Steer()
-            if steer.stop:
-                finish = "stop"
-                break
-        return Generation("".join(out), finish, 100, 10, n, 0.01)
+        return stream(pieces, max_tokens, on_piece)
 
 
 @pytest.mark.parametrize("after", ["", "\n\n1.\n\n2.\n\n3."], ids=["formula", "then empty list items"])
@@ -495,9 +499,6 @@ def test_a_hopeless_section_keeps_the_most_healthy_text_any_attempt_reached():
 
 
 def test_the_same_part_written_again_in_a_third_section_is_a_loop_a_recurring_heading_is_not():
-    def filler(seed: int) -> str:                 # prose that never repeats itself
-        return "".join(itertools.islice(prose(seed), 120)).strip() + "\n"
-
     part = ("A small win / reward\n\nThe setting of this short video shows an unexpected event where "
             "Mr Kingfisher works late.\n")
     reference = "\n\n".join(filler(k) + part for k in (1, 2))
@@ -512,9 +513,6 @@ def test_the_same_part_written_again_in_a_third_section_is_a_loop_a_recurring_he
 
 
 def test_in_a_story_a_heading_line_standing_a_third_time_is_a_loop_whatever_follows_it():
-    def filler(seed: int) -> str:
-        return "".join(itertools.islice(prose(seed), 120)).strip() + "\n"
-
     heading = "A small win / reward\n\n"
     reference = "\n\n".join(heading + filler(k) for k in (1, 2))
     third = filler(3) + heading + filler(4)
