@@ -290,7 +290,7 @@ def test_prompts_are_in_the_requests_language():
 
 # ---------------------------------------------------------------------------------------
 # Words run together, garbled plans, the plan format leaking into the text (the novel
-# benchmark's collapse: bench/results/health_failed.jsonl "novel_runon")
+# benchmark's collapse: the novel_runon_before scenes in tests/data/health_calibration)
 
 RUN_ON = ("Threetheymethedonewellseendowardearth. It was not legible for herto know what land they were "
           "goingtoundeepothereitherwithorwithoutoneofthe otherworldthathas beennotsoldforthereachday. "
