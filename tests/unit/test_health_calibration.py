@@ -108,7 +108,10 @@ def judge(text: str, earlier: str, lang: str, topic: str = "", story: bool = Fal
 
 def stream(text: str, lang: str, reference: str, topic: str, story: bool = False):
     """Feed ``text`` to a monitor the way the engine does (a few characters at a time)."""
-    m = HealthMonitor(lang, reference=reference, topic_text=topic, story=story)
+    # (chatter, the other axis, is calibrated on its own hand-labelled set of both models'
+    # sections: tests/unit/test_chatter_calibration.py; many "clean" sections of the demo
+    # model here are web-page talk, "I hope you enjoyed reading", that this judge cannot see)
+    m = HealthMonitor(lang, reference=reference, topic_text=topic, story=story, chatter=False)
     for i in range(5, len(text) + 1, 5):
         h = m.feed(text[:i])
         if h is not None:

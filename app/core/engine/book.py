@@ -532,11 +532,13 @@ SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
 # far and ends with the heading of the scene to write now.
 CHAT_WRITE_CHAPTER = """
 Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
-exactly as listed above (the ### mark, the number and the title), then write the scene in full, \
-at about its length. The chapter goes on after every scene but the last{ending}. Write only the \
+exactly as listed above (the ### mark, the number and the title), then write the scene in \
+full. The chapter goes on after every scene but the last{ending}. Write only the \
 story itself: nothing before the first heading, no notes, no comments, no words to the reader."""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
+
+
 def _chinese(text: str) -> bool:
     """The plan grammars' words are space-separated: not for Chinese (the parser copes)."""
     from ..text.language import ZH, detect_language
@@ -977,8 +979,8 @@ class BookWriter(AgentWriter):
         block = scene_lines(job, idx) + "\n\n"
         if self.style != "completion":
             last = c == len(job.chapters) - 1
-            block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point} "
-                              f"({job.sections[i].target_words} words)" for k, i in enumerate(idx, 1))
+            block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point}"
+                              for k, i in enumerate(idx, 1))
             block += "\n" + CHAT_WRITE_CHAPTER.format(
                 n=c + 1, ending=", and the book ends with this chapter" if last else
                 ", and the book goes on after this chapter: do not end the story")

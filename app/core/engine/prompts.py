@@ -122,14 +122,14 @@ Paragraph 2 - Title: [title] - Main Point: [main point] - Word Count: [number] w
 WRITE_CHAT = """\
 {instruction}
 
-Write it in {n} parts, in this order (about {target} words in all):
+Write it in {n} parts, in this order:
 {outline}
 
 Write the whole text now. Begin each part with its heading line exactly as listed above (the \
-## mark, the number and the title), then write that part in full, at about its length. The text \
-goes on after every part but the last, so only the last part brings it to an end. Write only \
-the text itself: nothing before the first heading, nothing after the last part, no notes and \
-no comments."""
+## mark, the number and the title), then write that part in full. The text goes on after \
+every part but the last, so only the last part brings it to an end. Write only the text \
+itself: nothing before the first heading, nothing after the last part, no notes and no \
+comments."""
 
 # Chinese requests get Chinese prompts: a model answers in the language it is asked in.
 PLAN_CHAT_ZH = """\
@@ -148,11 +148,11 @@ PLAN_CHAT_ZH = """\
 WRITE_CHAT_ZH = """\
 {instruction}
 
-全文分{n}个部分，按下面的顺序写（共约{target}字）：
+全文分{n}个部分，按下面的顺序写：
 {outline}
 
-现在用中文写出全文。每一部分都以上面列出的标题行开头（## 符号、序号和标题，原样照写），然后完整地写出这一部分，\
-长度与所列字数相当。除最后一部分外，每部分之后文章都还要继续，所以只有最后一部分才收尾。只写正文：\
+现在用中文写出全文。每一部分都以上面列出的标题行开头（## 符号、序号和标题，原样照写），然后完整地写出这一部分。\
+除最后一部分外，每部分之后文章都还要继续，所以只有最后一部分才收尾。只写正文：\
 第一个标题之前和最后一部分之后什么都不写，不写注释，不写评论。"""
 
 # What the answer of a write prompt carries before the text written so far, when earlier
@@ -311,12 +311,11 @@ def _summarized(section: Section, carried: str) -> bool:
 
 def _write_chat(instruction: str, sections: list[Section], index: int, context: list[str],
                 partial: str, lang: str, firm: bool) -> Prompt:
-    unit = "字" if lang == ZH else " words"
-    outline = "\n".join(f"{chat_heading(i, s)}\n   {s.main_point} ({s.target_words}{unit})"
-                        for i, s in enumerate(sections))
+    # (no word counts: a chat model shown them reports them in the text, "This article is 600
+    # words long"; the engine keeps the length, not the model)
+    outline = "\n".join(f"{chat_heading(i, s)}\n   {s.main_point}" for i, s in enumerate(sections))
     template = WRITE_CHAT_ZH if lang == ZH else WRITE_CHAT
-    request = template.format(instruction=instruction.strip(), n=len(sections), outline=outline,
-                              target=sum(s.target_words for s in sections))
+    request = template.format(instruction=instruction.strip(), n=len(sections), outline=outline)
     if firm:
         request += "\n" + FIRM_LANGUAGE[lang]
     # Earlier parts: verbatim in the answer; summaries (parts that left the context) in the

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
-from ..text.chatter import LETTER, strip_preamble
+from ..text.chatter import LETTER, strip_preamble, strip_reasoning
 from ..text.health import Health, HealthMonitor, sentence_ends
 from ..text.language import ZH, detect_language
 from ..text.wordcount import count_words, ends_sentence, has_cjk, trim_to_sentence
@@ -73,6 +73,11 @@ class LengthControl:
     # A section that ends below this share of its target after every continuation "needs
     # attention" (a few words short of allow_end is a landing, not a failure).
     short: float = 0.8
+    # Chat models: end-of-text (and the next part's heading) allowed from this share. An
+    # instruction model that has written its part's ending and is kept from ending talks
+    # about the text instead ("This article is 600 words long…"); its ending is accepted
+    # from here on, and the words it left are carried to the next part (see carry_shortfall).
+    chat_allow_end: float = 0.6
 
 
 @dataclass
@@ -265,7 +270,11 @@ class AgentWriter:
         else:
             goal = sec.target_words
         lc = self.length
-        allow_from = max(1, math.ceil(goal * lc.allow_end))
+        chat = self.style != "completion"
+        allow_share = lc.chat_allow_end if chat else lc.allow_end
+        # (extending: the share is of the words to add, the section's own text is kept)
+        base = start_words if mode == "extend" else 0
+        allow_from = max(1, base + math.ceil((goal - base) * allow_share))
         cap = max(goal + 5, math.floor(goal * lc.hard_cap))
         sec.status = WRITING
         emit(SectionStarted(index, goal, mode))
@@ -304,7 +313,7 @@ class AgentWriter:
                 acc.append(piece)
                 state["n"] += 1
                 # (an assistant's opening line "Certainly! Here is…" is dropped, not judged)
-                current = _partial + ("".join(acc) if _partial else strip_preamble("".join(acc)))
+                current = _partial + (strip_reasoning("".join(acc)) if _partial else strip_preamble("".join(acc)))
                 w = count_words(current)
                 state["words"] = w
                 dt = time.perf_counter() - t0
@@ -327,7 +336,7 @@ class AgentWriter:
             stats.add(g)
             stats.first_token_seconds.append(g.first_token_seconds)
             gen_tokens += g.generated_tokens
-            new = _cut_leak(g.text if partial else strip_preamble(g.text), after=partial)
+            new = _cut_leak(strip_reasoning(g.text) if partial else strip_preamble(g.text), after=partial)
             if g.generated_tokens and count_words(g.text):
                 observed = g.generated_tokens / max(1, count_words(g.text))
                 self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
@@ -414,7 +423,7 @@ class AgentWriter:
                 text = trim_to_sentence(text, min_words=math.ceil(goal * lc.short))
         sec.text = text
         interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
-        if not interrupted and count_words(text) < goal * lc.short and not needs_attention:
+        if not interrupted and count_words(text) < goal * min(lc.short, allow_share) and not needs_attention:
             # Every continuation was spent and the section is still short (the model kept
             # starting another part, or wrote nothing that counts): say so, never pass it off.
             log.info("section %d ended short: %d of %d words after %d continuations", index + 1,
@@ -422,6 +431,8 @@ class AgentWriter:
             needs_attention = True
         sec.needs_attention = needs_attention
         sec.status = WRITING if interrupted else DONE
+        if chat and not interrupted and mode in ("write", "regenerate"):
+            carry_shortfall(job, index)
         stats.recoveries += recoveries
         stats.needs_attention += int(needs_attention)
         emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0,
@@ -522,6 +533,25 @@ class AgentWriter:
             self.memory(job.sections, range(ss, ws))
         return [(s.summary if ss <= i < ws else "" if i < ss else s.text)
                 for i, s in enumerate(earlier)]
+
+
+def carry_shortfall(job: Job, index: int) -> int:
+    """Give the words section ``index`` fell short of its target to the next section still to
+    be written (of the same chapter in a book), at most doubling its target; returns the
+    words carried. The job's total stays on target when a part ends early."""
+    sec = job.sections[index]
+    short = sec.target_words - sec.words
+    if short <= 0:
+        return 0
+    for nxt in job.sections[index + 1:]:
+        if nxt.chapter != sec.chapter:
+            break
+        if nxt.locked or nxt.text.strip() or SectionStatus(nxt.status).finished:
+            continue
+        add = min(short, nxt.target_words)
+        nxt.target_words += add
+        return add
+    return 0
 
 
 def _format_for(backend: Backend):

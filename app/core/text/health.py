@@ -19,8 +19,9 @@ check looks at the text only, so it works the same on every backend:
   by line (:mod:`.chatter`), however short the text.
 
 Thresholds were calibrated on clean and on failed texts of the demo model
-(``tests/unit/test_health_calibration.py`` loads them from ``bench/results`` and checks
-that no clean section is flagged and every failed one is). :class:`HealthMonitor` runs the
+(``tests/unit/test_health_calibration.py`` loads them from ``tests/data/health_calibration``
+and checks that no clean section is flagged and every failed one is); the chatter check on
+hand-labelled sections of both test models (``tests/unit/test_chatter_calibration.py``). :class:`HealthMonitor` runs the
 check incrementally while a section streams and says where the healthy text ends.
 """
 
@@ -357,9 +358,10 @@ class HealthMonitor:
 
     def __init__(self, lang: str, *, reference: str = "", topic_text: str = "", protected: int = 0,
                  thresholds: Thresholds = DEFAULT, every: int = 48, story: bool = False,
-                 letter: bool = False) -> None:
+                 letter: bool = False, chatter: bool = True) -> None:
         self.lang = lang
         self.letter = letter          # a letter's closing lines speak to its reader: not chatter
+        self.chatter = chatter        # False: judge the text as text only (junk, loops, language)
         self.t = thresholds
         self.protected = protected
         self.every = every
@@ -389,7 +391,7 @@ class HealthMonitor:
         new = text[self.protected:]
         u = units(new)
         h = Health()
-        talk = find_chatter(new if whole else new[: new.rfind("\n") + 1], self.letter)
+        talk = find_chatter(new if whole else new[: new.rfind("\n") + 1], self.letter) if self.chatter else []
         if talk:
             # not manuscript, however little text there is (a one-line preamble counts)
             h.reasons.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}")

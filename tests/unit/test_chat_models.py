@@ -1,0 +1,144 @@
+"""Core: the engine on instruction-tuned (chat) models: the text is only the text.
+
+Scripted chat backends play the failures seen on a real instruct model (Qwen2.5-Coder-1.5B-
+Instruct): an assistant's opening line, a sign-off after the ending, talk about word counts, a
+reasoning block, a part that ends early. The integration tests run the real model.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fakes import ScriptedBackend
+
+from longhand.core.backends.base import Generation
+from longhand.core.engine.plan import Section
+from longhand.core.engine.writer import AgentWriter, Job, LengthControl
+from longhand.core.text.chatter import chatter_share, find_chatter, is_refusal, strip_preamble, strip_reasoning
+
+STORY = ("Mara climbed the lighthouse stairs with the bottle in her coat. The lamp was cold and the glass "
+         "rattled in the wind. She set the bottle on the table and looked at it for a long time. ")
+
+
+_SYL = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "bri", "da", "fen", "go", "hul", "ji", "mar", "pe"]
+_SEED = [1]
+
+
+def words(n: int) -> str:
+    """``n`` words of made-up prose (sentences of 8) that never loops, not even across calls."""
+    out = []
+    for i in range(n):
+        _SEED[0] = x = (_SEED[0] * 1103515245 + 12345) % (2 ** 31)
+        word = "Mara" if i % 8 == 0 else "".join(_SYL[(x >> s) % 16] for s in (0, 4, 8))
+        out.append(word + ("." if i % 8 == 7 or i == n - 1 else ""))
+    return " ".join(out)
+
+
+def setup_function():
+    _SEED[0] = 1
+
+
+class ChatBackend(ScriptedBackend):
+    """Answers each write call with ``script(call)``: the text of that call, streamed by words."""
+
+    def __init__(self, script) -> None:
+        super().__init__(style="chat")
+        self.script = script
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.calls += 1
+        self.prompts.append(prompt)
+        text = self.script(self.calls)
+        out = []
+        for piece in re.findall(r"\S*\s*", text):
+            if not piece:
+                continue
+            out.append(piece)
+            steer = on_piece(piece) if on_piece else None
+            if steer is not None and steer.stop:
+                return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+        return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+
+
+def job(*targets: int) -> Job:
+    return Job("Write a story about a lighthouse keeper who finds a message in a bottle.", sum(targets),
+               [Section(f"Mara finds the bottle, part {i}", t, title=f"Part {i}") for i, t in enumerate(targets)])
+
+
+def test_an_assistants_opening_line_is_dropped_not_kept():
+    backend = ChatBackend(lambda call: ("Certainly! Here is the next part of the story:\n\n" if call == 1 else "")
+                          + words(120))
+    j = job(100)
+    AgentWriter(backend, seed=1, memory=False).write_section(j, 0)
+    text = j.sections[0].text
+    assert text.startswith("Mara ") and "Certainly" not in text
+    assert not j.sections[0].needs_attention
+
+
+def test_a_sign_off_after_the_ending_is_cut_and_the_section_written_on():
+    calls = []
+
+    def script(call):
+        calls.append(call)
+        if call == 1:     # the part, then the assistant's sign-off
+            return words(50) + "\n\nI hope you enjoyed reading this story! Feel free to ask for changes.\n\n"
+        return words(80)
+    backend = ChatBackend(script)
+    j = job(100)
+    AgentWriter(backend, seed=1, memory=False).write_section(j, 0)
+    text = j.sections[0].text
+    assert find_chatter(text) == [] and "enjoyed" not in text
+    assert len(calls) >= 2 and j.sections[0].words >= 60
+
+
+def test_a_chat_models_early_ending_is_accepted_and_its_shortfall_carried_to_the_next_part():
+    # the model ends each part after 70 words of 100: accepted (>= 60 %), not forced on
+    backend = ChatBackend(lambda call: words(70))
+    j = job(100, 100, 100)
+    AgentWriter(backend, seed=1, memory=False).write(j)
+    first, second = j.sections[0], j.sections[1]
+    assert 60 <= first.words <= 71 and not first.needs_attention
+    assert second.target_words == 100 + (100 - first.words)   # the words it left go on
+    # one call for the first part (no forced continuation); the second, 130 words now, is
+    # continued once to reach 60 % of that, and the last needs one call again
+    assert backend.calls == 4 and second.words >= 0.6 * second.target_words
+
+
+def test_a_base_model_is_still_kept_from_ending_early():
+    backend = ChatBackend(lambda call: words(70))
+    backend.info.prompt_style = "completion"
+    j = job(100)
+    AgentWriter(backend, seed=1, memory=False, length=LengthControl()).write_section(j, 0)
+    assert backend.calls >= 2 and j.sections[0].words >= 92
+
+
+def test_talk_about_word_counts_and_paragraphs_is_chatter_prose_is_not():
+    chatty = ["This completes the second part of the blog post. The final word count is about 350 words.",
+              "**Paragraph 2** 250 Words", "(End of the text so far.) Now write only the next scene.",
+              "Scene 5 (Mara encounters the wolf)", "And with that, Qwen ends the novel 'The Lost Map.'",
+              "I hope you enjoyed reading 'The Lost Map'! If you have any questions, feel free to ask.",
+              "好的，请继续编写第1段的文字…请提供上文的最后一部分"]
+    for line in chatty:
+        assert find_chatter(line), line
+    for line in [STORY, '"Sure," she said. "Here is the key."', "The end of the pier was white with frost.",
+                 "清晨的潮水把一个绿色的玻璃瓶冲上了岸。"]:
+        assert not find_chatter(line), line
+    # a letter's closing speaks to its reader: manuscript there, chatter in a story
+    closing = "Feel free to call me if you have any questions."
+    assert find_chatter(closing) and not find_chatter(closing, letter=True)
+    assert 0 < chatter_share(STORY + "\n\nI hope you enjoyed reading this story!") < 0.5
+
+
+def test_reasoning_blocks_and_answer_tags_never_reach_the_text():
+    answer = "<think>The user wants a story. I will plan it.</think><answer>The rain fell on the lamp.</answer>"
+    assert strip_reasoning(answer) == "The rain fell on the lamp."
+    assert strip_preamble("<think>\nplan\n</think>\n\nCertainly! Here it is:\n\nThe rain fell.") == "The rain fell."
+    backend = ChatBackend(lambda call: "<think>Plan: a keeper, a bottle.</think>\n\n" + words(120 if call == 1 else 60))
+    j = job(100)
+    AgentWriter(backend, seed=1, memory=False).write_section(j, 0)
+    assert "think" not in j.sections[0].text and j.sections[0].text.startswith("Mara ")
+
+
+def test_refusals_are_recognised():
+    assert is_refusal("I'm sorry, but I can't assist with that request. Please provide more information.")
+    assert not is_refusal(STORY)
