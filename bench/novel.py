@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-INSTRUCTION = ("Write a 100000-word fantasy novel about a cartographer who discovers that her maps "
+INSTRUCTION = ("Write a {words}-word fantasy novel about a cartographer who discovers that her maps "
                "change the land they depict.")
 BIBLE = ("Ilse Marren, a cartographer of Saltmarsh, learns that what she draws with her mother's silver "
          "nib becomes true of the land. Tone: quiet, precise, melancholy; third person, past tense. "
@@ -72,6 +72,7 @@ def main() -> int:
                          "fallback scenes holding the written scenes' text, cycled, and first/last-sentence "
                          "summaries) at --fill-out, for --reopen at that length; no model is run")
     ap.add_argument("--fill-out", help="where --fill-to writes the copy")
+    C.add_model_arg(ap)
     C.add_threads_arg(ap)
     args = ap.parse_args()
 
@@ -82,6 +83,7 @@ def main() -> int:
     from longhand.core.errors import CancelToken
     from longhand.core.projects.autosave import Autosave
     from longhand.core.projects.project import Project
+    from longhand.core.text.chatter import chatter_share
     from longhand.core.text.health import junk_share, run_on_share
     from longhand.core.text.language import detect_language, language_share
 
@@ -95,13 +97,17 @@ def main() -> int:
     if path.exists():
         project = Project.open(path)
     else:
-        project = Project(instruction=INSTRUCTION, target_words=args.words, bible=BIBLE)
+        project = Project(instruction=INSTRUCTION.format(words=args.words), target_words=args.words, bible=BIBLE)
         project.codex.merge(load_codex(args.codex))
         project.path = path
         project.lock()
         project.save()
     t_load = time.perf_counter()
-    backend = LlamaCppBackend(C.demo_model(), n_ctx=args.ctx, max_ctx=args.ctx, n_threads=args.threads, demo=True)
+    if args.model == "demo":
+        backend = LlamaCppBackend(C.demo_model(), n_ctx=args.ctx, max_ctx=args.ctx, n_threads=args.threads, demo=True)
+    else:
+        path = C.instruct_model() if args.model == "instruct" else Path(args.model)
+        backend = LlamaCppBackend(path, n_ctx=args.ctx, max_ctx=args.ctx, n_threads=args.threads)
     load_seconds = time.perf_counter() - t_load
     writer = B.BookWriter(backend, seed=args.seed)
     run = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": C.machine(),
@@ -151,6 +157,7 @@ def main() -> int:
                 # the text-health figures of what was kept (issue 14)
                 "junk_share": round(junk_share(e.text), 4), "run_on_share": round(run_on_share(e.text), 4),
                 "language_share": language_share(e.text, detect_language(project.instruction)),
+                "chatter_share": round(chatter_share(e.text), 4),
                 "recoveries": e.recoveries, "needs_attention": e.needs_attention})
             state["scene"] = None
         elif isinstance(e, B.BookPlanReady):

@@ -11,6 +11,13 @@ from longhand.core.engine.codex import CodexEntry
 from longhand.core.projects.project import Project
 
 
+def _w(i: int, k: int) -> str:
+    """A made-up word of its own for chapter ``i`` and slot ``k`` (chapters share no word but
+    their hero's name: the engine refuses chapters that retell others)."""
+    n = i * 5 + k + 30
+    return "".join("bdfgklmnprstvz"[(n // 14 ** j) % 14] + "aeiou"[(n // 7 ** j) % 5] for j in range(3)).capitalize()
+
+
 class BookBackend(ScriptedBackend):
     """Answers plan requests with scripted plan lines; writes Lorem-ipsum prose otherwise."""
 
@@ -25,8 +32,8 @@ class BookBackend(ScriptedBackend):
         m = re.search(r"Chapter (\d+) - Title:$", t)
         if m:
             k = int(m.group(1))
-            lines = [f"Chapter {i} - Title: Place {i} - Synopsis: Mara Voss meets stranger{i} at harbour{i}, "
-                     f"loses map{i} and finds key{i} - Word Count: {2000 + 100 * (i % 3)} words"
+            lines = [f"Chapter {i} - Title: {_w(i, 1)} - Synopsis: Mara Voss meets {_w(i, 2)} at "
+                     f"{_w(i, 3)} and sails to {_w(i, 4)} - Word Count: {2000 + 100 * (i % 3)} words"
                      for i in range(k, min(self.chapter_lines, k + 11) + 1)]
             return self._answer(prompt, "\n".join(lines)[len(f"Chapter {k} - Title:"):] + "\n\n", on_piece)
         m = re.search(r"Scene (\d+) - Main Point:$", t)
@@ -270,3 +277,23 @@ def test_measured_prompts_leave_room_when_text_takes_many_tokens_per_word():
     assert B.chapter_status(job, 0) == "done"
     writes = [p for p in backend.prompts if "### " in p.text()]
     assert max(backend.count_tokens(p.text()) for p in writes) <= 9000 - 64
+
+
+def test_chapters_that_retell_others_are_refused_by_word_overlap_not_string_identity():
+    # the instruct model's 90,000-word plan on record: distinct strings, repeated chapters
+    lines = [
+        "Chapter 1 - Title: The Lost Map - Synopsis: Mara finds a map in her father's desk that shows a drowned city - Word Count: 3000 words",
+        "Chapter 2 - Title: The Shadow of the Atlantian - Synopsis: Mara's son faces a dark entity in the ruins of the drowned city - Word Count: 3000 words",
+        "Chapter 3 - Title: The Shadow of the Atlantian Revisited - Synopsis: Mara's son faces a dark entity once again in the drowned city ruins - Word Count: 3000 words",
+        "Chapter 4 - Title: The End - Synopsis: The city rises and Mara burns the map - Word Count: 3000 words",
+        "Chapter 5 - Title: The End - Synopsis: A new age begins for the people of the coast - Word Count: 3000 words",
+        "Chapter 6 - Title: A Harbour in Winter - Synopsis: Oren sails north with the last copy of the chart - Word Count: 3000 words",
+    ]
+    kept = B._dedupe_chapters(B.parse_chapters("\n".join(lines)))
+    assert [c.title for c in kept] == ["The Lost Map", "The Shadow of the Atlantian", "The End",
+                                       "A Harbour in Winter"]
+    a = B.chapter_keys("The Shadow of the Atlantian", "Mara's son faces a dark entity in the ruins of the drowned city")
+    b = B.chapter_keys("The Shadow of the Atlantian Revisited", "Mara's son faces a dark entity once again in the drowned city ruins")
+    assert B.synopsis_overlap(a, b) >= B.REPEAT_OVERLAP
+    c = B.chapter_keys("A Harbour in Winter", "Oren sails north with the last copy of the chart")
+    assert B.synopsis_overlap(a, c) < 0.2

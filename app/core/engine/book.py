@@ -308,16 +308,37 @@ def _key(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
 
 
+def chapter_keys(title: str, synopsis: str) -> set[str]:
+    """The content words (stems; Chinese: character pairs) of a chapter's title and synopsis."""
+    from ..text.health import topic_keys
+    text = f"{title} {synopsis}"
+    return topic_keys(text, "en") | topic_keys(text, "zh")
+
+
+def synopsis_overlap(a: set[str], b: set[str]) -> float:
+    """How much two chapters' content words overlap (shared over all: Jaccard). A chapter
+    retold with a few words changed shares 0.7-0.9 ("The Shadow of the Atlantian" and its
+    "Revisited"); two chapters of one story that share the hero, the guild and the map, 0.3."""
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+REPEAT_OVERLAP = 0.5      # a chapter sharing this much of its content words retells another
+
+
 def _dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
-    """Drop chapters that retell an earlier one: the same synopsis, or one sharing most of
-    its words (Jaccard >= 0.6; small models copy their previous lines with small changes)."""
+    """Drop chapters that retell an earlier one: the same title, or a title and synopsis sharing
+    most of their content words with an earlier chapter's (small models loop over their own
+    lines with small changes: "The Shadow of the Atlantian … Revisited", six times)."""
     kept: list[set[str]] = []
+    titles: set[str] = set()
     out = []
     for it in items:
-        words = set(_key(it.synopsis).split())
-        if not words or any(len(words & w) / len(words | w) >= 0.6 for w in kept):
+        keys = chapter_keys(it.title, it.synopsis)
+        title = _key(it.title)
+        if not keys or (title and title in titles) or any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in kept):
             continue
-        kept.append(words)
+        kept.append(keys)
+        titles.add(title)
         out.append(it)
     return out
 

@@ -51,6 +51,9 @@ _META = (
     r"|\bi hope you enjoy(?:ed)? (?:reading|the|this|my)\b|\bhappy writing\b"
     r"|\bif you(?:'d| would) like me to\b|\bplease provide (?:the|more|me)\b"
     r"|\bi'?m sorry,? but i (?:can(?:not|'t)|am unable)\b|\bi can(?:not|'t) (?:assist|fulfill|comply)\b"
+    r"|\bi apologi[sz]e,? but\b|\bi (?:cannot|can't|am unable to) (?:continue|assist|help|complete) with "
+    r"(?:that|this|your) request\b|\bmy (?:platform|guidelines|programming)\b"
+    r"|\bthe above (?:message|text|response|answer|content)\b"
 )
 # Closings addressed to the reader of an answer. A letter or an email may say the same to its
 # addressee ("Feel free to call me if you have any questions"), so there they are manuscript.
@@ -183,5 +186,6 @@ def strip_reasoning(text: str) -> str:
 def is_refusal(text: str) -> bool:
     """Does the answer refuse or ask for more instead of writing? (Its first lines say so.)"""
     head = "\n".join(text.strip().splitlines()[:3])
-    return bool(re.search(r"\bi'?m sorry,? but i\b|\bi can(?:not|'t) (?:assist|help|fulfill|comply)\b|"
+    return bool(re.search(r"\bi'?m sorry,? but i\b|\bi apologi[sz]e,? but\b|"
+                          r"\bi can(?:not|'t) (?:assist|help|fulfill|comply|continue)\b|"
                           r"\bplease provide (?:more|the)\b|抱歉|我无法|请提供", head, re.I))
