@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from fakes import ScriptedBackend
-
 from longhand.core.backends.base import Generation
 from longhand.core.engine.plan import Section
 from longhand.core.engine.writer import AgentWriter, Job, LengthControl
