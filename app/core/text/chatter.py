@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .wordcount import count_words
 
@@ -114,6 +115,7 @@ def _is_quoted(line: str) -> bool:
     return line.lstrip()[:1] in "\"“‘'「『"
 
 
+@lru_cache(maxsize=8192)   # a streaming section's finished lines are judged again at every look
 def line_chatter(line: str, letter: bool = False) -> str:
     """Why ``line`` (one line of text) is chatter, or "" when it is manuscript. ``letter``:
     the text is a letter or an email, whose closing lines speak to the reader."""
