@@ -17,6 +17,16 @@ Files next to the output ``DATA.jsonl``:
   its finished project. So a kill -9 at any moment never duplicates and never loses a record;
 * ``DATA.jsonl.jobs/`` — the projects, kept (DPO pairs and re-exports come from them).
 
+Which answers become records: by default only those a trainer can trust — the answer reached
+80 % of its target, no section was given up by the health check, and it holds no refusal or
+assistant chatter (:mod:`.quality`). A rejected job is journalled like the others, with
+``"kept": false`` and its ``reasons``, and no record (``keep_short=True`` writes it anyway,
+with its reasons in the record); rerunning the batch does not redo it.
+
+Servers: each has ``slots`` jobs in flight at most (llama-server's ``--parallel``: read from
+its ``/props`` or ``/slots`` when not given; 1 when the server does not say). By default the
+batch runs as many jobs at once as the servers have slots together.
+
 Failures: a server whose job fails (connection refused, timeout, garbage) is retried with the
 next jobs; after ``max_failures`` failures in a row it is taken out of rotation with a message
 and the jobs go to the others. A job that fails ``max_attempts`` times is left unfinished
@@ -29,6 +39,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +55,7 @@ from ..projects.autosave import Autosave
 from ..projects.project import Project, ProjectLock, ProjectLockedError
 from ..text.wordcount import length_score
 from .instructions import Instruction
+from .quality import judge_project
 from .training import sft_record, step_records
 
 
@@ -62,6 +74,7 @@ class Server:
     name: str
     open: Callable[[], Backend]
     shared: bool = False
+    slots: int = 1                  # jobs in flight at most (the server's parallel slots)
     failures: int = 0               # failures in a row
     out: bool = False               # taken out of rotation
     in_flight: int = 0
@@ -88,12 +101,36 @@ class Server:
             self._backend = None
 
 
-def remote_server(base_url: str, **backend_options) -> Server:
-    """A server entry for an OpenAI-compatible URL (a new client per job: they are cheap)."""
+def remote_server(base_url: str, slots: int | None = None, **backend_options) -> Server:
+    """A server entry for an OpenAI-compatible URL (a new client per job: they are cheap).
+    ``slots``: jobs it takes at once; None asks the server (:func:`server_slots`), else 1."""
     def open_() -> Backend:
         from ..backends.remote import OpenAIBackend
         return OpenAIBackend(base_url=base_url, **backend_options)
-    return Server(name=base_url, open=open_)
+    if slots is None:
+        slots = server_slots(base_url, api_key=backend_options.get("api_key")) or 1
+    return Server(name=base_url, open=open_, slots=max(1, int(slots)))
+
+
+def server_slots(base_url: str, *, api_key: str | None = None, timeout: float = 5.0) -> int | None:
+    """How many requests the server runs in parallel, as it reports it: llama-server's
+    ``/props`` (``total_slots``) or ``/slots`` (one entry a slot). None when it does not say
+    (llama-cpp-python's server, vLLM: pass the number)."""
+    root = base_url.rstrip("/")
+    root = root[:-3] if root.endswith("/v1") else root
+    headers = {"Authorization": f"Bearer {api_key or os.environ.get('OPENAI_API_KEY') or 'none'}"}
+    for path in ("/props", "/slots"):
+        try:
+            req = urllib.request.Request(root + path, headers=headers)
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                data = json.loads(r.read(1 << 20))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("total_slots"), int) and data["total_slots"] > 0:
+            return int(data["total_slots"])
+        if isinstance(data, list) and data and all(isinstance(x, dict) and "id" in x for x in data):
+            return len(data)
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -116,6 +153,9 @@ class JournalEntry:
     target_given: bool = False
     server: str = ""
     seconds: float = 0.0
+    kept: bool = True               # False: the answer did not pass (see reasons)
+    reasons: list = field(default_factory=list)
+    written: bool = True            # its SFT record is in the output (kept, or --keep-short)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -264,8 +304,8 @@ class BatchRunner:
     """Run many AgentWrite jobs over a pool of servers into one output."""
 
     def __init__(self, instructions: list[Instruction], out: str | os.PathLike, servers: list[Server], *,
-                 concurrency: int = 1, seed: int | None = None, temperature: float | None = None,
-                 steps: bool = False, max_failures: int = 3, max_attempts: int = 3,
+                 concurrency: int | None = None, seed: int | None = None, temperature: float | None = None,
+                 steps: bool = False, keep_short: bool = False, max_failures: int = 3, max_attempts: int = 3,
                  retry_delay: float = 2.0, autosave_interval: float = 1.0,
                  on_message: Callable[[str], None] | None = None,
                  cancel: CancelToken | None = None) -> None:
@@ -274,12 +314,15 @@ class BatchRunner:
         self.instructions = instructions
         self.output = Output(out)
         self.servers = servers
+        if concurrency is None:
+            concurrency = sum(s.slots for s in servers)     # every slot busy
         if any(s.shared for s in servers):
             concurrency = 1             # the local model runs one job at a time
         self.concurrency = max(1, concurrency)
         self.seed = seed
         self.temperature = temperature
         self.steps = steps
+        self.keep_short = keep_short
         self.max_failures = max_failures
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
@@ -346,7 +389,7 @@ class BatchRunner:
             job = self._queue.popleft()
             # a job that failed somewhere goes elsewhere when it can
             fresh = [s for s in active if s.name not in job.failed_on] or active
-            server = min(fresh, key=lambda s: (s.in_flight, s.jobs))
+            server = min(fresh, key=lambda s: (s.in_flight / s.slots, s.in_flight, s.jobs))
             server.in_flight += 1
             self._running[job.instruction.id] = job
             return job, server
@@ -433,14 +476,24 @@ class BatchRunner:
             if not project.finished:
                 raise LonghandError(f"the job stopped at {project.words}/{project.target_words} words "
                                     f"with sections left unwritten")
-            records = [sft_record(project, job_id=ins.id, target_given=ins.target_given,
-                                  model=backend_model)]
-            if self.steps:
-                records += step_records(project, job_id=ins.id)
+            verdict = judge_project(project)
+            records: list[dict] = []
+            if verdict.ok or self.keep_short:
+                extra = {} if verdict.ok else {"reasons": verdict.reasons}
+                records = [sft_record(project, job_id=ins.id, target_given=ins.target_given,
+                                      model=backend_model, **extra)]
+                if self.steps:
+                    records += step_records(project, job_id=ins.id)
             entry = JournalEntry(id=ins.id, end=0, words=project.words, target_words=project.target_words,
                                  target_given=ins.target_given, server=server.name,
-                                 seconds=round(time.perf_counter() - self._t0, 2))
+                                 seconds=round(time.perf_counter() - self._t0, 2),
+                                 kept=verdict.ok, reasons=verdict.reasons, written=bool(records))
             self.output.append(records, entry)
+            if not verdict.ok:
+                self.say(f"job {ins.id} (line {ins.line}): "
+                         + ("kept with --keep-short" if self.keep_short else "no record")
+                         + f" ({'; '.join(verdict.reasons[:3])}"
+                         + (f"; {len(verdict.reasons) - 3} more" if len(verdict.reasons) > 3 else "") + ")")
             with self._lock:
                 server.failures = 0
                 server.jobs += 1
@@ -500,10 +553,15 @@ class BatchRunner:
         scored = [length_score(e.target_words, e.words) for e in entries if e.target_given]
         seconds = getattr(self, "_seconds", time.perf_counter() - self._t0)
         words_now = sum(s.words for s in self.servers)
+        rejected = [e for e in entries if not e.kept]
         return {
             "jobs": len(self.instructions),
             "done": len(entries),
             "done_this_run": len(self._done_now),
+            "records": sum(1 for e in entries if e.written),
+            "rejected": [{"id": e.id, "words": e.words, "target_words": e.target_words, "reasons": e.reasons}
+                         for e in rejected],
+            "keep_short": self.keep_short,
             "failed": [{"id": j.instruction.id, "line": j.instruction.line, "error": j.error}
                        for j in self._failed.values()],
             "unfinished": len(self.instructions) - len(entries),
@@ -515,7 +573,7 @@ class BatchRunner:
             "S_l_jobs": len(scored),
             "seconds": round(seconds, 2),
             "words_per_s": round(words_now / seconds, 2) if seconds > 0 else 0.0,
-            "servers": [{"server": s.name, "jobs": s.jobs, "words": s.words,
+            "servers": [{"server": s.name, "slots": s.slots, "jobs": s.jobs, "words": s.words,
                          "words_per_s": round(s.words / seconds, 2) if seconds > 0 else 0.0,
                          "status": "out of rotation" if s.out else "ok",
                          **({"last_error": s.last_error} if s.last_error else {})}
