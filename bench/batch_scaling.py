@@ -15,8 +15,8 @@ The client's CPU time over the window is recorded too (``client_cpu_s_per_1000_w
 Python process runs the jobs' threads under one GIL, so ``1000 / that`` words/s is the most
 one client process can do, whatever the servers.
 
-``--profile`` samples the client's threads every 10 ms during the window of the largest N and
-lists where they were (innermost frame in longhand, the openai client, httpx, json...).
+``--profile`` adds where the client's CPU goes: one ``--max-words`` job against a fast
+stand-in, under cProfile (``batch_scaling_profile.json``).
 
 ``--real`` instead runs a few short jobs on two real ``python -m llama_cpp.server`` processes
 (``--model``, default the instruct test model) for the record: the same words/s figure, one
@@ -78,58 +78,78 @@ def start_standins(n: int, slots: int, rate: float, latency: float) -> tuple[sub
     return proc, urls
 
 
-class Sampler:
-    """A small sampling profiler: where the batch threads are, every ``every`` s."""
+def profile_job(words: int = 3000) -> dict:
+    """Where the client's CPU goes: one job against a fast stand-in (1 slot, 2,000 tokens/s,
+    so the client, not the server, sets the pace), first plain (CPU s per 1,000 words), then
+    under cProfile (own time by layer, and the top functions)."""
+    import cProfile
+    import pstats
 
-    def __init__(self, every: float = 0.01) -> None:
-        self.every = every
-        self.where: collections.Counter = collections.Counter()
-        self.layer: collections.Counter = collections.Counter()
-        self.samples = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._loop, daemon=True)
+    from longhand.core.data.batch import BatchRunner, remote_server
+    from longhand.core.data.instructions import parse_instructions
 
-    def _loop(self) -> None:
-        names = {}
-        while not self._stop.wait(self.every):
-            for t in threading.enumerate():
-                names[t.ident] = t.name
-            for ident, frame in sys._current_frames().items():
-                if not names.get(ident, "").startswith("batch-"):
-                    continue
-                self.samples += 1
-                f, top = frame, None
-                while f is not None:
-                    fn = f.f_code.co_filename
-                    if "longhand" in fn or "/app/" in fn:
-                        top = top or f"{Path(fn).parent.name}/{Path(fn).name}:{f.f_code.co_name}"
-                    f = f.f_back
-                inner = frame.f_code
-                lib = inner.co_filename
-                kind = ("waiting: socket" if inner.co_name in ("recv_into", "read", "readinto", "recv", "_recv",
-                                                              "wait", "select", "poll") else
-                        "openai" if "/openai/" in lib else "httpx" if "/httpx" in lib or "/httpcore" in lib else
-                        "pydantic" if "pydantic" in lib else "json" if "/json/" in lib else
-                        "longhand" if ("longhand" in lib or "/app/" in lib) else "other")
-                self.layer[kind] += 1
-                self.where[f"{kind} <- {top}"] += 1
+    proc, urls = start_standins(1, 1, 2000.0, 0.0)
+    work = Path(tempfile.mkdtemp(prefix="batch_profile_"))
+    out: dict = {"job_words": words}
+    try:
+        for run in ("plain", "cprofile"):
+            ins = parse_instructions(json.dumps({"id": run, "instruction": f"Write a story about {TOPICS[0]}.",
+                                                 "target_words": words})).instructions
+            runner = BatchRunner(ins, work / f"{run}.jsonl", [remote_server(urls[0], format_name="longwriter-llama3")])
+            prof = cProfile.Profile()
+            worker = BatchRunner._worker
 
-    def __enter__(self) -> "Sampler":
-        self._t.start()
-        return self
+            def profiled(self, worker=worker, prof=prof, on=run == "cprofile"):
+                t = time.thread_time()
+                if on:
+                    prof.enable()
+                try:
+                    worker(self)
+                finally:
+                    if on:
+                        prof.disable()
+                    out.setdefault("thread_cpu_s", {})[run] = round(time.thread_time() - t, 3)
 
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._t.join()
+            BatchRunner._worker = profiled      # type: ignore[method-assign]
+            try:
+                summary = runner.run()
+            finally:
+                BatchRunner._worker = worker    # type: ignore[method-assign]
+            out.setdefault("words", {})[run] = summary["words"]
+        out["client_cpu_s_per_1000_words"] = round(1000 * out["thread_cpu_s"]["plain"] / out["words"]["plain"], 3)
+        stats = pstats.Stats(prof).stats     # type: ignore[attr-defined]
+        layers: collections.Counter = collections.Counter()
+        funcs = []
+        for (fn, line, name), (_cc, _nc, tt, _ct, _callers) in stats.items():
+            layer = ("openai client (SSE chunk -> pydantic objects)" if "/openai/" in fn or "pydantic" in fn else
+                     "httpx/h11 (HTTP)" if any(x in fn for x in ("/httpx", "/httpcore", "/h11/", "ssl")) else
+                     "health check (core/text/health.py, language.py)" if fn.endswith(("health.py", "language.py")) else
+                     "writer per token (core/engine/writer.py, wordcount.py)" if fn.endswith(("writer.py", "wordcount.py")) else
+                     "projects, autosave, journal" if "/projects/" in fn or fn.endswith("batch.py") else
+                     "regex/str builtins (called from the above)" if fn == "~" else "other")
+            layers[layer] += tt
+            funcs.append((tt, f"{Path(fn).name}:{line}({name})" if fn != "~" else name))
+        total = sum(layers.values()) or 1.0
+        out["own_time_by_layer"] = {k: round(v / total, 3) for k, v in layers.most_common()}
+        out["top_functions"] = [[f, round(t / total, 3)] for t, f in sorted(funcs, reverse=True)[:12]]
+        callers = pstats.Stats(prof)
+        hot = {}
+        for (fn, line, name), (_cc, _nc, tt, _ct, cl) in callers.stats.items():     # type: ignore[attr-defined]
+            if fn == "~" and tt / total > 0.05:
+                hot[name] = sorted(([f"{Path(c[0]).name}:{c[1]}({c[2]})", round(v[2] / total, 3)]
+                                    for c, v in cl.items()), key=lambda x: -x[1])[:3]
+        out["builtins_called_from"] = hot
+        return out
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
 
-    def report(self, top: int = 12) -> dict:
-        n = max(1, self.samples)
-        return {"samples": self.samples,
-                "by_layer": {k: round(v / n, 3) for k, v in self.layer.most_common()},
-                "top": [[k, round(v / n, 3)] for k, v in self.where.most_common(top)]}
 
-
-def measure(n: int, args, work: Path, profile: bool = False) -> dict:
+def measure(n: int, args, work: Path) -> dict:
     from longhand.core.data.batch import BatchRunner, remote_server
     from longhand.core.data.instructions import parse_instructions
     from longhand.core.errors import CancelToken
@@ -149,12 +169,7 @@ def measure(n: int, args, work: Path, profile: bool = False) -> dict:
         th.start()
         time.sleep(args.warmup)
         s0, c0, t0 = runner.snapshot(), time.process_time(), time.perf_counter()
-        sp = Sampler() if profile else None
-        if sp:
-            sp.__enter__()
         time.sleep(args.window)
-        if sp:
-            sp.__exit__()
         s1, c1, t1 = runner.snapshot(), time.process_time(), time.perf_counter()
         cancel.cancel()
         th.join(120)
@@ -169,8 +184,6 @@ def measure(n: int, args, work: Path, profile: bool = False) -> dict:
                "jobs_finished": summary.get("done_this_run"),
                "records": summary.get("records"), "rejected": len(summary.get("rejected", [])),
                "failed": len(summary.get("failed", [])), "load_avg_1m": round(os.getloadavg()[0], 2)}
-        if sp:
-            row["profile"] = sp.report()
         if notes:
             row["notes"] = notes[:5]
         return row
@@ -189,7 +202,7 @@ def scaling(args) -> int:
     rows: list[dict] = []
     try:
         for n in ns:
-            row = measure(n, args, work, profile=args.profile and n == max(ns))
+            row = measure(n, args, work)
             base = rows[0]["words_per_s"] if rows else row["words_per_s"]
             row["efficiency"] = round(row["words_per_s"] / (n * base), 3) if base else None
             rows.append(row)
@@ -199,13 +212,16 @@ def scaling(args) -> int:
             write_json(results / "batch_scaling.json", rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    prof = profile_job(args.max_words) if args.profile else None
+    if prof:
+        write_json(results / "batch_scaling_profile.json", prof)
     settings = {"slots": args.slots, "rate": args.rate, "latency": args.latency, "warmup": args.warmup,
                 "window": args.window, "min_words": args.min_words, "max_words": args.max_words}
-    write_text(results / "batch_scaling.md", report(rows, settings, machine(), " ".join(sys.argv[1:])))
+    write_text(results / "batch_scaling.md", report(rows, settings, machine(), " ".join(sys.argv[1:]), prof))
     return 0
 
 
-def report(rows: list[dict], st: dict, m: dict, argv: str) -> str:
+def report(rows: list[dict], st: dict, m: dict, argv: str, prof: dict | None = None) -> str:
     lines = ["# `longhand batch`: words/s against the number of servers (stand-in servers)", "",
              machine_line(m), "",
              f"Each stand-in server: {st['slots']} slots (reported in /props), {st['rate']:g} tokens/s a slot, "
@@ -217,13 +233,15 @@ def report(rows: list[dict], st: dict, m: dict, argv: str) -> str:
     for r in rows:
         lines.append(f"| {r['servers']} | {r['words_per_s']} | {r['efficiency']} | {r['client_cpu_cores']} | "
                      f"{r['client_cpu_s_per_1000_words']} | {r['load_avg_1m']} |")
-    prof = next((r["profile"] for r in rows if r.get("profile")), None)
     if prof:
-        lines += ["", f"Where the client's threads were at {max(r['servers'] for r in rows)} servers "
-                  f"({prof['samples']} samples):", ""]
-        lines += [f"- {k}: {v:.1%}" for k, v in prof["by_layer"].items()]
-        lines += ["", "Top frames (innermost layer <- innermost longhand function):", ""]
-        lines += [f"- {k}: {v:.1%}" for k, v in prof["top"]]
+        lines += ["", f"Where the client's CPU goes (one {prof['job_words']}-word job against a 2,000 tokens/s "
+                  f"stand-in): {prof['client_cpu_s_per_1000_words']} CPU s per 1,000 words without the profiler; "
+                  "own time under cProfile by layer:", ""]
+        lines += [f"- {k}: {v:.1%}" for k, v in prof["own_time_by_layer"].items()]
+        lines += ["", "Top functions (own time):", ""]
+        lines += [f"- {k}: {v:.1%}" for k, v in prof["top_functions"]]
+        lines += [f"- `{k}` called from: " + ", ".join(f"{c} {v:.1%}" for c, v in cl)
+                  for k, cl in prof["builtins_called_from"].items()]
     lines += ["", f"Command: `python bench/batch_scaling.py {argv}`".replace("  ", " ")]
     return "\n".join(lines) + "\n"
 

@@ -34,12 +34,14 @@ class StubServer:
     """``mode``: "ok" (scripted writer), "slow", "garbage", "auth", "drop" (stream breaks after
     ``drop_after`` pieces), "early_end" (ends each stream after ``end_after`` pieces unless
     end-of-text is banned with logit_bias). ``text``: "sentence" (``SENTENCE`` over and over)
-    or "prose" (:func:`prose`). ``requests`` records every JSON body received."""
+    or "prose" (:func:`prose`). ``slots``: what ``/props`` reports as ``total_slots`` (as
+    llama-server does; None: no ``/props``). ``requests`` records every JSON body received."""
 
     def __init__(self, mode: str = "ok", *, delay: float = 3.0, drop_after: int = 5,
-                 end_after: int = 4, text: str = "sentence") -> None:
+                 end_after: int = 4, text: str = "sentence", slots: int | None = None) -> None:
         self.mode = mode
         self.text = text
+        self.slots = slots
         self.delay = delay
         self.drop_after = drop_after
         self.end_after = end_after
@@ -70,6 +72,8 @@ class StubServer:
                 if self.path.endswith("/models"):
                     return self._json(200, {"object": "list", "data": [
                         {"id": "stub-model", "object": "model", "owned_by": "me"}]})
+                if self.path.endswith("/props") and stub.slots:
+                    return self._json(200, {"total_slots": stub.slots})
                 self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self):

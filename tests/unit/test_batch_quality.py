@@ -1,0 +1,182 @@
+"""Core: training data a trainer can trust — which finished answers become SFT records, which
+stay in the journal with their reasons, --keep-short, DPO pairs only with a healthy chosen
+text, and servers' slots."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+
+from fakes import ScriptedBackend
+from longhand.core.backends.base import Generation
+from longhand.core.data.batch import BatchRunner, Server, remote_server
+from longhand.core.data.instructions import parse_instructions
+from longhand.core.data.quality import chatter_reasons, judge_project, judge_text
+from longhand.core.data.training import dpo_pairs
+from longhand.core.engine.plan import DONE, Section
+from longhand.core.projects.project import Project
+from openai_stub import StubServer
+
+PLAN = ("Paragraph 1 - Main Point: The start of it all - Word Count: 150 words\n"
+        "Paragraph 2 - Main Point: How it ends - Word Count: 150 words\n")
+REFUSAL = ("I'm sorry, but I can't assist with that request. Please provide more information about "
+           "what you would like.")
+_seeds = itertools.count(1)
+
+
+class Mixed(ScriptedBackend):
+    """Writes clean made-up prose (new words for every job), except for jobs whose instruction
+    says otherwise: "REFUSE" opens the text with a refusal, "CHATTY" with "Certainly! Here is
+    your story"; "SHORT" gives twelve words on its first two write calls and nothing after,
+    whatever the engine asks (a server that cannot ban the end of text)."""
+
+    def __init__(self) -> None:
+        super().__init__(plan_text=PLAN)
+        self._x = 12345 + 7919 * next(_seeds)
+        self._writes = 0
+        self._opening = ""
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        text = prompt.text()
+        planning = "Main Point" in text and "written so far" not in text
+        if not planning:
+            self._writes += 1
+            if self._writes == 1:
+                self._opening = REFUSAL if "REFUSE" in text else \
+                    "Certainly! Here is your story about it." if "CHATTY" in text else ""
+            if "SHORT" in text:
+                pieces = list(itertools.islice(self._sentences(), 12)) if self._writes <= 2 else []
+                for p in pieces:
+                    on_piece(p)
+                return Generation("".join(pieces), "end", 100, 10, len(pieces), 0.01)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+    def _sentences(self):
+        opening, self._opening = self._opening, ""
+        for w in opening.split():
+            yield " " + w
+        yield from super()._sentences()
+
+
+def mixed_server(name: str = "s") -> Server:
+    return Server(name=name, open=Mixed)
+
+
+def jobs(*kinds: str):
+    text = "\n".join(json.dumps({"id": f"{k}-{n}", "instruction": f"Write text {k} number {n}.",
+                                 "target_words": 300}) for n, k in enumerate(kinds))
+    return parse_instructions(text).instructions
+
+
+def test_judge_text_finds_refusals_and_chatter_and_passes_clean_prose():
+    assert chatter_reasons(REFUSAL)[0].startswith("refusal:")
+    assert chatter_reasons("Certainly! Here is a story about a keeper.\n\nThe keeper...")[0].startswith("chatter:")
+    assert chatter_reasons("The story ends here. I hope this helps you!")[0].startswith("chatter:")
+    assert chatter_reasons("As an AI language model, I cannot write that.")
+    clean = ("The keeper climbed the stairs of the lighthouse every evening and lit the lamp. " * 1)
+    assert chatter_reasons(clean) == []
+    # a character who is sorry is not a refusal
+    assert chatter_reasons('"I\'m sorry," she said, "but the boat left without us."') == []
+    loop = "The keeper walked along the wet stones and looked at the sea. " * 30
+    v = judge_text(loop, "en")
+    assert not v.ok and any(r.startswith("health: loop") for r in v.reasons)
+
+
+def test_mixed_batch_keeps_only_answers_a_trainer_can_trust(tmp_path):
+    out = tmp_path / "data.jsonl"
+    ins = jobs("GOOD", "SHORT", "REFUSE", "GOOD", "CHATTY")
+    messages: list[str] = []
+    summary = BatchRunner(ins, out, [mixed_server()], on_message=messages.append).run()
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in recs) == ["GOOD-0", "GOOD-3"]
+    assert all("reasons" not in r for r in recs)
+    assert summary["done"] == 5 and summary["records"] == 2
+    rejected = {r["id"]: r["reasons"] for r in summary["rejected"]}
+    assert set(rejected) == {"SHORT-1", "REFUSE-2", "CHATTY-4"}
+    assert any(r.startswith("short:") for r in rejected["SHORT-1"])
+    assert any(r.startswith("needs attention") for r in rejected["SHORT-1"])
+    assert any(r.startswith("refusal:") for r in rejected["REFUSE-2"])
+    assert any(r.startswith("chatter:") for r in rejected["CHATTY-4"])
+    # the journal keeps every job, the rejected ones with their reasons and no record
+    journal = {e["id"]: e for e in map(json.loads, (tmp_path / "data.jsonl.journal").read_text().splitlines())}
+    assert set(journal) == {i.id for i in ins}
+    assert journal["REFUSE-2"]["kept"] is False and journal["REFUSE-2"]["written"] is False
+    assert journal["REFUSE-2"]["reasons"] == rejected["REFUSE-2"]
+    assert journal["GOOD-0"]["kept"] is True and journal["GOOD-0"]["reasons"] == []
+    assert any("REFUSE-2" in m and "no record" in m for m in messages)
+    # a rerun does not redo them: they are finished, judged, journalled
+    again = BatchRunner(ins, out, [mixed_server()]).run()
+    assert again["done_this_run"] == 0 and len(out.read_text().splitlines()) == 2
+
+
+def test_keep_short_writes_every_answer_with_its_reasons(tmp_path):
+    out = tmp_path / "data.jsonl"
+    summary = BatchRunner(jobs("GOOD", "SHORT"), out, [mixed_server()], keep_short=True).run()
+    recs = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(recs) == {"GOOD-0", "SHORT-1"} and summary["records"] == 2
+    assert "reasons" not in recs["GOOD-0"]
+    assert any(r.startswith("short:") for r in recs["SHORT-1"]["reasons"])
+    assert recs["SHORT-1"]["words"] < 0.8 * 300
+    journal = {e["id"]: e for e in map(json.loads, (tmp_path / "data.jsonl.journal").read_text().splitlines())}
+    assert journal["SHORT-1"]["kept"] is False and journal["SHORT-1"]["written"] is True
+
+
+def _project(texts: list[str], takes: list[list[str]], attention=(False, False)) -> Project:
+    p = Project(instruction="Write a story about a lighthouse keeper.", target_words=200)
+    p.sections = [Section(main_point=f"Part {i + 1}", target_words=100, text=t, status=DONE, takes=list(tk),
+                          needs_attention=a)
+                  for i, (t, tk, a) in enumerate(zip(texts, takes, attention))]
+    return p
+
+
+CLEAN = ("The keeper climbed the narrow stairs at dusk, counting the steps as his father had done. "
+         "Below him the harbour lights came on one by one, and the fishing boats turned for home. "
+         "He trimmed the wick, wiped the salt from the great lens, and waited for the first beam "
+         "to sweep across the water. Far out, a small sail tacked against the wind, and he watched "
+         "it until the dark swallowed it.")
+
+
+def test_dpo_pairs_only_when_the_chosen_text_is_healthy():
+    looping = "The keeper walked along the wet stones and looked at the sea. " * 12
+    p = _project([CLEAN, REFUSAL + " " + CLEAN], [["A worse take about the keeper."], ["Another take."]])
+    pairs = dpo_pairs(p, job_id="j")
+    assert [x["section"] for x in pairs] == [1]          # section 2's chosen text is a refusal
+    p = _project([looping, CLEAN], [["A take."], ["A take."]], attention=(False, True))
+    assert dpo_pairs(p, job_id="j") == []                # a loop; a section the health check gave up on
+    assert judge_project(p).reasons                      # and that project makes no SFT record either
+
+
+def test_slots_come_from_the_server_or_the_flag_and_bound_the_jobs_in_flight(tmp_path):
+    with StubServer(slots=3) as llama_server, StubServer() as plain:
+        assert remote_server(llama_server.url).slots == 3                # /props total_slots
+        assert remote_server(plain.url).slots == 1                       # says nothing: 1
+        assert remote_server(plain.url, slots=5).slots == 5              # --parallel
+    peak: dict[str, int] = {"a": 0, "b": 0}
+    now: dict[str, int] = {"a": 0, "b": 0}
+    lock = threading.Lock()
+
+    def counting(name):
+        class B(Mixed):
+            def generate(self, prompt, **kw):
+                with lock:
+                    now[name] += 1
+                    peak[name] = max(peak[name], now[name])
+                try:
+                    time.sleep(0.01)
+                    return super().generate(prompt, **kw)
+                finally:
+                    with lock:
+                        now[name] -= 1
+        return B
+
+    servers = [Server("a", counting("a"), slots=3), Server("b", counting("b"), slots=1)]
+    runner = BatchRunner(jobs(*["GOOD"] * 8), tmp_path / "d.jsonl", servers)
+    assert runner.concurrency == 4                        # the slots together
+    summary = runner.run()
+    assert summary["records"] == 8
+    assert peak == {"a": 3, "b": 1}
+    by = {s["server"]: s for s in summary["servers"]}
+    assert by["a"]["slots"] == 3 and by["a"]["jobs"] > by["b"]["jobs"] >= 1
