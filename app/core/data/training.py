@@ -186,7 +186,8 @@ def training_records(sources: Iterable[str | os.PathLike], kind: str, *, steps: 
                     notes.append(f"{path}: skipped ({'; '.join(verdict.reasons[:3])}); --keep-short "
                                  f"includes it.")
                     continue
-                yield sft_record(project, **({} if verdict.ok else {"reasons": verdict.reasons}))
+                extra: dict = {} if verdict.ok else {"reasons": verdict.reasons}
+                yield sft_record(project, **extra)
                 if steps:
                     yield from step_records(project)
             else:
