@@ -149,6 +149,21 @@ def profile_job(words: int = 3000) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def client_cpu() -> float:
+    """CPU seconds of this process and its worker processes (not the stand-in servers')."""
+    import psutil
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        if "batch_standin" in " ".join(child.cmdline()):
+            continue
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
 def measure(n: int, args, work: Path) -> dict:
     from longhand.core.data.batch import BatchRunner, remote_server
     from longhand.core.data.instructions import parse_instructions
@@ -163,20 +178,22 @@ def measure(n: int, args, work: Path) -> dict:
         cancel = CancelToken()
         notes: list[str] = []
         runner = BatchRunner(ins, out, servers, cancel=cancel, on_message=notes.append,
-                             autosave_interval=1.0)
+                             autosave_interval=1.0, processes=args.processes)
+        runner.open()                   # worker processes fork here, before any thread starts
         th = threading.Thread(target=lambda: result.update(summary=runner.run()), daemon=True)
         result: dict = {}
         th.start()
         time.sleep(args.warmup)
-        s0, c0, t0 = runner.snapshot(), time.process_time(), time.perf_counter()
+        s0, c0, t0 = runner.snapshot(), client_cpu(), time.perf_counter()
         time.sleep(args.window)
-        s1, c1, t1 = runner.snapshot(), time.process_time(), time.perf_counter()
+        s1, c1, t1 = runner.snapshot(), client_cpu(), time.perf_counter()
         cancel.cancel()
         th.join(120)
         words = s1.words - s0.words
         wps = words / (t1 - t0)
         summary = result.get("summary", {})
         row = {"servers": n, "words_per_s": round(wps, 1), "slots_per_server": servers[0].slots,
+               "processes": runner.processes,
                "jobs_in_flight": s1.running, "words_in_window": words, "window_s": round(t1 - t0, 1),
                "capacity_tokens_per_s": n * servers[0].slots * args.rate,
                "client_cpu_cores": round((c1 - c0) / (t1 - t0), 2),
@@ -209,7 +226,8 @@ def scaling(args) -> int:
             print(f"{n:>2} servers: {row['words_per_s']:>7.1f} words/s, efficiency {row['efficiency']}, "
                   f"client CPU {row['client_cpu_cores']} cores ({row['client_cpu_s_per_1000_words']} s per 1,000 "
                   f"words), load {row['load_avg_1m']}", file=sys.stderr)
-            write_json(results / "batch_scaling.json", rows)
+            write_json(results / ("batch_scaling.json" if args.processes == 1 else
+                                  f"batch_scaling_p{args.processes}.json"), rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     prof = profile_job(args.max_words) if args.profile else None
@@ -217,7 +235,7 @@ def scaling(args) -> int:
         write_json(results / "batch_scaling_profile.json", prof)
     settings = {"slots": args.slots, "rate": args.rate, "latency": args.latency, "warmup": args.warmup,
                 "window": args.window, "min_words": args.min_words, "max_words": args.max_words}
-    write_text(results / "batch_scaling.md", report(rows, settings, machine(), " ".join(sys.argv[1:]), prof))
+    write_text(results / ("batch_scaling.md" if args.processes == 1 else f"batch_scaling_p{args.processes}.md"), report(rows, settings, machine(), " ".join(sys.argv[1:]), prof))
     return 0
 
 
@@ -286,7 +304,7 @@ def real(args) -> int:
         for name, use in (("one", urls[:1]), ("two", urls)):
             out = work / f"{name}.jsonl"
             cmd = ["nice", "-n", "10", sys.executable, "-m", "longhand", "batch", str(ins), "--out", str(out),
-                   "--json", "--seed", "7", "-q"]
+                   "--json", "--seed", "7", "-q", "--format", args.format]
             for u in use:
                 cmd += ["--base-url", u]
             t0 = time.perf_counter()
@@ -294,9 +312,12 @@ def real(args) -> int:
             summary = json.loads(r.stdout)
             run = {k: summary[k] for k in ("done", "records", "words", "seconds", "words_per_s", "S_l")}
             run["rejected"] = summary["rejected"]
+            run["exit_code"] = r.returncode
+            run["answers"] = [{"id": x["id"], "words": x["words"], "start": x["messages"][1]["content"][:160]}
+                              for x in map(json.loads, out.read_text().splitlines())]
             run["servers"] = [{k: s[k] for k in ("slots", "jobs", "words", "words_per_s")} for s in summary["servers"]]
             run["wall_s"] = round(time.perf_counter() - t0, 1)
-            run["command"] = "longhand batch ins.jsonl --out DATA.jsonl --json --seed 7 -q " + \
+            run["command"] = f"longhand batch ins.jsonl --out DATA.jsonl --json --seed 7 -q --format {args.format} " + \
                 " ".join(f"--base-url URL{k + 1}" for k in range(len(use)))
             run["load_avg_1m"] = round(os.getloadavg()[0], 2)
             data["runs"][name] = run
@@ -329,11 +350,13 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=45.0)
     ap.add_argument("--min-words", type=int, default=300)
     ap.add_argument("--max-words", type=int, default=3000)
+    ap.add_argument("--processes", type=int, default=1, help="the batch's worker processes")
     ap.add_argument("--profile", action="store_true", help="sample the client's threads at the largest N")
     ap.add_argument("--real", action="store_true", help="two real llama_cpp.server processes instead")
     ap.add_argument("--model", default=INSTRUCT_MODEL, help="--real: the GGUF the servers load")
     ap.add_argument("--jobs", type=int, default=4, help="--real: jobs")
     ap.add_argument("--words", type=int, default=150, help="--real: target words a job")
+    ap.add_argument("--format", default="chat", help="--real: prompt format (chat: the server's template)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     return real(args) if args.real else scaling(args)

@@ -99,6 +99,8 @@ def batch_cmd(args) -> int:
         raise LonghandError("--concurrency must be at least 1.")
     if args.parallel is not None and args.parallel < 1:
         raise LonghandError("--parallel must be at least 1.")
+    if args.processes < 1:
+        raise LonghandError("--processes must be at least 1.")
     if resolve_backend(args) == "openai":
         urls = base_urls(args)
         if not urls:
@@ -121,14 +123,17 @@ def batch_cmd(args) -> int:
 
     runner = BatchRunner(result.instructions, args.out, servers, concurrency=args.concurrency,
                          seed=args.seed, temperature=args.temperature, steps=args.steps,
-                         keep_short=args.keep_short, max_failures=args.retries, on_message=say, cancel=cancel)
+                         keep_short=args.keep_short, processes=args.processes, max_failures=args.retries,
+                         on_message=say, cancel=cancel)
     runner.open()                       # output checked and locked before any job starts
     pending = runner.pending
     if not args.quiet:
         done = len(result.instructions) - len(pending)
         where = ", ".join(s.name + (f" ({s.slots} slots)" if s.slots > 1 else "") for s in servers)
         print(f"batch: {len(result.instructions)} jobs ({done} already done, {len(pending)} to write) "
-              f"on {where}, {runner.concurrency} at a time -> {args.out}", file=sys.stderr)
+              f"on {where}, {runner.concurrency} at a time"
+              + (f" in {runner.processes} processes" if runner.processes > 1 else "")
+              + f" -> {args.out}", file=sys.stderr)
     bar = ProgressBar(runner, quiet=args.quiet)
 
     def on_sigint(signum, frame):
@@ -176,6 +181,10 @@ def _batch_args(p):
                         "/slots, as llama-server does; else 1)")
     p.add_argument("--concurrency", "-j", type=int, default=None,
                    help="jobs in flight in all (default: the servers' slots together; the local model: 1)")
+    p.add_argument("--processes", type=int, default=1, metavar="P",
+                   help="worker processes writing the jobs (default 1). One process handles about 1,000 "
+                        "words/s of streamed text (bench/results/batch_scaling.md); give more when the servers "
+                        "together are faster than that and the machine has the cores")
     p.add_argument("--words", type=int, default=1000,
                    help="target for lines that give none, in a field or in the instruction (default 1000)")
     p.add_argument("--keep-short", action="store_true",

@@ -126,3 +126,39 @@ def test_slots_come_from_the_server_or_the_flag_and_bound_the_jobs_in_flight(tmp
     assert peak == {"a": 3, "b": 1}
     by = {s["server"]: s for s in summary["servers"]}
     assert by["a"]["slots"] == 3 and by["a"]["jobs"] > by["b"]["jobs"] >= 1
+
+
+def test_worker_processes_write_the_same_records_and_leave_nothing_running(tmp_path):
+    import multiprocessing
+
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    kinds = ("GOOD", "SHORT", "GOOD", "REFUSE", "GOOD", "GOOD")
+    a = BatchRunner(jobs(*kinds), one, [mixed_server("a"), mixed_server("b")]).run()
+    runner = BatchRunner(jobs(*kinds), two, [Server("a", Mixed, slots=2), Server("b", Mixed, slots=2)],
+                         processes=2)
+    assert runner.processes == 2
+    b = runner.run()
+    ids = lambda p: sorted(json.loads(x)["id"] for x in p.read_text().splitlines())  # noqa: E731
+    assert ids(two) == ids(one) == ["GOOD-0", "GOOD-2", "GOOD-4", "GOOD-5"]
+    assert {r["id"] for r in b["rejected"]} == {r["id"] for r in a["rejected"]} == {"SHORT-1", "REFUSE-3"}
+    assert b["words"] == sum(json.loads(x)["words"] for x in (tmp_path / "two.jsonl.journal").read_text().splitlines())
+    assert sum(s["jobs"] for s in b["servers"]) == 6 and all(s["jobs"] for s in b["servers"])
+    assert b["words_this_run"] == b["words"]           # progress and words came back from the processes
+    assert not multiprocessing.active_children()
+
+
+def test_a_server_failing_in_a_worker_process_is_handled_by_the_batch(tmp_path):
+    from longhand.core.errors import BackendError
+
+    class Down(Mixed):
+        def generate(self, prompt, **kw):
+            raise BackendError("Cannot reach the server at http://down/v1")
+
+    messages: list[str] = []
+    summary = BatchRunner(jobs("GOOD", "GOOD", "GOOD"), tmp_path / "d.jsonl",
+                          [Server("down", Down), Server("up", Mixed)], processes=2, retry_delay=0,
+                          max_failures=2, on_message=messages.append).run()
+    assert summary["records"] == 3 and summary["unfinished"] == 0
+    by = {s["server"]: s for s in summary["servers"]}
+    assert by["down"]["status"] == "out of rotation" and "Cannot reach" in by["down"]["last_error"]
+    assert any("taken out of rotation" in m for m in messages)

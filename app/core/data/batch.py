@@ -36,6 +36,7 @@ and the jobs go to the others. A job that fails ``max_attempts`` times is left u
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import threading
 import time
@@ -281,6 +282,19 @@ class JobState:
     words: int = 0
     error: str = ""
     failed_on: set = field(default_factory=set)
+    on_words: Callable[[int], None] | None = None      # progress, from a worker process
+
+
+@dataclass
+class Produced:
+    """A finished job, judged: what the output and the journal get."""
+
+    records: list[dict]
+    words: int
+    target_words: int
+    kept: bool
+    reasons: list[str]
+    start_words: int
 
 
 @dataclass
@@ -305,7 +319,8 @@ class BatchRunner:
 
     def __init__(self, instructions: list[Instruction], out: str | os.PathLike, servers: list[Server], *,
                  concurrency: int | None = None, seed: int | None = None, temperature: float | None = None,
-                 steps: bool = False, keep_short: bool = False, max_failures: int = 3, max_attempts: int = 3,
+                 steps: bool = False, keep_short: bool = False, processes: int = 1,
+                 max_failures: int = 3, max_attempts: int = 3,
                  retry_delay: float = 2.0, autosave_interval: float = 1.0,
                  on_message: Callable[[str], None] | None = None,
                  cancel: CancelToken | None = None) -> None:
@@ -323,6 +338,10 @@ class BatchRunner:
         self.temperature = temperature
         self.steps = steps
         self.keep_short = keep_short
+        # worker processes (each with its share of the jobs' threads): one Python process runs
+        # its threads one at a time (the GIL), so past ~1,000 words/s the client needs more
+        self.processes = 1 if any(s.shared for s in servers) else max(1, min(processes, self.concurrency))
+        self._pool: _Pool | None = None
         self.max_failures = max_failures
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
@@ -346,6 +365,13 @@ class BatchRunner:
         self._opened = True
         for note in self.output.notes:
             self.say(note)
+        if self.processes > 1:
+            if "fork" not in multiprocessing.get_all_start_methods():
+                self.say(f"note: {self.processes} worker processes need fork(); running in one process.")
+                self.processes = 1
+            else:
+                # forked before any thread of the batch starts
+                self._pool = _Pool(self, self.processes, self.concurrency)
 
     @property
     def pending(self) -> list[Instruction]:
@@ -370,6 +396,8 @@ class BatchRunner:
             self._seconds = time.perf_counter() - self._t0
             return self.summary()
         finally:
+            if self._pool is not None:
+                self._pool.close()
             for s in self.servers:
                 try:
                     s.close()
@@ -395,6 +423,8 @@ class BatchRunner:
             return job, server
 
     def _worker(self) -> None:
+        if self._pool is not None:
+            self._pool.bind()
         while True:
             got = self._next()
             if got is None:
@@ -450,6 +480,16 @@ class BatchRunner:
             time.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
     def _run_job(self, job: JobState, server: Server) -> None:
+        if self._pool is not None:
+            produced = self._pool.run(job, self.servers.index(server))
+        else:
+            produced = self._produce(job, server)
+        if produced is not None:
+            self._commit(job, server, produced)
+
+    def _produce(self, job: JobState, server: Server) -> Produced | None:
+        """Write the job (continuing its project) and judge it: its records, or None when
+        cancelled before it finished. Runs in a worker process with ``processes`` > 1."""
         ins = job.instruction
         path = self.output.jobs / f"{ins.file_stem}.longhand"
         if path.exists():
@@ -472,7 +512,7 @@ class BatchRunner:
             finally:
                 server.release(backend)
             if self.cancel.cancelled and not project.finished:
-                return
+                return None
             if not project.finished:
                 raise LonghandError(f"the job stopped at {project.words}/{project.target_words} words "
                                     f"with sections left unwritten")
@@ -484,24 +524,31 @@ class BatchRunner:
                                       model=backend_model, **extra)]
                 if self.steps:
                     records += step_records(project, job_id=ins.id)
-            entry = JournalEntry(id=ins.id, end=0, words=project.words, target_words=project.target_words,
-                                 target_given=ins.target_given, server=server.name,
-                                 seconds=round(time.perf_counter() - self._t0, 2),
-                                 kept=verdict.ok, reasons=verdict.reasons, written=bool(records))
-            self.output.append(records, entry)
-            if not verdict.ok:
-                self.say(f"job {ins.id} (line {ins.line}): "
-                         + ("kept with --keep-short" if self.keep_short else "no record")
-                         + f" ({'; '.join(verdict.reasons[:3])}"
-                         + (f"; {len(verdict.reasons) - 3} more" if len(verdict.reasons) > 3 else "") + ")")
-            with self._lock:
-                server.failures = 0
-                server.jobs += 1
-                server.words += project.words - job.start_words
-                job.words = project.words
-                self._done_now.append(ins.id)
+            return Produced(records, project.words, project.target_words, verdict.ok, verdict.reasons,
+                            job.start_words)
         finally:
             project.close()
+
+    def _commit(self, job: JobState, server: Server, got: Produced) -> None:
+        """Journal a produced job (records first, then its journal line) and count it."""
+        ins = job.instruction
+        entry = JournalEntry(id=ins.id, end=0, words=got.words, target_words=got.target_words,
+                             target_given=ins.target_given, server=server.name,
+                             seconds=round(time.perf_counter() - self._t0, 2),
+                             kept=got.kept, reasons=got.reasons, written=bool(got.records))
+        self.output.append(got.records, entry)
+        if not got.kept:
+            self.say(f"job {ins.id} (line {ins.line}): "
+                     + ("kept with --keep-short" if self.keep_short else "no record")
+                     + f" ({'; '.join(got.reasons[:3])}"
+                     + (f"; {len(got.reasons) - 3} more" if len(got.reasons) > 3 else "") + ")")
+        with self._lock:
+            server.failures = 0
+            server.jobs += 1
+            job.start_words = got.start_words
+            server.words += got.words - job.start_words
+            job.words = got.words
+            self._done_now.append(ins.id)
 
     def _write_job(self, job: JobState, project: Project, backend: Backend, server: Server) -> None:
         ins = job.instruction
@@ -526,6 +573,8 @@ class BatchRunner:
         def on_event(e) -> None:
             if isinstance(e, SectionToken):
                 job.words = e.total_words
+                if job.on_words is not None:
+                    job.on_words(e.total_words)
 
         plan_then_write(writer, project, on_event=JobSession.sink(on_event, autosave), cancel=self.cancel)
         job.words = project.words
@@ -582,3 +631,122 @@ class BatchRunner:
             "journal": str(self.output.journal),
             "projects": str(self.output.jobs),
         }
+
+
+# ---------------------------------------------------------------------------------------
+# Worker processes
+
+class _Pool:
+    """``processes`` forked copies of the runner that write jobs; the parent keeps the queue,
+    the servers' bookkeeping, the output and the journal.
+
+    Each of the parent's worker threads owns a pipe to one worker process (thread k to process
+    k mod P) and sends it the jobs it picked; the process writes the job (its own thread per
+    pipe), sends progress (words) while it writes, then the judged records or the error,
+    which the parent thread commits or handles exactly as in one process. A cancel reaches
+    the processes through an Event; a worker process whose parent is gone (kill -9) stops.
+    """
+
+    def __init__(self, runner: BatchRunner, processes: int, channels: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.runner = runner
+        self.cancel = ctx.Event()
+        pipes = [ctx.Pipe() for _ in range(channels)]
+        self.parent_ends = [a for a, _ in pipes]
+        self.procs = []
+        self._free = list(range(channels))
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._index = {id(ins): k for k, ins in enumerate(runner.instructions)}
+        parent = os.getpid()
+        for k in range(processes):
+            mine = [b for i, (_, b) in enumerate(pipes) if i % processes == k]
+            # the ends a worker must not keep open (else a closed pipe never reads as ended)
+            others = self.parent_ends + [b for i, (_, b) in enumerate(pipes) if i % processes != k]
+            proc = ctx.Process(target=_serve, args=(runner, mine, others, self.cancel, parent), daemon=True,
+                               name=f"batch-process-{k}")
+            proc.start()
+            self.procs.append(proc)
+        for _, b in pipes:
+            b.close()
+
+    def bind(self) -> None:
+        with self._lock:
+            self._local.conn = self.parent_ends[self._free.pop(0)]
+
+    def run(self, job: JobState, server_index: int) -> Produced | None:
+        conn = self._local.conn
+        ins_index = self._index[id(job.instruction)]
+        conn.send(("job", ins_index, server_index, job.attempts, job.start_words, job.words))
+        while True:
+            while not conn.poll(0.2):
+                if self.runner.cancel.cancelled and not self.cancel.is_set():
+                    self.cancel.set()
+            try:
+                msg = conn.recv()
+            except EOFError:
+                raise LonghandError("its worker process ended unexpectedly") from None
+            if msg[0] == "words":
+                job.start_words, job.words = msg[1], msg[2]
+            elif msg[0] == "done":
+                return msg[1]
+            else:
+                _, backend_error, text = msg
+                raise (BackendError(text) if backend_error else LonghandError(text))
+
+    def close(self) -> None:
+        for conn in self.parent_ends:
+            conn.close()
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+
+
+def _serve(runner: BatchRunner, conns: list, others: list, cancel_event, parent: int) -> None:
+    """A worker process: one thread a pipe, each writing the jobs it is sent."""
+    for c in others:
+        c.close()
+    runner.cancel = CancelToken()
+    runner._pool = None
+
+    def watch() -> None:
+        while True:
+            if cancel_event.wait(0.5):
+                runner.cancel.cancel()
+                return
+            if os.getppid() != parent:          # the batch was killed: stop writing
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+    def serve(conn) -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                return
+            _, ins_index, server_index, attempts, start_words, words = msg
+            job = JobState(runner.instructions[ins_index], attempts=attempts, start_words=start_words,
+                           words=words)
+            last = [0.0]
+
+            def progress(n: int, job=job, conn=conn, last=last) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.5:
+                    last[0] = now
+                    conn.send(("words", job.start_words, n))
+            job.on_words = progress
+            try:
+                produced = runner._produce(job, runner.servers[server_index])
+                conn.send(("done", produced))
+            except Exception as e:  # noqa: BLE001 - the parent decides what a failure means
+                text = str(e) if isinstance(e, LonghandError) else f"{type(e).__name__}: {e}"
+                conn.send(("error", isinstance(e, BackendError), text))
+
+    threads = [threading.Thread(target=serve, args=(c,), daemon=True) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    os._exit(0)
