@@ -217,6 +217,7 @@ def scaling(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="batch_scaling_"))
     ns = [int(x) for x in args.servers.split(",")]
     rows: list[dict] = []
+    where = machine()                   # the load average when the runs start
     try:
         for n in ns:
             row = measure(n, args, work)
@@ -235,7 +236,7 @@ def scaling(args) -> int:
         write_json(results / "batch_scaling_profile.json", prof)
     settings = {"slots": args.slots, "rate": args.rate, "latency": args.latency, "warmup": args.warmup,
                 "window": args.window, "min_words": args.min_words, "max_words": args.max_words}
-    write_text(results / ("batch_scaling.md" if args.processes == 1 else f"batch_scaling_p{args.processes}.md"), report(rows, settings, machine(), " ".join(sys.argv[1:]), prof))
+    write_text(results / ("batch_scaling.md" if args.processes == 1 else f"batch_scaling_p{args.processes}.md"), report(rows, settings, where, " ".join(sys.argv[1:]), prof))
     return 0
 
 
@@ -260,7 +261,7 @@ def report(rows: list[dict], st: dict, m: dict, argv: str, prof: dict | None = N
         lines += [f"- {k}: {v:.1%}" for k, v in prof["top_functions"]]
         lines += [f"- `{k}` called from: " + ", ".join(f"{c} {v:.1%}" for c, v in cl)
                   for k, cl in prof["builtins_called_from"].items()]
-    lines += ["", f"Command: `python bench/batch_scaling.py {argv}`".replace("  ", " ")]
+    lines += ["", f"Command: `{('python bench/batch_scaling.py ' + argv).strip()}`"]
     return "\n".join(lines) + "\n"
 
 
