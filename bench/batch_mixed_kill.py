@@ -9,9 +9,16 @@ project, the batch is killed with SIGKILL; what is on disk is recorded (records,
 lines, bytes, projects and their words), then the same command is run again and the same is
 recorded after it: records kept, answers rejected with their reasons, duplicates, jobs lost.
 
-Writes ``batch_mixed_kill.json`` and ``batch_mixed_kill.md``.
+``--standin`` runs the same against two stand-in servers (``bench/batch_standin.py``: 2
+slots each, ``--rate`` tokens/s a slot) with longer targets, for a kill that lands with
+several jobs in flight, in minutes on any machine; their text is clean, so every answer
+passes there.
 
-    python bench/batch_mixed_kill.py [--model PATH] [--kill-after 2]
+Writes ``batch_mixed_kill.json`` and ``batch_mixed_kill.md`` (``--standin``:
+``batch_kill_standin.json`` and ``.md``).
+
+    python bench/batch_mixed_kill.py [--model PATH] [--kill-after 2] [--jobs N]
+    python bench/batch_mixed_kill.py --standin [--kill-after 3]
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ def disk_state(out: Path) -> dict:
     for p in sorted(Path(str(out) + ".jobs").glob("*.longhand")):
         try:
             pr = Project.load(p)
-            projects[p.stem] = {"words": pr.words, "finished": pr.finished,
+            projects[p.stem] = {"words": pr.words, "finished": pr.finished, "text": pr.text().strip(),
                                 "sections_done": sum(1 for s in pr.sections if s.status == "done"),
                                 "sections": len(pr.sections)}
         except Exception as e:  # noqa: BLE001 - a half-written project is a finding too
@@ -76,23 +83,43 @@ def main() -> int:
     ap.add_argument("--out", help="results folder (default bench/results)")
     ap.add_argument("--model", default=INSTRUCT_MODEL)
     ap.add_argument("--kill-after", type=int, default=2, help="journalled jobs before the SIGKILL")
+    ap.add_argument("--jobs", type=int, default=len(JOBS), help="the first N instructions")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the targets (a shorter run)")
+    ap.add_argument("--standin", action="store_true", help="stand-in servers instead of a model")
+    ap.add_argument("--rate", type=float, default=40.0, help="--standin: tokens/s a slot")
     args = ap.parse_args()
+    jobs = [dict(j, target_words=max(100, int(j["target_words"] * args.scale))) for j in JOBS[:args.jobs]]
+    if args.standin:
+        jobs = [dict(j, target_words=600 + 150 * k) for k, j in enumerate(JOBS)]
+    name = "batch_kill_standin" if args.standin else "batch_mixed_kill"
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     results = out_dir(args.out)
     work = Path(tempfile.mkdtemp(prefix="batch_mixed_"))
     ins, out = work / "instructions.jsonl", work / "data.jsonl"
-    ins.write_text("".join(json.dumps(j) + "\n" for j in JOBS))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    server = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "llama_cpp.server", "--model", args.model,
-                               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--n_threads", "2",
-                               "--interrupt_requests", "False", "--verbose", "False"], stdout=open(work / "server.log", "wb"), stderr=subprocess.STDOUT)
-    cmd = [sys.executable, "-m", "longhand", "batch", str(ins), "--out", str(out), "--base-url", url,
-           "--format", "chat", "--seed", "3", "--json"]
-    shown = f"longhand batch instructions.jsonl --out data.jsonl --base-url {url.replace(str(port), 'PORT')} " \
-            "--format chat --seed 3 --json"
-    data: dict = {"machine": machine(), "git": git_state(), "model": Path(args.model).name, "jobs": JOBS,
-                  "command": shown}
+    ins.write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    if args.standin:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from batch_scaling import start_standins
+        server, urls = start_standins(2, 2, args.rate, 0.2)
+        fmt = "longwriter-llama3"
+        model = f"stand-in servers (2 x 2 slots, {args.rate:g} tokens/s a slot)"
+    else:
+        port = free_port()
+        urls = [f"http://127.0.0.1:{port}/v1"]
+        server = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "llama_cpp.server", "--model",
+                                   args.model, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192",
+                                   "--n_threads", "2", "--interrupt_requests", "False", "--verbose", "False"],
+                                  stdout=open(work / "server.log", "wb"), stderr=subprocess.STDOUT)
+        fmt = "chat"
+        model = Path(args.model).name
+    url = urls[0]
+    cmd = [sys.executable, "-m", "longhand", "batch", str(ins), "--out", str(out), "--format", fmt, "--seed", "3",
+           "--json"]
+    for u in urls:
+        cmd += ["--base-url", u]
+    shown = (f"longhand batch instructions.jsonl --out data.jsonl --format {fmt} --seed 3 --json "
+             + " ".join(f"--base-url URL{k + 1}" for k in range(len(urls))))
+    data: dict = {"machine": machine(), "git": git_state(), "model": model, "jobs": jobs, "command": shown}
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -121,6 +148,7 @@ def main() -> int:
         else:
             data["killed_after_s"] = None           # it finished before the kill point
         data["before_resume"] = disk_state(out)
+        data["resume_started_after_kill_s"] = round(time.perf_counter() - t0, 1)
         r = subprocess.run(["nice", "-n", "10", *cmd], capture_output=True, text=True, timeout=7200)
         log.write(r.stderr.encode())
         summary = json.loads(r.stdout)
@@ -129,7 +157,15 @@ def main() -> int:
         data["resume"]["exit_code"] = r.returncode
         data["resume_notes"] = [x for x in r.stderr.splitlines() if "bytes after" in x or "no record" in x]
         data["after_resume"] = after = disk_state(out)
-        data["jobs_lost"] = sorted({j["id"] for j in JOBS} - {e["id"] for e in after["journal"]})
+        final = {x["id"]: x["messages"][1]["content"] for x in map(json.loads, out.read_text().splitlines())}
+        data["in_flight_continued"] = {
+            k: {"words_at_kill": v["words"], "words_final": after["projects"][k]["words"],
+                "record_starts_with_the_text_at_the_kill": final.get(k, "").startswith(v["text"][:-40])}
+            for k, v in data["before_resume"]["projects"].items() if not v.get("finished") and v.get("words")}
+        for st in (data["before_resume"], after):
+            for v in st["projects"].values():
+                v.pop("text", None)
+        data["jobs_lost"] = sorted({j["id"] for j in jobs} - {e["id"] for e in after["journal"]})
         data["records_kept"] = after["records"]
         data["rejected"] = [{"id": e["id"], "words": e["words"], "target_words": e["target_words"],
                              "reasons": e["reasons"]} for e in after["journal"] if not e["kept"]]
@@ -142,10 +178,12 @@ def main() -> int:
             p = Project.load(Path(str(out) + ".jobs") / f"{e['id']}.longhand")
             rejected_text[e["id"]] = p.text()[:300]
         data["rejected_text_start"] = rejected_text
-        write_json(results / "batch_mixed_kill.json", data)
-        write_text(results / "batch_mixed_kill.md", report(data))
+        write_json(results / f"{name}.json", data)
+        write_text(results / f"{name}.md", report(data))
         print(report(data), file=sys.stderr)
     finally:
+        if "first" in locals() and first.poll() is None:
+            first.kill()
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -157,9 +195,9 @@ def main() -> int:
 
 def report(d: dict) -> str:
     b, a = d["before_resume"], d["after_resume"]
-    lines = ["# `longhand batch`: a mixed batch on a real instruct model, killed with SIGKILL and resumed", "",
+    lines = ["# `longhand batch`: a batch killed with SIGKILL mid-way and resumed; answers kept and rejected", "",
              machine_line(d["machine"]), "",
-             f"Model: {d['model']} on one `python -m llama_cpp.server`; {len(d['jobs'])} held-out instructions "
+             f"Model: {d['model']}; {len(d['jobs'])} held-out instructions "
              f"({', '.join(j['id'] for j in d['jobs'])}). Command: `{d['command']}`.", "",
              "## The kill", "",
              (f"SIGKILL after {d['killed_after_s']} s. On disk then: {b['records']} records "
@@ -172,7 +210,11 @@ def report(d: dict) -> str:
              f"Resumed with the same command: {d['resume']['done_this_run']} jobs written, exit code "
              f"{d['resume']['exit_code']}. On disk after: {a['records']} records, {a['journal_lines']} journal lines, "
              f"duplicates {a['duplicates']}, jobs lost {len(d['jobs_lost'])}, lock file left: {a['lock_file']}.",
-             *(f"Resume note: {n}" for n in d["resume_notes"]), "",
+             *(f"Resume note: {n}" for n in d["resume_notes"]),
+             "Jobs in flight at the kill, continued from their projects: " + ", ".join(
+                 f"{k} {v['words_at_kill']} -> {v['words_final']} words (its record starts with the text on disk at "
+                 f"the kill, but for its last 40 characters: {v['record_starts_with_the_text_at_the_kill']})"
+                 for k, v in d.get("in_flight_continued", {}).items()) + ".", "",
              "## Kept and rejected", "",
              f"{d['records_kept']} records kept of {len(d['jobs'])} answers; {len(d['rejected'])} rejected:", ""]
     for e in d["rejected"]:
