@@ -33,6 +33,7 @@ SYL = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "bri", "da", "fen", "go
        "qua", "ris", "te", "wo", "lan", "dor", "ex", "fi", "gar", "hom", "is", "ju", "ker", "lu", "mon", "nar"]
 FUNCTION = ["the", "and", "of", "with", "near", "under", "while", "because", "after", "before"]
 _PLAN_ASK = re.compile(r"\[main point\]|Main Point:\s*$", re.I)
+_WRITE = re.compile(r"\b(Write (?:a|an|the) [^.\n]{5,300})")
 _TASK = re.compile(r"(?:Writing task|Request|Instruction)[^\n]*:\s*\n(.+)", re.I)
 _N_PARAS = re.compile(r"plan of (\d+)")
 _STOP = {"write", "story", "essay", "report", "guide", "about", "words", "word", "text", "their", "there"}
@@ -48,8 +49,9 @@ class Capacity:
 
 
 def topic_words(prompt: str) -> list[str]:
-    m = _TASK.search(prompt)
-    task = m.group(1) if m else prompt[-300:]
+    """Content words of the request (the first "Write a/an ..." sentence of the prompt)."""
+    m = _WRITE.search(prompt) or _TASK.search(prompt)
+    task = m.group(m.lastindex or 0) if m else prompt[-300:]
     words = [w.lower() for w in re.findall(r"[A-Za-z]{4,}", task)]
     return [w for w in dict.fromkeys(words) if w not in _STOP][:6] or ["harbor"]
 
