@@ -141,7 +141,7 @@ class BreaksAfter(ScriptedBackend):
         self.n = n
 
     def generate(self, prompt, **kw):
-        if "written so far" not in prompt.text():
+        if "Main Point" in prompt.text():            # the plan request
             return super().generate(prompt, **kw)
         on_piece = kw.pop("on_piece")
         seen = []

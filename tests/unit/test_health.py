@@ -280,7 +280,7 @@ def test_prompts_are_in_the_requests_language():
     assert "目录：" in base and "Contents:" not in base and "words)" not in base
     assert synopsis(zh) == "小说，讲一位老木匠在退休前接下的最后一份订单。"
     chat = write_prompt(FORMATS["longwriter-glm4"], zh, plan, 1, ["从前"]).text()
-    assert "写作计划" in chat and "用中文写" in chat and "Writing task" not in chat
+    assert "用中文写" in chat and "Writing task" not in chat and "words" not in chat
     firm = write_prompt(FORMATS["longwriter-glm4"], zh, plan, 1, ["从前"], firm=True).text()
     assert "只用中文写作" in firm
     assert "要求：" in plan_prompt(FORMATS["completion"], zh, 1500, 3).text()
@@ -290,7 +290,7 @@ def test_prompts_are_in_the_requests_language():
 
 # ---------------------------------------------------------------------------------------
 # Words run together, garbled plans, the plan format leaking into the text (the novel
-# benchmark's collapse: bench/results/health_failed.jsonl "novel_runon")
+# benchmark's collapse: the novel_runon_before scenes in tests/data/health_calibration)
 
 RUN_ON = ("Threetheymethedonewellseendowardearth. It was not legible for herto know what land they were "
           "goingtoundeepothereitherwithorwithoutoneofthe otherworldthathas beennotsoldforthereachday. "

@@ -1,13 +1,12 @@
-"""Calibration of the text-health check on real outputs of the demo model (issue 14).
+"""Calibration of the text-health check on real outputs of the demo model.
 
-The texts are the benchmark outputs kept in ``bench/results``: the length set's texts
-(``length_texts.jsonl``, split into their sections with ``length.json``), the 20,000-word
-bounded-context novel (``novel_memory.longhand``), the 10,000-word prefix-reuse job
-(``prefix_reuse_10000_text.md``), the issue-14 reruns of the 10,000-word jobs on the code
-before it and the novel benchmark's first 20 scenes, written as words run together before
-the check knew that failure (``health/*.longhand``) and failed sections collected while fixing issue 14
-(``health_failed.jsonl``: collapsed 10,000-word jobs, English answers to Chinese requests)
-and what the engine's recoveries cut in the issue-14 benchmark runs (``recoveries.jsonl``).
+The texts live in ``tests/data/health_calibration``: ``documents.jsonl`` (one benchmark job a
+line: its request, language and sections; the length set's outputs before and with the check,
+the 20,000-word bounded-context novel, the 10,000-word prefix-reuse job, 10,000-word jobs on
+the code before the check and the novel benchmark's scenes written as words run together) and
+``recoveries.jsonl`` (what the engine's recoveries cut, with the text kept before the cut).
+``collect.py`` beside them rebuilt them from the benchmark outputs; the test never reads
+``bench/``.
 
 Every section is labelled by an offline judge that is deliberately *not* the streaming
 check: whole-section figures, the longest span copied from earlier text, and a line with the
@@ -27,11 +26,9 @@ import pytest
 
 from longhand.core.engine.plan import is_story
 from longhand.core.text.health import HealthMonitor, compression_ratio, fragments, topic_keys, units
-from longhand.core.text.language import detect_language, language_share
-from longhand.core.text.wordcount import count_words
+from longhand.core.text.language import language_share
 
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
-PROMPTS = Path(__file__).resolve().parents[2] / "bench" / "prompts" / "length.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "data" / "health_calibration"
 
 
 # ---------------------------------------------------------------------------------------
@@ -122,67 +119,14 @@ def stream(text: str, lang: str, reference: str, topic: str, story: bool = False
 # ---------------------------------------------------------------------------------------
 # The texts
 
-def split_by_counts(text: str, counts: list[int]) -> list[str] | None:
-    """Cut a text joined from sections back into them, by each section's word count."""
-    paras = text.split("\n\n")
-    out, cur, i = [], [], 0
-    for p in paras:
-        cur.append(p)
-        if i < len(counts) and count_words("\n\n".join(cur)) >= counts[i]:
-            if count_words("\n\n".join(cur)) != counts[i]:
-                return None
-            out.append("\n\n".join(cur))
-            cur, i = [], i + 1
-    return out if i == len(counts) and not "".join(cur).strip() else None
-
-
 def documents() -> list[tuple[str, str, str, list[tuple[str, str]]]]:
     """(name, language, instruction, [(main point, section text)...]) for every stored job."""
     docs = []
-    prompts = {}
-    if PROMPTS.exists():
-        prompts = {json.loads(ln)["id"]: json.loads(ln) for ln in PROMPTS.read_text("utf-8").splitlines() if ln}
-    # the length set's outputs: before the check (bench/results) and with it (health/...)
-    for lt in sorted(RESULTS.glob("**/length_texts.jsonl")):
-        lj = lt.with_name("length.json")
-        if not lj.exists():
-            continue
-        where = lt.parent.relative_to(RESULTS).as_posix()
-        rows = {r["id"]: r for r in json.loads(lj.read_text("utf-8"))["prompts"]}
-        for ln in lt.read_text("utf-8").splitlines():
+    for ln in (DATA / "documents.jsonl").read_text("utf-8").splitlines():
+        if ln.strip():
             d = json.loads(ln)
-            row, p = rows.get(d["id"]), prompts.get(d["id"])
-            if not row or not p:
-                continue
-            parts = split_by_counts(d["text"], [s["words"] for s in row["sections"]])
-            if parts:
-                points = [s.get("main_point", "") for s in row["sections"]]
-                name = "length" if where == "." else f"length/{where}"
-                docs.append((f"{name}:{d['id']}", detect_language(p["prompt"]), p["prompt"],
-                             list(zip(points, parts))))
-    nm = RESULTS / "novel_memory.longhand"
-    if nm.exists():
-        d = json.loads(nm.read_text("utf-8"))
-        docs.append(("novel_memory", "en", d["instruction"],
-                     [(s["main_point"], s["text"]) for s in d["sections"]]))
-    pr, pj = RESULTS / "prefix_reuse_10000_text.md", RESULTS / "prefix_reuse_10000.json"
-    if pr.exists() and pj.exists():
-        j = json.loads(pj.read_text("utf-8"))
-        body = pr.read_text("utf-8").split("\n", 1)[1].strip()
-        parts = split_by_counts(body, [s["words"] for s in j["sections"]])
-        if parts:
-            docs.append(("prefix_reuse_10000", "en", j["instruction"], [("", t) for t in parts]))
-    for path in sorted((RESULTS / "health").glob("*.longhand")):   # issue-14 runs on the code before it
-        d = json.loads(path.read_text("utf-8"))
-        docs.append((f"health:{path.stem}", detect_language(d["instruction"]), d["instruction"],
-                     [(s["main_point"], s["text"]) for s in d["sections"] if s.get("text")]))
-    hf = RESULTS / "health_failed.jsonl"
-    if hf.exists():
-        for ln in hf.read_text("utf-8").splitlines():
-            if ln.strip():
-                d = json.loads(ln)
-                docs.append((f"failed:{d['name']}", d["lang"], d["instruction"],
-                             [(s["main_point"], s["text"]) for s in d["sections"]]))
+            docs.append((d["name"], d["lang"], d["instruction"],
+                         [(s["main_point"], s["text"]) for s in d["sections"]]))
     return docs
 
 
@@ -201,11 +145,11 @@ def labelled():
 
 
 def recovery_samples():
-    """What the engine's recoveries cut in the benchmark runs (``bench/results/**/recoveries.jsonl``):
-    failed samples when the offline judge agrees they failed (kept text, then the cut)."""
+    """What the engine's recoveries cut in the benchmark runs (``recoveries.jsonl``): failed
+    samples when the offline judge agrees they failed (kept text, then the cut)."""
     out = []
-    for path in sorted(RESULTS.glob("**/recoveries.jsonl")):
-        for k, ln in enumerate(path.read_text("utf-8").splitlines()):
+    for path in [DATA / "recoveries.jsonl"]:
+        for ln in path.read_text("utf-8").splitlines():
             if not ln.strip():
                 continue
             d = json.loads(ln)
@@ -222,8 +166,8 @@ CASES = labelled() + recovery_samples()
 def test_the_calibration_set_is_there():
     clean = [c for c in CASES if c[1] == "clean"]
     failed = [c for c in CASES if c[1] == "failed"]
-    assert len(clean) >= 30, "clean sections from bench/results"
-    assert len(failed) >= 40, "failed sections from bench/results"
+    assert len(clean) >= 150, "clean sections in tests/data/health_calibration"
+    assert len(failed) >= 90, "failed sections in tests/data/health_calibration"
     kinds = {c[0].split(":")[0] for c in failed}
     assert "failed" in kinds or "length" in kinds
 

@@ -29,27 +29,39 @@ def test_consecutive_write_prompts_share_their_prefix(fmt):
     secs[1].text = "A green bottle lay on the rocks."
     p1 = write_prompt(f, "Write a story", secs, 1, [secs[0].text])
     p2 = write_prompt(f, "Write a story", secs, 2, [secs[0].text, secs[1].text])
-    # Everything in p1 up to the step that changes is a prefix of p2, segment for segment.
-    shared = 0
-    for a, b in zip(p1.user, p2.user):
-        if a != b:
-            break
-        shared += 1
-    assert shared >= 2
-    assert secs[0].text in p2.user and secs[1].text in p2.user
+    # The previous prompt plus the text written for it is exactly the start of the next one,
+    # segment for segment: the prefix cache holds everything but the new text.
+    assert (p1.user + p1.answer + [secs[1].text]) == (p2.user + p2.answer)[: len(p1.user + p1.answer) + 1]
+    assert p2.text().startswith(p1.text() + secs[1].text)
     if fmt == "completion":
         # a base model's prompt ends with the heading of the section to write
         assert p2.user[-1].startswith("## ")
-        # and the previous prompt plus the text written is exactly the new prefix
-        assert p2.user[: len(p1.user)] == p1.user
     else:
-        assert "Paragraph 3 - Main Point: The reply" in p2.user[-1]
-        assert "last step" in p2.user[-1]
+        # a chat model is asked once, with the whole plan under headings; the text so far and
+        # the heading of the part to write now stand in its own answer, which it continues
+        assert p1.user == p2.user and p1.system == p2.system and p1.system
+        assert "## 3. The reply" in p2.user[0] and "only the last part brings it to an end" in p2.user[0]
+        assert p2.answer[-1] == "## 3. The reply\n\n"
+        assert secs[0].text in p2.answer and secs[1].text in p2.answer
+
+
+def test_first_chat_write_prompt_shows_no_empty_text_so_far():
+    p = write_prompt(FORMATS["longwriter-llama3"], "Write a story", sections(), 0, [])
+    assert p.answer == ["## 1. The storm comes\n\n"]
+    assert "so far" not in p.text().lower()
 
 
 def test_write_prompt_carries_partial_answer():
     p = write_prompt(FORMATS["longwriter-llama3"], "Write", sections(), 0, [], partial="It began ")
-    assert p.answer == ["It began "]
+    assert p.answer == ["## 1. The storm comes\n\n", "It began "]
+
+
+def test_summarized_parts_go_into_the_request_not_the_answer():
+    secs = sections()
+    secs[0].text, secs[0].summary = "Rain hammered the glass. " * 20, "A storm."
+    p = write_prompt(FORMATS["longwriter-llama3"], "Write a story", secs, 1, [secs[0].summary])
+    assert "## 1. The storm comes: A storm." in p.user[0]
+    assert p.answer == ["## 2. The bottle\n\n"]
 
 
 def test_plan_prompts_state_target():
@@ -77,6 +89,20 @@ class _LLM:
 def test_gguf_chat_template_is_split_around_the_query():
     template = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n"
                 "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
-    prefix, suffix = _split_chat_template(template, _LLM())
+    prefix, suffix, system_open, system_close = _split_chat_template(template, _LLM())
     assert prefix == "<s><|user|>\n"
     assert suffix == "<|end|>\n<|assistant|>\n"
+    # the same template around a system message
+    assert system_open == "<s><|system|>\n" and system_close == "<|end|>\n<|user|>\n"
+
+
+def test_a_template_without_a_system_role_puts_the_system_text_into_the_user_turn():
+    template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}"
+                "{{ raise_exception('System role not supported') }}{% endif %}"
+                "<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n"
+                "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+    prefix, suffix, system_open, _ = _split_chat_template(template, _LLM())
+    assert system_open is None
+    from longhand.core.engine.prompts import PromptFormat
+    fmt = PromptFormat("t", "chat", prefix=prefix, suffix=suffix, system_open=None)
+    assert fmt.render_head("Only the text.") == "<s><start_of_turn>user\nOnly the text.\n\n"

@@ -53,10 +53,11 @@ def test_dpo_pairs_prefer_the_kept_and_the_hand_edited_text(tmp_path):
     assert [x["id"] for x in pairs] == ["bees/s1/t1", "bees/s1/t2", "bees/s2/t1"]
     # the prompt is the engine's write prompt for that section, in the project's format, as text
     fmt = FORMATS["longwriter-glm4"]
-    expected = "".join(write_prompt(fmt, INSTRUCTION, p.sections, 1, [p.sections[0].text], lang="en").user)
-    assert pairs[2]["prompt"] == expected
+    sent = write_prompt(fmt, INSTRUCTION, p.sections, 1, [p.sections[0].text], lang="en")
+    assert pairs[2]["prompt"] == "".join(sent.user) + "\n\n" + "".join(sent.answer).strip()
     assert "The hives woke early that year." in pairs[2]["prompt"]       # the text before it
-    assert "Paragraph 2 - Main Point: A swarm leaves" in pairs[2]["prompt"]
+    assert "A swarm leaves" in pairs[2]["prompt"]                          # the plan step
+    assert pairs[2]["prompt"].endswith("## 2. " + p.sections[1].heading)  # the part to write now
     assert "[gMASK]" not in pairs[2]["prompt"]                            # no special tokens
 
 
@@ -68,8 +69,8 @@ def test_prompt_is_the_one_the_engine_sent(tmp_path):
     writer = AgentWriter(backend, seed=1)
     writer.write_section(p, 2, mode="regenerate")
     sent = backend.prompts[0]                           # the regeneration's first (and fresh) prompt
-    assert sent.answer == []
-    assert section_prompt(p, 2) == "".join(sent.user)
+    assert sent.answer[-1] == "## 3. " + p.sections[2].heading + "\n\n"   # nothing of it written yet
+    assert section_prompt(p, 2) == "".join(sent.user) + "\n\n" + "".join(sent.answer).strip()
     (pair,) = [x for x in dpo_pairs(p) if x["section"] == 3]
     assert pair["rejected"] == "Autumn filled the jars." and pair["chosen"] == p.sections[2].text
 
@@ -79,8 +80,9 @@ def test_chinese_projects_get_the_chinese_write_prompt(tmp_path):
     p.instruction = "写一篇关于养蜂人的故事，不少于450字。"
     (pair, *_) = dpo_pairs(p)
     fmt = FORMATS["longwriter-glm4"]
-    assert pair["prompt"] == "".join(write_prompt(fmt, p.instruction, p.sections, 0, [], lang="zh").user)
-    assert pair["prompt"] != "".join(write_prompt(fmt, p.instruction, p.sections, 0, [], lang="en").user)
+    zh = write_prompt(fmt, p.instruction, p.sections, 0, [], lang="zh")
+    assert pair["prompt"] == "".join(zh.user) + "\n\n" + "".join(zh.answer).strip()
+    assert "用中文写" in pair["prompt"] and "Write the whole text" not in pair["prompt"]
 
 
 def test_identical_and_empty_takes_and_unfinished_sections_give_no_pairs(tmp_path):

@@ -69,6 +69,10 @@ class Prompt:
 
     user: list[str]
     answer: list[str] = field(default_factory=list)
+    # The system message of chat models (who the model is and what it must never write);
+    # formats without a system role get it at the top of the user message. Base models
+    # (completion style) get no system message.
+    system: str = ""
     # GBNF that the answer must follow (plans; see engine.grammar). llama.cpp applies it with
     # its grammar sampler, a llama.cpp server gets it as ``grammar``; others ignore it (the
     # engine's parser copes either way).

@@ -234,9 +234,9 @@ class LlamaCppBackend(Backend):
         if name == "gguf-template":
             template = meta.get("tokenizer.chat_template", "")
             try:
-                prefix, suffix = _split_chat_template(template, self.llm)
+                prefix, suffix, system_open, system_close = _split_chat_template(template, self.llm)
                 return PromptFormat("gguf-template", "chat", prefix=prefix, suffix=suffix,
-                                    add_bos=False)
+                                    add_bos=False, system_open=system_open, system_close=system_close)
             except Exception as e:  # a template we cannot render: treat as a base model
                 log.warning("chat template unusable (%s); using completion style", e)
                 return FORMATS["completion"]
@@ -303,8 +303,8 @@ class LlamaCppBackend(Backend):
             bos = self.llm.token_bos()
             if bos >= 0:
                 out.append(bos)
-        if fmt.style == "chat" and fmt.prefix:
-            out += self._tokens(fmt.prefix, True)
+        for text, special in fmt.chat_pieces(prompt.system):
+            out += self._tokens(text, special)
         for seg in prompt.user:
             if seg:
                 out += self._tokens(seg, False)
@@ -475,8 +475,8 @@ class LlamaCppBackend(Backend):
         # While the text is too short a base model must not open the next section either.
         never = self._markup_token_ids()
         ban_ids = end_ids + never
-        if self.format.style == "completion":
-            ban_ids += self._heading_token_ids()
+        # (chat prompts lay the text out under headings too: see engine.prompts)
+        ban_ids += self._heading_token_ids()
         free = self._sampler_chain(s, never)
         banned = self._sampler_chain(s, ban_ids)
         # A grammar (plans) is checked on the sampled token alone; it is applied to the whole
@@ -559,8 +559,9 @@ class LlamaCppBackend(Backend):
             self.llm = None
 
 
-def _split_chat_template(template: str, llm) -> tuple[str, str]:
-    """Render a GGUF chat template around a marker to get the text before and after a query."""
+def _split_chat_template(template: str, llm) -> tuple[str, str, str | None, str]:
+    """Render a GGUF chat template around markers: the text before and after a query, and
+    the text around a system message (None when the template has no system role)."""
     import jinja2.sandbox
     marker = "\x00LONGHAND_QUERY\x00"
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
@@ -571,10 +572,23 @@ def _split_chat_template(template: str, llm) -> tuple[str, str]:
     env.globals["raise_exception"] = _raise
     bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
     eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
-    rendered = env.from_string(template).render(
+    compiled = env.from_string(template)
+    rendered = compiled.render(
         messages=[{"role": "user", "content": marker}], add_generation_prompt=True,
         bos_token=bos, eos_token=eos)
     if marker not in rendered:
         raise ValueError("template does not echo the user message")
     prefix, suffix = rendered.split(marker, 1)
-    return prefix, suffix
+    system_open: str | None = None
+    system_close = ""
+    sys_marker = "\x00LONGHAND_SYSTEM\x00"
+    try:
+        both = compiled.render(messages=[{"role": "system", "content": sys_marker},
+                                         {"role": "user", "content": marker}],
+                               add_generation_prompt=True, bos_token=bos, eos_token=eos)
+    except Exception:  # noqa: BLE001 - a template that refuses a system role (Gemma's)
+        both = ""
+    if sys_marker in both and marker in both and both.endswith(marker + suffix):
+        system_open, rest = both.split(sys_marker, 1)
+        system_close = rest[: len(rest) - len(marker + suffix)]
+    return prefix, suffix, system_open, system_close

@@ -232,7 +232,7 @@ class OpenAIBackend(Backend):
         fmt = self.format
         user = "".join(prompt.user)
         if fmt.style == "chat":
-            user = fmt.prefix + user + fmt.suffix
+            user = fmt.render_head(prompt.system) + user + fmt.suffix
         return user + "".join(prompt.answer)
 
     def _params(self, s: Sampling, max_tokens: int, ban: list[int]) -> dict:
@@ -258,7 +258,8 @@ class OpenAIBackend(Backend):
 
     def _open_stream(self, prompt: Prompt, extra: str, params: dict):
         if self.format is CHAT_FORMAT:
-            messages: list[Any] = [{"role": "user", "content": "".join(prompt.user)}]
+            messages: list[Any] = [{"role": "system", "content": prompt.system}] if prompt.system else []
+            messages.append({"role": "user", "content": "".join(prompt.user)})
             answer = "".join(prompt.answer) + extra
             if answer:
                 # llama-server continues a final assistant message (prefill)

@@ -52,10 +52,12 @@ def project_format(project: Project) -> PromptFormat:
 
 
 def render(fmt: PromptFormat, prompt) -> str:
-    """A prompt as text: the user turn for chat formats (no special tokens), the document for
-    completion formats (what a base model continues)."""
+    """A prompt as text: for chat formats the user turn (no special tokens) followed by the
+    answer so far (the text written before, under its headings); the document for completion
+    formats (what a base model continues)."""
     if fmt.style == "chat":
-        return "".join(prompt.user)
+        answer = "".join(prompt.answer).strip()
+        return "".join(prompt.user) + (f"\n\n{answer}" if answer else "")
     return prompt.text()
 
 

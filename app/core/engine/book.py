@@ -42,6 +42,7 @@ from ..text.wordcount import count_words, trim_to_sentence
 from .codex import Codex, CodexEntry, propose_entries
 from .events import Event, JobDone, JobStats, PlanReady
 from .plan import Section, parse_plan, rescale, short_title
+from .prompts import SYSTEM
 from .writer import AgentWriter, Job, validate_request
 
 log = logging.getLogger(__name__)
@@ -526,32 +527,26 @@ Scene 1 - Main Point: [main point] - Word Count: [number] words
 
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
-CHAT_TEXT_SO_FAR = "\nText of this chapter so far:\n"
-CHAT_SCENE_STEP = """
-
-(End of the text so far.)
-
-Now write only the next scene, following this step of the chapter's plan:
-{step}
-{notes}
-Write about {target} words. Continue naturally from where the text stops. Do not repeat what \
-has been written, do not write the other scenes, and do not end the book unless this is the \
-last scene of the last chapter. Output only the new text."""
+# A chat model writes a chapter as one answer it is already writing (see engine.prompts):
+# the request lists the scenes under their headings, the answer holds the scenes written so
+# far and ends with the heading of the scene to write now.
+CHAT_WRITE_CHAPTER = """
+Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
+exactly as listed above (the ### mark, the number and the title), then write the scene in full, \
+at about its length. The chapter goes on after every scene but the last{ending}. Write only the \
+story itself: nothing before the first heading, no notes, no comments, no words to the reader."""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
-SUMMARY_CHAT = """
-
-(End of chapter {n}.)
-
-Summarize chapter {n} in at most {words} words for a writer who will continue the book \
-without seeing it: keep the names, places, events, decisions and open questions. Output only \
-the summary."""
-
-
 def _chinese(text: str) -> bool:
     """The plan grammars' words are space-separated: not for Chinese (the parser copes)."""
     from ..text.language import ZH, detect_language
     return detect_language(text) == ZH
+
+
+def _system(instruction: str) -> str:
+    """The chat models' system message, in the request's language (the same in every prompt
+    of a book, so that their prefixes are shared)."""
+    return SYSTEM["zh" if _chinese(instruction) else "en"]
 
 
 def _bible_block(bible: str) -> str:
@@ -599,7 +594,7 @@ class BookWriter(AgentWriter):
                 prompt = Prompt(user=[BOOK_PLAN_CHAT.format(
                     n=n, target=words, lo=lo, hi=hi, instruction=instruction.strip(),
                     bible=_bible_block(bible))],
-                    answer=[so_far] if so_far else [])
+                    answer=[so_far] if so_far else [], system=_system(instruction))
                 start = "line"
                 lead = ""
             else:
@@ -796,11 +791,15 @@ class BookWriter(AgentWriter):
             return ""
         idx = chapter_scenes(job, c)
         base = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
+        cue = SUMMARY_CUE_COMPLETION.format(n=c + 1)
         if self.style == "completion":
-            cue = SUMMARY_CUE_COMPLETION.format(n=c + 1)
             prompt = Prompt(user=base + [cue])
         else:
-            prompt = Prompt(user=base + [SUMMARY_CHAT.format(n=c + 1, words=SUMMARY_WORDS)])
+            # at the end of the chapter's own answer, as for a base model: the whole prompt
+            # is in the cache, and a chat model asked anew would re-read the chapter
+            n_request = self._request_parts
+            prompt = Prompt(user=base[:n_request], answer=base[n_request:] + [cue],
+                            system=_system(job.instruction))
         buf: list[str] = []
 
         def on_piece(piece: str) -> Steer:
@@ -862,19 +861,17 @@ class BookWriter(AgentWriter):
         if extra > 0 and partial:          # last resort: only the end of the scene so far
             words = partial.split(" ")
             shown = " ".join(words[len(words) * min(extra, 4) // 5:])
+        notes = self._scene_notes(job, index)
+        if notes:
+            user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
+        user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
         if self.style == "completion":
-            notes = self._scene_notes(job, index)
-            if notes:
-                user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
-            user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
-        else:
-            last = sec.chapter == len(job.chapters) - 1 and k == len(idx) - 1
-            step = (f"Scene {k + 1} - Main Point: {sec.main_point} - Word Count: {sec.target_words} words"
-                    + (" (the last scene of the book)" if last else ""))
-            notes = self._scene_notes(job, index)
-            user.append(CHAT_SCENE_STEP.format(step=step, target=sec.target_words,
-                                               notes=f"Notes for this scene: {notes}\n" if notes else ""))
-        return Prompt(user=user, answer=[shown] if shown else [])
+            return Prompt(user=user, answer=[shown] if shown else [])
+        # chat: the request is everything up to the chapter's scene list; the rest (the scenes
+        # so far, the notes and heading of this one) is the model's own answer
+        n_request = self._request_parts
+        return Prompt(user=user[:n_request], answer=user[n_request:] + ([shown] if shown else []),
+                      system=_system(job.instruction))
 
     def _head(self, job) -> str:
         from .prompts import _title_line, synopsis
@@ -919,7 +916,6 @@ class BookWriter(AgentWriter):
         Chosen once per scene (stored in ``codex_used`` with the chapter's notes), so that a
         continued or resumed scene gets exactly the same prompt.
         """
-        from .codex import codex_block
         sec = job.sections[index]
         c = sec.chapter
         ch = job.chapters[c]
@@ -938,9 +934,7 @@ class BookWriter(AgentWriter):
             sec.codex_used = used + [n for n in ch.codex_names if n not in used] or []
         own = [n for n in sec.codex_used if n.lower() not in shown]
         entries = self._entries(job, c, own)
-        if self.style == "completion":
-            return "; ".join(e.note() for e in entries)
-        return codex_block(entries)
+        return "; ".join(e.note() for e in entries)
 
     def _summaries(self, job, c: int) -> list[str]:
         return [f"Chapter {i + 1} ({job.chapters[i].title}): {job.chapters[i].summary.strip()}\n"
@@ -982,16 +976,20 @@ class BookWriter(AgentWriter):
         idx = chapter_scenes(job, c)
         block = scene_lines(job, idx) + "\n\n"
         if self.style != "completion":
-            block += CHAT_TEXT_SO_FAR
+            last = c == len(job.chapters) - 1
+            block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point} "
+                              f"({job.sections[i].target_words} words)" for k, i in enumerate(idx, 1))
+            block += "\n" + CHAT_WRITE_CHAPTER.format(
+                n=c + 1, ending=", and the book ends with this chapter" if last else
+                ", and the book goes on after this chapter: do not end the story")
         count = self.backend.count_tokens
         ss, text_budget = self._window(job, c)
         scenes_text = []
         for i in idx[:upto_scene]:
             s = job.sections[i]
-            notes = self._stored_scene_notes(job, i) if self.style == "completion" else ""
+            notes = self._stored_scene_notes(job, i)
             seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
-            if self.style == "completion":
-                seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
+            seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
         cost = [count(a) + count(b) + 2 for a, b, _ in scenes_text]
         ws = min(self._scene_start.get(c, 0), max(0, len(cost) - 1))
@@ -1009,6 +1007,9 @@ class BookWriter(AgentWriter):
         if summaries:
             parts += [STORY_SO_FAR, *summaries, "\n"]
         parts += [self._chapter_head(job, c), block]
+        self._request_parts = len(parts)       # (chat: the user's request ends here)
+        if self.style != "completion" and ws:
+            parts.append("[…]\n\n")            # earlier scenes of the chapter left the context
         for seg, text, gap in scenes_text[ws:]:
             if seg:
                 parts.append(seg)
@@ -1033,7 +1034,7 @@ class BookWriter(AgentWriter):
         else:
             user.append(SCENE_PLAN_CHAT.format(n=c + 1, k=n, target=words, lo=MIN_SCENE_WORDS,
                                                hi=MAX_SCENE_WORDS))
-            prompt = Prompt(user=user, answer=[so_far] if so_far else [])
+            prompt = Prompt(user=user, answer=[so_far] if so_far else [], system=_system(job.instruction))
             start = "line"
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar

@@ -283,6 +283,8 @@ Perhaps Maybe Although Though Because Since Until Unless Through Across Into Ove
 Below Behind Between Beyond During Inside Outside Around About Again Also Never Always Sometimes
 Later Soon Today Tomorrow Yesterday Tonight Suddenly Finally First Last Next Another Other Such
 Let Do Does Did Is Are Was Were Be Been Have Has Had Can Could Would Should Will Shall Must Might
+End Note Notes Title Synopsis Word Words Count Main Point Plan Outline Text Story Novel Book
+Qwen Gemma Llama Mistral Assistant User
 """.split())
 _PLACE_LEAD = re.compile(r"\b(?:in|at|to|from|into|near|towards?|across|through|of)\s+$", re.I)
 
@@ -291,7 +293,11 @@ def propose_entries(text: str, codex: Codex, *, chapter: int | None = None,
                     min_mentions: int = 2, limit: int = 8) -> list[CodexEntry]:
     """Names the text uses at least ``min_mentions`` times, not at a sentence start only,
     that the codex does not know yet: proposed entries (kind guessed, text = the first
-    sentence that mentions the name), most frequent first."""
+    sentence that mentions the name), most frequent first.
+
+    A capitalised word the text also writes in lower case is a common word in a title
+    ("The Lost Map", "a new World"), not a story name: it is left out, as are the words of
+    plans and prompts ("End", "Title") and model names ("Qwen")."""
     known = codex.known_names()
     counts: Counter[str] = Counter()
     mid_sentence: set[str] = set()
@@ -307,9 +313,14 @@ def propose_entries(text: str, codex: Codex, *, chapter: int | None = None,
         if _PLACE_LEAD.search(text[max(0, m.start() - 12):m.start()]):
             place_like[name] += 1
     out = []
+    words = re.findall(r"\b[A-Za-z]+\b", text)
+    lower = {w for w in words if w.islower()}
+    lower |= {f"{a} {b}" for a, b in zip(words, words[1:]) if a.islower() and b.islower()}
     for name, n in counts.most_common():
         if n < min_mentions or name not in mid_sentence or name.lower() in known:
             continue
+        if name.lower() in lower or any(w in _NOT_NAMES for w in name.split()):
+            continue        # a common word capitalised (a title's "Map"), not a name
         if any(name in other and name != other for other in counts if counts[other] >= n):
             continue        # "Mara" when "Mara Voss" is as frequent: keep the full name
         sentence = next((s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if name in s), "")

@@ -33,6 +33,8 @@ num ::= [1-9] [0-9]{{0,4}}
 LABELS = {
     "paragraph": ("Paragraph", " - Main Point: "),
     "scene": ("Scene", " - Main Point: "),
+    # the chat plan: a short title per part, then its main point
+    "titled": ("Paragraph", " - Title: \" title \" - Main Point: "),
 }
 
 
@@ -45,7 +47,7 @@ def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = 
     Title:``), the answer starts with a space and the text. The plan ends with a blank line,
     after ``min_lines`` to ``max_lines`` lines (a small model otherwise likes to stop after one).
     """
-    if level not in ("paragraph", "scene", "chapter"):
+    if level not in ("paragraph", "scene", "chapter", "titled"):
         raise ValueError(f"unknown plan level {level!r}")
     if start not in ("line", "point"):
         raise ValueError(f"unknown start {start!r}")
@@ -60,7 +62,7 @@ def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = 
         word, label = LABELS[level]
         line = f'line ::= "{word} " num "{label}" text " - Word Count: " num " words"'
         first_rest = 'first ::= " " text " - Word Count: " num " words"'
-        extra = ""
+        extra = 'title ::= word (" " word){0,7}' if level == "titled" else ""
     head = "first" if start == "point" else "line"
     root = f'root ::= {head} ("\\n" line){{{n_least},{n_more}}} "\\n\\n"'
     parts = [root, line, first_rest, extra, _TEXT.format(min_words=2, max_words=max_words)]

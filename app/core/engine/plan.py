@@ -107,6 +107,7 @@ short_title = heading_from_main_point     # old name (book.py, bench/collapse.py
 class ParsedStep:
     main_point: str
     target_words: int | None
+    title: str = ""
 
 
 _MARKUP = re.compile(r"[*_`]+")
@@ -118,6 +119,9 @@ _LEAD = re.compile(
         (?:[.):：、\-–—]|\s-\s)?\s*""", re.IGNORECASE | re.VERBOSE)
 _MAIN_POINT_LABEL = re.compile(r"^(?:[-–—:：]\s*)?(?:main\s*point|主要内容|要点|内容)\s*[:：\-–—]?\s*",
                                re.IGNORECASE)
+# "Title: Rooftop Hives - Main Point: …" (the chat plan asks for a title per part)
+_TITLE_LABEL = re.compile(r"^(?:[-–—:：]\s*)?(?:title|标题)\s*[:：]\s*(?P<title>.+?)\s*[-–—|]\s*"
+                          r"(?=(?:main\s*point|主要内容|要点|内容)\s*[:：])", re.IGNORECASE)
 _COUNT = re.compile(
     r"""(?:[-–—|,;(\[]\s*)?
         (?:word\s*count|words?|length|字数)?\s*[:：]?\s*
@@ -144,6 +148,10 @@ def parse_plan(text: str) -> list[ParsedStep]:
         if not m or not m.group("num"):
             continue
         body = line[m.end():].strip()
+        title = ""
+        tm = _TITLE_LABEL.match(body)
+        if tm:
+            title, body = tm.group("title").strip(" \"'“”"), body[tm.end():]
         body = _MAIN_POINT_LABEL.sub("", body).strip()
         # a model (or server) that repeats the label the prompt ended with:
         # "Paragraph 1 - Main Point: Paragraph 1 - Main Point: Mara finds the bottle"
@@ -165,7 +173,7 @@ def parse_plan(text: str) -> list[ParsedStep]:
             continue
         if target is not None and target <= 0:
             target = None
-        steps.append(ParsedStep(main_point=body, target_words=target))
+        steps.append(ParsedStep(main_point=body, target_words=target, title=title[:80]))
     return steps
 
 
@@ -443,7 +451,8 @@ def make_plan(instruction: str, target_words: int, model_output: str) -> tuple[l
     if not unique or not (lo <= len(unique) <= hi):
         return fallback_plan(instruction, target_words), "fallback"
     targets = rescale([s.target_words for s in unique], target_words)
-    sections = [Section(main_point=s.main_point, target_words=t, title=heading_from_main_point(s.main_point))
+    sections = [Section(main_point=s.main_point, target_words=t,
+                        title=s.title or heading_from_main_point(s.main_point))
                 for s, t in zip(unique, targets)]
     return sections, "parsed"
 
@@ -455,7 +464,7 @@ def _merge(steps: list[ParsedStep], n: int) -> list[ParsedStep]:
         part = steps[g * len(steps) // n:(g + 1) * len(steps) // n]
         counts = [p.target_words for p in part]
         total = sum(c for c in counts if c) if all(counts) else None
-        groups.append(ParsedStep("; ".join(p.main_point for p in part), total))
+        groups.append(ParsedStep("; ".join(p.main_point for p in part), total, part[0].title if part else ""))
     return groups
 
 

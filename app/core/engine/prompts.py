@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..backends.base import Prompt, Sampling
 from ..text.language import ZH, detect_language
-from .plan import Section, plan_as_text
+from .plan import Section
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,36 @@ class PromptFormat:
     add_bos: bool = True
     stops: tuple[str, ...] = ()
     sampling: Sampling = field(default_factory=Sampling)
+    # With a system message: ``system_open + system + system_close + user + suffix``
+    # (special tokens parsed in both). None: the format has no system role.
+    system_open: str | None = None
+    system_close: str = ""
+
+    def chat_pieces(self, system: str) -> list[tuple[str, bool]]:
+        """The text before the user's segments, as (text, special) pieces: the prefix, or the
+        system block when the prompt has a system message."""
+        if not system or self.style != "chat":
+            return [(self.prefix, True)] if self.style == "chat" and self.prefix else []
+        if self.system_open is None:        # no system role: it opens the user message
+            return [(self.prefix, True), (system.strip() + "\n\n", False)]
+        return [(self.system_open, True), (system.strip(), False), (self.system_close, True)]
+
+    def render_head(self, system: str) -> str:
+        return "".join(text for text, _ in self.chat_pieces(system))
 
 
 FORMATS: dict[str, PromptFormat] = {
     # LongWriter-llama3.1-8b: "[INST]{query}[/INST]" after BOS.
     "longwriter-llama3": PromptFormat(
         "longwriter-llama3", "chat", prefix="[INST]", suffix="[/INST]", add_bos=True,
-        sampling=Sampling(temperature=0.5, top_p=0.9)),
+        sampling=Sampling(temperature=0.5, top_p=0.9),
+        system_open="[INST]<<SYS>>\n", system_close="\n<</SYS>>\n\n"),
     # LongWriter-glm4-9b: "[gMASK]<sop><|user|>\n{query}<|assistant|>", stop at user/observation.
     "longwriter-glm4": PromptFormat(
         "longwriter-glm4", "chat", prefix="[gMASK]<sop><|user|>\n", suffix="<|assistant|>",
         add_bos=False, stops=("<|user|>", "<|observation|>"),
-        sampling=Sampling(temperature=0.5, top_p=0.8)),
+        sampling=Sampling(temperature=0.5, top_p=0.8),
+        system_open="[gMASK]<sop><|system|>\n", system_close="<|user|>\n"),
     # Base models: plain continuation.
     "completion": PromptFormat(
         "completion", "completion", add_bos=True,
@@ -69,78 +87,78 @@ def detect_format(metadata: dict[str, str]) -> str:
 
 # ---------------------------------------------------------------------------------------
 # Chat style (instruction-tuned models). Our own wording of AgentWrite's two prompts.
+#
+# An instruction model answers a request like an assistant ("Certainly! Here is part 2:",
+# "I hope you enjoyed…") and, asked to "continue the text so far", echoes the request or asks
+# for the text. So the write step is laid out as one answer the model is already writing:
+# the request (task, plan with a heading per part) is the user's message, and the text so
+# far stands in the assistant's answer under those headings, ending with the heading of the
+# part to write now. The model continues its own manuscript, never starts a new reply, and
+# consecutive prompts share everything up to the newest text (the prefix cache holds).
+
+SYSTEM = {
+    "en": "You are an accomplished author. You write exactly the text you are asked for, in full, "
+          "in the language of the request. Your answer is only that text: never an introduction, a "
+          "comment, a note, a summary of what you wrote, a word count or a question to the reader.",
+    "zh": "你是一位出色的作家。你完整地写出要求的文字，使用要求所用的语言。你的回答只有正文本身："
+          "不写开场白、评论、注释、对所写内容的总结、字数说明，也不向读者提问。",
+}
 
 PLAN_CHAT = """\
-Break the following writing task into a plan of {n} consecutive paragraphs. For each \
-paragraph give its main point (what happens or what it argues, in one detailed sentence) \
-and its length in words. The whole text must be about {target} words, so the word counts \
-must add up to about {target}; each paragraph should have between 200 and 1000 words.
+Break the following writing task into a plan of {n} consecutive parts. For each part give a \
+short title (two to six words, a real title, not "Part 1" or "Introduction" alone), its main \
+point (what happens or what it argues, in one detailed sentence) and its length in words. The \
+whole text must be about {target} words, so the word counts must add up to about {target}; each \
+part should have between 200 and 1000 words. No two parts may cover the same ground.
 
 Writing task:
 {instruction}
 
-Answer with the plan only, one paragraph per line, in exactly this format:
-Paragraph 1 - Main Point: [main point] - Word Count: [number] words
-Paragraph 2 - Main Point: [main point] - Word Count: [number] words
+Answer with the plan only, one part per line, in exactly this format:
+Paragraph 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
+Paragraph 2 - Title: [title] - Main Point: [main point] - Word Count: [number] words
 ..."""
 
-WRITE_CHAT_HEAD = """\
-You are writing a long text one part at a time.
-
-Writing task:
+WRITE_CHAT = """\
 {instruction}
 
-Plan of the whole text:
-{plan}
+Write it in {n} parts, in this order (about {target} words in all):
+{outline}
 
-Text written so far:
-"""
-
-WRITE_CHAT_STEP = """
-
-(End of the text written so far.)
-
-Now write only the next part, following this step of the plan:
-{step}
-
-Write about {target} words. Continue naturally from where the text stops. Do not repeat \
-what has been written, do not write the other steps, and do not add a conclusion unless \
-this is the last step. Output only the new text."""
+Write the whole text now. Begin each part with its heading line exactly as listed above (the \
+## mark, the number and the title), then write that part in full, at about its length. The text \
+goes on after every part but the last, so only the last part brings it to an end. Write only \
+the text itself: nothing before the first heading, nothing after the last part, no notes and \
+no comments."""
 
 # Chinese requests get Chinese prompts: a model answers in the language it is asked in.
 PLAN_CHAT_ZH = """\
-请把下面的写作任务分成{n}个连续的段落，制定写作计划。每段写出它的要点（用一句详细的话说明这一段写什么）\
-和字数。全文约{target}字，各段字数之和应约为{target}字；每段在200到1000字之间。
+请把下面的写作任务分成{n}个连续的部分，制定写作计划。每部分写出一个简短的标题（二到十个字，真正的标题）、\
+它的要点（用一句详细的话说明这一部分写什么）和字数。全文约{target}字，各部分字数之和应约为{target}字；\
+每部分在200到1000字之间。各部分的内容不能重复。
 
 写作任务：
 {instruction}
 
-只输出计划，每段一行，严格使用下面的格式，用中文写：
-第1段 - 要点：[要点] - 字数：[数字]字
-第2段 - 要点：[要点] - 字数：[数字]字
+只输出计划，每部分一行，严格使用下面的格式，用中文写：
+第1段 - 标题：[标题] - 要点：[要点] - 字数：[数字]字
+第2段 - 标题：[标题] - 要点：[要点] - 字数：[数字]字
 ..."""
 
-WRITE_CHAT_HEAD_ZH = """\
-你正在分段写一篇长文。
-
-写作任务：
+WRITE_CHAT_ZH = """\
 {instruction}
 
-全文的写作计划：
-{plan}
+全文分{n}个部分，按下面的顺序写（共约{target}字）：
+{outline}
 
-已经写好的内容：
-"""
+现在用中文写出全文。每一部分都以上面列出的标题行开头（## 符号、序号和标题，原样照写），然后完整地写出这一部分，\
+长度与所列字数相当。除最后一部分外，每部分之后文章都还要继续，所以只有最后一部分才收尾。只写正文：\
+第一个标题之前和最后一部分之后什么都不写，不写注释，不写评论。"""
 
-WRITE_CHAT_STEP_ZH = """
-
-（已写内容到此为止。）
-
-现在只写下一部分，按照计划中的这一步：
-{step}
-
-写约{target}字，用中文写。从上文停下的地方自然地接着写。不要重复已经写过的内容，不要写其他步骤，\
-除非这是最后一步，否则不要写结论。只输出新写的正文。"""
+# What the answer of a write prompt carries before the text written so far, when earlier
+# parts no longer fit the context (their summaries go into the request instead).
+EARLIER_CHAT = {"en": "\n\nWhat the parts before the ones below say, in short:\n{summaries}",
+                "zh": "\n\n前面几部分的内容提要：\n{summaries}"}
 
 # A firmer word on the language, used when a section drifted into another one.
 FIRM_LANGUAGE = {"en": "Write in English only.", "zh": "只用中文写作，不要用英文。"}
@@ -243,7 +261,7 @@ def plan_prompt(fmt: PromptFormat, instruction: str, target_words: int, n_sectio
         return Prompt(user=[text])
     template = PLAN_CHAT_ZH if lang == ZH else PLAN_CHAT
     return Prompt(user=[template.format(instruction=instruction.strip(), target=target_words,
-                                        n=n_sections)])
+                                        n=n_sections)], system=SYSTEM[lang])
 
 
 def _outline(sections: list[Section], lang: str = "en") -> str:
@@ -278,26 +296,43 @@ def write_prompt(fmt: PromptFormat, instruction: str, sections: list[Section], i
         user.append(SECTION_HEADING.format(heading=sec.heading))
         return Prompt(user=user, answer=[partial] if partial else [])
 
-    head, step_t = (WRITE_CHAT_HEAD_ZH, WRITE_CHAT_STEP_ZH) if lang == ZH else (WRITE_CHAT_HEAD, WRITE_CHAT_STEP)
-    plan = plan_as_text(sections) if lang != ZH else "\n".join(
-        _PLAN_LINE[ZH].format(i=i, point=s.main_point, words=s.target_words) for i, s in enumerate(sections, 1))
-    user = [head.format(instruction=instruction.strip(), plan=plan)]
-    for text in context:
-        if text:
-            user += [text, SECTION_GAP]
-    if lang == ZH:
-        step = _PLAN_LINE[ZH].format(i=index + 1, point=sec.main_point, words=sec.target_words)
-        if index == len(sections) - 1:
-            step += "（这是最后一步）"
-    else:
-        step = f"Paragraph {index + 1} - Main Point: {sec.main_point} - Word Count: {sec.target_words} words"
-        if index == len(sections) - 1:
-            step += " (this is the last step)"
-    tail = step_t.format(step=step, target=sec.target_words)
+    return _write_chat(instruction, sections, index, context, partial, lang, firm)
+
+
+def chat_heading(index: int, section: Section) -> str:
+    """The heading line a chat model writes a part under (only in prompts: the manuscript's
+    headings come from the plan, and a story has none)."""
+    return f"## {index + 1}. {section.heading}"
+
+
+def _summarized(section: Section, carried: str) -> bool:
+    return bool(section.summary) and carried == section.summary and carried != section.text
+
+
+def _write_chat(instruction: str, sections: list[Section], index: int, context: list[str],
+                partial: str, lang: str, firm: bool) -> Prompt:
+    unit = "字" if lang == ZH else " words"
+    outline = "\n".join(f"{chat_heading(i, s)}\n   {s.main_point} ({s.target_words}{unit})"
+                        for i, s in enumerate(sections))
+    template = WRITE_CHAT_ZH if lang == ZH else WRITE_CHAT
+    request = template.format(instruction=instruction.strip(), n=len(sections), outline=outline,
+                              target=sum(s.target_words for s in sections))
     if firm:
-        tail += " " + FIRM_LANGUAGE[lang]
-    user.append(tail)
-    return Prompt(user=user, answer=[partial] if partial else [])
+        request += "\n" + FIRM_LANGUAGE[lang]
+    # Earlier parts: verbatim in the answer; summaries (parts that left the context) in the
+    # request; dropped parts nowhere.
+    summaries = [f"{chat_heading(i, s)}: {c}" for i, (s, c) in enumerate(zip(sections, context))
+                 if c and _summarized(s, c)]
+    if summaries:
+        request += EARLIER_CHAT[lang].format(summaries="\n".join(summaries))
+    answer: list[str] = []
+    for i, (s, c) in enumerate(zip(sections[:index], context)):
+        if c and not _summarized(s, c):
+            answer += [chat_heading(i, s) + "\n\n", c.strip(), SECTION_GAP]
+    answer.append(chat_heading(index, sections[index]) + "\n\n")
+    if partial:
+        answer.append(partial)
+    return Prompt(user=[request], answer=answer, system=SYSTEM[lang])
 
 
 _IMPERATIVE = re.compile(

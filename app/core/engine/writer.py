@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
+from ..text.chatter import LETTER, strip_preamble
 from ..text.health import Health, HealthMonitor, sentence_ends
 from ..text.language import ZH, detect_language
 from ..text.wordcount import count_words, ends_sentence, has_cjk, trim_to_sentence
@@ -181,8 +182,9 @@ class AgentWriter:
             from .grammar import plan_grammar
             # at least the expected number of lines: a small model likes to stop after one
             # (at most what make_plan accepts: 2n lines)
-            prompt.grammar = plan_grammar("paragraph", max_lines=2 * n, min_lines=n,
-                                          start="point" if self.style == "completion" else "line")
+            chat = self.style != "completion"
+            prompt.grammar = plan_grammar("titled" if chat else "paragraph", max_lines=2 * n, min_lines=n,
+                                          start="line" if chat else "point")
         lead = plan_lead(self.format, instruction, lang)
         buf: list[str] = []
 
@@ -301,7 +303,8 @@ class AgentWriter:
             def on_piece(piece: str, _partial=partial, acc=acc, state=state, gen_tokens=gen_tokens) -> Steer:
                 acc.append(piece)
                 state["n"] += 1
-                current = _partial + "".join(acc)
+                # (an assistant's opening line "Certainly! Here is…" is dropped, not judged)
+                current = _partial + ("".join(acc) if _partial else strip_preamble("".join(acc)))
                 w = count_words(current)
                 state["words"] = w
                 dt = time.perf_counter() - t0
@@ -324,7 +327,7 @@ class AgentWriter:
             stats.add(g)
             stats.first_token_seconds.append(g.first_token_seconds)
             gen_tokens += g.generated_tokens
-            new = _cut_leak(g.text, after=partial)
+            new = _cut_leak(g.text if partial else strip_preamble(g.text), after=partial)
             if g.generated_tokens and count_words(g.text):
                 observed = g.generated_tokens / max(1, count_words(g.text))
                 self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
@@ -436,7 +439,8 @@ class AgentWriter:
         topic = " ".join([job.instruction, job.bible, sec.main_point, sec.heading,
                           earlier[-1][-3000:] if earlier else ""])
         return HealthMonitor(detect_language(job.instruction), reference="\n\n".join(earlier),
-                             topic_text=topic, protected=protected, story=is_story(job.instruction))
+                             topic_text=topic, protected=protected, story=is_story(job.instruction),
+                             letter=bool(LETTER.search(job.instruction)))
 
     def _recovery_sampling(self, attempt: int, kind: str) -> Sampling:
         """Changed conditions for recovery ``attempt`` (1, 2, ...) after a failure of ``kind``.

@@ -13,7 +13,10 @@ check looks at the text only, so it works the same on every backend:
 * **language**: the share of the recent text in the request's language
   (:func:`longhand.core.text.language.language_share`);
 * **topic drift**: whether a long stretch shares no content word (Chinese: no character
-  pair) with the request and the section's plan step.
+  pair) with the request and the section's plan step;
+* **chatter**: an assistant talking about its answer instead of writing it ("Certainly! Here
+  is…", "This paragraph continues…", word counts, echoes of the request, refusals), found line
+  by line (:mod:`.chatter`), however short the text.
 
 Thresholds were calibrated on clean and on failed texts of the demo model
 (``tests/unit/test_health_calibration.py`` loads them from ``bench/results`` and checks
@@ -27,6 +30,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+from .chatter import find_chatter
 from .language import ZH, language_share
 from .wordcount import CJK_CHAR
 
@@ -301,7 +305,7 @@ class Health:
 
     @property
     def kind(self) -> str:
-        """The first reason's kind ("junk", "loop", "language", "drift") or "" when ok."""
+        """The first reason's kind ("junk", "loop", "language", "drift", "chatter") or "" when ok."""
         return self.reasons[0].split(":")[0] if self.reasons else ""
 
 
@@ -352,8 +356,10 @@ class HealthMonitor:
     """
 
     def __init__(self, lang: str, *, reference: str = "", topic_text: str = "", protected: int = 0,
-                 thresholds: Thresholds = DEFAULT, every: int = 48, story: bool = False) -> None:
+                 thresholds: Thresholds = DEFAULT, every: int = 48, story: bool = False,
+                 letter: bool = False) -> None:
         self.lang = lang
+        self.letter = letter          # a letter's closing lines speak to its reader: not chatter
         self.t = thresholds
         self.protected = protected
         self.every = every
@@ -371,15 +377,24 @@ class HealthMonitor:
         if not final and len(text) - self._last < self.every:
             return None
         self._last = len(text)
-        h = self.judge(text)
+        h = self.judge(text, whole=final)
         self.last = h
         return None if h.ok else h
 
-    def judge(self, text: str) -> Health:
+    def judge(self, text: str, whole: bool = True) -> Health:
+        """The verdict on ``text`` (its unprotected part). ``whole=False``: the text is still
+        streaming, and its last line, unfinished, is not judged for chatter yet (an opening
+        "Certainly! Here is" becomes a line the engine drops once it ends)."""
         t = self.t
         new = text[self.protected:]
         u = units(new)
         h = Health()
+        talk = find_chatter(new if whole else new[: new.rfind("\n") + 1], self.letter)
+        if talk:
+            # not manuscript, however little text there is (a one-line preamble counts)
+            h.reasons.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}")
+            h.ok = False
+            return h
         empty = _empty_items(new)
         if empty >= t.empty_items:
             # a count with nothing in it ("1.", "2.", … "147."): tokens that are no words, so
