@@ -20,37 +20,30 @@ _seeds = itertools.count(1)
 
 class Mixed(ScriptedBackend):
     """Writes clean made-up prose (new words for every job), except for jobs whose instruction
-    says otherwise: "REFUSE" opens the text with a refusal, "CHATTY" with "Certainly! Here is
-    your story"; "SHORT" gives twelve words on its first two write calls and nothing after,
-    whatever the engine asks (a server that cannot ban the end of text)."""
+    says otherwise, whatever the engine asks (like a server that cannot ban the end of text):
+    "REFUSE" answers every write call with a refusal and ends; "SHORT" gives twelve words on
+    its first two write calls and nothing after."""
 
     def __init__(self) -> None:
         super().__init__(plan_text=PLAN)
         self._x = 12345 + 7919 * next(_seeds)
         self._writes = 0
-        self._opening = ""
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
         text = prompt.text()
         planning = "Main Point" in text and "written so far" not in text
         if not planning:
             self._writes += 1
-            if self._writes == 1:
-                self._opening = REFUSAL if "REFUSE" in text else \
-                    "Certainly! Here is your story about it." if "CHATTY" in text else ""
-            if "SHORT" in text:
-                pieces = list(itertools.islice(self._sentences(), 12)) if self._writes <= 2 else []
+            if "REFUSE" in text or "SHORT" in text:
+                if "REFUSE" in text:
+                    pieces = [" " + w for w in REFUSAL.split()]
+                else:
+                    pieces = list(itertools.islice(self._sentences(), 12)) if self._writes <= 2 else []
                 for p in pieces:
                     on_piece(p)
                 return Generation("".join(pieces), "end", 100, 10, len(pieces), 0.01)
         return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
                                 cancel=cancel, allow_end=allow_end)
-
-    def _sentences(self):
-        opening, self._opening = self._opening, ""
-        for w in opening.split():
-            yield " " + w
-        yield from super()._sentences()
 
 
 def mixed_server(name: str = "s") -> Server:

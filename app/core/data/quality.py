@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..projects.project import Project
+from ..text.chatter import LETTER, find_chatter, is_refusal
 from ..text.health import check_text
 from ..text.language import detect_language
 from ..text.wordcount import count_words
@@ -35,43 +36,35 @@ class Verdict:
 
 
 # -- chatter and refusals ------------------------------------------------------------------
-# Placeholder until the shared chatter check lands in core/text: refusals and the commonest
-# assistant chatter, anywhere in the answer. ``chatter_reasons`` is the one entry point.
 
-_REFUSAL = re.compile(
-    r"\b(?:I['’]m sorry,? but|I am sorry,? but|I apologi[sz]e,? but|Sorry,? but)\b[^.!?\n]{0,80}?"
-    r"\b(?:can(?:no|['’])t|can not|am unable|unable|won['’]t|not able)\b"
-    r"|\bI (?:can(?:no|['’])t|can not|am unable to|won['’]t) (?:assist|help|comply|fulfil|provide|write|create)"
-    r"|\bAs an AI(?: language model)?\b", re.I)
-_CHATTER = re.compile(
-    r"^\s*(?:Certainly|Sure|Of course|Absolutely)[!,.]"
-    r"|^\s*Here(?:['’]s| is) (?:a|an|the|your)\b[^.\n]{0,80}?(?:story|essay|article|text|report|guide|draft|version)"
-    r"|\bI hope (?:this|that|you) (?:helps|help|enjoy|find)"
-    r"|\b(?:Let me know|Feel free to (?:ask|let me know))\b"
-    r"|\b(?:word count|this (?:story|essay|text|article) (?:is|has) (?:about |approximately )?\d+ words)\b",
-    re.I | re.M)
+_BARE_OPENER = re.compile(r"^\W{0,4}(?:certainly|sure|of course|absolutely|okay|alright|gladly)\W*$", re.I)
 
-
-def chatter_reasons(text: str) -> list[str]:
+def chatter_reasons(text: str, instruction: str = "") -> list[str]:
     """Why ``text`` reads as an assistant talking instead of the text asked for (empty: it
-    does not)."""
+    does not): a refusal in its first lines, or any line of assistant chatter
+    (:mod:`longhand.core.text.chatter`; a letter's closing lines to its reader are manuscript)."""
     out = []
-    m = _REFUSAL.search(text)
-    if m:
-        out.append(f"refusal: {m.group(0)[:60]!r}")
-    m = _CHATTER.search(text)
-    if m:
-        out.append(f"chatter: {m.group(0).strip()[:60]!r}")
+    if is_refusal(text):
+        first = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
+        out.append(f"refusal: {first[:60]!r}")
+    talk = find_chatter(text, letter=bool(LETTER.search(instruction)))
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if not talk and _BARE_OPENER.match(first):
+        # an opener left on a line of its own ("Certainly!") when the engine cut the rest of it
+        out.append(f"chatter: preamble: {first.strip()[:60]!r}")
+    if talk:
+        more = f" (and {len(talk) - 1} more lines)" if len(talk) > 1 else ""
+        out.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}{more}")
     return out
 
 
 # -- the verdicts --------------------------------------------------------------------------
 
-def judge_text(text: str, lang: str | None = None) -> Verdict:
-    """The health check and the chatter check on one text."""
-    lang = lang or detect_language(text)
+def judge_text(text: str, lang: str | None = None, instruction: str = "") -> Verdict:
+    """The health check and the chatter check on one text (written for ``instruction``)."""
+    lang = lang or detect_language(instruction or text)
     reasons = [f"health: {r}" for r in check_text(text, lang).reasons]
-    reasons += chatter_reasons(text)
+    reasons += chatter_reasons(text, instruction)
     return Verdict(not reasons, reasons)
 
 
@@ -91,5 +84,5 @@ def judge_project(project: Project, *, min_share: float = MIN_SHARE) -> Verdict:
     text = project.text()
     if not count_words(text):
         reasons.append("empty: no text")
-    reasons += chatter_reasons(text)
+    reasons += chatter_reasons(text, project.instruction)
     return Verdict(not reasons, reasons)

@@ -116,7 +116,7 @@ def dpo_pairs(project: Project, *, job_id: str | None = None) -> list[dict]:
         chosen = sec.text.strip()
         if not chosen or sec.status not in (DONE, EDITED) or not sec.takes:
             continue
-        if sec.needs_attention or not judge_text(chosen, lang).ok:
+        if sec.needs_attention or not judge_text(chosen, lang, project.instruction).ok:
             continue            # a trainer must not be taught to prefer it
         prompt = section_prompt(project, i)
         seen = {_norm(chosen)}
