@@ -242,7 +242,7 @@ def scaling(args) -> int:
 
 def report(rows: list[dict], st: dict, m: dict, argv: str, prof: dict | None = None) -> str:
     lines = ["# `longhand batch`: words/s against the number of servers (stand-in servers)", "",
-             machine_line(m), "",
+             machine_line(m) + f"; code at commit {m.get('git_commit')}", "",
              f"Each stand-in server: {st['slots']} slots (reported in /props), {st['rate']:g} tokens/s a slot, "
              f"{st['latency']:g} s before the first token, one word a token. Jobs of {st['min_words']}-"
              f"{st['max_words']} words, every slot busy; words counted over {st['window']:g} s after "
