@@ -158,7 +158,7 @@ def batch_cmd(args) -> int:
         sl = f", S_l {summary['S_l']} over {summary['S_l_jobs']} jobs" if summary["S_l"] is not None else ""
         rejected = len(summary["rejected"])
         print(f"records: {summary['records']} in {args.out}"
-              + (f"; {rejected} answers did not pass ({'kept with --keep-short' if args.keep_short else 'no record'},"
+              + (f"; {rejected} answer{'s' if rejected > 1 else ''} did not pass ({'kept with --keep-short' if args.keep_short else 'no record'},"
                  f" reasons in {summary['journal']})" if rejected else ""), file=sys.stderr)
         print(f"done: {summary['done']}/{summary['jobs']} jobs, {summary['words']:,} words{sl}; "
               f"this run {summary['words_this_run']:,} words in {summary['seconds']:.0f} s "
@@ -182,9 +182,9 @@ def _batch_args(p):
     p.add_argument("--concurrency", "-j", type=int, default=None,
                    help="jobs in flight in all (default: the servers' slots together; the local model: 1)")
     p.add_argument("--processes", type=int, default=1, metavar="P",
-                   help="worker processes writing the jobs (default 1). One process handles about 1,000 "
-                        "words/s of streamed text (bench/results/batch_scaling.md); give more when the servers "
-                        "together are faster than that and the machine has the cores")
+                   help="worker processes writing the jobs (default 1). One process handles some 700 words/s "
+                        "of streamed text on a core (it needs ~1.4 CPU s per 1,000 words); give more when the "
+                        "servers together are faster than that and the machine has the cores")
     p.add_argument("--words", type=int, default=1000,
                    help="target for lines that give none, in a field or in the instruction (default 1000)")
     p.add_argument("--keep-short", action="store_true",

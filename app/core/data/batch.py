@@ -339,7 +339,7 @@ class BatchRunner:
         self.steps = steps
         self.keep_short = keep_short
         # worker processes (each with its share of the jobs' threads): one Python process runs
-        # its threads one at a time (the GIL), so past ~1,000 words/s the client needs more
+        # its threads one at a time (the GIL), so past ~700 words/s a core the client needs more
         self.processes = 1 if any(s.shared for s in servers) else max(1, min(processes, self.concurrency))
         self._pool: _Pool | None = None
         self.max_failures = max_failures
