@@ -157,9 +157,10 @@ def batch_cmd(args) -> int:
     elif not args.quiet:
         sl = f", S_l {summary['S_l']} over {summary['S_l_jobs']} jobs" if summary["S_l"] is not None else ""
         rejected = len(summary["rejected"])
+        fate = "kept with --keep-short" if args.keep_short else "no record"
         print(f"records: {summary['records']} in {args.out}"
-              + (f"; {rejected} answer{'s' if rejected > 1 else ''} did not pass ({'kept with --keep-short' if args.keep_short else 'no record'},"
-                 f" reasons in {summary['journal']})" if rejected else ""), file=sys.stderr)
+              + (f"; {rejected} answer{'s' if rejected > 1 else ''} did not pass ({fate}, reasons in "
+                 f"{summary['journal']})" if rejected else ""), file=sys.stderr)
         print(f"done: {summary['done']}/{summary['jobs']} jobs, {summary['words']:,} words{sl}; "
               f"this run {summary['words_this_run']:,} words in {summary['seconds']:.0f} s "
               f"({summary['words_per_s']:.1f} words/s)", file=sys.stderr)
