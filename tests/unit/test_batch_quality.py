@@ -182,3 +182,22 @@ def test_a_server_failing_in_a_worker_process_is_handled_by_the_batch(tmp_path):
     by = {s["server"]: s for s in summary["servers"]}
     assert by["down"]["status"] == "out of rotation" and "Cannot reach" in by["down"]["last_error"]
     assert any("taken out of rotation" in m for m in messages)
+
+
+def test_cli_says_how_many_records_and_which_answers_did_not_pass(tmp_path, monkeypatch, capsys):
+    from longhand.cli import main
+    monkeypatch.setattr("longhand.core.backends.factory.open_backend", lambda model=None, **kw: Mixed())
+    ins = tmp_path / "ins.jsonl"
+    ins.write_text("".join(json.dumps({"id": f"{k}-{n}", "instruction": f"Write text {k} number {n}.",
+                                       "target_words": 300}) + "\n" for n, k in enumerate(("GOOD", "SHORT"))))
+    out = tmp_path / "d.jsonl"
+    assert main(["batch", str(ins), "--out", str(out)]) == 0          # a rejected answer is no failure
+    err = capsys.readouterr().err
+    assert f"records: 1 in {out}; 1 answer did not pass (no record, reasons in {out}.journal)" in err
+    assert "job SHORT-1 (line 2): no record (short:" in err
+    out2 = tmp_path / "k.jsonl"
+    assert main(["batch", str(ins), "--out", str(out2), "--keep-short", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["records"] == 2 and [r["id"] for r in summary["rejected"]] == ["SHORT-1"]
+    assert main(["batch", str(ins), "--out", str(tmp_path / "x.jsonl"), "--backend", "openai"]) == 2
+    assert "--backend openai needs --base-url" in capsys.readouterr().err
