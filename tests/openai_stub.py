@@ -3,24 +3,45 @@ on purpose (slow, garbage, auth failure, dropped stream) or writes scripted text
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PLAN = ("Paragraph 1 - Main Point: Mara finds the bottle - Word Count: 60 words\n"
         "Paragraph 2 - Main Point: Mara sets out to sea - Word Count: 60 words\n\n")
 SENTENCE = " The keeper walked along the wet stones and looked at the sea."
+_SYL = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "bri", "da", "fen", "go", "hul", "ji", "mar", "pe",
+        "qua", "ris", "te", "wo"]
+
+
+def prose(seed: str, n: int) -> list[str]:
+    """``n`` one-word pieces of made-up prose whose 4-grams never repeat (a text the health
+    check passes; ``SENTENCE`` over and over is a loop it rightly cuts)."""
+    x = zlib.crc32(seed.encode()) or 1
+    out = []
+    for i in itertools.islice(itertools.count(), n):
+        x = (x * 1103515245 + 12345) % (2 ** 31)
+        k = i % 8
+        word = "The" if k == 0 else "keeper" if k == 3 else "".join(_SYL[(x >> s) % 20] for s in (0, 5, 10))
+        out.append(f" {word}{'.' if k == 7 else ''}")
+    return out
 
 
 class StubServer:
     """``mode``: "ok" (scripted writer), "slow", "garbage", "auth", "drop" (stream breaks after
     ``drop_after`` pieces), "early_end" (ends each stream after ``end_after`` pieces unless
-    end-of-text is banned with logit_bias). ``requests`` records every JSON body received."""
+    end-of-text is banned with logit_bias). ``text``: "sentence" (``SENTENCE`` over and over)
+    or "prose" (:func:`prose`). ``slots``: what ``/props`` reports as ``total_slots`` (as
+    llama-server does; None: no ``/props``). ``requests`` records every JSON body received."""
 
     def __init__(self, mode: str = "ok", *, delay: float = 3.0, drop_after: int = 5,
-                 end_after: int = 4) -> None:
+                 end_after: int = 4, text: str = "sentence", slots: int | None = None) -> None:
         self.mode = mode
+        self.text = text
+        self.slots = slots
         self.delay = delay
         self.drop_after = drop_after
         self.end_after = end_after
@@ -51,6 +72,8 @@ class StubServer:
                 if self.path.endswith("/models"):
                     return self._json(200, {"object": "list", "data": [
                         {"id": "stub-model", "object": "model", "owned_by": "me"}]})
+                if self.path.endswith("/props") and stub.slots:
+                    return self._json(200, {"total_slots": stub.slots})
                 self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self):
@@ -71,6 +94,8 @@ class StubServer:
                 prompt = body.get("prompt", "")
                 if prompt.rstrip().endswith("Paragraph 1 - Main Point:"):
                     pieces = [PLAN]
+                elif stub.text == "prose":
+                    pieces = prose(prompt, 2400)
                 else:
                     pieces = (SENTENCE.replace(" ", "\x00 ").split("\x00")[1:]) * 200
                 self.send_response(200)

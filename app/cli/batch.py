@@ -12,6 +12,7 @@ from ..core.data.batch import BatchRunner, Server, remote_server
 from ..core.data.instructions import read_instructions
 from ..core.errors import CancelToken, LonghandError
 from . import command
+from .backend_options import add_backend_args, base_urls, resolve_backend
 
 
 def _local_server(args, target: int) -> Server:
@@ -94,14 +95,21 @@ def batch_cmd(args) -> int:
         print(f"error: {p}", file=sys.stderr)
     if not result.instructions:
         raise LonghandError(f"{args.instructions} holds no usable instruction.")
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise LonghandError("--concurrency must be at least 1.")
-    if args.base_url:
+    if args.parallel is not None and args.parallel < 1:
+        raise LonghandError("--parallel must be at least 1.")
+    if args.processes < 1:
+        raise LonghandError("--processes must be at least 1.")
+    if resolve_backend(args) == "openai":
+        urls = base_urls(args)
+        if not urls:
+            raise LonghandError("--backend openai needs --base-url URL (repeat it for several servers).")
         options = dict(model=args.remote_model or "", api_key=args.api_key, format_name=args.format_name,
                        timeout=args.timeout)
         if args.ctx:
             options["n_ctx"] = args.ctx
-        servers = [remote_server(url, **options) for url in dict.fromkeys(args.base_url)]
+        servers = [remote_server(url, slots=args.parallel, **options) for url in urls]
     else:
         servers = [_local_server(args, max(i.target_words for i in result.instructions))]
     cancel = CancelToken()
@@ -115,14 +123,17 @@ def batch_cmd(args) -> int:
 
     runner = BatchRunner(result.instructions, args.out, servers, concurrency=args.concurrency,
                          seed=args.seed, temperature=args.temperature, steps=args.steps,
-                         max_failures=args.retries, on_message=say, cancel=cancel)
+                         keep_short=args.keep_short, processes=args.processes, max_failures=args.retries,
+                         on_message=say, cancel=cancel)
     runner.open()                       # output checked and locked before any job starts
     pending = runner.pending
     if not args.quiet:
         done = len(result.instructions) - len(pending)
-        where = ", ".join(s.name for s in servers)
+        where = ", ".join(s.name + (f" ({s.slots} slots)" if s.slots > 1 else "") for s in servers)
         print(f"batch: {len(result.instructions)} jobs ({done} already done, {len(pending)} to write) "
-              f"on {where}, {runner.concurrency} at a time -> {args.out}", file=sys.stderr)
+              f"on {where}, {runner.concurrency} at a time"
+              + (f" in {runner.processes} processes" if runner.processes > 1 else "")
+              + f" -> {args.out}", file=sys.stderr)
     bar = ProgressBar(runner, quiet=args.quiet)
 
     def on_sigint(signum, frame):
@@ -145,6 +156,11 @@ def batch_cmd(args) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not args.quiet:
         sl = f", S_l {summary['S_l']} over {summary['S_l_jobs']} jobs" if summary["S_l"] is not None else ""
+        rejected = len(summary["rejected"])
+        fate = "kept with --keep-short" if args.keep_short else "no record"
+        print(f"records: {summary['records']} in {args.out}"
+              + (f"; {rejected} answer{'s' if rejected > 1 else ''} did not pass ({fate}, reasons in "
+                 f"{summary['journal']})" if rejected else ""), file=sys.stderr)
         print(f"done: {summary['done']}/{summary['jobs']} jobs, {summary['words']:,} words{sl}; "
               f"this run {summary['words_this_run']:,} words in {summary['seconds']:.0f} s "
               f"({summary['words_per_s']:.1f} words/s)", file=sys.stderr)
@@ -159,15 +175,23 @@ def batch_cmd(args) -> int:
 def _batch_args(p):
     p.add_argument("instructions", help="JSON Lines file: {\"instruction\": ..., \"target_words\": N, \"id\": ...}")
     p.add_argument("--out", "-o", required=True, metavar="DATA.jsonl",
-                   help="SFT records (chat messages), one per finished job; a journal and the jobs' "
-                        "projects are kept next to it, so rerunning the command resumes")
-    p.add_argument("--base-url", action="append", metavar="URL",
-                   help="an OpenAI-compatible server (repeat for several: llama-server, vLLM, "
-                        "python -m llama_cpp.server); default: the local model, one job at a time")
+                   help="SFT records (chat messages), one per finished job that passed; a journal and the "
+                        "jobs' projects are kept next to it, so rerunning the command resumes")
+    p.add_argument("--parallel", type=int, default=None, metavar="N",
+                   help="jobs each server runs at once (default: the slots the server reports in /props or "
+                        "/slots, as llama-server does; else 1)")
     p.add_argument("--concurrency", "-j", type=int, default=None,
-                   help="jobs in flight, spread over the servers (default: one per server)")
+                   help="jobs in flight in all (default: the servers' slots together; the local model: 1)")
+    p.add_argument("--processes", type=int, default=1, metavar="P",
+                   help="worker processes writing the jobs (default 1). One process handles some 700 words/s "
+                        "of streamed text on a core (it needs ~1.4 CPU s per 1,000 words); give more when the "
+                        "servers together are faster than that and the machine has the cores")
     p.add_argument("--words", type=int, default=1000,
                    help="target for lines that give none, in a field or in the instruction (default 1000)")
+    p.add_argument("--keep-short", action="store_true",
+                   help="also write records for answers that ended short (under 80%% of the target), that "
+                        "the health check gave up on, or that hold a refusal or assistant chatter (each with "
+                        "its \"reasons\"); by default they stay in the journal only")
     p.add_argument("--steps", action="store_true",
                    help="also write the AgentWrite plan and write steps as records of their own")
     p.add_argument("--strict", action="store_true", help="stop at the first broken line of the instructions")
@@ -176,22 +200,10 @@ def _batch_args(p):
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a server's answer")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    g = p.add_argument_group("model")
-    g.add_argument("--model", metavar="PATH", help="local GGUF model (without --base-url)")
-    g.add_argument("--remote-model", "--model-name", dest="remote_model", help="model name on the servers")
-    g.add_argument("--api-key", help="API key for the servers (or OPENAI_API_KEY)")
-    g.add_argument("--format", dest="format_name",
-                   help="prompt format: longwriter-llama3, longwriter-glm4, completion, chat")
-    g.add_argument("--ctx", type=int, help="context length in tokens")
-    g.add_argument("--gpu-layers", default="auto", help="local model: layers to offload to the GPU")
-    g.add_argument("--threads", type=int, help="local model: CPU threads")
-    g.add_argument("--seed", type=int, help="random seed (job on line L uses seed + L)")
-    g.add_argument("--temperature", type=float, help="sampling temperature (default: per model family)")
+    add_backend_args(p, several_servers=True)
 
 
 def _batch(args) -> int:
-    if args.concurrency is None:
-        args.concurrency = len(set(args.base_url or [])) or 1
     return batch_cmd(args)
 
 

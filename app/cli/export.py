@@ -36,7 +36,8 @@ def export_cmd(args) -> int:
 def training_cmd(args) -> int:
     """``--training sft|dpo``: training records from a project or a folder of projects."""
     from ..core.data.training import export_training
-    n, notes = export_training([args.project], args.training, args.out, steps=args.steps)
+    n, notes = export_training([args.project], args.training, args.out, steps=args.steps,
+                               keep_short=args.keep_short)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not args.quiet:
@@ -55,6 +56,9 @@ def _export_args(p):
                         "from sections with earlier takes (hand-edited text is chosen)")
     t.add_argument("--steps", action="store_true",
                    help="with --training sft: also the plan and write steps as records of their own")
+    t.add_argument("--keep-short", action="store_true",
+                   help="with --training sft: also answers under 80%% of their target, given up by the health "
+                        "check, or holding a refusal or assistant chatter (each with its \"reasons\")")
     g = p.add_argument_group("manuscript (DOCX and PDF)")
     g.add_argument("--style", choices=STYLES, help="manuscript (standard manuscript format, default) or plain")
     g.add_argument("--font", choices=FONTS, help="times (default) or courier")

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.backends.base import MAX_CONTEXT
 from ..core.engine import book as B
 from ..core.engine.progress import ProgressTracker, format_duration
 from ..core.engine.session import EngineConfig, JobSession
@@ -26,24 +25,11 @@ from ..core.projects.autosave import Autosave
 from ..core.projects.project import Project
 from ..core.text.wordcount import target_from_instruction
 from . import command
+from .backend_options import add_backend_args, resolve_backend
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--model", metavar="PATH", help="GGUF model file (default: LONGHAND_MODEL, else the demo model)")
-    g.add_argument("--backend", choices=["llama", "openai"], default=None,
-                   help="llama: in-process llama.cpp (default); openai: an OpenAI-compatible server")
-    g.add_argument("--base-url", help="server URL for --backend openai (e.g. http://127.0.0.1:8080/v1)")
-    g.add_argument("--remote-model", "--model-name", dest="remote_model", help="model name on the server")
-    g.add_argument("--api-key", help="API key for the server (or OPENAI_API_KEY)")
-    g.add_argument("--format", dest="format_name",
-                   help="prompt format: longwriter-llama3, longwriter-glm4, completion (default: from the GGUF)")
-    g.add_argument("--ctx", type=int, help="context length in tokens, kept for the whole job (default: sized to "
-                   f"the job, at most {MAX_CONTEXT}; longer books carry earlier sections as summaries)")
-    g.add_argument("--gpu-layers", default="auto", help="layers to offload to the GPU: auto or a number")
-    g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    g.add_argument("--seed", type=int, help="random seed, for reproducible text")
-    g.add_argument("--temperature", type=float, help="sampling temperature (default: per model family)")
+    add_backend_args(p)          # the same backend options as every command that talks to a model
 
 
 def _words(args, instruction: str) -> int:
@@ -61,11 +47,9 @@ def engine_config(args) -> EngineConfig:
     An explicit --ctx bounds the context for the whole job (summaries beyond); without it the
     context is sized to the job (see ``core.engine.session``).
     """
-    try:
-        layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
-    except ValueError:
-        raise LonghandError(f"--gpu-layers must be 'auto' or a number (got {args.gpu_layers!r}).") from None
-    return EngineConfig(model=args.model, backend=args.backend or "llama", base_url=args.base_url,
+    backend = resolve_backend(args)
+    layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
+    return EngineConfig(model=args.model, backend=backend, base_url=args.base_url,
                         remote_model=args.remote_model, api_key=args.api_key,
                         format_name=args.format_name, n_ctx=args.ctx or None, n_threads=args.threads,
                         n_gpu_layers=layers, temperature=args.temperature, seed=args.seed)

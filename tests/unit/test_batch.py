@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -24,8 +25,19 @@ def instructions(n: int, words: int = 300):
     return parse_instructions(text).instructions
 
 
+_seeds = itertools.count(1)
+
+
+def fresh(**kw) -> ScriptedBackend:
+    """A scripted backend whose made-up words are its own: a job resumed on a new backend
+    goes on with new words (the same sequence again would be a loop, rightly rejected)."""
+    b = ScriptedBackend(plan_text=PLAN, **kw)
+    b._x = 12345 + 7919 * next(_seeds)
+    return b
+
+
 def scripted(name: str, **kw) -> Server:
-    return Server(name=name, open=lambda: ScriptedBackend(plan_text=PLAN, **kw))
+    return Server(name=name, open=lambda: fresh(**kw))
 
 
 def read_records(path):

@@ -119,8 +119,14 @@ def test_export_from_a_folder_reads_back(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
     assert n == len(rows) == 9
     assert all({"prompt", "chosen", "rejected"} <= set(r) for r in rows)
+    # the fixture's answers are a few words for a 450-word target: short, so no SFT record...
     n, notes = export_training([folder], "sft", tmp_path / "sft.jsonl")
+    assert n == 0 and any("a.longhand: skipped (short: 18 of 450 words" in x for x in notes)
+    # ... unless asked for, each with its reasons
+    n, notes = export_training([folder], "sft", tmp_path / "sft.jsonl", keep_short=True)
     assert n == 2 and any("c.longhand: skipped, not finished" in x for x in notes)
+    rows = [json.loads(line) for line in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert all(r["reasons"][0].startswith("short: 18 of 450 words") for r in rows)
 
 
 def test_cli_export_training(tmp_path, capsys):
@@ -131,6 +137,9 @@ def test_cli_export_training(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 3
     out = tmp_path / "sft.jsonl"
     assert main(["export", str(tmp_path / "bees.longhand"), "--training", "sft", "--steps", "--out", str(out)]) == 0
+    assert out.read_text() == "" and "--keep-short includes it" in capsys.readouterr().err     # short
+    assert main(["export", str(tmp_path / "bees.longhand"), "--training", "sft", "--steps", "--keep-short",
+                 "--out", str(out)]) == 0
     assert [json.loads(line).get("step") for line in out.read_text().splitlines()] == [None, "plan", "write", "write", "write"]
     # bad output names fail before anything is read
     assert main(["export", str(tmp_path / "bees.longhand"), "--training", "sft", "--out", str(tmp_path / "x.docx")]) == 2

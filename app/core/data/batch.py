@@ -17,6 +17,16 @@ Files next to the output ``DATA.jsonl``:
   its finished project. So a kill -9 at any moment never duplicates and never loses a record;
 * ``DATA.jsonl.jobs/`` — the projects, kept (DPO pairs and re-exports come from them).
 
+Which answers become records: by default only those a trainer can trust — the answer reached
+80 % of its target, no section was given up by the health check, and it holds no refusal or
+assistant chatter (:mod:`.quality`). A rejected job is journalled like the others, with
+``"kept": false`` and its ``reasons``, and no record (``keep_short=True`` writes it anyway,
+with its reasons in the record); rerunning the batch does not redo it.
+
+Servers: each has ``slots`` jobs in flight at most (llama-server's ``--parallel``: read from
+its ``/props`` or ``/slots`` when not given; 1 when the server does not say). By default the
+batch runs as many jobs at once as the servers have slots together.
+
 Failures: a server whose job fails (connection refused, timeout, garbage) is retried with the
 next jobs; after ``max_failures`` failures in a row it is taken out of rotation with a message
 and the jobs go to the others. A job that fails ``max_attempts`` times is left unfinished
@@ -26,9 +36,11 @@ and the jobs go to the others. A job that fails ``max_attempts`` times is left u
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import threading
 import time
+import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +56,7 @@ from ..projects.autosave import Autosave
 from ..projects.project import Project, ProjectLock, ProjectLockedError
 from ..text.wordcount import length_score
 from .instructions import Instruction
+from .quality import judge_project
 from .training import sft_record, step_records
 
 
@@ -62,6 +75,7 @@ class Server:
     name: str
     open: Callable[[], Backend]
     shared: bool = False
+    slots: int = 1                  # jobs in flight at most (the server's parallel slots)
     failures: int = 0               # failures in a row
     out: bool = False               # taken out of rotation
     in_flight: int = 0
@@ -88,12 +102,36 @@ class Server:
             self._backend = None
 
 
-def remote_server(base_url: str, **backend_options) -> Server:
-    """A server entry for an OpenAI-compatible URL (a new client per job: they are cheap)."""
+def remote_server(base_url: str, slots: int | None = None, **backend_options) -> Server:
+    """A server entry for an OpenAI-compatible URL (a new client per job: they are cheap).
+    ``slots``: jobs it takes at once; None asks the server (:func:`server_slots`), else 1."""
     def open_() -> Backend:
         from ..backends.remote import OpenAIBackend
         return OpenAIBackend(base_url=base_url, **backend_options)
-    return Server(name=base_url, open=open_)
+    if slots is None:
+        slots = server_slots(base_url, api_key=backend_options.get("api_key")) or 1
+    return Server(name=base_url, open=open_, slots=max(1, int(slots)))
+
+
+def server_slots(base_url: str, *, api_key: str | None = None, timeout: float = 5.0) -> int | None:
+    """How many requests the server runs in parallel, as it reports it: llama-server's
+    ``/props`` (``total_slots``) or ``/slots`` (one entry a slot). None when it does not say
+    (llama-cpp-python's server, vLLM: pass the number)."""
+    root = base_url.rstrip("/")
+    root = root[:-3] if root.endswith("/v1") else root
+    headers = {"Authorization": f"Bearer {api_key or os.environ.get('OPENAI_API_KEY') or 'none'}"}
+    for path in ("/props", "/slots"):
+        try:
+            req = urllib.request.Request(root + path, headers=headers)
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                data = json.loads(r.read(1 << 20))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("total_slots"), int) and data["total_slots"] > 0:
+            return int(data["total_slots"])
+        if isinstance(data, list) and data and all(isinstance(x, dict) and "id" in x for x in data):
+            return len(data)
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -116,6 +154,9 @@ class JournalEntry:
     target_given: bool = False
     server: str = ""
     seconds: float = 0.0
+    kept: bool = True               # False: the answer did not pass (see reasons)
+    reasons: list = field(default_factory=list)
+    written: bool = True            # its SFT record is in the output (kept, or --keep-short)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -241,6 +282,19 @@ class JobState:
     words: int = 0
     error: str = ""
     failed_on: set = field(default_factory=set)
+    on_words: Callable[[int], None] | None = None      # progress, from a worker process
+
+
+@dataclass
+class Produced:
+    """A finished job, judged: what the output and the journal get."""
+
+    records: list[dict]
+    words: int
+    target_words: int
+    kept: bool
+    reasons: list[str]
+    start_words: int
 
 
 @dataclass
@@ -264,8 +318,9 @@ class BatchRunner:
     """Run many AgentWrite jobs over a pool of servers into one output."""
 
     def __init__(self, instructions: list[Instruction], out: str | os.PathLike, servers: list[Server], *,
-                 concurrency: int = 1, seed: int | None = None, temperature: float | None = None,
-                 steps: bool = False, max_failures: int = 3, max_attempts: int = 3,
+                 concurrency: int | None = None, seed: int | None = None, temperature: float | None = None,
+                 steps: bool = False, keep_short: bool = False, processes: int = 1,
+                 max_failures: int = 3, max_attempts: int = 3,
                  retry_delay: float = 2.0, autosave_interval: float = 1.0,
                  on_message: Callable[[str], None] | None = None,
                  cancel: CancelToken | None = None) -> None:
@@ -274,12 +329,19 @@ class BatchRunner:
         self.instructions = instructions
         self.output = Output(out)
         self.servers = servers
+        if concurrency is None:
+            concurrency = sum(s.slots for s in servers)     # every slot busy
         if any(s.shared for s in servers):
             concurrency = 1             # the local model runs one job at a time
         self.concurrency = max(1, concurrency)
         self.seed = seed
         self.temperature = temperature
         self.steps = steps
+        self.keep_short = keep_short
+        # worker processes (each with its share of the jobs' threads): one Python process runs
+        # its threads one at a time (the GIL), so past ~700 words/s a core the client needs more
+        self.processes = 1 if any(s.shared for s in servers) else max(1, min(processes, self.concurrency))
+        self._pool: _Pool | None = None
         self.max_failures = max_failures
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
@@ -303,6 +365,13 @@ class BatchRunner:
         self._opened = True
         for note in self.output.notes:
             self.say(note)
+        if self.processes > 1:
+            if "fork" not in multiprocessing.get_all_start_methods():
+                self.say(f"note: {self.processes} worker processes need fork(); running in one process.")
+                self.processes = 1
+            else:
+                # forked before any thread of the batch starts
+                self._pool = _Pool(self, self.processes, self.concurrency)
 
     @property
     def pending(self) -> list[Instruction]:
@@ -327,6 +396,8 @@ class BatchRunner:
             self._seconds = time.perf_counter() - self._t0
             return self.summary()
         finally:
+            if self._pool is not None:
+                self._pool.close()
             for s in self.servers:
                 try:
                     s.close()
@@ -346,12 +417,14 @@ class BatchRunner:
             job = self._queue.popleft()
             # a job that failed somewhere goes elsewhere when it can
             fresh = [s for s in active if s.name not in job.failed_on] or active
-            server = min(fresh, key=lambda s: (s.in_flight, s.jobs))
+            server = min(fresh, key=lambda s: (s.in_flight / s.slots, s.in_flight, s.jobs))
             server.in_flight += 1
             self._running[job.instruction.id] = job
             return job, server
 
     def _worker(self) -> None:
+        if self._pool is not None:
+            self._pool.bind()
         while True:
             got = self._next()
             if got is None:
@@ -407,6 +480,16 @@ class BatchRunner:
             time.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
     def _run_job(self, job: JobState, server: Server) -> None:
+        if self._pool is not None:
+            produced = self._pool.run(job, self.servers.index(server))
+        else:
+            produced = self._produce(job, server)
+        if produced is not None:
+            self._commit(job, server, produced)
+
+    def _produce(self, job: JobState, server: Server) -> Produced | None:
+        """Write the job (continuing its project) and judge it: its records, or None when
+        cancelled before it finished. Runs in a worker process with ``processes`` > 1."""
         ins = job.instruction
         path = self.output.jobs / f"{ins.file_stem}.longhand"
         if path.exists():
@@ -429,26 +512,43 @@ class BatchRunner:
             finally:
                 server.release(backend)
             if self.cancel.cancelled and not project.finished:
-                return
+                return None
             if not project.finished:
                 raise LonghandError(f"the job stopped at {project.words}/{project.target_words} words "
                                     f"with sections left unwritten")
-            records = [sft_record(project, job_id=ins.id, target_given=ins.target_given,
-                                  model=backend_model)]
-            if self.steps:
-                records += step_records(project, job_id=ins.id)
-            entry = JournalEntry(id=ins.id, end=0, words=project.words, target_words=project.target_words,
-                                 target_given=ins.target_given, server=server.name,
-                                 seconds=round(time.perf_counter() - self._t0, 2))
-            self.output.append(records, entry)
-            with self._lock:
-                server.failures = 0
-                server.jobs += 1
-                server.words += project.words - job.start_words
-                job.words = project.words
-                self._done_now.append(ins.id)
+            verdict = judge_project(project)
+            records: list[dict] = []
+            if verdict.ok or self.keep_short:
+                extra = {} if verdict.ok else {"reasons": verdict.reasons}
+                records = [sft_record(project, job_id=ins.id, target_given=ins.target_given,
+                                      model=backend_model, **extra)]
+                if self.steps:
+                    records += step_records(project, job_id=ins.id)
+            return Produced(records, project.words, project.target_words, verdict.ok, verdict.reasons,
+                            job.start_words)
         finally:
             project.close()
+
+    def _commit(self, job: JobState, server: Server, got: Produced) -> None:
+        """Journal a produced job (records first, then its journal line) and count it."""
+        ins = job.instruction
+        entry = JournalEntry(id=ins.id, end=0, words=got.words, target_words=got.target_words,
+                             target_given=ins.target_given, server=server.name,
+                             seconds=round(time.perf_counter() - self._t0, 2),
+                             kept=got.kept, reasons=got.reasons, written=bool(got.records))
+        self.output.append(got.records, entry)
+        if not got.kept:
+            self.say(f"job {ins.id} (line {ins.line}): "
+                     + ("kept with --keep-short" if self.keep_short else "no record")
+                     + f" ({'; '.join(got.reasons[:3])}"
+                     + (f"; {len(got.reasons) - 3} more" if len(got.reasons) > 3 else "") + ")")
+        with self._lock:
+            server.failures = 0
+            server.jobs += 1
+            job.start_words = got.start_words
+            server.words += got.words - job.start_words
+            job.words = got.words
+            self._done_now.append(ins.id)
 
     def _write_job(self, job: JobState, project: Project, backend: Backend, server: Server) -> None:
         ins = job.instruction
@@ -473,6 +573,8 @@ class BatchRunner:
         def on_event(e) -> None:
             if isinstance(e, SectionToken):
                 job.words = e.total_words
+                if job.on_words is not None:
+                    job.on_words(e.total_words)
 
         plan_then_write(writer, project, on_event=JobSession.sink(on_event, autosave), cancel=self.cancel)
         job.words = project.words
@@ -500,10 +602,15 @@ class BatchRunner:
         scored = [length_score(e.target_words, e.words) for e in entries if e.target_given]
         seconds = getattr(self, "_seconds", time.perf_counter() - self._t0)
         words_now = sum(s.words for s in self.servers)
+        rejected = [e for e in entries if not e.kept]
         return {
             "jobs": len(self.instructions),
             "done": len(entries),
             "done_this_run": len(self._done_now),
+            "records": sum(1 for e in entries if e.written),
+            "rejected": [{"id": e.id, "words": e.words, "target_words": e.target_words, "reasons": e.reasons}
+                         for e in rejected],
+            "keep_short": self.keep_short,
             "failed": [{"id": j.instruction.id, "line": j.instruction.line, "error": j.error}
                        for j in self._failed.values()],
             "unfinished": len(self.instructions) - len(entries),
@@ -515,7 +622,7 @@ class BatchRunner:
             "S_l_jobs": len(scored),
             "seconds": round(seconds, 2),
             "words_per_s": round(words_now / seconds, 2) if seconds > 0 else 0.0,
-            "servers": [{"server": s.name, "jobs": s.jobs, "words": s.words,
+            "servers": [{"server": s.name, "slots": s.slots, "jobs": s.jobs, "words": s.words,
                          "words_per_s": round(s.words / seconds, 2) if seconds > 0 else 0.0,
                          "status": "out of rotation" if s.out else "ok",
                          **({"last_error": s.last_error} if s.last_error else {})}
@@ -524,3 +631,122 @@ class BatchRunner:
             "journal": str(self.output.journal),
             "projects": str(self.output.jobs),
         }
+
+
+# ---------------------------------------------------------------------------------------
+# Worker processes
+
+class _Pool:
+    """``processes`` forked copies of the runner that write jobs; the parent keeps the queue,
+    the servers' bookkeeping, the output and the journal.
+
+    Each of the parent's worker threads owns a pipe to one worker process (thread k to process
+    k mod P) and sends it the jobs it picked; the process writes the job (its own thread per
+    pipe), sends progress (words) while it writes, then the judged records or the error,
+    which the parent thread commits or handles exactly as in one process. A cancel reaches
+    the processes through an Event; a worker process whose parent is gone (kill -9) stops.
+    """
+
+    def __init__(self, runner: BatchRunner, processes: int, channels: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.runner = runner
+        self.cancel = ctx.Event()
+        pipes = [ctx.Pipe() for _ in range(channels)]
+        self.parent_ends = [a for a, _ in pipes]
+        self.procs = []
+        self._free = list(range(channels))
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._index = {id(ins): k for k, ins in enumerate(runner.instructions)}
+        parent = os.getpid()
+        for k in range(processes):
+            mine = [b for i, (_, b) in enumerate(pipes) if i % processes == k]
+            # the ends a worker must not keep open (else a closed pipe never reads as ended)
+            others = self.parent_ends + [b for i, (_, b) in enumerate(pipes) if i % processes != k]
+            proc = ctx.Process(target=_serve, args=(runner, mine, others, self.cancel, parent), daemon=True,
+                               name=f"batch-process-{k}")
+            proc.start()
+            self.procs.append(proc)
+        for _, b in pipes:
+            b.close()
+
+    def bind(self) -> None:
+        with self._lock:
+            self._local.conn = self.parent_ends[self._free.pop(0)]
+
+    def run(self, job: JobState, server_index: int) -> Produced | None:
+        conn = self._local.conn
+        ins_index = self._index[id(job.instruction)]
+        conn.send(("job", ins_index, server_index, job.attempts, job.start_words, job.words))
+        while True:
+            while not conn.poll(0.2):
+                if self.runner.cancel.cancelled and not self.cancel.is_set():
+                    self.cancel.set()
+            try:
+                msg = conn.recv()
+            except EOFError:
+                raise LonghandError("its worker process ended unexpectedly") from None
+            if msg[0] == "words":
+                job.start_words, job.words = msg[1], msg[2]
+            elif msg[0] == "done":
+                return msg[1]
+            else:
+                _, backend_error, text = msg
+                raise (BackendError(text) if backend_error else LonghandError(text))
+
+    def close(self) -> None:
+        for conn in self.parent_ends:
+            conn.close()
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+
+
+def _serve(runner: BatchRunner, conns: list, others: list, cancel_event, parent: int) -> None:
+    """A worker process: one thread a pipe, each writing the jobs it is sent."""
+    for c in others:
+        c.close()
+    runner.cancel = CancelToken()
+    runner._pool = None
+
+    def watch() -> None:
+        while True:
+            if cancel_event.wait(0.5):
+                runner.cancel.cancel()
+                return
+            if os.getppid() != parent:          # the batch was killed: stop writing
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+    def serve(conn) -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                return
+            _, ins_index, server_index, attempts, start_words, words = msg
+            job = JobState(runner.instructions[ins_index], attempts=attempts, start_words=start_words,
+                           words=words)
+            last = [0.0]
+
+            def progress(n: int, job=job, conn=conn, last=last) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.5:
+                    last[0] = now
+                    conn.send(("words", job.start_words, n))
+            job.on_words = progress
+            try:
+                produced = runner._produce(job, runner.servers[server_index])
+                conn.send(("done", produced))
+            except Exception as e:  # noqa: BLE001 - the parent decides what a failure means
+                text = str(e) if isinstance(e, LonghandError) else f"{type(e).__name__}: {e}"
+                conn.send(("error", isinstance(e, BackendError), text))
+
+    threads = [threading.Thread(target=serve, args=(c,), daemon=True) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    os._exit(0)

@@ -8,7 +8,9 @@
 * **DPO** (TRL's DPOTrainer, standard layout): for every section with earlier takes, one pair
   per distinct take: ``{"prompt": the write prompt of that section, "chosen": the text kept,
   "rejected": the take}``. A section edited by hand keeps the model's original among its takes
-  (the editor pushes it there), so the hand-edited text is chosen over it.
+  (the editor pushes it there), so the hand-edited text is chosen over it. A pair is made
+  only when the chosen text is healthy: not a section the health check gave up on, passing
+  the health check, with no refusal or assistant chatter (:func:`.quality.judge_text`).
 
 Prompts are rebuilt with :func:`prompts.write_prompt` as the engine builds them, in the
 prompt format the job was written with (``settings["format_name"]``, kept with the project;
@@ -33,6 +35,7 @@ from ..errors import LonghandError
 from ..projects.atomic import atomic_write_text
 from ..projects.project import SUFFIX, Project, ProjectError
 from ..text.language import detect_language
+from .quality import judge_project, judge_text
 
 KINDS = ("sft", "dpo")
 DEFAULT_FORMAT = "longwriter-llama3"
@@ -108,10 +111,13 @@ def dpo_pairs(project: Project, *, job_id: str | None = None) -> list[dict]:
     """A pair per distinct earlier take of every finished section: chosen = the kept text."""
     job_id = job_id or project_id(project)
     pairs = []
+    lang = detect_language(project.instruction)
     for i, sec in enumerate(project.sections):
         chosen = sec.text.strip()
         if not chosen or sec.status not in (DONE, EDITED) or not sec.takes:
             continue
+        if sec.needs_attention or not judge_text(chosen, lang, project.instruction).ok:
+            continue            # a trainer must not be taught to prefer it
         prompt = section_prompt(project, i)
         seen = {_norm(chosen)}
         for j, take in enumerate(sec.takes):
@@ -152,10 +158,13 @@ def project_files(source: str | os.PathLike) -> list[Path]:
 
 
 def training_records(sources: Iterable[str | os.PathLike], kind: str, *, steps: bool = False,
-                     notes: list[str] | None = None) -> Iterator[dict]:
+                     keep_short: bool = False, notes: list[str] | None = None) -> Iterator[dict]:
     """Records of ``kind`` ("sft" or "dpo") from project files and folders.
 
-    Unreadable projects and unfinished ones (for SFT) are skipped with a note in ``notes``.
+    Unreadable projects and unfinished ones (for SFT) are skipped with a note in ``notes``;
+    so are, for SFT, answers that do not pass :func:`.quality.judge_project` (short, given up
+    by the health check, refusal or chatter) unless ``keep_short``: then their record carries
+    its ``reasons``.
     """
     if kind not in KINDS:
         raise TrainingExportError(f"Unknown kind of training data {kind!r}; choose sft or dpo.")
@@ -174,7 +183,13 @@ def training_records(sources: Iterable[str | os.PathLike], kind: str, *, steps: 
                     notes.append(f"{path}: skipped, not finished ({project.words}/"
                                  f"{project.target_words} words).")
                     continue
-                yield sft_record(project)
+                verdict = judge_project(project)
+                if not verdict.ok and not keep_short:
+                    notes.append(f"{path}: skipped ({'; '.join(verdict.reasons[:3])}); --keep-short "
+                                 f"includes it.")
+                    continue
+                extra: dict = {} if verdict.ok else {"reasons": verdict.reasons}
+                yield sft_record(project, **extra)
                 if steps:
                     yield from step_records(project)
             else:
@@ -202,11 +217,11 @@ def check_jsonl_output(out: str | os.PathLike) -> Path:
 
 
 def export_training(sources: Iterable[str | os.PathLike], kind: str, out: str | os.PathLike, *,
-                    steps: bool = False) -> tuple[int, list[str]]:
+                    steps: bool = False, keep_short: bool = False) -> tuple[int, list[str]]:
     """Export ``kind`` records from projects to ``out``; returns (records written, notes)."""
     p = check_jsonl_output(out)
     notes: list[str] = []
-    n = write_jsonl(training_records(list(sources), kind, steps=steps, notes=notes), p)
+    n = write_jsonl(training_records(list(sources), kind, steps=steps, keep_short=keep_short, notes=notes), p)
     return n, notes
 
 
