@@ -18,12 +18,13 @@ from pathlib import Path
 
 from .. import __version__
 from .backends.factory import context_for_target
+from .units import format_gb
 
 DEFAULT_JOB_WORDS = 10000
 
 
-def _gib(n: int) -> str:
-    return f"{n / 1024 ** 3:.1f} GiB"
+def _gb(n: int) -> str:
+    return format_gb(n)
 
 
 def parse_system_info(text: str) -> dict[str, list[str]]:
@@ -67,7 +68,7 @@ def gpu_summary(rep, offload: bool, nvidia_seen: list[str]) -> tuple[bool, str]:
         return False, f"No GPU: llama.cpp itself did not load ({rep.error})."
     gpus = rep.gpus
     if gpus and offload:
-        names = "; ".join(f"{d.name} ({d.description}), {_gib(d.free)} free of {_gib(d.total)}"
+        names = "; ".join(f"{d.name} ({d.description}), {_gb(d.free)} free of {_gb(d.total)}"
                           for d in gpus)
         return True, f"GPU offload available: {names}."
     gpu_modules = [m for m in rep.modules if m.name not in ("cpu",) and not m.name.startswith("cpu")]
@@ -208,17 +209,17 @@ def render(d: dict) -> str:
     lines.append("Devices:")
     for dev in d["devices"]:
         lines.append(f"  {dev['name']:<10} {dev['type']:<5} {dev['description']}: "
-                     f"{_gib(dev['free'])} free of {_gib(dev['total'])}")
+                     f"{_gb(dev['free'])} free of {_gb(dev['total'])}")
     if not d["devices"]:
         lines.append("  none")
     lines.append(d["gpu"]["summary"])
     if d["gpu"]["vram_budget"] is not None:
-        lines.append(f"  GPU memory budget (LONGHAND_VRAM_BUDGET): {_gib(d['gpu']['vram_budget'])}")
+        lines.append(f"  GPU memory budget (LONGHAND_VRAM_BUDGET): {_gb(d['gpu']['vram_budget'])}")
     c = d["cpu"]
     lines.append(f"CPU: {c['threads']} threads of {c['logical_cpus']}; features in use: "
                  f"{' '.join(c['features']) or 'unknown'}")
     mem = d["memory"]
-    lines.append(f"RAM: {_gib(mem['ram_free'])} free of {_gib(mem['ram_total'])}")
+    lines.append(f"RAM: {_gb(mem['ram_free'])} free of {_gb(mem['ram_total'])}")
     for n in d["machine_notes"]:
         lines.append(f"note: {n}")
     job = d["job"]
