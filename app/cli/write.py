@@ -138,8 +138,8 @@ class Progress:
         elif isinstance(e, JobDone):
             st = e.stats
             state = "cancelled" if e.cancelled else "done"
-            total = time.perf_counter() - self.started
-            print(f"{state}: {st.words}/{st.target_words} words in {total:.1f} s in all (model load "
+            elapsed = time.perf_counter() - self.started
+            print(f"{state}: {st.words}/{st.target_words} words in {elapsed:.1f} s in all (model load "
                   f"and plan included; writing {st.seconds:.1f} s), "
                   f"{st.generated_tokens} tokens generated at {st.tokens_per_s:.1f} tok/s, "
                   f"{st.prompt_tokens_evaluated} prompt tokens evaluated", file=sys.stderr)
