@@ -1,0 +1,129 @@
+"""packaging/build.py without building: names and icons per OS (Windows and macOS are built
+by the release workflow on their runners), the AppDir layout, the runtime attached to the
+squashfs image, the frozen entry's ``longhand-gui`` name. The real builds, run as a user runs
+them, are in tests/integration/test_packaging.py."""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGING = ROOT / "packaging"
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def build():
+    return _load("longhand_packaging_build_unit", PACKAGING / "build.py")
+
+
+def test_windows_paths(build):
+    assert build.exe_name("win32") == "Longhand.exe"
+    assert build.app_path("win32") == PACKAGING / "dist" / "Longhand" / "Longhand.exe"
+    assert build.app_path("win32", "vulkan") == PACKAGING / "dist-vulkan" / "Longhand" / "Longhand.exe"
+    ico = build.icon_file("win32")
+    assert ico.name == "longhand.ico" and ico.read_bytes()[:4] == b"\x00\x00\x01\x00"
+    assert build.archive_path("win32", machine="AMD64").name == "Longhand-0.1.0-windows-x86_64.zip"
+    assert build.archive_path("win32", "vulkan", machine="AMD64").name == "Longhand-0.1.0-vulkan-windows-x86_64.zip"
+
+
+def test_macos_paths(build):
+    assert build.exe_name("darwin") == "Longhand"
+    assert build.app_path("darwin") == PACKAGING / "dist" / "Longhand.app"
+    icns = build.icon_file("darwin")
+    assert icns.name == "longhand.icns" and icns.read_bytes()[:4] == b"icns"
+    assert build.archive_path("darwin", machine="arm64").name == "Longhand-0.1.0-macos-aarch64.zip"
+
+
+def test_linux_paths(build):
+    assert build.app_path("linux") == PACKAGING / "dist" / "Longhand" / "Longhand"
+    assert build.icon_file("linux").name == "longhand.png"
+    assert build.archive_path("linux", machine="x86_64").name == "Longhand-0.1.0-linux-x86_64.tar.gz"
+    assert build.package_stem("vulkan", plat="linux", machine="x86_64") == "Longhand-0.1.0-vulkan-linux-x86_64"
+
+
+def test_the_spec_uses_the_same_icons_per_os():
+    spec = (PACKAGING / "longhand.spec").read_text()
+    assert '"win32": str(RESOURCES / "longhand.ico")' in spec
+    assert '"darwin": str(RESOURCES / "longhand.icns")' in spec
+
+
+def _fake_bundle(tmp_path: Path) -> Path:
+    """A stand-in one-folder app with the files build_appdir copies (no PyInstaller run)."""
+    src = tmp_path / "dist" / "Longhand"
+    src.mkdir(parents=True)
+    exe = src / "Longhand"
+    exe.write_text("#!/bin/sh\necho \"frozen $(basename \"$0\") $*\"\n")
+    exe.chmod(0o755)
+    (src / "install-linux.sh").write_text("#!/bin/sh\n")
+    return src
+
+
+def test_appdir_layout(build, tmp_path, monkeypatch):
+    src = _fake_bundle(tmp_path)
+    monkeypatch.setattr(build, "app_dir", lambda variant="cpu": src)
+    appdir = build.build_appdir("cpu", out_dir=tmp_path)
+    assert os.access(appdir / "AppRun", os.X_OK)
+    assert (appdir / "usr" / "lib" / "longhand" / "Longhand").is_file()
+    assert not (appdir / "usr" / "lib" / "longhand" / "install-linux.sh").exists()
+    assert os.readlink(appdir / ".DirIcon") == "longhand.png" and (appdir / "longhand.png").is_file()
+    for name in ("longhand", "longhand-gui"):
+        assert os.readlink(appdir / "usr" / "bin" / name) == "../lib/longhand/Longhand"
+    for desktop in (appdir / "longhand.desktop", appdir / "usr" / "share" / "applications" / "longhand.desktop"):
+        cp = configparser.ConfigParser(interpolation=None)
+        cp.optionxform = str
+        cp.read(desktop, encoding="utf-8")
+        assert cp["Desktop Entry"]["Exec"] == "longhand %f"
+        assert cp["Desktop Entry"]["Icon"] == "longhand"
+    for size in (16, 32, 48, 64, 128, 256, 512):
+        assert (appdir / "usr" / "share" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "longhand.png").is_file()
+    assert (appdir / "usr" / "share" / "metainfo" / "io.github.longhand.Longhand.appdata.xml").is_file()
+    if shutil.which("desktop-file-validate"):
+        r = subprocess.run(["desktop-file-validate", str(appdir / "longhand.desktop")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    # AppRun runs the bundle, with its arguments; from anywhere
+    r = subprocess.run([str(appdir / "AppRun"), "--version"], capture_output=True, text=True, cwd="/")
+    assert r.stdout.strip() == "frozen Longhand --version"
+    r = subprocess.run([str(appdir / "AppRun"), "x"], capture_output=True, text=True,
+                       env=dict(os.environ, ARGV0="/home/u/longhand-gui"))
+    assert r.stdout.strip() == "frozen longhand-gui x"
+
+
+def test_attach_runtime(build, tmp_path):
+    runtime = tmp_path / "runtime-x86_64"
+    runtime.write_bytes(b"\x7fELF" + b"\x02" * 1000)
+    sqfs = tmp_path / "image.squashfs"
+    sqfs.write_bytes(b"hsqs" + os.urandom(5000))
+    image = build.attach_runtime(sqfs, runtime, tmp_path / "Longhand.AppImage")
+    data = image.read_bytes()
+    assert data == runtime.read_bytes() + sqfs.read_bytes()
+    assert image.stat().st_mode & stat.S_IXUSR
+    not_elf = tmp_path / "runtime.html"
+    not_elf.write_text("<html>Not Found</html>")
+    with pytest.raises(SystemExit, match="not an AppImage runtime"):
+        build.attach_runtime(sqfs, not_elf, tmp_path / "x.AppImage")
+
+
+def test_frozen_entry_opens_the_window_as_longhand_gui():
+    entry = _load("longhand_entry_unit", PACKAGING / "longhand_entry.py")
+    assert entry.started_as_gui("/usr/bin/longhand-gui")
+    assert entry.started_as_gui("longhand-gui")
+    assert not entry.started_as_gui("/opt/longhand/Longhand")
+    assert not entry.started_as_gui("longhand")
+    # the plain name: a window only without a command
+    assert entry._gui_projects([]) == [] and entry._gui_projects(["a.longhand"]) == ["a.longhand"]
+    assert entry._gui_projects(["write", "x"]) is None
