@@ -181,6 +181,7 @@ def collect(words: int = DEFAULT_JOB_WORDS, n_ctx: int | None = None, models: bo
                                         ("GGML_VK_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES",
                                          "LONGHAND_GPU") if k in os.environ}},
         "cpu": {"features": features.get("CPU", []), "threads": threads,
+                "variant": rep.cpu_variant, "variants": rep.cpu_variants, "variant_how": rep.cpu_variant_how,
                 "logical_cpus": os.cpu_count(), "system_info": llama.get("system_info", "")},
         "memory": {"ram_free": machine.ram_free, "ram_total": machine.ram_total},
         "machine_notes": machine.notes,
@@ -188,6 +189,20 @@ def collect(words: int = DEFAULT_JOB_WORDS, n_ctx: int | None = None, models: bo
         "models": _model_entries(machine, ctx) if models else [],
     }
     return data
+
+
+def cpu_variant_line(c: dict) -> str:
+    """Which of llama.cpp's CPU backends runs here, in one line."""
+    from .backends.ggml import CPU_VARIANTS
+    variants = c.get("variants") or []
+    if not variants:
+        return "CPU backend: one build for every x86-64 CPU it supports (no per-level variants)"
+    name = c.get("variant") or ""
+    if not name:
+        return f"CPU backend: none of the {len(variants)} variants loaded ({', '.join(variants)})"
+    what = CPU_VARIANTS.get(name, "")
+    return (f"CPU backend: {name}" + (f" ({what})" if what else "")
+            + f", {c.get('variant_how') or 'chosen'}; {len(variants)} variants in this build")
 
 
 def render(d: dict) -> str:
@@ -218,6 +233,7 @@ def render(d: dict) -> str:
     c = d["cpu"]
     lines.append(f"CPU: {c['threads']} threads of {c['logical_cpus']}; features in use: "
                  f"{' '.join(c['features']) or 'unknown'}")
+    lines.append("  " + cpu_variant_line(c))
     mem = d["memory"]
     lines.append(f"RAM: {_gb(mem['ram_free'])} free of {_gb(mem['ram_total'])}")
     for n in d["machine_notes"]:
