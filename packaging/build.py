@@ -37,7 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-VARIANTS = ("cpu", "vulkan")
+VARIANTS = ("cpu", "vulkan", "metal")
 DIST = HERE / "dist"
 WORK = HERE / "build"
 APP_DIR = DIST / "Longhand"
@@ -66,10 +66,10 @@ def llama_backend_files() -> list[str]:
     return sorted(p.name for p in lib.iterdir()) if lib.is_dir() else []
 
 
-def check_variant(variant: str) -> list[str]:
+def check_variant(variant: str, files: list[str] | None = None) -> list[str]:
     """Fail unless this Python's llama-cpp-python is the build the variant bundles; returns the
-    GPU backend modules found (e.g. ["vulkan"])."""
-    files = llama_backend_files()
+    GPU backend modules found (e.g. ["vulkan"]). ``metal`` (macOS) links its backend in."""
+    files = llama_backend_files() if files is None else files
     gpu = sorted({m.group(1) for f in files
                   for m in [re.match(r"^(?:lib)?ggml-([a-z0-9]+)\.(?:so|dll|dylib)$", f)]
                   if m and m.group(1) not in ("base", "cpu", "blas", "rpc")})
@@ -78,6 +78,9 @@ def check_variant(variant: str) -> list[str]:
                          "GGML_BACKEND_DL=ON in this Python (no libggml-vulkan found); see "
                          "packaging/VULKAN.md, or run this script with the Python of the venv "
                          "that holds that wheel.")
+    if variant == "metal" and "metal" not in gpu:
+        raise SystemExit("--variant metal needs llama-cpp-python built with GGML_METAL=ON (macOS; "
+                         "packaging/build_llama_cpp.py --variant metal)")
     if variant == "cpu" and gpu:
         raise SystemExit(f"--variant cpu, but this Python's llama-cpp-python has GPU backends "
                          f"({', '.join(gpu)}); use --variant {gpu[0]} or a Python with the CPU wheel.")
@@ -137,6 +140,10 @@ def build(with_demo: bool = False, if_changed: bool = False, clean: bool = False
         "variant": variant,
         "gpu_backends": gpu,
         "llama_cpp_libraries": sorted(p.name for p in lib.iterdir()) if lib.is_dir() else [],
+        # one CPU module per x86-64 level (packaging/build_llama_cpp.py), or [] for one build
+        "cpu_variants": sorted(m.group(1) for p in (lib.iterdir() if lib.is_dir() else [])
+                               for m in [re.match(r"^(?:lib)?ggml-cpu-([a-z0-9_]+)\.(?:so|dll|dylib)$", p.name)]
+                               if m),
         "platform": f"{platform.system()}-{platform.machine()}",
         "input_hash": digest,
         "with_demo": with_demo,
@@ -455,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--if-changed", action="store_true", help="skip the build if no input changed")
     ap.add_argument("--clean", action="store_true", help="empty PyInstaller's cache first")
     ap.add_argument("--variant", choices=VARIANTS, default="cpu",
-                    help="which llama.cpp to bundle: cpu (default wheel) or vulkan (see VULKAN.md)")
+                    help="which llama.cpp to bundle: cpu (default wheel), vulkan (see VULKAN.md) or "
+                         "metal (macOS); packaging/build_llama_cpp.py builds each")
     ap.add_argument("--deb", action="store_true", help="also build a .deb with dpkg-deb (Linux)")
     ap.add_argument("--appimage", action="store_true",
                     help="also build the AppDir and its squashfs image, and the AppImage with --appimage-runtime")

@@ -127,3 +127,50 @@ def test_frozen_entry_opens_the_window_as_longhand_gui():
     # the plain name: a window only without a command
     assert entry._gui_projects([]) == [] and entry._gui_projects(["a.longhand"]) == ["a.longhand"]
     assert entry._gui_projects(["write", "x"]) is None
+
+
+LINUX_VARIANTS_WHEEL = ["libggml-base.so", "libggml-base.so.0", "libggml-cpu-haswell.so", "libggml-cpu-x64.so",
+                        "libggml-cpu-skylakex.so", "libggml.so", "libggml.so.0", "libllama.so"]
+
+
+def test_check_variant_per_wheel(build):
+    assert build.check_variant("cpu", LINUX_VARIANTS_WHEEL) == []
+    assert build.check_variant("cpu", ["libggml-cpu.so", "libggml-cpu.so.0", "libllama.so"]) == []
+    assert build.check_variant("vulkan", LINUX_VARIANTS_WHEEL + ["libggml-vulkan.so"]) == ["vulkan"]
+    with pytest.raises(SystemExit, match="GPU backends"):
+        build.check_variant("cpu", LINUX_VARIANTS_WHEEL + ["libggml-vulkan.so"])
+    with pytest.raises(SystemExit, match="GGML_VULKAN"):
+        build.check_variant("vulkan", LINUX_VARIANTS_WHEEL)
+    # Windows: the same modules as DLLs; macOS: Metal linked in
+    assert build.check_variant("cpu", ["ggml-base.dll", "ggml-cpu-haswell.dll", "ggml-cpu-x64.dll", "llama.dll"]) == []
+    assert build.check_variant("vulkan", ["ggml-vulkan.dll", "ggml-cpu-x64.dll", "llama.dll"]) == ["vulkan"]
+    metal = ["libggml-base.dylib", "libggml-blas.dylib", "libggml-cpu.dylib", "libggml-metal.dylib", "libllama.dylib"]
+    assert build.check_variant("metal", metal) == ["metal"]
+    with pytest.raises(SystemExit, match="GGML_METAL"):
+        build.check_variant("metal", LINUX_VARIANTS_WHEEL)
+
+
+def test_llama_cpp_recipe_installs_every_cpu_variant(tmp_path):
+    recipe = _load("longhand_build_llama_unit", PACKAGING / "build_llama_cpp.py")
+    cm = tmp_path / "CMakeLists.txt"
+    cm.write_text("    llama_cpp_python_install_target(ggml-cpu)\n    llama_cpp_python_install_target(ggml-vulkan)\n"
+                  "    if (WIN32)\n")
+    assert recipe.patch_install_variants(cm) is True
+    text = cm.read_text()
+    assert "llama_cpp_python_install_target(ggml-cpu-${variant})" in text
+    assert text.index("foreach(variant x64 sse42") > text.index("ggml-vulkan)")
+    assert recipe.patch_install_variants(cm) is False and cm.read_text() == text     # once
+    for variant in ("cpu", "vulkan"):
+        assert "-DGGML_BACKEND_DL=ON" in recipe.CMAKE_ARGS[variant]
+        assert "-DGGML_CPU_ALL_VARIANTS=ON" in recipe.CMAKE_ARGS[variant]
+        assert "-DGGML_NATIVE=OFF" in recipe.CMAKE_ARGS[variant]
+    # the names ggml gives its x86 variants, in the vendored CMakeLists when the source is here
+    vendored = PACKAGING / "build-llama" / "llama_cpp_python-0.3.36" / "vendor" / "llama.cpp" / "ggml" / "src" / "CMakeLists.txt"
+    if vendored.exists():
+        import re
+        block = vendored.read_text().split("if (GGML_CPU_ALL_VARIANTS)", 1)[1]
+        block = block.split('if (GGML_SYSTEM_ARCH STREQUAL "x86")', 1)[1].split("elseif", 1)[0]
+        assert set(re.findall(r"ggml_add_cpu_backend_variant\((\w+)", block)) == set(recipe.X86_LEVELS)
+    cm.write_text("nothing to anchor on\n")
+    with pytest.raises(SystemExit):
+        recipe.patch_install_variants(cm)
