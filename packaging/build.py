@@ -456,7 +456,7 @@ def _version() -> str:
     return ns["__version__"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--with-demo", action="store_true", help="bundle the demo model's data (+253 MB)")
     ap.add_argument("--if-changed", action="store_true", help="skip the build if no input changed")
@@ -473,7 +473,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--archive", action="store_true",
                     help="the release archive of this OS: .zip (Windows, macOS) or .tar.gz (Linux)")
     ap.add_argument("--record", type=Path, help="write the build's figures (seconds, bytes) to this JSON file")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     info = build(with_demo=args.with_demo, if_changed=args.if_changed, clean=args.clean,
                  variant=args.variant)
     state = "reused" if info.get("reused") else f"built in {info['build_seconds']} s"

@@ -85,7 +85,7 @@ def build_wheel(variant: str, out: Path, work: Path, version: str = VERSION, job
     return wheel
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", choices=sorted(CMAKE_ARGS), default="cpu")
     ap.add_argument("--version", default=VERSION, help=f"llama-cpp-python version (default {VERSION})")
@@ -93,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-dir", type=Path, default=HERE / "build-llama",
                     help="sdist, source and CMake build folders (kept between runs)")
     ap.add_argument("--jobs", type=int, help="parallel compile jobs (default: all cores)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     args.build_dir.mkdir(parents=True, exist_ok=True)
     build_wheel(args.variant, args.out, args.build_dir, args.version, args.jobs)
     return 0
