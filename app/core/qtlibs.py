@@ -182,7 +182,8 @@ def check(resolve: Callable[[str], str] | None = None, dirs: tuple[Path, Path] |
                 todo.append(lib_dir / name)
                 continue
             if bundle is not None and (bundle / name).is_file():
-                continue                  # the frozen app carries it
+                todo.append(bundle / name)   # the frozen app carries it (and what it needs?)
+                continue
             rep.checked.append(name)
             err = resolve(name)
             if err:
