@@ -174,3 +174,28 @@ def test_llama_cpp_recipe_installs_every_cpu_variant(tmp_path):
     cm.write_text("nothing to anchor on\n")
     with pytest.raises(SystemExit):
         recipe.patch_install_variants(cm)
+
+
+def test_the_documented_sizes_are_the_builds_own_figures():
+    """docs/user/packages.md's table is sizes_table.py's output on the committed build records."""
+    import json
+    import re
+    tables = _load("longhand_sizes_table_unit", PACKAGING / "sizes_table.py")
+    doc = (ROOT / "docs" / "user" / "packages.md").read_text(encoding="utf-8")
+    block = re.search(re.escape(tables.START) + r"\n(.*?)\n?" + re.escape(tables.END), doc, re.S)
+    assert block, "no sizes markers in docs/user/packages.md"
+    records = [ROOT / "bench" / "results" / f"packaging_{v}.json" for v in ("cpu", "vulkan")]
+    records = [json.loads(p.read_text()) for p in records if p.exists()]
+    assert records, "no build record in bench/results (packaging/build.py --record)"
+    assert block.group(1).strip() == tables.table(records)
+    for r in records:
+        assert r["squashfs_bytes"] < r["appdir_bytes"] and r["tarball_bytes"] < r["bundle_bytes"]
+
+
+def test_sizes_table_formats_mb_and_seconds():
+    tables = _load("longhand_sizes_table_unit2", PACKAGING / "sizes_table.py")
+    text = tables.table([{"variant": "cpu", "bundle_bytes": 262_700_000, "build_seconds": 81.4,
+                          "squashfs_bytes": 100_671_488, "squashfs_seconds": 60.3}])
+    assert "| one-folder bundle (PyInstaller) | 262.7 MB, 81 s |" in text
+    assert "| squashfs image (the AppImage without its runtime) | 100.7 MB, 60 s |" in text
+    assert ".tar.gz" not in text
