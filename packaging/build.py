@@ -438,10 +438,18 @@ def build_archive(variant: str = "cpu") -> Path:
     return out
 
 
+def _relative(value: str) -> str:
+    """A path inside the repository as a repository path (records carry no local folders)."""
+    try:
+        return Path(value).relative_to(ROOT).as_posix() if os.path.isabs(value) else value
+    except ValueError:
+        return value
+
+
 def write_record(path: Path, info: dict) -> None:
     """The build's own figures (seconds, bytes) as JSON: the documentation quotes them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    keep = {k: v for k, v in info.items() if not k.endswith("input_hash")}
+    keep = {k: (_relative(v) if isinstance(v, str) else v) for k, v in info.items() if not k.endswith("input_hash")}
     path.write_text(json.dumps(keep, indent=2) + "\n", encoding="utf-8")
 
 
@@ -507,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         record.update(archive=str(out), archive_bytes=out.stat().st_size)
         print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
     if args.record:
+        record["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]   # a shared machine's times
         write_record(args.record, record)
     return 0
 
