@@ -196,7 +196,7 @@ def cpu_variant_line(c: dict) -> str:
     from .backends.ggml import CPU_VARIANTS
     variants = c.get("variants") or []
     if not variants:
-        return "CPU backend: one build for every x86-64 CPU it supports (no per-level variants)"
+        return "CPU backend: one build, no per-level variants (it runs on CPUs with the features above)"
     name = c.get("variant") or ""
     if not name:
         return f"CPU backend: none of the {len(variants)} variants loaded ({', '.join(variants)})"
