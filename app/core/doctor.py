@@ -216,6 +216,8 @@ def render(d: dict) -> str:
     kind = "as loadable modules" if b["as_modules"] else "linked in"
     lines.append(f"Backends ({kind}): loaded {', '.join(b['loaded']) or 'none'}")
     for m in b["modules"]:
+        if m["name"].startswith("cpu-"):
+            continue                      # the CPU variants: one line below ("CPU backend: ...")
         state = "loaded" if m["loaded"] else "NOT loaded"
         lines.append(f"  {m['name']:<8} {state}" + (f" - {m['reason']}" if m["reason"] else "")
                      + f"  [{Path(m['path']).name}]")

@@ -372,6 +372,10 @@ def load_backends(force: bool = False) -> BackendsReport:
                 mod.loaded = mod.path == chosen
                 if mod.loaded:
                     rep.cpu_variant = mod.name[4:]
+                elif _variant_score(mod.path) == 0:
+                    mod.reason = "this CPU lacks an instruction it uses"
+                else:
+                    mod.reason = f"not used: {Path(chosen).name} is loaded"
             if not mod.loaded and not mod.reason:
                 mod.reason = "ggml did not load it (a library it needs is missing?)"
         rep.registered = registered_backends(lib)
