@@ -36,8 +36,8 @@ def hiding_prefix(tmp: Path, soname: str) -> list[str]:
         pytest.skip(f"{soname} is not installed here")
     folder = real.resolve().parent
     upper, work = tmp / "upper", tmp / "work"
-    upper.mkdir()
-    work.mkdir()
+    upper.mkdir(parents=True)
+    work.mkdir(parents=True)
     for f in folder.iterdir():
         if f.name == soname or f.name.startswith(soname + "."):
             os.mknod(upper / f.name, 0o600 | 0o020000, os.makedev(0, 0))     # overlay whiteout
