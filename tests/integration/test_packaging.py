@@ -367,8 +367,9 @@ def test_appimage_runs(appdir_extracted, demo_model, tmp_path):
     _short_write(apprun, demo_model, tmp_path)
     logged = _gui_comes_up(apprun, _user_env(tmp_path), tmp_path)
     assert "Longhand starting" in logged and "opening the model manager" in logged
-    # longhand-gui (the AppDir's usr/bin link) opens the window too
-    logged = _gui_comes_up([str(root / "usr" / "bin" / "longhand-gui")], _user_env(tmp_path / "gui"), tmp_path)
+    # longhand-gui (the AppDir's usr/bin link) always opens the window: --version does not stop it
+    logged = _gui_comes_up([str(root / "usr" / "bin" / "longhand-gui"), "--version"], _user_env(tmp_path / "gui"),
+                           tmp_path)
     assert "Longhand starting" in logged
 
 
@@ -423,7 +424,7 @@ def test_tarball_installs_for_the_user(frozen, demo_model, tmp_path):
     v = subprocess.run([str(local / "bin" / "longhand"), "--version"], capture_output=True, text=True, timeout=120)
     assert v.stdout.strip() == f"Longhand {longhand.__version__}"
     _short_write([str(local / "bin" / "longhand")], demo_model, tmp_path)
-    logged = _gui_comes_up([str(local / "bin" / "longhand-gui")], env, tmp_path)
+    logged = _gui_comes_up([str(local / "bin" / "longhand-gui"), "--version"], env, tmp_path)
     assert "Longhand starting" in logged
     r = subprocess.run(["bash", str(installed.parent / "install-linux.sh"), "--uninstall"], capture_output=True,
                        text=True, env=env, timeout=120)
