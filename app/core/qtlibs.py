@@ -259,10 +259,37 @@ def platform_needs_xcb(environ: dict[str, str] | None = None, argv: list[str] | 
     return True
 
 
-def preflight(stream=None) -> int:
-    """0 when the window can start; else prints :func:`message` and returns :data:`EXIT_CODE`.
+def show_without_qt(text: str) -> str:
+    """Show ``text`` in a dialog of the desktop's own tools (a start from the menu has no
+    terminal to print to): zenity, kdialog, xmessage, else a notification. The tool used, or ''."""
+    import html
+    import shutil
+    import subprocess
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    tools = (("zenity", ["--error", "--no-wrap", "--title=Longhand", f"--text={html.escape(text)}"]),
+             ("kdialog", ["--title", "Longhand", "--error", text]),
+             ("xmessage", ["-center", "-title", "Longhand", text]),
+             ("notify-send", ["--urgency=critical", "Longhand cannot open its window", text]))
+    for tool, args in tools:
+        path = shutil.which(tool)
+        if path is None:
+            continue
+        try:
+            r = subprocess.run([path, *args], timeout=3600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if r.returncode == 0:             # shown and closed (else: no display for it, try the next)
+            return tool
+    return ""
 
-    Only on Linux, and only when Qt would use X11. ``LONGHAND_SKIP_QT_CHECK=1`` skips it.
+
+def preflight(stream=None) -> int:
+    """0 when the window can start; else prints :func:`message` (and shows it in a dialog when
+    there is no terminal: a start from the menu) and returns :data:`EXIT_CODE`.
+
+    Only on Linux, and only when Qt would use X11. ``LONGHAND_SKIP_QT_CHECK=1`` skips it;
+    ``LONGHAND_QT_CHECK_DIALOG=0`` keeps the message on stderr only.
     """
     if not sys.platform.startswith("linux") or os.environ.get("LONGHAND_SKIP_QT_CHECK") == "1":
         return 0
@@ -272,7 +299,11 @@ def preflight(stream=None) -> int:
     if not rep.missing:
         return 0
     text = message(rep)
-    print(text, file=stream or sys.stderr)
+    out = stream or sys.stderr
+    print(text, file=out)
+    isatty = getattr(out, "isatty", None)
+    if not (isatty and isatty()) and os.environ.get("LONGHAND_QT_CHECK_DIALOG") != "0":
+        show_without_qt(text)
     import logging
     logging.getLogger(__name__).info("missing libraries for Qt's xcb plugin: %s",
                                       ", ".join(m.soname for m in rep.missing))

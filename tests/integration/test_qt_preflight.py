@@ -25,7 +25,8 @@ def _gui_env(tmp: Path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "LONGHAND_SKIP_QT_CHECK", "LONGHAND_MODEL")}
     env.update(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "config"), XDG_STATE_HOME=str(tmp / "state"),
-               XDG_DATA_HOME=str(tmp / "data"), DISPLAY=env.get("DISPLAY", ":99"), **extra)
+               XDG_DATA_HOME=str(tmp / "data"), DISPLAY=env.get("DISPLAY", ":99"), LONGHAND_QT_CHECK_DIALOG="0",
+               **extra)
     return env
 
 

@@ -130,10 +130,50 @@ def test_gui_start_stops_before_qt_with_the_message(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY",
                                                             "LONGHAND_SKIP_QT_CHECK")}
-    env.update(DISPLAY=":99", HOME=str(tmp_path))
+    env.update(DISPLAY=":99", HOME=str(tmp_path), LONGHAND_QT_CHECK_DIALOG="0")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == qtlibs.EXIT_CODE, r.stderr
     assert "qt imported: False" in r.stdout
     assert "Longhand cannot open its window" in r.stderr
     assert "libxcb-icccm4" in r.stderr and "xcb-util-wm" in r.stderr
     assert "Could not load the Qt platform plugin" not in r.stderr
+
+
+def test_without_a_terminal_the_message_goes_to_a_desktop_dialog(tmp_path, monkeypatch):
+    """A start from the menu has no terminal: the first dialog tool on PATH shows the text."""
+    log = tmp_path / "args.txt"
+    tool = tmp_path / "kdialog"
+    tool.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("DISPLAY", ":5")
+    assert qtlibs.show_without_qt("install libxcb-icccm4 <now>") == "kdialog"
+    assert log.read_text().splitlines() == ["--title", "Longhand", "--error", "install libxcb-icccm4 <now>"]
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert qtlibs.show_without_qt("x") == ""          # no display to show it on
+
+
+def test_preflight_prints_and_shows_when_not_on_a_terminal(tmp_path, monkeypatch):
+    import io
+    shown = []
+    monkeypatch.setattr(qtlibs, "check", lambda: qtlibs.Report("p", ["libxcb-icccm.so.4"],
+                                                              [qtlibs.Missing("libxcb-icccm.so.4", "libqxcb.so")]))
+    monkeypatch.setattr(qtlibs, "show_without_qt", lambda text: shown.append(text) or "zenity")
+    monkeypatch.setattr(qtlibs.sys, "platform", "linux")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("LONGHAND_SKIP_QT_CHECK", raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    out = io.StringIO()
+    assert qtlibs.preflight(out) == qtlibs.EXIT_CODE
+    assert "libxcb-icccm4" in out.getvalue() and shown == [out.getvalue().rstrip("\n")]
+
+
+def test_a_dialog_tool_that_fails_gives_way_to_the_next(tmp_path, monkeypatch):
+    (tmp_path / "zenity").write_text("#!/bin/sh\nexit 5\n")          # e.g. cannot open the display
+    (tmp_path / "xmessage").write_text("#!/bin/sh\nexit 0\n")
+    for t in ("zenity", "xmessage"):
+        (tmp_path / t).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("DISPLAY", ":5")
+    assert qtlibs.show_without_qt("x") == "xmessage"
