@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the frozen Longhand for the current user (no root needed):
 #   the app       -> ~/.local/opt/longhand/
-#   the command   -> ~/.local/bin/longhand
+#   the command   -> ~/.local/bin/longhand (and longhand-gui: always the window)
 #   menu entry    -> ~/.local/share/applications/longhand.desktop
 #   icons         -> ~/.local/share/icons/hicolor/<size>/apps/longhand.png (+ scalable svg)
 # Usage: install-linux.sh [BUNDLE_DIR]      (default: the folder this script is in, if it is
@@ -13,6 +13,7 @@ set -euo pipefail
 PREFIX="${PREFIX:-$HOME/.local}"
 APP_DEST="$PREFIX/opt/longhand"
 BIN="$PREFIX/bin/longhand"
+GUI_BIN="$PREFIX/bin/longhand-gui"
 APPS="$PREFIX/share/applications"
 ICONS="$PREFIX/share/icons/hicolor"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,7 +25,7 @@ refresh() {
 
 if [[ "${1:-}" == "--uninstall" ]]; then
     rm -rf "$APP_DEST"
-    rm -f "$BIN" "$APPS/longhand.desktop"
+    rm -f "$BIN" "$GUI_BIN" "$APPS/longhand.desktop"
     find "$ICONS" -name longhand.png -path '*/apps/*' -delete 2>/dev/null || true
     rm -f "$ICONS/scalable/apps/longhand.svg"
     refresh
@@ -51,6 +52,7 @@ mv "$APP_DEST.new" "$APP_DEST"
 
 mkdir -p "$(dirname "$BIN")"
 ln -sfn "$APP_DEST/Longhand" "$BIN"
+ln -sfn "$APP_DEST/Longhand" "$GUI_BIN"
 
 for png in "$RES"/icons/longhand-*.png; do
     size="$(basename "$png" .png)"; size="${size#longhand-}"

@@ -2,6 +2,8 @@
 
 One executable is both the desktop app and the command line, like the ``longhand`` script:
 no arguments opens the window, ``--version`` / ``write ...`` / ``plan ...`` run headless.
+Started as ``longhand-gui`` (the link the packages install next to ``longhand``, as pip
+installs both scripts) it always opens the window, with the ``.longhand`` files it is given.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def _gui_projects(argv: list[str]) -> list[str] | None:
     return None
 
 
+def started_as_gui(prog: str) -> bool:
+    return os.path.basename(prog).lower().startswith("longhand-gui")
+
+
 def main() -> int:
     if os.environ.get("LONGHAND_GGML_PROBE"):
         # the child process of longhand.core.backends.ggml.probe_module: try one GPU module
@@ -45,7 +51,8 @@ def main() -> int:
         probe_main()
     # macOS Finder used to add a process serial number argument (-psn_0_12345)
     argv = [a for a in sys.argv[1:] if not a.startswith("-psn_")]
-    projects = _gui_projects(argv)
+    as_gui = started_as_gui(sys.argv[0] if sys.argv else "")
+    projects = [a for a in argv if a.lower().endswith(".longhand")] if as_gui else _gui_projects(argv)
     if projects is not None:
         # A double-clicked app has no terminal: keep a log file under the user's log dir.
         from longhand.core.paths import setup_file_logging
@@ -64,7 +71,7 @@ def main() -> int:
                                                getattr(sys, "frozen", False), log)
     if not (argv and argv[0] in ("--version", "-h", "--help")):
         _import_llama_cpp_first()
-    if projects:
+    if projects or as_gui:
         from longhand.ui.main import main as gui_main
         return gui_main(projects)
     from longhand.cli import main as cli_main

@@ -71,8 +71,10 @@ class Progress:
     Words, words/min, ETA and tokens/s come from ``core.engine.progress`` (as in the GUI).
     """
 
-    def __init__(self, project: Project, quiet: bool = False) -> None:
+    def __init__(self, project: Project, quiet: bool = False, started: float | None = None) -> None:
         self.project = project
+        # the job's start (before the model load and the plan): the end line's total counts from it
+        self.started = time.perf_counter() if started is None else started
         self.tty = sys.stderr.isatty()
         self.quiet = quiet
         self.tracker = ProgressTracker("write", project.target_words, lambda: project.words)
@@ -120,7 +122,9 @@ class Progress:
         elif isinstance(e, JobDone):
             st = e.stats
             state = "cancelled" if e.cancelled else "done"
-            print(f"{state}: {st.words}/{st.target_words} words in {st.seconds:.1f} s, "
+            elapsed = time.perf_counter() - self.started
+            print(f"{state}: {st.words}/{st.target_words} words in {elapsed:.1f} s in all (model load "
+                  f"and plan included; writing {st.seconds:.1f} s), "
                   f"{st.generated_tokens} tokens generated at {st.tokens_per_s:.1f} tok/s, "
                   f"{st.prompt_tokens_evaluated} prompt tokens evaluated", file=sys.stderr)
 
@@ -254,6 +258,7 @@ command("plan", "make an outline (sections with main points and word targets)")(
 
 
 def write_cmd(args) -> int:
+    started = time.perf_counter()
     from ..core.export import check_writable, export
     if args.out:
         check_writable(args.out)
@@ -307,7 +312,7 @@ def write_cmd(args) -> int:
         raise
     cancel = CancelToken()
     _install_sigint(cancel)
-    progress = Progress(project, quiet=args.quiet)
+    progress = Progress(project, quiet=args.quiet, started=started)
     autosave = Autosave(project, on_error=lambda err: print(f"warning: autosave failed: {err}",
                                                             file=sys.stderr))
 
@@ -342,6 +347,7 @@ def write_cmd(args) -> int:
             print(f"wrote {args.out} ({project.words} words)", file=sys.stderr)
     if args.json:
         out = _summary(project, stats, backend)
+        out["total_seconds"] = round(time.perf_counter() - started, 2)   # model load and plan included
         if book:
             out["chapters"] = _chapters_json(project)
             out["codex_proposed"] = [e.name for e in project.codex.proposed]

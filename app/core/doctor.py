@@ -18,12 +18,13 @@ from pathlib import Path
 
 from .. import __version__
 from .backends.factory import context_for_target
+from .units import format_gb
 
 DEFAULT_JOB_WORDS = 10000
 
 
-def _gib(n: int) -> str:
-    return f"{n / 1024 ** 3:.1f} GiB"
+def _gb(n: int) -> str:
+    return format_gb(n)
 
 
 def parse_system_info(text: str) -> dict[str, list[str]]:
@@ -67,7 +68,7 @@ def gpu_summary(rep, offload: bool, nvidia_seen: list[str]) -> tuple[bool, str]:
         return False, f"No GPU: llama.cpp itself did not load ({rep.error})."
     gpus = rep.gpus
     if gpus and offload:
-        names = "; ".join(f"{d.name} ({d.description}), {_gib(d.free)} free of {_gib(d.total)}"
+        names = "; ".join(f"{d.name} ({d.description}), {_gb(d.free)} free of {_gb(d.total)}"
                           for d in gpus)
         return True, f"GPU offload available: {names}."
     gpu_modules = [m for m in rep.modules if m.name not in ("cpu",) and not m.name.startswith("cpu")]
@@ -180,6 +181,7 @@ def collect(words: int = DEFAULT_JOB_WORDS, n_ctx: int | None = None, models: bo
                                         ("GGML_VK_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES",
                                          "LONGHAND_GPU") if k in os.environ}},
         "cpu": {"features": features.get("CPU", []), "threads": threads,
+                "variant": rep.cpu_variant, "variants": rep.cpu_variants, "variant_how": rep.cpu_variant_how,
                 "logical_cpus": os.cpu_count(), "system_info": llama.get("system_info", "")},
         "memory": {"ram_free": machine.ram_free, "ram_total": machine.ram_total},
         "machine_notes": machine.notes,
@@ -187,6 +189,20 @@ def collect(words: int = DEFAULT_JOB_WORDS, n_ctx: int | None = None, models: bo
         "models": _model_entries(machine, ctx) if models else [],
     }
     return data
+
+
+def cpu_variant_line(c: dict) -> str:
+    """Which of llama.cpp's CPU backends runs here, in one line."""
+    from .backends.ggml import CPU_VARIANTS
+    variants = c.get("variants") or []
+    if not variants:
+        return "CPU backend: one build, no per-level variants (it runs on CPUs with the features above)"
+    name = c.get("variant") or ""
+    if not name:
+        return f"CPU backend: none of the {len(variants)} variants loaded ({', '.join(variants)})"
+    what = CPU_VARIANTS.get(name, "")
+    return (f"CPU backend: {name}" + (f" ({what})" if what else "")
+            + f", {c.get('variant_how') or 'chosen'}; {len(variants)} variants in this build")
 
 
 def render(d: dict) -> str:
@@ -200,6 +216,8 @@ def render(d: dict) -> str:
     kind = "as loadable modules" if b["as_modules"] else "linked in"
     lines.append(f"Backends ({kind}): loaded {', '.join(b['loaded']) or 'none'}")
     for m in b["modules"]:
+        if m["name"].startswith("cpu-"):
+            continue                      # the CPU variants: one line below ("CPU backend: ...")
         state = "loaded" if m["loaded"] else "NOT loaded"
         lines.append(f"  {m['name']:<8} {state}" + (f" - {m['reason']}" if m["reason"] else "")
                      + f"  [{Path(m['path']).name}]")
@@ -208,17 +226,18 @@ def render(d: dict) -> str:
     lines.append("Devices:")
     for dev in d["devices"]:
         lines.append(f"  {dev['name']:<10} {dev['type']:<5} {dev['description']}: "
-                     f"{_gib(dev['free'])} free of {_gib(dev['total'])}")
+                     f"{_gb(dev['free'])} free of {_gb(dev['total'])}")
     if not d["devices"]:
         lines.append("  none")
     lines.append(d["gpu"]["summary"])
     if d["gpu"]["vram_budget"] is not None:
-        lines.append(f"  GPU memory budget (LONGHAND_VRAM_BUDGET): {_gib(d['gpu']['vram_budget'])}")
+        lines.append(f"  GPU memory budget (LONGHAND_VRAM_BUDGET): {_gb(d['gpu']['vram_budget'])}")
     c = d["cpu"]
     lines.append(f"CPU: {c['threads']} threads of {c['logical_cpus']}; features in use: "
                  f"{' '.join(c['features']) or 'unknown'}")
+    lines.append("  " + cpu_variant_line(c))
     mem = d["memory"]
-    lines.append(f"RAM: {_gib(mem['ram_free'])} free of {_gib(mem['ram_total'])}")
+    lines.append(f"RAM: {_gb(mem['ram_free'])} free of {_gb(mem['ram_total'])}")
     for n in d["machine_notes"]:
         lines.append(f"note: {n}")
     job = d["job"]

@@ -6,6 +6,12 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "PySide6.QtWidgets" not in sys.modules:
+        # before Qt's first import: a missing X11 library gets the package names, not Qt's abort
+        from ..core.qtlibs import preflight
+        code = preflight()
+        if code:
+            return code
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -34,6 +34,7 @@ from ..core.library.catalog import Catalog, CatalogModel, QuantFile, load_catalo
 from ..core.library.demo import models_dir
 from ..core.library.downloads import DownloadProgress, download_model, progress_line
 from ..core.library.installed import PART_SUFFIX, import_model, installed_models, remove_model
+from ..core.units import format_gb
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class ModelManagerDialog(QDialog):
                 row = Row(model.id, q.quant, local.path if local else None, "catalog",
                           recommended=rec.quant is not None and rec.quant.quant == q.quant,
                           reason=rec.reason)
-                self._add_row(row, model.name, q.quant, q.size, f"{fit.need / 1e9:.1f} GB",
+                self._add_row(row, model.name, q.quant, q.size, format_gb(fit.need),
                               fit.label, self._status(model, q, local))
         for m in installed.values():
             if m.source == "import":
@@ -212,7 +213,7 @@ class ModelManagerDialog(QDialog):
         self.table.insertRow(i)
         name, quant, size, need, fit, status = cells
         texts = [name, ("★ " if row.recommended else "") + quant,
-                 f"{size / 1e9:.2f} GB" if size else "", need, fit, status]
+                 format_gb(size, 2) if size else "", need, fit, status]
         for c, text in enumerate(texts):
             item = QTableWidgetItem(text)
             if row.recommended:

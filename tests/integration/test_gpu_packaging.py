@@ -72,6 +72,7 @@ def test_deb_holds_the_app_the_menu_entry_and_the_dependencies(built, tmp_path):
     listing = subprocess.run(["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True, check=True).stdout
     assert "./opt/longhand/Longhand\n" in listing
     assert "./usr/bin/longhand -> /opt/longhand/Longhand" in listing
+    assert "./usr/bin/longhand-gui -> /opt/longhand/Longhand" in listing     # always the window
     assert "./usr/share/applications/longhand.desktop" in listing
     assert "./usr/share/icons/hicolor/256x256/apps/longhand.png" in listing
     assert "./opt/longhand/_internal/llama_cpp/lib/libllama.so" in listing

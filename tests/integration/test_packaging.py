@@ -87,8 +87,14 @@ def test_bundle_layout(frozen):
     internal = exe.parent / "_internal"
     lib = internal / "llama_cpp" / "lib"
     assert (lib / "libllama.so").is_file()
-    for name in ("libggml.so.0", "libggml-base.so.0", "libggml-cpu.so.0"):
+    for name in ("libggml.so.0", "libggml-base.so.0"):
         assert (lib / name).is_file(), name
+    if info.get("cpu_variants"):       # one CPU module per x86-64 level (packaging/build_llama_cpp.py)
+        assert {"x64", "sse42", "haswell", "skylakex"} <= set(info.get("cpu_variants"))
+        for v in info.get("cpu_variants"):
+            assert (lib / f"libggml-cpu-{v}.so").is_file(), v
+    else:
+        assert (lib / "libggml-cpu.so.0").is_file()
     # one copy of each library, not the wheel's three
     assert not (lib / "libllama.so.0.5.0").exists() and not (lib / "libggml.so").exists()
     # exactly one Qt binding, without the Qt modules Longhand does not use
@@ -113,18 +119,28 @@ def test_bundle_layout(frozen):
     assert info["bundle_bytes"] < 400e6
 
 
+def _asm(path: Path) -> str:
+    return subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(path)], capture_output=True,
+                          text=True, check=True).stdout
+
+
 @pytest.mark.slow
-def test_bundled_llama_cpp_has_no_avx512(frozen):
-    """The bundle must run on x86-64 CPUs without AVX-512: llama.cpp was built with
-    GGML_NATIVE=OFF (AVX2/FMA/F16C baseline) although this machine has AVX-512."""
+def test_bundled_cpu_backends_match_their_x86_64_level(frozen):
+    """The bundle runs on every x86-64 CPU: with per-level modules the baseline (x64) has no
+    AVX at all, haswell AVX2 but no AVX-512, skylakex AVX-512; a one-module build must at
+    least leave AVX-512 out (GGML_NATIVE=OFF)."""
     if shutil.which("objdump") is None:
         pytest.skip("objdump not installed")
-    exe, _ = frozen
-    cpu = exe.parent / "_internal" / "llama_cpp" / "lib" / "libggml-cpu.so.0"
-    asm = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(cpu)], capture_output=True,
-                         text=True, check=True).stdout
-    assert "%zmm" not in asm
-    assert "%ymm" in asm      # AVX2 code is there: the baseline, not a plain SSE build
+    exe, info = frozen
+    lib = exe.parent / "_internal" / "llama_cpp" / "lib"
+    if not info.get("cpu_variants"):
+        asm = _asm(lib / "libggml-cpu.so.0")
+        assert "%zmm" not in asm and "%ymm" in asm
+        return
+    x64, haswell, skylakex = (_asm(lib / f"libggml-cpu-{v}.so") for v in ("x64", "haswell", "skylakex"))
+    assert "%ymm" not in x64 and "%zmm" not in x64
+    assert "%ymm" in haswell and "%zmm" not in haswell
+    assert "%zmm" in skylakex
 
 
 @pytest.mark.slow
@@ -272,3 +288,146 @@ def test_install_linux_script(frozen, tmp_path):
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0 and not installed.exists()
     assert not (prefix / "share" / "applications" / "longhand.desktop").exists()
+
+
+# --- the AppImage (AppDir + squashfs) and the portable .tar.gz -------------------------------
+
+def _gui_comes_up(cmd: list[str], env: dict[str, str], tmp: Path, seconds: float = 60) -> str:
+    """Start the window offscreen; the log it writes (fails when it died or logged nothing)."""
+    env = dict(env, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp)
+    log = Path(env["XDG_STATE_HOME"]) / "longhand" / "log" / "longhand.log"
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and proc.poll() is None and not log.exists():
+            time.sleep(0.5)
+        time.sleep(5)
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+    finally:
+        proc.terminate()
+        try:
+            _out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+    assert "Traceback" not in err, err[-3000:]
+    return log.read_text(encoding="utf-8")
+
+
+def _short_write(cmd: list[str], demo_model: Path, tmp: Path) -> dict:
+    r = subprocess.run(cmd + ["write", "Write a 150-word note about a lighthouse.", "--model", str(demo_model),
+                              "--seed", "3", "--threads", "1", "--json", "--out", str(tmp / "note.md")],
+                       capture_output=True, text=True, timeout=900, env=_user_env(tmp), cwd=tmp)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout)
+    assert result["generated_tokens"] > 0 and result["words"] > 50
+    assert result["total_seconds"] >= result["seconds"]
+    assert "in all (model load and plan included" in r.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def appdir_extracted(frozen, tmp_path_factory):
+    """The squashfs image build.py makes, extracted as `--appimage-extract` would (unsquashfs)."""
+    if shutil.which("mksquashfs") is None or shutil.which("unsquashfs") is None:
+        pytest.skip("squashfs-tools not installed")
+    info = _load_build_module().build_appimage("cpu")
+    out = tmp_path_factory.mktemp("appimage") / "squashfs-root"
+    subprocess.run(["unsquashfs", "-q", "-n", "-d", str(out), info["squashfs"]], check=True)
+    return out, info
+
+
+@pytest.mark.slow
+def test_appimage_layout(appdir_extracted):
+    root, info = appdir_extracted
+    assert info["squashfs_bytes"] < info["appdir_bytes"] and info["appimage"] is None
+    assert os.access(root / "AppRun", os.X_OK)
+    assert (root / "longhand.desktop").is_file() and (root / "longhand.png").is_file()
+    assert os.readlink(root / ".DirIcon") == "longhand.png"
+    for size in ICON_SIZES:
+        assert (root / "usr" / "share" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "longhand.png").is_file()
+    if shutil.which("desktop-file-validate"):
+        r = subprocess.run(["desktop-file-validate", str(root / "longhand.desktop")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout
+    # owned by root in the image, whoever built it
+    assert (root / "usr" / "lib" / "longhand" / "Longhand").is_file()
+
+
+@pytest.mark.slow
+def test_appimage_runs(appdir_extracted, demo_model, tmp_path):
+    root, _ = appdir_extracted
+    apprun = [str(root / "AppRun")]
+    v = subprocess.run(apprun + ["--version"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert v.stdout.strip() == f"Longhand {longhand.__version__}"
+    d = subprocess.run(apprun + ["doctor", "--json"], capture_output=True, text=True, timeout=300,
+                       env=_user_env(tmp_path))
+    assert d.returncode == 0, d.stderr[-3000:]
+    report = json.loads(d.stdout)
+    assert report["frozen"] and "CPU" in report["backends"]["loaded"]
+    _short_write(apprun, demo_model, tmp_path)
+    logged = _gui_comes_up(apprun, _user_env(tmp_path), tmp_path)
+    assert "Longhand starting" in logged and "opening the model manager" in logged
+    # longhand-gui (the AppDir's usr/bin link) always opens the window: --version does not stop it
+    logged = _gui_comes_up([str(root / "usr" / "bin" / "longhand-gui"), "--version"], _user_env(tmp_path / "gui"),
+                           tmp_path)
+    assert "Longhand starting" in logged
+
+
+@pytest.mark.slow
+def test_appimage_on_a_system_without_egl_names_the_package(appdir_extracted, tmp_path):
+    """The bundle carries the xcb libraries; libEGL (libQt6Gui needs it) comes from the system.
+    With it hidden for real, the window start stops before Qt with the package names."""
+    from hidelib import hiding_prefix
+    root, _ = appdir_extracted
+    prefix = hiding_prefix(tmp_path / "hide", "libEGL.so.1")
+    env = _user_env(tmp_path)
+    env.pop("QT_QPA_PLATFORM", None)
+    env.update(DISPLAY=env.get("DISPLAY", ":99"), LONGHAND_QT_CHECK_DIALOG="0")
+    r = subprocess.run(prefix + [str(root / "AppRun")], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 3, r.stderr[-3000:]
+    assert "libEGL.so.1" in r.stderr and "sudo apt install libegl1" in r.stderr
+    assert "sudo dnf install libglvnd-egl" in r.stderr and "sudo pacman -S libglvnd" in r.stderr
+    v = subprocess.run(prefix + [str(root / "AppRun"), "--version"], capture_output=True, text=True, timeout=120)
+    assert v.returncode == 0       # the command line does not need it
+
+
+@pytest.mark.slow
+def test_tarball_installs_for_the_user(frozen, demo_model, tmp_path):
+    import tarfile
+    info = _load_build_module().build_tarball("cpu")
+    assert info["tarball_bytes"] > 10e6
+    home = tmp_path / "home"
+    home.mkdir()
+    with tarfile.open(info["tarball"]) as tar:
+        names = tar.getnames()
+        top = names[0].split("/")[0]
+        assert top == Path(info["tarball"]).name.removesuffix(".tar.gz")
+        assert f"{top}/install-linux.sh" in names and f"{top}/Longhand" in names
+        tar.extractall(tmp_path / "unpacked")
+    folder = tmp_path / "unpacked" / top
+    # runs in place, before any install
+    v = subprocess.run([str(folder / "Longhand"), "--version"], capture_output=True, text=True, timeout=120)
+    assert v.stdout.strip() == f"Longhand {longhand.__version__}"
+    env = dict(_user_env(tmp_path), HOME=str(home))
+    env.pop("PREFIX", None)
+    r = subprocess.run(["bash", str(folder / "install-linux.sh")], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    local = home / ".local"
+    installed = local / "opt" / "longhand" / "Longhand"
+    desktop = (local / "share" / "applications" / "longhand.desktop").read_text()
+    assert f'Exec="{installed}" %f' in desktop and "Icon=longhand" in desktop
+    for size in ICON_SIZES:
+        assert (local / "share" / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "longhand.png").is_file()
+    assert (local / "share" / "icons" / "hicolor" / "scalable" / "apps" / "longhand.svg").is_file()
+    for name in ("longhand", "longhand-gui"):
+        assert os.path.realpath(local / "bin" / name) == str(installed)
+    v = subprocess.run([str(local / "bin" / "longhand"), "--version"], capture_output=True, text=True, timeout=120)
+    assert v.stdout.strip() == f"Longhand {longhand.__version__}"
+    _short_write([str(local / "bin" / "longhand")], demo_model, tmp_path)
+    logged = _gui_comes_up([str(local / "bin" / "longhand-gui"), "--version"], env, tmp_path)
+    assert "Longhand starting" in logged
+    r = subprocess.run(["bash", str(installed.parent / "install-linux.sh"), "--uninstall"], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not installed.exists() and not (local / "bin" / "longhand-gui").exists()
+    assert not (local / "share" / "applications" / "longhand.desktop").exists()

@@ -120,10 +120,10 @@ def test_no_gpu_when_the_vulkan_backend_did_not_load():
 
 
 def test_a_gpu_is_named_with_its_memory():
-    gpu = Device("Vulkan0", "AMD Radeon RX 7600", "gpu", 7 * GiB, 8 * GiB, "Vulkan")
+    gpu = Device("Vulkan0", "AMD Radeon RX 7600", "gpu", 7 * GiB, 8 * GiB, "Vulkan")   # 7.5 and 8.6 GB
     rep = BackendsReport(dynamic=True, registered=["Vulkan", "CPU"], devices=[gpu, CPU_DEV])
     usable, text = gpu_summary(rep, True, [])
-    assert usable and text == "GPU offload available: Vulkan0 (AMD Radeon RX 7600), 7.0 GiB free of 8.0 GiB."
+    assert usable and text == "GPU offload available: Vulkan0 (AMD Radeon RX 7600), 7.5 GB free of 8.6 GB."
 
 
 def test_render_shows_every_part_of_the_report():
@@ -132,11 +132,11 @@ def test_render_shows_every_part_of_the_report():
          "backends": {"as_modules": True, "loaded": ["Vulkan", "CPU"], "notes": [],
                       "modules": [{"name": "vulkan", "path": "/x/libggml-vulkan.so", "loaded": True,
                                    "reason": "1 device"}]},
-         "devices": [{"name": "Vulkan0", "type": "gpu", "description": "llvmpipe", "free": GiB, "total": 2 * GiB}],
-         "gpu": {"summary": "GPU offload available: Vulkan0 (llvmpipe), 1.0 GiB free of 2.0 GiB.",
+         "devices": [{"name": "Vulkan0", "type": "gpu", "description": "llvmpipe", "free": 10**9, "total": 2 * 10**9}],
+         "gpu": {"summary": "GPU offload available: Vulkan0 (llvmpipe), 1.0 GB free of 2.0 GB.",
                  "vram_budget": None},
          "cpu": {"threads": 2, "logical_cpus": 2, "features": ["AVX2", "FMA"]},
-         "memory": {"ram_free": 10 * GiB, "ram_total": 16 * GiB}, "machine_notes": [],
+         "memory": {"ram_free": 10 * 10**9, "ram_total": 16 * 10**9}, "machine_notes": [],
          "job": {"words": 10000, "context": 20480},
          "models": [{"id": "demo", "path": "/m/gemma.gguf", "quant": "Q4_K_M", "pick": "Q4_K_M",
                      "pick_reason": "fits", "gpu_layers": 19, "layers": 19,
@@ -144,7 +144,7 @@ def test_render_shows_every_part_of_the_report():
     text = render(d)
     for part in ("Longhand 0.1.0", "frozen app", "llama-cpp-python 0.3.36",
                  "Backends (as loadable modules): loaded Vulkan, CPU", "vulkan   loaded - 1 device",
-                 "Vulkan0    gpu   llvmpipe: 1.0 GiB free of 2.0 GiB", "GPU offload available",
+                 "Vulkan0    gpu   llvmpipe: 1.0 GB free of 2.0 GB", "RAM: 10.0 GB free of 16.0 GB", "GPU offload available",
                  "features in use: AVX2 FMA", "10000-word job (20480-token context)",
                  "quantization: Q4_K_M - fits", "GPU layers: 19/19 - All 19 layers fit"):
         assert part in text, part

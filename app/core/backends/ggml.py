@@ -16,7 +16,14 @@ opens. GPU modules are first loaded in a short-lived child process: a broken Vul
 loader that crashes or hangs there costs that backend, never the app (the CPU still works, and
 :func:`load_backends` says why the GPU backend is missing).
 
+CPU variants (``GGML_CPU_ALL_VARIANTS=ON``, the packaged app): one CPU module per x86-64 level
+(``libggml-cpu-x64.so`` ... ``libggml-cpu-sapphirerapids.so``). ggml scores each against this
+CPU (``ggml_backend_score``: 0 when the CPU lacks an instruction it uses) and loads the best;
+:attr:`BackendsReport.cpu_variant` says which, and ``longhand doctor`` shows it.
+
 Environment:
+  ``LONGHAND_CPU_VARIANT=x64``     load this CPU variant instead of the best (refused, with a note,
+                                   when this CPU cannot run it): e.g. the x86-64 baseline
   ``LONGHAND_GPU=off``             load no GPU backend module (CPU only)
   ``LONGHAND_BACKEND_PROBE=off``   load GPU modules without the child-process check
   ``GGML_VK_VISIBLE_DEVICES``      ggml-vulkan's own device filter (lavapipe is hidden without it)
@@ -42,6 +49,25 @@ log = logging.getLogger(__name__)
 DEVICE_TYPES = {0: "cpu", 1: "gpu", 2: "igpu", 3: "accel"}
 PROBE_ENV = "LONGHAND_GGML_PROBE"     # set in the child: the module to try
 PROBE_TIMEOUT = 60.0
+CPU_VARIANT_ENV = "LONGHAND_CPU_VARIANT"
+
+# ggml's x86 CPU variants (ggml/src/CMakeLists.txt, GGML_CPU_ALL_VARIANTS) and what they use
+CPU_VARIANTS = {
+    "x64": "x86-64 baseline: SSE2",
+    "sse42": "x86-64-v2: SSE4.2",
+    "sandybridge": "AVX",
+    "ivybridge": "AVX, F16C",
+    "piledriver": "AVX, F16C, FMA",
+    "haswell": "x86-64-v3: AVX2, FMA, F16C, BMI2",
+    "skylakex": "x86-64-v4: AVX-512",
+    "cannonlake": "AVX-512, VBMI",
+    "cascadelake": "AVX-512, VNNI",
+    "icelake": "AVX-512, VBMI, VNNI",
+    "cooperlake": "AVX-512, VNNI, BF16",
+    "zen4": "AVX-512, VBMI, VNNI, BF16",
+    "alderlake": "AVX2, AVX-VNNI",
+    "sapphirerapids": "AVX-512, BF16, AMX",
+}
 
 
 @dataclass
@@ -75,6 +101,9 @@ class BackendsReport:
     error: str = ""                             # llama.cpp unusable (import or load failed)
     method: str = ""                            # how the modules were loaded
     notes: list[str] = field(default_factory=list)
+    cpu_variant: str = ""                       # the CPU variant module loaded ("haswell"), if any
+    cpu_variants: list[str] = field(default_factory=list)   # the variants this build carries
+    cpu_variant_how: str = ""                   # "best for this CPU" or "forced by ..."
 
     @property
     def gpus(self) -> list[Device]:
@@ -303,6 +332,14 @@ def load_backends(force: bool = False) -> BackendsReport:
         gpu_off = _env_off("LONGHAND_GPU")
         check = not _env_off("LONGHAND_BACKEND_PROBE")
         skipped: set[str] = set()
+        variants = [m for m in rep.modules if m.name.startswith("cpu-")]
+        rep.cpu_variants = [m.name[4:] for m in variants]
+        chosen = _best_cpu_variant(variants) if variants else ""
+        forced = _forced_variant(rep, variants)
+        rep.cpu_variant_how = "best for this CPU" if variants else ""
+        if forced:
+            chosen = forced
+            rep.cpu_variant_how = f"forced by {CPU_VARIANT_ENV}"
         for mod in rep.modules:
             if not is_gpu_module(mod.name):
                 continue
@@ -317,22 +354,28 @@ def load_backends(force: bool = False) -> BackendsReport:
                     rep.notes.append(f"The {mod.name} backend was not loaded: {why}. Running on the CPU.")
         now = {b.lower() for b in registered_backends(lib)}
         if any(_backend_name(m.name) not in now for m in rep.modules if m.path not in skipped):
-            if not skipped:
+            if not skipped and not forced:
                 # the standard way: ggml loads every module and picks the best CPU variant
                 lib.ggml_backend_load_all_from_path(os.fsencode(str(lib_dir)))
                 rep.method = "ggml_backend_load_all_from_path"
             else:
-                _load_one_by_one(lib, [m for m in rep.modules if m.path not in skipped])
-                rep.method = "ggml_backend_load (GPU module skipped)"
+                _load_one_by_one(lib, [m for m in rep.modules if m.path not in skipped], chosen)
+                rep.method = ("ggml_backend_load (GPU module skipped)" if skipped
+                              else f"ggml_backend_load ({CPU_VARIANT_ENV})")
         names = {b.lower() for b in registered_backends(lib)}
         for mod in rep.modules:
             if mod.path in skipped:
                 continue
             mod.loaded = _backend_name(mod.name) in names
             if mod.loaded and mod.name.startswith("cpu-"):
-                # a CPU-variant build: ggml loaded only the best variant for this CPU
-                mod.loaded = mod.path == _best_cpu_variant([m for m in rep.modules
-                                                            if m.name.startswith("cpu-")])
+                # a CPU-variant build: ggml loaded only one variant (the best for this CPU)
+                mod.loaded = mod.path == chosen
+                if mod.loaded:
+                    rep.cpu_variant = mod.name[4:]
+                elif _variant_score(mod.path) == 0:
+                    mod.reason = "this CPU lacks an instruction it uses"
+                else:
+                    mod.reason = f"not used: {Path(chosen).name} is loaded"
             if not mod.loaded and not mod.reason:
                 mod.reason = "ggml did not load it (a library it needs is missing?)"
         rep.registered = registered_backends(lib)
@@ -344,8 +387,38 @@ def load_backends(force: bool = False) -> BackendsReport:
         return rep
 
 
+def _forced_variant(rep: BackendsReport, variants: list[BackendModule]) -> str:
+    """The path of the variant ``LONGHAND_CPU_VARIANT`` names, when this CPU can run it."""
+    want = os.environ.get(CPU_VARIANT_ENV, "").strip().lower()
+    if not want:
+        return ""
+    if not variants:
+        rep.notes.append(f"{CPU_VARIANT_ENV}={want} ignored: this llama.cpp build has one CPU backend, "
+                         "not one per x86-64 level.")
+        return ""
+    match = [m for m in variants if m.name[4:] == want]
+    if not match:
+        rep.notes.append(f"{CPU_VARIANT_ENV}={want} ignored: no such CPU variant (this build has "
+                         f"{', '.join(m.name[4:] for m in variants)}).")
+        return ""
+    if _variant_score(match[0].path) == 0:
+        rep.notes.append(f"{CPU_VARIANT_ENV}={want} refused: this CPU lacks an instruction that variant "
+                         "uses; the best one for this CPU is loaded instead.")
+        return ""
+    return match[0].path
+
+
+_scores: dict[str, int] = {}
+
+
 def _variant_score(path: str) -> int:
     """``ggml_backend_score()`` of a CPU-variant module: 0 when this CPU cannot run it."""
+    if path not in _scores:
+        _scores[path] = _score(path)
+    return _scores[path]
+
+
+def _score(path: str) -> int:
     try:
         mod = ctypes.CDLL(path)
         fn = mod.ggml_backend_score
@@ -361,9 +434,9 @@ def _best_cpu_variant(mods: list[BackendModule]) -> str:
     return max(scored)[1] if scored else ""
 
 
-def _load_one_by_one(lib, mods: list[BackendModule]) -> None:
+def _load_one_by_one(lib, mods: list[BackendModule], chosen: str = "") -> None:
     variants = [m for m in mods if m.name.startswith("cpu-")]
-    best = _best_cpu_variant(variants) if variants else ""
+    best = chosen or (_best_cpu_variant(variants) if variants else "")
     for m in mods:
         if m.name.startswith("cpu-") and m.path != best:
             continue

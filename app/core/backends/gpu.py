@@ -16,6 +16,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
+from ..units import format_gb
+
 log = logging.getLogger(__name__)
 
 GiB = 1024 ** 3
@@ -58,10 +60,10 @@ class Machine:
         return self.offload_supported and any(not g.integrated for g in self.gpus)
 
     def describe(self) -> str:
-        ram = f"RAM {self.ram_free / 1e9:.1f} GB free of {self.ram_total / 1e9:.1f} GB"
+        ram = f"RAM {format_gb(self.ram_free)} free of {format_gb(self.ram_total)}"
         if self.has_gpu:
             names = ", ".join(g.name for g in self.gpus if not g.integrated)
-            return f"{ram}; GPU {names}: {self.vram_free / 1e9:.1f} GB free of {self.vram_total / 1e9:.1f} GB"
+            return f"{ram}; GPU {names}: {format_gb(self.vram_free)} free of {format_gb(self.vram_total)}"
         return f"{ram}; no GPU offload ({self.no_gpu_reason()})"
 
     def no_gpu_reason(self) -> str:
@@ -177,7 +179,7 @@ def probe() -> Machine:
             g.free = min(g.free, left)
             left -= g.free
         m.notes.append(f"GPU memory budget LONGHAND_VRAM_BUDGET={os.environ['LONGHAND_VRAM_BUDGET']} "
-                       f"({budget / MiB:.0f} MiB) applies.")
+                       f"({format_gb(budget, 2)}) applies.")
     if not supported and not m.gpu_backends:
         seen = nvidia_smi_gpus()
         if seen:
@@ -290,9 +292,9 @@ def auto_gpu_layers(path: str | os.PathLike, n_ctx: int, machine: Machine | None
     n = estimate_gpu_layers(info, n_ctx, m.vram_free)
     total = info.block_count + 1
     if n >= total:
-        return n, f"All {total} layers fit in GPU memory ({m.vram_free / 1e9:.1f} GB free)."
+        return n, f"All {total} layers fit in GPU memory ({format_gb(m.vram_free)} free)."
     if n == 0:
-        return 0, (f"Not one layer fits in the free GPU memory ({m.vram_free / 1e9:.1f} GB) with a "
+        return 0, (f"Not one layer fits in the free GPU memory ({format_gb(m.vram_free)}) with a "
                    f"{n_ctx}-token context; running on the CPU.")
-    return n, (f"{n}/{total} layers fit in GPU memory ({m.vram_free / 1e9:.1f} GB free) with a "
+    return n, (f"{n}/{total} layers fit in GPU memory ({format_gb(m.vram_free)} free) with a "
                f"{n_ctx}-token context; the rest run on the CPU.")

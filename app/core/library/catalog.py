@@ -24,6 +24,7 @@ from pathlib import Path
 from ..backends.base import MAX_CONTEXT
 from ..backends.gpu import GiB, Machine, OffloadSizes, fit_gpu_layers, vram_reserve
 from ..errors import LonghandError
+from ..units import format_gb
 from .demo import models_dir
 
 log = logging.getLogger(__name__)
@@ -177,11 +178,6 @@ class Recommendation:
             if f.quant.quant == quant:
                 return f
         raise KeyError(quant)
-
-
-def format_gb(n: int, digits: int = 1) -> str:
-    """Bytes as decimal gigabytes, as disks and downloads count them: 4.9 GB."""
-    return f"{n / 1e9:.{digits}f} GB"
 
 
 @functools.lru_cache(maxsize=64)
