@@ -24,10 +24,10 @@ def test_its_chat_template_gives_a_system_role_and_no_default_persona(instruct_b
 
 
 def test_a_two_part_story_is_only_story_and_the_second_part_reuses_the_first(instruct_backend):
-    job = Job("Write a 240-word story about a lighthouse keeper who finds a message in a bottle.", 240,
-              [Section("Mara finds a green bottle on the rocks at dawn and carries it up the tower", 120,
+    job = Job("Write a 160-word story about a lighthouse keeper who finds a message in a bottle.", 160,
+              [Section("Mara finds a green bottle on the rocks at dawn and carries it up the tower", 80,
                        title="The Bottle"),
-               Section("She reads the message, a plea from a ship, and lights the lamp to answer it", 120,
+               Section("She reads the message, a plea from a ship, and lights the lamp to answer it", 80,
                        title="The Answer")])
     writer = AgentWriter(instruct_backend, seed=3, memory=False)
     evaluated = []
