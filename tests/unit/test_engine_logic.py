@@ -25,12 +25,17 @@ def test_sections_land_on_target_at_sentence_boundaries():
 
 def test_model_that_wants_to_stop_early_is_kept_going():
     job = job_of(400)
-    backend = ScriptedBackend(wants_end_after=30)
+    backend = ScriptedBackend(wants_end_after=30, style="completion")
     AgentWriter(backend).write(job)
-    # kept going to allow_end (368 words, where this backend stops mid-sentence), then ended
-    # at the last full sentence
+    # a base model is kept going to allow_end (368 words, where this backend stops
+    # mid-sentence), then ended at the last full sentence
     assert job.sections[0].words >= 0.9 * 400
     assert job.sections[0].text.endswith(".")
+    # a chat model is kept going to 60 % of the part, where its ending is accepted
+    job = job_of(400)
+    AgentWriter(ScriptedBackend(wants_end_after=30)).write(job)
+    assert 0.5 * 400 <= job.sections[0].words < 0.9 * 400 and job.sections[0].text.endswith(".")
+    assert not job.sections[0].needs_attention
 
 
 def test_hard_cap_cuts_back_to_last_sentence():
@@ -48,7 +53,7 @@ def test_backend_ending_early_is_continued():
             return super().generate(prompt, **kw)
 
     job = job_of(150)
-    backend = EndsEarly()
+    backend = EndsEarly(style="completion")      # (a chat model's ending is accepted from 60 %)
     AgentWriter(backend).write(job)
     assert backend.calls >= 3
     assert job.sections[0].words >= 0.92 * 150

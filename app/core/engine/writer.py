@@ -272,6 +272,9 @@ class AgentWriter:
         lc = self.length
         chat = self.style != "completion"
         allow_share = lc.chat_allow_end if chat else lc.allow_end
+        # below this share a section "needs attention"; a chat model's accepted ending may
+        # land a little under its allow_end when cut back to a full sentence
+        short_share = round(allow_share - 0.1, 3) if chat else lc.short
         # (extending: the share is of the words to add, the section's own text is kept)
         base = start_words if mode == "extend" else 0
         allow_from = max(1, base + math.ceil((goal - base) * allow_share))
@@ -322,7 +325,9 @@ class AgentWriter:
                 if bad is not None:          # stop at once: what follows would be worse
                     state["bad"] = bad
                     return Steer(allow_end=True, stop=True)
-                if _LEAK.search(_partial[-1:] + "".join(acc)):
+                # (a leak starts at a line break and is short: the tail that holds the new piece
+                # is enough, every earlier piece was searched when it came)
+                if _LEAK.search((_partial[-1:] + "".join(acc))[-(len(piece) + 120):]):
                     return Steer(allow_end=True, stop=True)
                 if w >= cap:
                     return Steer(allow_end=True, stop=True)
@@ -390,7 +395,7 @@ class AgentWriter:
             stalled = empty_last and not new.strip()      # a second empty continuation in a row
             empty_last = not new.strip()
             continuations += 1
-            if stalled and count_words(text) >= goal * lc.short:
+            if stalled and count_words(text) >= goal * short_share:
                 break          # close enough: a landing, not worth cutting text to retry
             if stalled and recoveries < lc.max_recoveries:
                 # The model treats the text as finished (it ended on a link, a sign-off...):
@@ -420,10 +425,10 @@ class AgentWriter:
             if not ends_sentence(text):
                 # no sentence ends between allow_end and the cap: a shorter, finished section
                 # beats one that stops mid-sentence, while it is not short
-                text = trim_to_sentence(text, min_words=math.ceil(goal * lc.short))
+                text = trim_to_sentence(text, min_words=math.ceil(goal * short_share))
         sec.text = text
         interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
-        if not interrupted and count_words(text) < goal * min(lc.short, allow_share) and not needs_attention:
+        if not interrupted and count_words(text) < goal * short_share and not needs_attention:
             # Every continuation was spent and the section is still short (the model kept
             # starting another part, or wrote nothing that counts): say so, never pass it off.
             log.info("section %d ended short: %d of %d words after %d continuations", index + 1,

@@ -362,6 +362,7 @@ class HealthMonitor:
         self.lang = lang
         self.letter = letter          # a letter's closing lines speak to its reader: not chatter
         self.chatter = chatter        # False: judge the text as text only (junk, loops, language)
+        self._talk_checked = 0        # streaming: finished lines up to here held no chatter
         self.t = thresholds
         self.protected = protected
         self.every = every
@@ -376,6 +377,7 @@ class HealthMonitor:
     def feed(self, text: str, *, final: bool = False) -> Health | None:
         if len(text) < self._last:        # cut back (recovery): count from the cut
             self._last = max(0, len(text) - self.every)
+            self._talk_checked = 0
         if not final and len(text) - self._last < self.every:
             return None
         self._last = len(text)
@@ -391,7 +393,7 @@ class HealthMonitor:
         new = text[self.protected:]
         u = units(new)
         h = Health()
-        talk = find_chatter(new if whole else new[: new.rfind("\n") + 1], self.letter) if self.chatter else []
+        talk = self._chatter(new, whole) if self.chatter else []
         if talk:
             # not manuscript, however little text there is (a one-line preamble counts)
             h.reasons.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}")
@@ -452,6 +454,20 @@ class HealthMonitor:
                 h.reasons.append("drift: shares nothing with the request or the plan step")
         h.ok = not h.reasons
         return h
+
+    def _chatter(self, new: str, whole: bool):
+        """Chatter in ``new``. While streaming, only the lines finished since the last look are
+        read (the text only grows between looks; a cut resets this in :meth:`feed`)."""
+        if whole:
+            return find_chatter(new, self.letter)
+        start = min(self._talk_checked, len(new))
+        end = new.rfind("\n") + 1
+        if end <= start:
+            return []
+        talk = find_chatter(new[start:end], self.letter)
+        if not talk:
+            self._talk_checked = end
+        return talk
 
     def healthy_prefix(self, text: str) -> str:
         """``text`` cut back to the last sentence end after which the text is still healthy.
