@@ -4,7 +4,8 @@
 
 Reads ``bench/results/length/<run>/length.json`` and ``length_texts.jsonl`` for the runs
 ``instruct-before`` (the instruct test model on the engine before chat models were handled),
-``instruct`` and ``demo`` (today's engine), recomputes chatter and S_l on the healthy words
+``instruct`` and ``demo`` (today's engine), and the demo model's run on record in
+``bench/results/length.json`` (an earlier engine), recomputes chatter and S_l on the healthy words
 with the current chatter check (one yardstick for every run), and writes
 ``bench/results/length/models.md``: one row per prompt and run.
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-RUNS = [("instruct-before", "instruct, old engine"), ("instruct", "instruct"), ("demo", "demo")]
+RUNS = [("instruct-before", "instruct, old engine"), ("instruct", "instruct"),
+        ("..", "demo, on record before"), ("demo", "demo")]
 
 
 def main() -> int:
