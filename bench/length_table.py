@@ -45,6 +45,8 @@ def main() -> int:
                 continue
             r, text, p = rows[pid], texts.get(pid, ""), prompts[pid]
             words = count_words(text)
+            if not words and r["words"]:
+                continue            # a row whose text was not kept (merged from another bench)
             chatty = chatter_words(text, bool(LETTER.search(p["prompt"])))
             healthy = max(0, words - chatty)
             s_l_h = round(length_score(p["length"], healthy), 1) if healthy else 0.0
