@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from ..core.backends.base import BackendInfo, LonghandError
 from ..core.engine import revise
-from ..core.engine.progress import ProgressTracker, plan_lines
+from ..core.engine.progress import ProgressTracker, format_duration, plan_lines
 from ..core.engine.session import BackendFactory, plan_then_write
 from ..core.engine.status import SectionStatus, all_written
 from ..core.engine.writer import (
@@ -51,6 +51,7 @@ class JobController(QObject):
         self.progress: ProgressTracker | None = None
         self.last_stop_seconds: float | None = None
         self._stop_clicked: float | None = None
+        self._job_started: float | None = None      # set_busy: when the running job began
         self._adopt_plan_on_ready = False
         self._plan_dirty = False
         self._tick = QTimer(self)
@@ -240,6 +241,7 @@ class JobController(QObject):
         if self._stop_clicked is not None:
             self.last_stop_seconds = time.perf_counter() - self._stop_clicked
         kind = out.kind
+        took = time.perf_counter() - self._job_started if self._job_started is not None else None
         w.view.end_job()
         if not w.view.cards:
             w.view.set_placeholder(w.view.EMPTY)
@@ -265,8 +267,10 @@ class JobController(QObject):
                 msg += f" (stopped in {self.last_stop_seconds:.2f} s)"
             w.job_label.setText(msg)
         elif not out.error:
+            done = f"Done: {w.project.words:,} words" + (
+                f" in {format_duration(took)} (model load and plan included)." if took is not None else ".")
             w.job_label.setText({"plan": "Outline ready. Edit it, then press Write.",
-                                 "load": "Model ready."}.get(kind, f"Done: {w.project.words:,} words."))
+                                 "load": "Model ready."}.get(kind, done))
         else:
             w.job_label.setText("Failed; see the message above.")
         w.statusBar().showMessage(w.job_label.text(), 8000)
@@ -278,6 +282,10 @@ class JobController(QObject):
     def set_busy(self, kind: str | None, text: str = "") -> None:
         w = self.w
         busy = kind is not None
+        if busy and self._job_started is None:
+            self._job_started = time.perf_counter()     # the whole job: load and plan included
+        elif not busy:
+            self._job_started = None
         for widget in (w.plan_btn, w.write_btn, w.plan_action, w.write_action,
                        w.new_action, w.open_action, w.settings_action, w.models_action):
             widget.setEnabled(not busy)

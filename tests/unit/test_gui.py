@@ -306,7 +306,7 @@ def test_plan_then_write_on_the_scripted_backend(make_window, qtbot, tmp_path, f
     assert secs and sum(s.target_words for s in secs) == 600
     assert all(s.written for s in secs) and len(w.view.cards) == len(secs)
     assert w.tracker.total_label.text().startswith(f"{w.project.words:,} / 600 words")
-    assert "Done" in w.job_label.text()
+    assert "Done" in w.job_label.text() and "(model load and plan included)" in w.job_label.text()
     assert [b.state for b in w.tracker.rhythm.bars] == ["done"] * len(secs)
     assert w.tracker.labels["wpm"].text() != "—"                 # words/min from core.engine.progress
     assert Project.load(tmp_path / "story.longhand").words == w.project.words
