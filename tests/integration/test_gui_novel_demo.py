@@ -48,8 +48,11 @@ def test_plan_a_book_write_the_next_scene_and_reopen(make_window, qtbot, tmp_pat
     assert m.data(m.index(0, COL_STATUS)).startswith("done" if len(scenes) == 1 else "writing")
     assert len(w.view.cards) == len(scenes) and w.view.cards[0].body.toPlainText().strip()
     assert len(w.view.chapter_heads) == len(p.chapters)
-    nxt = OM.next_scene(p)            # the tracker shows the chapter written next
-    assert w.tracker.chapter_label.text().startswith(f"Chapter {nxt[0] + 1 if nxt else len(p.chapters)} of")
+    # the tracker shows the chapter selected in the outline, else the chapter written next
+    nxt = OM.next_scene(p)
+    shown = w.novel.selected_chapter()
+    shown = shown if shown is not None else (nxt[0] if nxt else len(p.chapters) - 1)
+    assert w.tracker.chapter_label.text().startswith(f"Chapter {shown + 1} of")
 
     # autosaved; it reopens as a tree, chapters and scenes as they were
     w.close()
