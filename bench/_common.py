@@ -141,6 +141,17 @@ def add_threads_arg(ap) -> None:
 # ---------------------------------------------------------------------------------------
 # Results
 
+def stop_process(proc, sig: int | None = None, timeout: float = 15.0) -> None:
+    """Ask a child process to stop (SIGTERM, or ``sig``), then kill it after ``timeout`` s."""
+    import signal
+    import subprocess
+    proc.send_signal(sig or signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def out_dir(arg: str | None) -> Path:
     d = Path(arg) if arg else RESULTS
     d.mkdir(parents=True, exist_ok=True)

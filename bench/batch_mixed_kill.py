@@ -36,7 +36,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import git_state, machine, machine_line, out_dir, write_json, write_text
+from _common import git_state, machine, machine_line, out_dir, stop_process, write_json, write_text
 
 INSTRUCT_MODEL = "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 JOBS = [
@@ -184,11 +184,7 @@ def main() -> int:
     finally:
         if "first" in locals() and first.poll() is None:
             first.kill()
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

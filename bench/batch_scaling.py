@@ -44,7 +44,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import git_state, machine, machine_line, out_dir, write_json, write_text
+from _common import git_state, machine, machine_line, out_dir, stop_process, write_json, write_text
 
 HERE = Path(__file__).resolve().parent
 TOPICS = ["the harbor lantern and its keeper", "a glass bridge over the canyon river",
@@ -141,11 +141,7 @@ def profile_job(words: int = 3000) -> dict:
         out["builtins_called_from"] = hot
         return out
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -205,11 +201,7 @@ def measure(n: int, args, work: Path) -> dict:
             row["notes"] = notes[:5]
         return row
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=10)
 
 
 def scaling(args) -> int:
@@ -331,11 +323,7 @@ def real(args) -> int:
         write_json(results / "batch_scaling_real.json", data)
     finally:
         for p in procs:
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop_process(p)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
