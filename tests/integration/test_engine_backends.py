@@ -87,20 +87,22 @@ def test_plan_and_write_land_in_range(backend):
     job = Job(instruction, 300, sections)
     events = []
     stats = writer.write(job, on_event=events.append)
-    # A section lands on its target, or the health check stopped a failure and flagged it. In
-    # process, DRY keeps the demo model from retelling the section before: 90-112 %. Over
-    # llama-cpp-python's server (no DRY sampler) it loops and stalls at seed 7 (issue 14): the
-    # engine recovers, and a section may end at a full sentence from 80 % of its target
-    # (LengthControl.short) rather than mid-sentence, or is flagged.
-    low = 0.9 if backend.info.name != "openai" else writer.length.short
+    # The engine's contract per section: it lands between LengthControl.short (80 %) and the
+    # hard cap (112 %) of its target, at a full sentence, or the health check stopped a
+    # failure and flagged it. When no sentence ends between allow_end (92 %) and the cap, a
+    # shorter finished section beats one cut mid-sentence (seed 7 on the demo model: 88 of
+    # 100 words on one machine, 90+ on another). Over llama-cpp-python's server (no DRY
+    # sampler) the demo model loops and stalls at seed 7 (issue 14) and the engine recovers.
+    low, cap = writer.length.short, writer.length.hard_cap
     for s in job.sections:
         assert s.status == DONE
-        assert s.needs_attention or low * s.target_words <= s.words <= 1.12 * s.target_words, \
+        assert s.needs_attention or low * s.target_words <= s.words <= cap * s.target_words, \
             (s.words, s.target_words)
     healthy = [s for s in job.sections if not s.needs_attention]
     assert healthy and all(ends_sentence(s.text) for s in healthy)
     if not any(s.needs_attention for s in job.sections):
-        assert low * 300 <= job.words <= 1.12 * 300
+        # what the user sees: the whole text on its target (in process, with DRY, within 10 %)
+        assert (0.9 if backend.info.name != "openai" else low) * 300 <= job.words <= cap * 300
     # streamed pieces arrive as events, and the stats are filled from the backend
     assert sum(isinstance(e, SectionToken) for e in events) > 100
     assert [e.index for e in events if isinstance(e, SectionDone)] == list(range(len(sections)))

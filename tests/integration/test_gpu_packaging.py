@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from longhand.core.backends import ggml
+from longhand.core.engine.writer import LengthControl
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
@@ -132,7 +133,10 @@ def test_frozen_vulkan_app_writes_on_the_cpu_without_a_vulkan_driver(built, demo
                        env=env, capture_output=True, text=True, timeout=2400)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
-    assert out["device"] == "CPU" and 0.9 * 60 <= out["words"] <= 1.12 * 60
+    # a one-section job lands between LengthControl.short and hard_cap of its target, at a full
+    # sentence (when no sentence ends past 92 %, an earlier one: 48 of 60 words seen)
+    lc = LengthControl()
+    assert out["device"] == "CPU" and lc.short * 60 <= out["words"] <= lc.hard_cap * 60
 
 
 @vulkan_only

@@ -46,6 +46,26 @@ def test_hard_cap_cuts_back_to_last_sentence():
     assert words <= 112
 
 
+def test_a_sentence_that_runs_over_the_cap_is_written_again_not_cut_far_back():
+    class LongLastSentence(ScriptedBackend):
+        """First call: nine 10-word sentences, then one of 60 words (past the 112-word cap);
+        later calls: 5-word sentences."""
+        def _sentences(self):
+            words = (w.rstrip(".") for w in super()._sentences())      # made-up prose words
+            for n in [10] * 9 + [60] if self.calls == 1 else [5] * 40:
+                for k in range(n):
+                    yield next(words) + ("." if k == n - 1 else "")
+
+    backend = LongLastSentence(style="completion")
+    job = job_of(100)
+    AgentWriter(backend).write(job)
+    s = job.sections[0]
+    # once cut back to the 90 words of full sentences, the ending was written again inline
+    first_ninety = " ".join(s.text.split()[:90])
+    assert backend.calls == 2 and backend.prompts[1].text().rstrip().endswith(first_ninety[-40:])
+    assert 100 <= s.words <= 112 and ends_sentence(s.text) and not s.needs_attention
+
+
 def test_backend_ending_early_is_continued():
     class EndsEarly(ScriptedBackend):
         def generate(self, prompt, **kw):

@@ -62,6 +62,7 @@ MAX_TARGET = 200_000
 # (zh08 on the demo model restarted at 79, 79, 79 and 91 characters and wrote the same closing
 # formula each time: bench/results/health/zh08/recoveries.jsonl.)
 _SAME_SPOT = 15
+_LANDINGS = 2        # endings rewritten when no sentence ends between allow_end and the cap
 
 
 @dataclass
@@ -292,6 +293,7 @@ class AgentWriter:
         self._firm_language = self._short_context = False
         recoveries, continuations, needs_attention, empty_last = 0, 0, False, False
         recovered_at: int | None = None      # words kept by the last recovery's cut
+        landings, inline = 0, False           # ending rewritten after a missed landing; continue in-paragraph
         best_healthy = text                  # the longest text a recovery's cut kept
         while continuations <= lc.max_continuations:
             words = count_words(text)
@@ -301,7 +303,7 @@ class AgentWriter:
             # continue inside the paragraph instead of after a break.
             if not text:
                 partial = ""
-            elif empty_last:
+            elif empty_last or inline:
                 partial = text.rstrip() + " "
             else:
                 partial = _with_break(text)
@@ -336,6 +338,7 @@ class AgentWriter:
                     return Steer(allow_end=True, stop=True)
                 return Steer(allow_end=w >= allow_from)
 
+            inline = False
             g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=sampling,
                                       on_piece=on_piece, cancel=cancel, allow_end=words >= allow_from)
             stats.add(g)
@@ -388,6 +391,16 @@ class AgentWriter:
             sec.text = text
             if g.finish == "cancelled":
                 break
+            if landings < _LANDINGS and _missed_landing(text, allow_from, monitor.protected):
+                # Past allow_end, but no sentence ends before the cap (one long sentence ran
+                # over it): go back to the last full sentence and write the ending again,
+                # another way, rather than settle for a section cut well short of its target.
+                landings += 1
+                text = sec.text = trim_to_sentence(text)
+                sampling = Sampling(**{**sampling.__dict__, "seed": None if sampling.seed is None
+                                       else sampling.seed + 101 * landings})
+                inline = True
+                continue
             # An empty continuation is retried (end-of-text is banned from its first token);
             # max_continuations bounds the loop. The retry samples differently: with the same
             # seed a model that went straight to another part ("\n\n## The") does it again,
@@ -596,6 +609,18 @@ def _boundary_text(text: str, piece: str) -> str | None:
     if re.search(r"[。！？][”」』]?$", text):
         return text
     return None
+
+
+def _missed_landing(text: str, allow_from: int, keep: int) -> bool:
+    """True when ``text`` has passed ``allow_from`` words without ending a sentence and its
+    last complete sentence ends before ``allow_from`` (and after the protected prefix)."""
+    stripped = text.rstrip()
+    if count_words(stripped) < allow_from or ends_sentence(stripped):
+        return False
+    if ends_sentence(trim_to_sentence(stripped, min_words=allow_from)):
+        return False                      # a sentence ends in range: the final trim lands there
+    last = trim_to_sentence(stripped)
+    return ends_sentence(last) and len(last) > keep
 
 
 def _drop_tail(text: str, keep: int = 0) -> str:
