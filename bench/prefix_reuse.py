@@ -152,8 +152,9 @@ class Observer:
 
 def naive_prompt_tokens(tokenizer, instruction: str, target: int, sections) -> list[int]:
     """Tokens a cache-less AgentWrite sends: the plan prompt, then one full prompt per section."""
+    from longhand.core.backends.formats import FORMATS
     from longhand.core.engine.plan import expected_sections
-    from longhand.core.engine.prompts import FORMATS, plan_prompt, write_prompt
+    from longhand.core.engine.prompts import plan_prompt, write_prompt
     fmt = FORMATS["longwriter-llama3"]        # the paper's layout: [INST] request [/INST]
 
     def n(prompt) -> int:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.backends.base import MAX_CONTEXT
-from ..core.engine.prompts import FORMATS
+from ..core.backends.formats import FORMATS
 from ..core.engine.settings import EngineSettings
 from ..core.paths import config_dir
 from ..core.secrets import API_KEY, HUB_TOKEN, secrets

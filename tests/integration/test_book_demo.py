@@ -10,8 +10,9 @@ from docx import Document
 
 from longhand.cli import main
 from longhand.core.backends.base import Prompt, Sampling, Steer
+from longhand.core.backends.formats import FORMATS
 from longhand.core.engine.grammar import plan_grammar
-from longhand.core.engine.prompts import FORMATS, plan_prompt
+from longhand.core.engine.prompts import plan_prompt
 from longhand.core.projects.project import Project
 from openai_stub import StubServer
 

@@ -1,4 +1,5 @@
-"""Architecture rules: app/core never imports Qt; test doubles stay out of app/."""
+"""Architecture rules: app/core never imports Qt; test doubles stay out of app/; the arrows
+between core packages run one way (backends never import the engine)."""
 
 import ast
 import pathlib
@@ -6,6 +7,34 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+APP = ROOT / "app"
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = ["longhand", *path.relative_to(APP).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: pathlib.Path):
+    """(line, imported module, names) for every ``from X import ...`` / ``import X`` in a file,
+    nested ones included, relative imports resolved against the ``longhand`` package."""
+    module = _module_name(path) if path.is_relative_to(APP) else ""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            yield node.lineno, target, [alias.name for alias in node.names]
+
+
+def _app_sources():
+    return sorted(APP.rglob("*.py"))
 
 
 def test_core_sources_do_not_import_qt():
@@ -37,3 +66,13 @@ def test_no_test_doubles_in_app():
     for path in (ROOT / "app").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "class Fake" not in text and "class Mock" not in text and "class Scripted" not in text, path
+
+
+def test_backends_never_import_the_engine():
+    """The engine drives the backends; the backends (and the wire formats both use, in
+    ``backends.formats``) know nothing of the engine."""
+    offenders = [f"{path.relative_to(ROOT)}:{line}: {target}"
+                 for path in (APP / "core" / "backends").rglob("*.py")
+                 for line, target, _names in _imports(path)
+                 if target.startswith("longhand.core.engine")]
+    assert offenders == []

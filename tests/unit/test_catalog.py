@@ -6,8 +6,8 @@ import psutil
 import pytest
 
 from longhand.core.backends import gpu
+from longhand.core.backends.formats import FORMATS
 from longhand.core.backends.gpu import GiB, GpuDevice
-from longhand.core.engine.prompts import FORMATS
 from longhand.core.library.catalog import CatalogError, Machine, load_catalog, recommend
 
 GB = 1_000_000_000

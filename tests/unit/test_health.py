@@ -10,9 +10,10 @@ import pytest
 
 from fakes import ScriptedBackend
 from longhand.core.backends.base import Generation, Steer
+from longhand.core.backends.formats import FORMATS
 from longhand.core.engine.events import SectionDone, SectionRecovery
 from longhand.core.engine.plan import DONE, EDITED, Section, fallback_plan, make_plan, plan_problem
-from longhand.core.engine.prompts import FORMATS, example_plan, plan_prompt, synopsis, write_prompt
+from longhand.core.engine.prompts import example_plan, plan_prompt, synopsis, write_prompt
 from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.projects.project import Project
 from longhand.core.text.health import HealthMonitor, check_text, compression_ratio, junk_share

@@ -2,9 +2,10 @@
 
 import pytest
 
+from longhand.core.backends.formats import FORMATS, detect_format
 from longhand.core.backends.llama import _split_chat_template
 from longhand.core.engine.plan import Section
-from longhand.core.engine.prompts import FORMATS, detect_format, plan_prompt, write_prompt
+from longhand.core.engine.prompts import plan_prompt, write_prompt
 
 
 def sections():
@@ -103,6 +104,6 @@ def test_a_template_without_a_system_role_puts_the_system_text_into_the_user_tur
                 "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
     prefix, suffix, system_open, _ = _split_chat_template(template, _LLM())
     assert system_open is None
-    from longhand.core.engine.prompts import PromptFormat
+    from longhand.core.backends.formats import PromptFormat
     fmt = PromptFormat("t", "chat", prefix=prefix, suffix=suffix, system_open=None)
     assert fmt.render_head("Only the text.") == "<s><start_of_turn>user\nOnly the text.\n\n"

@@ -8,6 +8,7 @@ import pytest
 
 from fakes import ScriptedBackend
 from longhand.cli import main
+from longhand.core.backends.formats import FORMATS
 from longhand.core.data.training import (
     TrainingExportError,
     dpo_pairs,
@@ -17,7 +18,7 @@ from longhand.core.data.training import (
     step_records,
 )
 from longhand.core.engine.plan import DONE, EDITED, PLANNED, Section
-from longhand.core.engine.prompts import FORMATS, write_prompt
+from longhand.core.engine.prompts import write_prompt
 from longhand.core.engine.writer import AgentWriter
 from longhand.core.projects.project import Project
 

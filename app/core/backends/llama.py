@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..engine.prompts import FORMATS, PromptFormat, detect_format
 from ..library.gguf import GGUF_MAGIC
 from .base import (
     MAX_CONTEXT,
@@ -33,6 +32,7 @@ from .base import (
     Sampling,
     Steer,
 )
+from .formats import FORMATS, PromptFormat, detect_format
 from .ggml import gpu_memory_error, log_mark, log_since
 
 log = logging.getLogger(__name__)

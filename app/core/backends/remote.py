@@ -29,8 +29,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..engine.prompts import FORMATS, PromptFormat, detect_format
 from .base import Backend, BackendError, BackendInfo, CancelToken, Generation, OnPiece, Prompt, Sampling, Steer
+from .formats import FORMATS, PromptFormat, detect_format
 
 log = logging.getLogger(__name__)
 

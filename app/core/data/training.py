@@ -28,8 +28,9 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..backends.formats import FORMATS, PromptFormat
 from ..engine.plan import DONE, EDITED, plan_as_text
-from ..engine.prompts import FORMATS, PromptFormat, plan_prompt, write_prompt
+from ..engine.prompts import plan_prompt, write_prompt
 from ..engine.writer import _with_bible
 from ..errors import LonghandError
 from ..projects.atomic import atomic_write_text

@@ -573,7 +573,7 @@ def carry_shortfall(job: Job, index: int) -> int:
 
 
 def _format_for(backend: Backend):
-    from .prompts import FORMATS
+    from ..backends.formats import FORMATS
     return FORMATS["completion" if backend.info.prompt_style == "completion" else "longwriter-llama3"]
 
 

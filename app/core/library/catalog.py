@@ -66,7 +66,7 @@ class CatalogModel:
     name: str
     description: str
     family: str
-    format: str                 # prompt format name (core.prompts.FORMATS)
+    format: str                 # prompt format name (core.backends.formats.FORMATS)
     repo: str
     revision: str
     quants: list[QuantFile]

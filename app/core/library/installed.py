@@ -87,7 +87,7 @@ class LocalModel:
 
 def import_model(path: str | os.PathLike, directory: Path | None = None) -> LocalModel:
     """Accept a local .gguf after reading its header and metadata; it stays where it is."""
-    from ..engine.prompts import detect_format
+    from ..backends.formats import detect_format
     from .catalog import load_catalog
     from .gguf import validate_model_file
     p = Path(path).expanduser().resolve()
