@@ -159,12 +159,12 @@ def out_dir(arg: str | None) -> Path:
 
 
 def write_json(path: Path, data: dict) -> None:
-    from longhand.core.projects.atomic import atomic_write_text
+    from longhand.core.fileio import atomic_write_text
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    from longhand.core.projects.atomic import atomic_write_text
+    from longhand.core.fileio import atomic_write_text
     atomic_write_text(path, text)
 
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from longhand.core.projects.atomic import SaveError, atomic_write_text
+from longhand.core.fileio import SaveError, atomic_write_text
 
 
 def test_new_files_get_the_umask_default_and_existing_files_keep_their_mode(tmp_path):

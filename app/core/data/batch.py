@@ -51,7 +51,7 @@ from ..engine.events import SectionToken
 from ..engine.session import EngineConfig, JobSession, plan_then_write
 from ..engine.writer import AgentWriter
 from ..errors import BackendError, CancelToken, LonghandError
-from ..projects.atomic import atomic_write_text
+from ..fileio import atomic_write_text
 from ..projects.autosave import Autosave
 from ..projects.project import Project, ProjectLock, ProjectLockedError
 from ..text.wordcount import length_score

@@ -33,7 +33,7 @@ from ..engine.plan import DONE, EDITED, plan_as_text
 from ..engine.prompts import plan_prompt, write_prompt
 from ..engine.writer import _with_bible
 from ..errors import LonghandError
-from ..projects.atomic import atomic_write_text
+from ..fileio import atomic_write_text
 from ..projects.project import SUFFIX, Project, ProjectError
 from ..text.language import detect_language
 from .quality import judge_project, judge_text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..projects.atomic import atomic_write_text
+from ..fileio import atomic_write_text
 from ..projects.project import Project
 from .manuscript import (
     FONTS,

@@ -19,7 +19,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Inches, Mm, Pt, RGBColor
 
-from ..projects.atomic import atomic_write_bytes
+from ..fileio import atomic_write_bytes
 from ..projects.project import Project
 from .manuscript import ExportError, ManuscriptOptions, manuscript
 

@@ -31,7 +31,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import BaseDocTemplate, Frame, PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
-from ..projects.atomic import atomic_write_bytes
+from ..fileio import atomic_write_bytes
 from ..projects.project import Project
 from .manuscript import ExportError, Manuscript, ManuscriptOptions, manuscript
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..errors import Cancelled, CancelToken, LonghandError
-from ..projects.atomic import atomic_write_text
+from ..fileio import atomic_write_text
 from .catalog import format_gb
 from .demo import models_dir
 from .installed import (  # noqa: F401 - the installed-model library, re-exported for old imports

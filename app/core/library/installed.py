@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ModelError
-from ..projects.atomic import atomic_write_text
+from ..fileio import atomic_write_text
 from .demo import models_dir
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ import time
 from typing import Callable
 
 from ..engine.writer import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken, _with_break
-from .atomic import SaveError
+from ..fileio import SaveError
 from .project import Project
 
 

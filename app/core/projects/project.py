@@ -39,8 +39,8 @@ from ..engine.book import BookJob, Chapter
 from ..engine.codex import Codex
 from ..engine.plan import DEFAULT_SECTION_WORDS, Section
 from ..engine.status import SectionStatus
+from ..fileio import atomic_write_bytes
 from ..text.wordcount import target_from_instruction
-from .atomic import atomic_write_bytes
 from .lock import LOCK_SUFFIX, ProjectError, ProjectLock, ProjectLockedError  # noqa: F401 - re-exported
 
 FORMAT_NAME = "longhand-project"

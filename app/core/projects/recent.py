@@ -20,8 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fileio import atomic_write_bytes, atomic_write_text
 from ..paths import backups_dir, recent_file
-from .atomic import atomic_write_bytes, atomic_write_text
 from .project import Project
 
 MAX_RECENT = 12

@@ -1,4 +1,5 @@
-"""Core: the one atomic-write helper. Write a temp file, fsync, replace: never half a file."""
+"""Core: the one atomic-write helper, shared by projects, the model library, exports, training
+data and the benches. Write a temp file, fsync, replace: never half a file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import LonghandError
+from .errors import LonghandError
 
 
 class SaveError(LonghandError):
