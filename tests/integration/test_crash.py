@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from longhand.core.engine.plan import DONE, WRITING
-from longhand.core.engine.writer import _cut_leak, _with_break
+from longhand.core.engine.writer import _cut_leak
 from longhand.core.projects.project import Project
-from longhand.core.text.wordcount import count_words
+from longhand.core.text.wordcount import continue_from, count_words
 
 TRACER = r"""
 import json, sys, time
@@ -87,7 +87,7 @@ def streamed_text(log: list[str], index: int, until: float = float("inf")) -> st
         new = "".join(pieces)
         if n < len(calls) - 1:
             new = _cut_leak(new)
-        text = (_with_break(text) + new) if text else new.lstrip()
+        text = (continue_from(text) + new) if text else new.lstrip()
     return text
 
 

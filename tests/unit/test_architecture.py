@@ -76,3 +76,14 @@ def test_backends_never_import_the_engine():
                  for line, target, _names in _imports(path)
                  if target.startswith("longhand.core.engine")]
     assert offenders == []
+
+
+def test_no_private_names_imported_across_modules():
+    """A name another module needs is public in its home module: no ``from x import _name``
+    in app/ or bench/ (tests may still reach a private helper to test it)."""
+    offenders = [f"{path.relative_to(ROOT)}:{line}: {name} from {target}"
+                 for path in [*_app_sources(), *sorted((ROOT / "bench").rglob("*.py"))]
+                 for line, target, names in _imports(path)
+                 if target.startswith("longhand")
+                 for name in names if name.startswith("_") and not name.startswith("__")]
+    assert offenders == []

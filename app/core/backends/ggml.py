@@ -320,7 +320,7 @@ def load_backends(force: bool = False) -> BackendsReport:
             lib_dir = llama_lib_dir()
             rep.lib_dir = str(lib_dir)
             import llama_cpp  # noqa: F401 - loads libllama and, with it, its libggml
-            _route_logs()
+            route_logs()
             lib, path = _open_ggml(lib_dir)
             rep.ggml_library = str(path)
         except Exception as e:
@@ -494,7 +494,7 @@ def gpu_memory_error(lines: list[str]) -> str:
     return ""
 
 
-def _route_logs() -> None:
+def route_logs() -> None:
     """Route llama.cpp/ggml's C logging to Python logging (debug) instead of stderr."""
     global _log_callback
     if _log_callback is not None:

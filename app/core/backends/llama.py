@@ -54,8 +54,8 @@ def check_model_file(path: str | os.PathLike) -> Path:
 
 def _silence_llama_logs() -> None:
     """Route llama.cpp's C logging to Python logging (debug) instead of stderr."""
-    from .ggml import _route_logs
-    _route_logs()
+    from .ggml import route_logs
+    route_logs()
 
 
 def load_llama_backends():

@@ -30,8 +30,7 @@ from typing import Iterable, Iterator
 
 from ..backends.formats import FORMATS, PromptFormat
 from ..engine.plan import DONE, EDITED, plan_as_text
-from ..engine.prompts import plan_prompt, write_prompt
-from ..engine.writer import _with_bible
+from ..engine.prompts import plan_prompt, with_bible, write_prompt
 from ..errors import LonghandError
 from ..fileio import atomic_write_text
 from ..projects.project import SUFFIX, Project, ProjectError
@@ -66,7 +65,8 @@ def section_prompt(project: Project, index: int, fmt: PromptFormat | None = None
     """The write prompt of ``sections[index]``, rebuilt as the engine built it."""
     fmt = fmt or project_format(project)
     context = [s.text for s in project.sections[:index]]
-    return render(fmt, write_prompt(fmt, _with_bible(project), project.sections, index, context,
+    request = with_bible(project.instruction, project.bible)
+    return render(fmt, write_prompt(fmt, request, project.sections, index, context,
                                     lang=detect_language(project.instruction)))
 
 

@@ -897,12 +897,12 @@ class BookWriter(AgentWriter):
                       system=_system(job.instruction))
 
     def _head(self, job) -> str:
-        from .prompts import _title_line, synopsis
+        from .prompts import synopsis, title_line
         # compact (one short line a chapter): the head is in every prompt of the book
         chapters = "\n".join(f"{i}. {ch.title}: {ch.synopsis} ({ch.target_words:,} words)"
                              for i, ch in enumerate(job.chapters, 1))
         if self.style == "completion":
-            return BOOK_HEAD_COMPLETION.format(title=_title_line(job.instruction),
+            return BOOK_HEAD_COMPLETION.format(title=title_line(job.instruction),
                                                synopsis=synopsis(job.instruction),
                                                bible=_bible_block(job.bible), chapters=chapters)
         return BOOK_HEAD_CHAT.format(instruction=job.instruction.strip(),

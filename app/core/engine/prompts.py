@@ -224,7 +224,7 @@ def write_prompt(fmt: PromptFormat, instruction: str, sections: list[Section], i
         if firm:
             synopsis_line += ("\n（全文用中文写成。）" if lang == ZH else "\n(Written in English.)")
         user = [(WRITE_COMPLETION_HEAD_ZH if lang == ZH else WRITE_COMPLETION_HEAD).format(
-            title=_title_line(instruction, lang), synopsis=synopsis_line,
+            title=title_line(instruction, lang), synopsis=synopsis_line,
             outline=_outline(sections, lang))]
         for earlier, text in zip(sections[:index], context):
             if text:
@@ -301,7 +301,15 @@ def synopsis(instruction: str, lang: str | None = None) -> str:
     return text if re.search(r"[.!?。！？]$", text) else text + "."
 
 
-def _title_line(instruction: str, lang: str | None = None) -> str:
+def with_bible(instruction: str, bible: str) -> str:
+    """The request with the story bible (a book's fixed facts) after it, in the request's language."""
+    if not bible.strip():
+        return instruction
+    head = "故事设定（务必遵守）：" if detect_language(instruction) == ZH else "Story bible (always respect it):"
+    return f"{instruction.strip()}\n\n{head}\n{bible.strip()}"
+
+
+def title_line(instruction: str, lang: str | None = None) -> str:
     if _lang(instruction, lang) == ZH:
         text = synopsis(instruction, ZH).rstrip("。.")
         title = re.split(r"[，,：:；;]", text, maxsplit=1)[-1] if len(text) > 24 else text

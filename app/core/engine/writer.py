@@ -34,7 +34,7 @@ from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
 from ..text.chatter import LETTER, strip_preamble, strip_reasoning
 from ..text.health import Health, HealthMonitor, sentence_ends
 from ..text.language import ZH, detect_language
-from ..text.wordcount import count_words, ends_sentence, has_cjk, trim_to_sentence
+from ..text.wordcount import continue_from, count_words, ends_sentence, trim_to_sentence
 from .events import (  # noqa: F401
     Event,
     EventSink,
@@ -49,7 +49,7 @@ from .events import (  # noqa: F401
     SectionToken,
 )
 from .plan import DONE, WRITING, Section, expected_sections, fallback_plan, is_story, make_plan, plan_problem
-from .prompts import example_plan, plan_lead, plan_prompt, write_prompt
+from .prompts import example_plan, plan_lead, plan_prompt, with_bible, write_prompt
 from .revise import start_new_take
 from .status import SectionStatus
 
@@ -306,7 +306,7 @@ class AgentWriter:
             elif empty_last or inline:
                 partial = text.rstrip() + " "
             else:
-                partial = _with_break(text)
+                partial = continue_from(text)
             prompt = self.section_prompt(job, index, partial)
             self.backend.ensure_context(self.backend.count_tokens(prompt.text())
                                         + int((cap - words) * self._tokens_per_word * 1.4) + 64)
@@ -497,8 +497,8 @@ class AgentWriter:
         context = self._context(job, index)
         if getattr(self, "_short_context", False):
             context = ["" if i < index - 2 else c for i, c in enumerate(context)]
-        return write_prompt(self.format, _with_bible(job), job.sections, index, context, partial=partial,
-                            lang=detect_language(job.instruction),
+        return write_prompt(self.format, with_bible(job.instruction, job.bible), job.sections, index, context,
+                            partial=partial, lang=detect_language(job.instruction),
                             firm=getattr(self, "_firm_language", False))
 
     # -- context ---------------------------------------------------------------------------
@@ -521,8 +521,8 @@ class AgentWriter:
         earlier = job.sections[:index]
         n_ctx = self.backend.info.n_ctx
         # Everything but the carried text: header, bible, plan, heading (measured, not guessed).
-        fixed = self.backend.count_tokens(write_prompt(self.format, _with_bible(job), job.sections,
-                                                       index, [""] * index).text())
+        request = with_bible(job.instruction, job.bible)
+        fixed = self.backend.count_tokens(write_prompt(self.format, request, job.sections, index, [""] * index).text())
         budget = int(n_ctx * 0.9) - fixed \
             - int(job.sections[index].target_words * self._tokens_per_word * 1.6) - 256
         if self._window_start > index:
@@ -575,21 +575,6 @@ def carry_shortfall(job: Job, index: int) -> int:
 def _format_for(backend: Backend):
     from ..backends.formats import FORMATS
     return FORMATS["completion" if backend.info.prompt_style == "completion" else "longwriter-llama3"]
-
-
-def _with_bible(job: Job) -> str:
-    if not job.bible.strip():
-        return job.instruction
-    head = "故事设定（务必遵守）：" if detect_language(job.instruction) == ZH else "Story bible (always respect it):"
-    return f"{job.instruction.strip()}\n\n{head}\n{job.bible.strip()}"
-
-
-def _with_break(text: str) -> str:
-    """Partial text to continue from: end a finished sentence with a paragraph break."""
-    stripped = text.rstrip()
-    if ends_sentence(stripped):
-        return stripped + "\n\n"
-    return stripped + " " if not has_cjk(stripped[-1:]) else stripped
 
 
 def _boundary_text(text: str, piece: str) -> str | None:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from ..engine.writer import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken, _with_break
+from ..engine.events import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
 from ..fileio import SaveError
+from ..text.wordcount import continue_from
 from .project import Project
 
 
@@ -79,7 +80,7 @@ class Autosave:
         if base != sec.text or not pieces:
             return sec.text
         streamed = "".join(pieces)
-        return (_with_break(base) + streamed) if base else streamed.lstrip()
+        return (continue_from(base) + streamed) if base else streamed.lstrip()
 
     # -- edits -----------------------------------------------------------------------------
 

@@ -45,6 +45,15 @@ def ends_sentence(text: str) -> bool:
     return bool(_SENTENCE_END.search(text.rstrip()))
 
 
+def continue_from(text: str) -> str:
+    """Partial text to continue from: end a finished sentence with a paragraph break, else a
+    space (none after Chinese, which has no spaces between words)."""
+    stripped = text.rstrip()
+    if ends_sentence(stripped):
+        return stripped + "\n\n"
+    return stripped + " " if not has_cjk(stripped[-1:]) else stripped
+
+
 def trim_to_sentence(text: str, min_words: int = 0) -> str:
     """Cut ``text`` after its last complete sentence, if that keeps ``min_words`` words.
 
