@@ -194,7 +194,8 @@ def open_window(prefix: str, *, engine: dict | None = None, data_home: bool = Fa
         os.environ.setdefault("XDG_DATA_HOME", str(tmp / "data"))
     app = QApplication.instance() or QApplication([])
 
-    from longhand.ui.settings import EngineSettings, app_settings
+    from longhand.core.engine.settings import EngineSettings
+    from longhand.ui.settings import app_settings
     from longhand.ui.window import MainWindow
 
     if engine is not None:
@@ -274,7 +275,8 @@ class JobRun:
 
 def run_job(backend, instruction: str, target: int, *, seed: int = 1, on_section=None) -> JobRun:
     """Plan and write one job on ``backend`` with the engine's defaults; time every section."""
-    from longhand.core.engine.writer import AgentWriter, Job, SectionDone, SectionStarted, SectionToken
+    from longhand.core.engine.events import SectionDone, SectionStarted, SectionToken
+    from longhand.core.engine.writer import AgentWriter, Job
     from longhand.core.text.wordcount import count_words
 
     writer = AgentWriter(backend, seed=seed)
@@ -286,7 +288,7 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1, on_section
     captured = {}
 
     def on_plan(e):
-        from longhand.core.engine.writer import PlanReady
+        from longhand.core.engine.events import PlanReady
         if isinstance(e, PlanReady):
             captured["how"] = e.how
 

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from longhand.core.backends.base import Backend
-    from longhand.core.engine.writer import AgentWriter, PlanReady, SectionDone, SectionStarted
+    from longhand.core.engine.events import PlanReady, SectionDone, SectionStarted
+    from longhand.core.engine.writer import AgentWriter
     from longhand.core.projects.project import Project
 
     m = machine()

@@ -96,7 +96,7 @@ def run_engine_section(backend, words: int, seed: int) -> dict:
     job = Job(instruction="Write a story about a storm over a fishing village.", target_words=words,
               sections=[Section(main_point="Mara watches the storm from the hill and sees a strange ship",
                                 target_words=words)])
-    from longhand.core.engine.writer import JobStats
+    from longhand.core.engine.events import JobStats
     stats = JobStats()
     writer.write_section(job, 0, stats=stats)
     return {"tokens": stats.generated_tokens, "seconds": round(stats.generation_seconds, 3),
@@ -115,9 +115,9 @@ class GuiWorker:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import QCoreApplication
 
+        from longhand.core.engine.settings import EngineSettings
         from longhand.core.projects.project import Project
         from longhand.ui.runner import EngineRunner
-        from longhand.ui.settings import EngineSettings
         self.app = QCoreApplication.instance() or QCoreApplication([])
         self.runner = EngineRunner()
         self.settings = EngineSettings(model_path=str(model_path), threads=threads, n_ctx=2048,

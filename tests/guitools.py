@@ -14,9 +14,10 @@ from pytestqt.qtbot import QtBot
 
 from longhand.core.backends.gpu import Machine
 from longhand.core.engine.plan import DONE, Section
+from longhand.core.engine.settings import EngineSettings
 from longhand.core.projects.project import Project
 from longhand.ui.model_manager import ModelManagerDialog
-from longhand.ui.settings import EngineSettings, app_settings
+from longhand.ui.settings import app_settings
 from longhand.ui.window import MainWindow
 
 

@@ -10,8 +10,9 @@ import sys
 import threading
 import time
 
-from longhand.core.backends.base import CancelToken
-from longhand.core.engine.writer import AgentWriter, Job, SectionToken
+from longhand.core.engine.events import SectionToken
+from longhand.core.engine.writer import AgentWriter, Job
+from longhand.core.errors import CancelToken
 
 # ---------------------------------------------------------------------------------------
 # The command line

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..core.export import FONTS, PAGE_SIZES, SECTION_MODES, STYLES, check_writable, export
+from ..core.export import check_writable, export
+from ..core.export.manuscript import FONTS, PAGE_SIZES, SECTION_MODES, STYLES
 from ..core.projects.project import Project
 from . import command
 

@@ -11,15 +11,9 @@ import time
 from ..core.backends.gpu import probe
 from ..core.errors import CancelToken, LonghandError
 from ..core.library.catalog import DEFAULT_CONTEXT, load_catalog, recommend
-from ..core.library.demo import models_dir
-from ..core.library.downloads import (
-    DownloadProgress,
-    download_model,
-    import_model,
-    installed_models,
-    progress_line,
-    remove_model,
-)
+from ..core.library.downloads import DownloadProgress, download_model, progress_line
+from ..core.library.installed import import_model, installed_models, remove_model
+from ..core.paths import models_dir
 from . import command
 
 

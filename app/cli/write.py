@@ -10,16 +10,10 @@ import time
 from pathlib import Path
 
 from ..core.engine import book as B
+from ..core.engine.events import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
 from ..core.engine.progress import ProgressTracker, format_duration
 from ..core.engine.session import EngineConfig, JobSession
-from ..core.engine.writer import (
-    JobDone,
-    PlanReady,
-    SectionDone,
-    SectionStarted,
-    SectionToken,
-    validate_request,
-)
+from ..core.engine.writer import validate_request
 from ..core.errors import CancelToken, LonghandError
 from ..core.projects.autosave import Autosave
 from ..core.projects.project import Project

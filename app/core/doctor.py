@@ -93,13 +93,13 @@ def _model_entries(machine, n_ctx: int) -> list[dict]:
     from .backends.gpu import auto_gpu_layers
     from .library.catalog import load_catalog, recommend
     from .library.demo import demo_model_path
-    from .library.downloads import installed_models
     from .library.gguf import read_gguf
+    from .library.installed import installed_models
     catalog = load_catalog()
     models = list(installed_models())
     demo = demo_model_path(assemble=False)
     if demo is not None and not any(m.path == demo for m in models):
-        from .library.downloads import LocalModel
+        from .library.installed import LocalModel
         models.append(LocalModel("gemma3-270m-demo", "demo model", demo, "Q4_K_M", "demo",
                                  demo.stat().st_size))
     out = []

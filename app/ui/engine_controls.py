@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from ..core.backends.base import BackendInfo
+from ..core.engine.settings import EngineSettings
 from ..core.library.demo import is_demo
-from .settings import EngineSettings, SettingsDialog, save_engine_settings
+from .settings import SettingsDialog, save_engine_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from .window import MainWindow

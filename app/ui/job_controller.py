@@ -15,21 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from ..core.backends.base import BackendInfo, LonghandError
+from ..core.backends.base import BackendInfo
 from ..core.engine import revise
+from ..core.engine.events import JobDone, PlanReady, PlanStarted, PlanToken, SectionDone, SectionStarted, SectionToken
 from ..core.engine.progress import ProgressTracker, format_duration, plan_lines
 from ..core.engine.session import BackendFactory, plan_then_write
 from ..core.engine.status import SectionStatus, all_written
-from ..core.engine.writer import (
-    JobDone,
-    PlanReady,
-    PlanStarted,
-    PlanToken,
-    SectionDone,
-    SectionStarted,
-    SectionToken,
-    validate_request,
-)
+from ..core.engine.writer import validate_request
+from ..core.errors import LonghandError
 from .runner import EngineRunner, JobResult, Work
 from .tracker import Bar
 

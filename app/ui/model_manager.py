@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from ..core.backends.gpu import Machine, probe
 from ..core.errors import Cancelled, CancelToken, LonghandError
 from ..core.library.catalog import Catalog, CatalogModel, QuantFile, load_catalog, recommend
-from ..core.library.demo import models_dir
 from ..core.library.downloads import DownloadProgress, download_model, progress_line
 from ..core.library.installed import PART_SUFFIX, import_model, installed_models, remove_model
+from ..core.paths import models_dir
 from ..core.units import format_gb
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from ..core.engine import book as B
 from ..core.engine import outline_model as OM
-from ..core.engine.writer import SectionStarted
+from ..core.engine.events import SectionStarted
 from .codex import CodexPane
 from .runner import JobResult
 from .tracker import Bar

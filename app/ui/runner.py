@@ -18,10 +18,11 @@ from typing import Any, Callable, Union
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
-from ..core.backends.base import BackendInfo, CancelToken, LonghandError
+from ..core.backends.base import BackendInfo
 from ..core.engine.session import BackendFactory, EngineConfig, JobSession
 from ..core.engine.settings import EngineSettings
 from ..core.engine.writer import AgentWriter
+from ..core.errors import CancelToken, LonghandError
 from ..core.projects.autosave import Autosave
 from ..core.projects.project import Project
 

@@ -33,7 +33,7 @@ from ..core.engine.settings import EngineSettings
 from ..core.paths import config_dir
 from ..core.secrets import API_KEY, HUB_TOKEN, secrets
 
-__all__ = ["EngineSettings", "SettingsDialog", "app_settings", "load_engine_settings", "save_engine_settings"]
+__all__ = ["SettingsDialog", "app_settings", "load_engine_settings", "save_engine_settings"]
 
 ORG = "Longhand"
 APP = "Longhand"

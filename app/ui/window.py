@@ -39,6 +39,7 @@ from .. import APP_NAME, __version__
 from ..core.backends.base import BackendInfo
 from ..core.engine.revise import replace_text
 from ..core.engine.session import BackendFactory
+from ..core.engine.settings import EngineSettings
 from ..core.engine.writer import MAX_TARGET, MIN_TARGET
 from ..core.library.demo import DEMO_LABEL
 from ..core.projects.autosave import Autosave
@@ -52,7 +53,7 @@ from .job_controller import JobController
 from .outline import OutlinePane
 from .request_bar import RequestBar
 from .runner import EngineRunner
-from .settings import EngineSettings, app_settings, load_engine_settings
+from .settings import app_settings, load_engine_settings
 from .tracker import TrackerPane
 
 log = logging.getLogger(__name__)

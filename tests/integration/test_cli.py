@@ -65,7 +65,7 @@ def test_project_resume_after_cancel(demo_model, tmp_path):
 def test_model_by_installed_id_and_default_prefers_a_real_model(demo_model, tmp_path, monkeypatch):
     """--model accepts an installed model's id; without --model an installed LongWriter wins."""
     from longhand.core.backends import factory as runtime
-    from longhand.core.backends.base import ModelError
+    from longhand.core.errors import ModelError
     monkeypatch.setenv("LONGHAND_MODELS_DIR", str(tmp_path))
     with pytest.raises(ModelError, match="No installed model"):
         runtime.resolve_model_path("longwriter-glm4-9b")

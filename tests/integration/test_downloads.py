@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 
 from hubserver import FakeHub
-from longhand.core.backends.base import Cancelled, CancelToken
+from longhand.core.errors import Cancelled, CancelToken
 from longhand.core.library import downloads
-from longhand.core.library.downloads import (
-    ChecksumError,
-    DiskFullError,
-    DownloadError,
-    download_file,
-    download_model,
-    is_verified,
-    load_library,
-)
+from longhand.core.library.downloads import ChecksumError, DiskFullError, DownloadError, download_file, download_model
+from longhand.core.library.installed import is_verified, load_library
 
 MB = 1_000_000
 

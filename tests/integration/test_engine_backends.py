@@ -13,8 +13,9 @@ import urllib.request
 import pytest
 
 from helpers import write_then_cancel
+from longhand.core.engine.events import SectionDone, SectionToken
 from longhand.core.engine.plan import DONE, WRITING, Section
-from longhand.core.engine.writer import AgentWriter, Job, SectionDone, SectionToken
+from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.text.wordcount import count_words, ends_sentence
 
 SERVER_CTX = 4096

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from longhand.core.backends.base import ModelError
+from longhand.core.errors import ModelError
 from longhand.core.library.gguf import GGUFArray, read_gguf
 
 

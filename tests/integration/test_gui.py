@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QApplication
 
 from guitools import load
 from longhand.core.engine.plan import DONE, WRITING, Section
+from longhand.core.engine.settings import EngineSettings
 from longhand.core.projects.project import Project
 from longhand.core.text.wordcount import count_words
 from longhand.ui.outline import COL_STATUS, COL_TARGET, COL_WRITTEN
-from longhand.ui.settings import EngineSettings
 from longhand.ui.window import MainWindow
 
 STORY = "Write a 600-word story about a lighthouse keeper who finds a message in a bottle."

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from guitools import cell, make_dialog, row_of
-from longhand.core.library.downloads import is_verified
+from longhand.core.library.installed import is_verified
 
 GLM_REPO = "QuantFactory/LongWriter-glm4-9b-GGUF"
 

@@ -8,9 +8,10 @@ import socket
 
 import pytest
 
-from longhand.core.backends.base import BackendError, CancelToken, Prompt, Steer
+from longhand.core.backends.base import Prompt, Steer
 from longhand.core.backends.remote import OpenAIBackend
 from longhand.core.engine.plan import DONE, WRITING
+from longhand.core.errors import BackendError, CancelToken
 from openai_stub import SENTENCE, StubServer
 
 

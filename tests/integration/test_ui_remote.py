@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from longhand.core.engine.settings import EngineSettings
 from longhand.core.projects.project import Project
 from longhand.ui.runner import EngineRunner
-from longhand.ui.settings import EngineSettings
 from openai_stub import StubServer
 
 

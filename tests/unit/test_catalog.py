@@ -7,8 +7,8 @@ import pytest
 
 from longhand.core.backends import gpu
 from longhand.core.backends.formats import FORMATS
-from longhand.core.backends.gpu import GiB, GpuDevice
-from longhand.core.library.catalog import CatalogError, Machine, load_catalog, recommend
+from longhand.core.backends.gpu import GiB, GpuDevice, Machine
+from longhand.core.library.catalog import CatalogError, load_catalog, recommend
 
 GB = 1_000_000_000
 

@@ -4,9 +4,10 @@
 import pytest
 
 from fakes import ScriptedBackend
-from longhand.core.backends.base import CancelToken, LonghandError
+from longhand.core.engine.events import JobDone, PlanReady, SectionToken
 from longhand.core.engine.plan import DONE, WRITING, Section
-from longhand.core.engine.writer import AgentWriter, Job, JobDone, PlanReady, SectionToken, validate_request
+from longhand.core.engine.writer import AgentWriter, Job, validate_request
+from longhand.core.errors import CancelToken, LonghandError
 from longhand.core.text.wordcount import ends_sentence
 
 

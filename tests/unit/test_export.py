@@ -15,8 +15,8 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from longhand.cli import main
 from longhand.core.engine.plan import DONE, Section
-from longhand.core.export import ExportError, export
-from longhand.core.export.manuscript import paragraphs
+from longhand.core.export import export
+from longhand.core.export.manuscript import ExportError, paragraphs
 from longhand.core.projects.project import Project
 from longhand.core.text.wordcount import count_words, round_to
 

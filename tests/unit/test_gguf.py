@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ggufmaker import ARR, STR, U32, make_gguf, tiny_llama
-from longhand.core.backends.base import ModelError
+from longhand.core.errors import ModelError
 from longhand.core.library.gguf import GGML_TYPES, read_gguf, validate_model_file
 
 

@@ -18,11 +18,12 @@ from fakes import ScriptedBackend
 from guitools import load, written_project
 from longhand import __version__
 from longhand.core.engine.plan import EDITED, Section
+from longhand.core.engine.settings import EngineSettings
 from longhand.core.errors import ModelError
 from longhand.core.projects.project import Project
 from longhand.core.text.wordcount import count_words
 from longhand.ui.outline import COL_LOCK, COL_POINT, COL_STATUS, COL_TARGET, COL_WRITTEN, MIME
-from longhand.ui.settings import EngineSettings, app_settings
+from longhand.ui.settings import app_settings
 from longhand.ui.window import MainWindow
 
 JOB_SECONDS = 30_000      # ms: scripted jobs take a second or two
@@ -285,7 +286,7 @@ def test_view_follows_the_stream_unless_the_user_scrolls_away(make_window, qtbot
 
 
 def test_failures_are_told_in_plain_words():
-    from longhand.core.backends.base import ModelError
+    from longhand.core.errors import ModelError
     from longhand.ui.runner import plain_error
     assert plain_error(ModelError("Model file not found: /x.gguf")) == "Model file not found: /x.gguf"
     for e in (MemoryError(), RuntimeError("ggml: failed to allocate CPU buffer of size 9 GiB")):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fakes import ScriptedBackend
 from helpers import STORY
 from longhand.core.backends.formats import FORMATS
+from longhand.core.engine.events import SectionStarted
 from longhand.core.engine.memory import SectionSummarizer, clean_summary, fallback_summary
 from longhand.core.engine.plan import DONE, WRITING, Section
-from longhand.core.engine.writer import AgentWriter, Job, SectionStarted
+from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.text.wordcount import count_words
 
 

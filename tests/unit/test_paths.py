@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from longhand.core.library.demo import models_dir
+from longhand.core.paths import models_dir
 from longhand.core.projects import recent
 from longhand.core.projects.project import Project
 

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from longhand.core.engine.events import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
 from longhand.core.engine.plan import DONE, WRITING, Section
-from longhand.core.engine.writer import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
 from longhand.core.fileio import SaveError
 from longhand.core.projects import lock as lock_mod
 from longhand.core.projects import project as project_mod
 from longhand.core.projects import recent
 from longhand.core.projects.autosave import Autosave
-from longhand.core.projects.project import FORMAT_VERSION, Project, ProjectError, ProjectLockedError, migrate
+from longhand.core.projects.lock import ProjectError, ProjectLockedError
+from longhand.core.projects.project import FORMAT_VERSION, Project, migrate
 
 
 def sample() -> Project:

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from longhand.core.engine.plan import DONE, WRITING, Section
-from longhand.core.projects.project import Project, ProjectError
+from longhand.core.projects.lock import ProjectError
+from longhand.core.projects.project import Project
 
 VALID = Project(
     instruction="Write a 900-word story about a lighthouse keeper. 写一个故事。",

@@ -66,7 +66,8 @@ def test_without_a_keychain_secrets_live_for_the_session_only(no_keyring):
 
 
 def test_gui_keeps_the_api_key_out_of_the_settings_file(memory_keyring, tmp_path, monkeypatch):
-    from longhand.ui.settings import EngineSettings, load_engine_settings, save_engine_settings
+    from longhand.core.engine.settings import EngineSettings
+    from longhand.ui.settings import load_engine_settings, save_engine_settings
     monkeypatch.setattr(secrets_mod, "secrets", SecretStore())
     import longhand.ui.settings as ui_settings
     monkeypatch.setattr(ui_settings, "secrets", secrets_mod.secrets)
@@ -87,7 +88,8 @@ def test_gui_keeps_the_api_key_out_of_the_settings_file(memory_keyring, tmp_path
 
 def test_gui_says_so_when_there_is_no_keychain(no_keyring, tmp_path, monkeypatch):
     import longhand.ui.settings as ui_settings
-    from longhand.ui.settings import EngineSettings, save_engine_settings
+    from longhand.core.engine.settings import EngineSettings
+    from longhand.ui.settings import save_engine_settings
     monkeypatch.setattr(ui_settings, "secrets", SecretStore())
     ini = tmp_path / "s.ini"
     notice = save_engine_settings(EngineSettings(api_key="sk-xyz"), QSettings(str(ini), QSettings.Format.IniFormat))

@@ -12,10 +12,11 @@ from longhand.cli import build_parser
 from longhand.cli import write as cli_write
 from longhand.core.backends.base import MAX_CONTEXT
 from longhand.core.engine import session as session_mod
+from longhand.core.engine.events import PlanReady, SectionDone
 from longhand.core.engine.session import EngineConfig, JobSession
 from longhand.core.engine.settings import EngineSettings
 from longhand.core.engine.status import SectionStatus
-from longhand.core.engine.writer import Job, PlanReady, SectionDone
+from longhand.core.engine.writer import Job
 
 PLAN = ("Paragraph 1 - Main Point: Mara finds a bottle on the rocks - Word Count: 200 words\n"
         "Paragraph 2 - Main Point: She reads the letter and rows out - Word Count: 200 words\n")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from longhand.ui.settings import EngineSettings, SettingsDialog
+from longhand.core.engine.settings import EngineSettings
+from longhand.ui.settings import SettingsDialog
 
 
 def test_settings_dialog_edits_and_remembers_the_remote_backend(qtbot, settings_dir):

@@ -9,8 +9,9 @@ from PySide6.QtCore import QSettings
 
 from fakes import ScriptedBackend
 from longhand.core.engine.plan import DONE, EDITED, Section
+from longhand.core.engine.settings import EngineSettings
 from longhand.core.projects.project import Project
-from longhand.ui.settings import EngineSettings, app_settings
+from longhand.ui.settings import app_settings
 from longhand.ui.training_export import CHOICES, export_training_data
 from longhand.ui.window import MainWindow
 

@@ -18,14 +18,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from ..errors import BackendError, Cancelled, CancelToken, LonghandError, ModelError
+from ..errors import CancelToken
 
 # LongWriter models are trained at a 32k context; the default upper bound of a job's context.
 MAX_CONTEXT = 32768
 
-__all__ = ["MAX_CONTEXT",
-           "BackendError", "Cancelled", "CancelToken", "LonghandError", "ModelError", "Sampling",
-           "Steer", "Prompt", "Generation", "BackendInfo", "Backend", "OnPiece"]
+__all__ = ["MAX_CONTEXT", "Sampling", "Steer", "Prompt", "Generation", "BackendInfo", "Backend", "OnPiece"]
 
 
 @dataclass

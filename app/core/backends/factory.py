@@ -6,8 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import ModelError
 from ..library.demo import demo_model_path, is_demo
-from .base import MAX_CONTEXT, Backend, ModelError
+from .base import MAX_CONTEXT, Backend
 
 DEFAULT_MAX_CTX = MAX_CONTEXT      # old name
 

@@ -18,20 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import BackendError, CancelToken, ModelError
 from ..library.gguf import GGUF_MAGIC
-from .base import (
-    MAX_CONTEXT,
-    Backend,
-    BackendError,
-    BackendInfo,
-    CancelToken,
-    Generation,
-    ModelError,
-    OnPiece,
-    Prompt,
-    Sampling,
-    Steer,
-)
+from .base import MAX_CONTEXT, Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling, Steer
 from .formats import FORMATS, PromptFormat, detect_format
 from .ggml import gpu_memory_error, log_mark, log_since
 

@@ -29,7 +29,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import Backend, BackendError, BackendInfo, CancelToken, Generation, OnPiece, Prompt, Sampling, Steer
+from ..errors import BackendError, CancelToken
+from .base import Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling, Steer
 from .formats import FORMATS, PromptFormat, detect_format
 
 log = logging.getLogger(__name__)

@@ -53,7 +53,8 @@ from ..engine.writer import AgentWriter
 from ..errors import BackendError, CancelToken, LonghandError
 from ..fileio import atomic_write_text
 from ..projects.autosave import Autosave
-from ..projects.project import Project, ProjectLock, ProjectLockedError
+from ..projects.lock import ProjectLock, ProjectLockedError
+from ..projects.project import Project
 from ..text.wordcount import length_score
 from .instructions import Instruction
 from .quality import judge_project

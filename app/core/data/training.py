@@ -33,7 +33,8 @@ from ..engine.plan import DONE, EDITED, plan_as_text
 from ..engine.prompts import plan_prompt, with_bible, write_prompt
 from ..errors import LonghandError
 from ..fileio import atomic_write_text
-from ..projects.project import SUFFIX, Project, ProjectError
+from ..projects.lock import ProjectError
+from ..projects.project import SUFFIX, Project
 from ..text.language import detect_language
 from .quality import judge_project, judge_text
 

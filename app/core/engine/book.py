@@ -36,7 +36,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Union
 
-from ..backends.base import CancelToken, Prompt, Sampling, Steer
+from ..backends.base import Prompt, Sampling, Steer
+from ..errors import CancelToken
 from ..text.health import garbled
 from ..text.wordcount import count_words, trim_to_sentence
 from .codex import Codex, CodexEntry, propose_entries

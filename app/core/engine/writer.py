@@ -30,13 +30,13 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..backends.base import Backend, CancelToken, Prompt, Sampling, Steer
+from ..backends.base import Backend, Prompt, Sampling, Steer
+from ..errors import CancelToken
 from ..text.chatter import LETTER, strip_preamble, strip_reasoning
 from ..text.health import Health, HealthMonitor, sentence_ends
 from ..text.language import ZH, detect_language
 from ..text.wordcount import continue_from, count_words, ends_sentence, trim_to_sentence
-from .events import (  # noqa: F401
-    Event,
+from .events import (
     EventSink,
     JobDone,
     JobStats,

@@ -9,21 +9,10 @@ from pathlib import Path
 
 from ..fileio import atomic_write_text
 from ..projects.project import Project
-from .manuscript import (
-    FONTS,
-    PAGE_SIZES,
-    SECTION_MODES,
-    STYLES,
-    TEXT_FORMATS,
-    ExportError,
-    ManuscriptOptions,
-    manuscript,
-)
+from .manuscript import TEXT_FORMATS, ExportError
 from .to_text import to_markdown, to_plain_text
 
-__all__ = ["FONTS", "PAGE_SIZES", "SECTION_MODES", "STYLES", "TEXT_FORMATS", "ExportError",
-           "ManuscriptOptions", "manuscript", "to_markdown", "to_plain_text", "supported_suffixes",
-           "check_writable", "export"]
+__all__ = ["supported_suffixes", "check_writable", "export"]
 
 
 def supported_suffixes() -> tuple[str, ...]:

@@ -24,8 +24,8 @@ from pathlib import Path
 from ..backends.base import MAX_CONTEXT
 from ..backends.gpu import GiB, Machine, OffloadSizes, fit_gpu_layers, vram_reserve
 from ..errors import LonghandError
+from ..paths import models_dir
 from ..units import format_gb
-from .demo import models_dir
 
 log = logging.getLogger(__name__)
 

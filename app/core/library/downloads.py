@@ -40,20 +40,12 @@ from typing import Any, Callable, Optional
 
 from ..errors import Cancelled, CancelToken, LonghandError
 from ..fileio import atomic_write_text
-from .catalog import format_gb
-from .demo import models_dir
-from .installed import (  # noqa: F401 - the installed-model library, re-exported for old imports
-    LIBRARY_FILE,
+from ..paths import models_dir
+from ..units import format_gb
+from .installed import (
     PART_SUFFIX,
-    LocalModel,
-    find_installed,
-    import_model,
-    installed_models,
     is_verified,
-    library_path,
     load_library,
-    remove_model,
-    save_library,
     update_library,
 )
 

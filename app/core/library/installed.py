@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..errors import ModelError
 from ..fileio import atomic_write_text
-from .demo import models_dir
+from ..paths import models_dir
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from ..engine.plan import DEFAULT_SECTION_WORDS, Section
 from ..engine.status import SectionStatus
 from ..fileio import atomic_write_bytes
 from ..text.wordcount import target_from_instruction
-from .lock import LOCK_SUFFIX, ProjectError, ProjectLock, ProjectLockedError  # noqa: F401 - re-exported
+from .lock import ProjectError, ProjectLock
 
 FORMAT_NAME = "longhand-project"
 FORMAT_VERSION = 2      # 2: chapters, codex (novels in two levels, issue 12)
