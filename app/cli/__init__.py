@@ -2,18 +2,23 @@
 
 ``longhand`` with no arguments opens the GUI. Subcommands are registered in ``COMMANDS``
 (each module adds its parser and handler), so features can add commands without touching
-each other.
+each other. ``COMMAND_MODULES`` lists those modules; :func:`load_commands` imports them all,
+and an import that fails stops the CLI with its error instead of dropping the command.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from typing import Callable
 
 from .. import __version__
 from ..core.errors import LonghandError
+
+# The modules that register commands (``write`` holds ``plan`` and ``write``).
+COMMAND_MODULES = ("write", "models", "export", "batch", "doctor")
 
 # name -> (add_arguments(subparser), handler(args) -> int)
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {}
@@ -31,7 +36,15 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
+def load_commands() -> None:
+    """Import every command module (each registers itself). No command is optional: a module
+    that fails to import raises, it never vanishes from the CLI."""
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    load_commands()
     parser = argparse.ArgumentParser(
         prog="longhand",
         description="Write very long texts with a local LLM (AgentWrite: plan, then write "
@@ -46,13 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Import the command modules (each registers itself).
-    from . import write as _write  # noqa: F401
-    for optional in ("models", "export", "batch", "doctor"):
-        try:
-            __import__(f"{__name__}.{optional}")
-        except ImportError:
-            pass
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)

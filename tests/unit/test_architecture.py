@@ -87,3 +87,40 @@ def test_no_private_names_imported_across_modules():
                  if target.startswith("longhand")
                  for name in names if name.startswith("_") and not name.startswith("__")]
     assert offenders == []
+
+
+def _defined_names(path: pathlib.Path) -> set[str]:
+    """Names a module defines itself at top level (functions, classes, assignments, also under
+    ``if``/``try``), not the names it imports."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        for sub in ([node] if not isinstance(node, (ast.If, ast.Try)) else list(ast.walk(node))):
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(sub.name)
+            elif isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def test_no_re_export_shims():
+    """Every ``from longhand.x import name`` (app, tests, bench) names the module that defines
+    ``name``: no module passes on what it imported (events through ``writer``, ``models_dir``
+    through ``demo``, errors through ``backends.base``...), and no ``# noqa: F401`` re-export."""
+    modules = {_module_name(p): p for p in _app_sources()}
+    defined = {name: _defined_names(path) for name, path in modules.items()}
+    data_packages = {"longhand.resources", "longhand.models"}      # mapped from resources/, models/
+    sources = [*_app_sources(), *sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "bench").rglob("*.py"))]
+    offenders = []
+    for path in sources:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for line, target, names in _imports(path):
+            if target not in modules:
+                continue
+            if "noqa: F401" in lines[line - 1]:
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: a re-export (noqa: F401)")
+            for name in names:
+                submodule = f"{target}.{name}"
+                if name != "*" and name not in defined[target] and submodule not in {*modules, *data_packages}:
+                    offenders.append(f"{path.relative_to(ROOT)}:{line}: {name} is not defined in {target}")
+    assert offenders == [], "\n".join(offenders)

@@ -16,7 +16,6 @@ MODEL_COMMANDS = ("plan", "write", "batch")
 
 @pytest.fixture(scope="module")
 def parser():
-    from longhand.cli import batch, write  # noqa: F401  (the commands register on import)
     return build_parser()
 
 
