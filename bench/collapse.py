@@ -61,7 +61,8 @@ def run(project_path: str, k: int, seeds: list[int], configs: list[str], out: Pa
         threads: int | None, target: int) -> dict:
     from longhand.core.engine.plan import DONE, PLANNED, Section, short_title
     from longhand.core.engine.writer import AgentWriter, Job
-    from longhand.core.text.health import compression_ratio, grams, junk_share, units
+    from longhand.core.text.health import compression_ratio, junk_share
+    from longhand.core.text.wordcount import grams, units
 
     data = json.loads(Path(project_path).read_text(encoding="utf-8"))
     secs = [Section.from_dict(s) for s in data["sections"]]

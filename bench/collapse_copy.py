@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from longhand.core.backends.base import Prompt, Sampling, Steer
     from longhand.core.engine.prompts import synopsis
-    from longhand.core.text.health import compression_ratio, grams, junk_share, units
+    from longhand.core.text.health import compression_ratio, junk_share
+    from longhand.core.text.wordcount import grams, units
 
     data = json.loads(Path(args.project).read_text(encoding="utf-8"))
     sec = data["sections"][args.section]

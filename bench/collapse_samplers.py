@@ -108,8 +108,8 @@ def main(argv=None) -> int:
     if args.rescore:
         return rescore(args.rescore)
     from longhand.core.backends.base import Prompt, Steer
-    from longhand.core.text.health import RUN_ON_LETTERS, grams, junk_share, run_on_share, units
-    from longhand.core.text.wordcount import count_words
+    from longhand.core.text.health import RUN_ON_LETTERS, junk_share, run_on_share
+    from longhand.core.text.wordcount import count_words, grams, units
 
     doc = load_doc(args.chars)
     vocab = prompt_vocab(doc)

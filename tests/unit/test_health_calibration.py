@@ -25,8 +25,9 @@ from pathlib import Path
 import pytest
 
 from longhand.core.engine.plan import is_story
-from longhand.core.text.health import HealthMonitor, compression_ratio, fragments, topic_keys, units
+from longhand.core.text.health import HealthMonitor, compression_ratio, fragments, topic_keys
 from longhand.core.text.language import language_share
+from longhand.core.text.wordcount import units
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "health_calibration"
 

@@ -12,6 +12,7 @@ from longhand.core.text.wordcount import (
     round_to,
     target_from_instruction,
     trim_to_sentence,
+    units,
 )
 
 
@@ -66,6 +67,28 @@ def test_repeated_ngram_share_detects_loops():
     loop = "the cat sat on the mat " * 20
     assert repeated_ngram_share(fresh) == 0
     assert repeated_ngram_share(loop) > 0.8
+
+
+def test_repeated_ngram_share_is_one_measure_on_one_tokenizer():
+    # the units: words keep their apostrophes, Chinese characters stand alone
+    assert units("Don't stop — 我们走") == ["don't", "stop", "我", "们", "走"]
+    text = "one two three four five six"
+    assert repeated_ngram_share(text) == 0
+    assert repeated_ngram_share(units(text)) == 0                       # units in, same answer
+    # n-grams seen before the text count as repeats
+    assert repeated_ngram_share(text, seen={("one", "two", "three", "four")}) == pytest.approx(1 / 3)
+    # last=k judges only the last k n-grams, the ones before them count as seen
+    looped = "a b c d e f a b c d"
+    assert repeated_ngram_share(looped, last=1) == 1
+    assert repeated_ngram_share(looped, last=7) == pytest.approx(1 / 7)
+    assert repeated_ngram_share("too short") == 0
+
+
+def test_the_health_check_reports_the_same_repeated_share():
+    from longhand.core.text.health import check_text
+    loop = "The keeper climbed the stairs and lit the lamp again. " * 12
+    earlier = {("the", "keeper", "climbed", "the")}
+    assert check_text(loop, "en", seen=earlier).repeats == repeated_ngram_share(loop, seen=earlier)
 
 
 def test_round_to():

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from .chatter import find_chatter
 from .language import ZH, language_share
-from .wordcount import CJK_CHAR
+from .wordcount import CJK_CHAR, UNIT, grams, repeated_ngram_share, units
 
 # Real English words of one or two letters (and the pieces of contractions and common
 # abbreviations). Everything else that short is a fragment.
@@ -48,7 +48,6 @@ ll ve re
 
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _HAN = CJK_CHAR
-_UNIT = re.compile(r"[a-z]+(?:['’][a-z]+)*|" + CJK_CHAR.pattern)
 _SENTENCE_END = re.compile(r"""[.!?…。！？][”"’'»)\]」』]*(?=\s|$)|[。！？][”"’'」』]*""")
 
 # Words too common to say anything about a topic.
@@ -142,30 +141,6 @@ def compression_ratio(text: str) -> float:
     if not raw:
         return 1.0
     return len(zlib.compress(raw, 6)) / len(raw)
-
-
-def units(text: str) -> list[str]:
-    """Lower-case words and Chinese characters, the units n-grams are made of."""
-    return _UNIT.findall(text.lower())
-
-
-def grams(seq: list[str], n: int = 4) -> list[tuple[str, ...]]:
-    return [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
-
-
-def repeated_share(text: str, seen: set | None = None, n: int = 4) -> float:
-    """Share of the n-grams of ``text`` seen before (in ``seen`` or earlier in ``text``)."""
-    gs = grams(units(text), n)
-    if not gs:
-        return 0.0
-    known = set(seen or ())
-    rep = 0
-    for g in gs:
-        if g in known:
-            rep += 1
-        else:
-            known.add(g)
-    return rep / len(gs)
 
 
 def _stem(word: str) -> str:
@@ -321,7 +296,7 @@ def check_text(text: str, lang: str, *, seen: set | None = None, topic: set[str]
     h.run_on = run_on_share(text)
     tail = text[-1500:]
     h.compression = compression_ratio(tail) if len(tail) >= 400 else 1.0
-    h.repeats = repeated_share(text, seen)
+    h.repeats = repeated_ngram_share(u, seen=seen or ())
     h.language = language_share(text, lang)
     if topic:
         h.topic = topic_overlap(text, topic, lang)
@@ -419,10 +394,7 @@ class HealthMonitor:
         h.run_on = run_on_share(window)
         tail = new[-1500:]
         h.compression = compression_ratio(tail) if len(tail.encode("utf-8")) >= 600 else 1.0
-        gs = grams(u)
-        recent = gs[-t.window:]
-        earlier = set(gs[:-t.window]) | self.seen
-        h.repeats = _repeat_share(recent, earlier)
+        h.repeats = repeated_ngram_share(u, seen=self.seen, last=t.window)
         h.language = language_share(window, self.lang)
         whole_junk = junk_share(new)
         whole_lang = language_share(new, self.lang)
@@ -499,21 +471,8 @@ class HealthMonitor:
 def _tail_units(text: str, n: int) -> str:
     """The end of ``text`` holding about ``n`` units (words or Chinese characters)."""
     count = 0
-    for m in reversed(list(_UNIT.finditer(text.lower()))):
+    for m in reversed(list(UNIT.finditer(text.lower()))):
         count += 1
         if count >= n:
             return text[m.start():]
     return text
-
-
-def _repeat_share(recent: list[tuple[str, ...]], earlier: set) -> float:
-    if not recent:
-        return 0.0
-    known = set(earlier)
-    rep = 0
-    for g in recent:
-        if g in known:
-            rep += 1
-        else:
-            known.add(g)
-    return rep / len(recent)

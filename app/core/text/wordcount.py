@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Iterable, Sequence
 
 _EN_WORD = re.compile(r"\b[a-zA-Z]+\b")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
-_WORD_OR_CHAR = re.compile(r"\b[a-z]+\b|[\u4e00-\u9fff]")
 
 # A sentence ends with terminal punctuation, optionally closed by quotes or brackets.
 _SENTENCE_END = re.compile(r"""[.!?…。！？][”"’'»)\]」』]*$""")
@@ -28,6 +28,10 @@ def count_words(text: str) -> int:
 
 
 CJK_CHAR = _CJK_CHAR     # the one pattern for a Chinese character, for every module
+
+# The units repetition is measured in: lower-case words (with their apostrophes: "don't" is
+# one unit) and Chinese characters, which have no spaces between them.
+UNIT = re.compile(r"[a-z]+(?:['’][a-z]+)*|" + CJK_CHAR.pattern)
 
 
 def has_cjk(text: str) -> bool:
@@ -85,20 +89,38 @@ def length_score(required: int, produced: int) -> float:
     return 100.0 * max(0.0, 1.0 - (required / produced - 1.0) / 2.0)
 
 
-def repeated_ngram_share(text: str, n: int = 4) -> float:
-    """Share of word n-grams that repeat an earlier n-gram (0 = no loops, 1 = all loops)."""
-    tokens = _WORD_OR_CHAR.findall(text.lower())
-    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-    if not grams:
+def units(text: str) -> list[str]:
+    """Lower-case words and Chinese characters (:data:`UNIT`), the units n-grams are made of."""
+    return UNIT.findall(text.lower())
+
+
+def grams(seq: Sequence[str], n: int = 4) -> list[tuple[str, ...]]:
+    """The n-grams of a sequence of units, in order."""
+    return [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
+
+
+def repeated_ngram_share(text: str | Sequence[str], n: int = 4, *, seen: Iterable[tuple[str, ...]] = (),
+                         last: int | None = None) -> float:
+    """Share of the n-grams of ``text`` that repeat one seen before (0 = no loops, 1 = all
+    loops): in ``seen`` or earlier in ``text``. The one repetition measure (the health check,
+    the benches); ``text`` is a string or its :func:`units`.
+
+    With ``last``, only the last ``last`` n-grams are judged; the ones before them count as seen.
+    """
+    gs = grams(units(text) if isinstance(text, str) else text, n)
+    known = set(seen)
+    if last:
+        known.update(gs[:-last])
+        gs = gs[-last:]
+    if not gs:
         return 0.0
-    seen: set[tuple[str, ...]] = set()
     repeats = 0
-    for g in grams:
-        if g in seen:
+    for g in gs:
+        if g in known:
             repeats += 1
         else:
-            seen.add(g)
-    return repeats / len(grams)
+            known.add(g)
+    return repeats / len(gs)
 
 
 # ---------------------------------------------------------------------------------------
