@@ -14,15 +14,15 @@ import codecs
 import ctypes
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, CancelToken, ModelError
 from ..library.gguf import GGUF_MAGIC
-from .base import MAX_CONTEXT, Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling, Steer
+from .base import MAX_CONTEXT, Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
 from .formats import FORMATS, PromptFormat, detect_format
 from .ggml import gpu_memory_error, log_mark, log_since
+from .streaming import PieceStream
 
 log = logging.getLogger(__name__)
 
@@ -454,11 +454,11 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"The prompt ({len(tokens)} tokens) does not fit the context "
                                f"window ({n_ctx} tokens).")
         max_tokens = max(1, min(max_tokens, n_ctx - len(tokens) - 1))
-        t0 = time.perf_counter()
+        stream = PieceStream(on_piece, cancel, allow_end)
         evaluated = self._prefill(tokens, cancel)
         self.prompt_tokens_evaluated += evaluated
-        if cancel is not None and cancel.cancelled:
-            return Generation("", "cancelled", len(tokens), evaluated, 0, time.perf_counter() - t0)
+        if stream.cancelled():
+            return stream.result(prompt_tokens=len(tokens), evaluated=evaluated, generated=0)
         end_ids = self._end_token_ids()
         end_set = set(end_ids)
         # While the text is too short a base model must not open the next section either.
@@ -484,17 +484,12 @@ class LlamaCppBackend(Backend):
             C.llama_sampler_accept(banned, tok)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         out_tokens: list[int] = []
-        pieces: list[str] = []
-        steer = Steer(allow_end=allow_end)
-        finish = "length"
-        first = 0.0
         ctx = self.llm._ctx.ctx
         try:
             while len(out_tokens) < max_tokens:
-                if cancel is not None and cancel.cancelled:
-                    finish = "cancelled"
+                if stream.cancelled():
                     break
-                chain, other = (free, banned) if steer.allow_end else (banned, free)
+                chain, other = (free, banned) if stream.steer.allow_end else (banned, free)
                 tok = C.llama_sampler_sample(chain, ctx, -1)
                 if check is not None:
                     if self._grammar_allows(check, tok):
@@ -504,21 +499,12 @@ class LlamaCppBackend(Backend):
                     C.llama_sampler_accept(check, tok)
                 C.llama_sampler_accept(other, tok)
                 if tok in end_set:
-                    finish = "end"
+                    stream.finish = "end"
                     break
                 out_tokens.append(tok)
                 self._eval([tok])
-                if not first:
-                    first = time.perf_counter() - t0
-                piece = decoder.decode(self._piece(tok))
-                pieces.append(piece)
-                if on_piece is not None and piece:
-                    answer = on_piece(piece)
-                    if answer is not None:
-                        steer = answer
-                        if steer.stop:
-                            finish = "stop"
-                            break
+                if stream.feed(decoder.decode(self._piece(tok))):
+                    break
         finally:
             C.llama_sampler_free(free)
             C.llama_sampler_free(banned)
@@ -527,16 +513,13 @@ class LlamaCppBackend(Backend):
                     C.llama_sampler_free(smpl)
         tail = decoder.decode(b"", final=True)
         if tail:
-            pieces.append(tail)
-        text = "".join(pieces)
+            stream.pieces.append(tail)
         self.generated_tokens += len(out_tokens)
         # Remember the exact ids, so that passing this text back reuses the cache token-exactly.
         if len(self._generated_memo) > 64:
             self._generated_memo.clear()
-        self._generated_memo[text] = list(out_tokens)
-        return Generation(text=text, finish=finish, prompt_tokens=len(tokens),
-                          prompt_tokens_evaluated=evaluated, generated_tokens=len(out_tokens),
-                          seconds=time.perf_counter() - t0, first_token_seconds=first)
+        self._generated_memo[stream.text] = list(out_tokens)
+        return stream.result(prompt_tokens=len(tokens), evaluated=evaluated, generated=len(out_tokens))
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)

@@ -25,13 +25,13 @@ import logging
 import math
 import os
 import re
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendError, CancelToken
-from .base import Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling, Steer
+from .base import Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
 from .formats import FORMATS, PromptFormat, detect_format
+from .streaming import PieceStream
 
 log = logging.getLogger(__name__)
 
@@ -278,11 +278,7 @@ class OpenAIBackend(Backend):
             raise BackendError(f"The prompt ({n_prompt} tokens) does not fit the context window "
                                f"({n_ctx} tokens).")
         max_tokens = max(1, min(max_tokens, n_ctx - n_prompt - 1))
-        t0 = time.perf_counter()
-        pieces: list[str] = []
-        steer = Steer(allow_end=allow_end)
-        finish = "length"
-        first = 0.0
+        out = PieceStream(on_piece, cancel, allow_end)
         n_chunks = 0
         usage_generated = 0
         usage_known = False
@@ -290,18 +286,17 @@ class OpenAIBackend(Backend):
         evaluated = 0
         ban: list[int] = []
         for _round in range(4):
-            if cancel is not None and cancel.cancelled:
-                finish = "cancelled"
+            if out.cancelled():
                 break
             left = max_tokens - (usage_generated if usage_known else n_chunks)
             if left <= 0:
-                finish = "length"
+                out.finish = "length"
                 break
             params = self._params(s, left, ban)
             if prompt.grammar:
                 # llama.cpp's server constrains the answer with a GBNF ``grammar`` (plans)
                 params["extra_body"]["grammar"] = prompt.grammar
-            stream = self._call(lambda params=params: self._open_stream(prompt, "".join(pieces), params),
+            stream = self._call(lambda params=params: self._open_stream(prompt, out.text, params),
                                 "start generating")
             server_finish = None
             got_chunk = False
@@ -309,8 +304,7 @@ class OpenAIBackend(Backend):
             try:
                 for chunk in stream:
                     got_chunk = True
-                    if cancel is not None and cancel.cancelled:
-                        finish = "cancelled"
+                    if out.cancelled():
                         break
                     usage = getattr(chunk, "usage", None)
                     if usage is not None and getattr(usage, "completion_tokens", None) is not None:
@@ -333,18 +327,10 @@ class OpenAIBackend(Backend):
                     if not piece:
                         continue
                     n_chunks += 1
-                    if not first:
-                        first = time.perf_counter() - t0
-                    pieces.append(piece)
-                    if on_piece is not None:
-                        answer = on_piece(piece)
-                        if answer is not None:
-                            steer = answer
-                            if steer.stop:
-                                finish = "stop"
-                                break
+                    if out.feed(piece):
+                        break
                     if n_chunks >= max_tokens and not usage_known:
-                        finish = "length"
+                        out.finish = "length"
                         break
             except BackendError:
                 raise
@@ -361,31 +347,28 @@ class OpenAIBackend(Backend):
             if round_prompt:
                 this_prompt = round_prompt
             else:
-                this_prompt = n_prompt + (self.count_tokens("".join(pieces)) if _round else 0)
+                this_prompt = n_prompt + (self.count_tokens(out.text) if _round else 0)
             # every round sends the prompt again (with the text so far): both sums count them all,
             # so evaluated <= prompt_tokens holds (a server's prefix cache makes it smaller)
             prompt_tokens += this_prompt
             evaluated += round_eval if round_eval is not None else this_prompt
-            if finish in ("stop", "cancelled") or (finish == "length" and n_chunks >= max_tokens):
+            if out.finish in ("stop", "cancelled") or (out.finish == "length" and n_chunks >= max_tokens):
                 break
             if server_finish == "length":
-                finish = "length"
+                out.finish = "length"
                 break
             # The model ended the text (or the stream just ended).
-            finish = "end"
-            if steer.allow_end or self.format is CHAT_FORMAT or ban:
+            out.finish = "end"
+            if out.steer.allow_end or self.format is CHAT_FORMAT or ban:
                 break
             ban = self.end_token_ids()
             if not ban:
                 break        # cannot ban: the engine's continuation loop takes over
             log.debug("model ended early; continuing with end-of-text banned")
-        text = "".join(pieces)
         generated = usage_generated if usage_known else n_chunks
         self.generated_tokens += generated
         self.prompt_tokens_evaluated += evaluated
-        return Generation(text=text, finish=finish, prompt_tokens=prompt_tokens or n_prompt,
-                          prompt_tokens_evaluated=evaluated, generated_tokens=generated,
-                          seconds=time.perf_counter() - t0, first_token_seconds=first)
+        return out.result(prompt_tokens=prompt_tokens or n_prompt, evaluated=evaluated, generated=generated)
 
     def close(self) -> None:
         for c in (getattr(self, "client", None), getattr(self, "_http", None)):
