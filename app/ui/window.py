@@ -6,6 +6,9 @@ writing logic. It is composed of small parts:
 * ``job_controller.JobController`` (``self.jobs``): Plan, Write, Regenerate, Write more,
   Stop; renders the engine's events and the progress;
 * ``file_actions.FileActions`` (``self.files``): New, Open, Recent, Save, Save As, Export;
+  it sees the window only through ``file_actions.FileHost`` (public members: ``busy``,
+  ``commit_edits``, ``flush_edits``, ``mark_saved``, ``show_status``...), the model for the
+  other parts, which still take the whole window;
 * ``settings.SettingsDialog`` and ``model_manager.ModelManagerDialog`` for the engine.
 
 The project (a ``core.projects.project.Project``) is the one source of truth; the outline
@@ -73,7 +76,6 @@ class MainWindow(QMainWindow):
     save_as_action: QAction
     export_action: QAction
     training_export_action: QAction
-    recent_menu: QMenu
 
     def __init__(self, settings: QSettings | None = None, *,
                  backend_factory: BackendFactory | None = None) -> None:
@@ -84,7 +86,7 @@ class MainWindow(QMainWindow):
         # backend_factory: how backends are opened (tests pass one giving a scripted backend)
         self.jobs = JobController(self, backend_factory)
         self.runner: EngineRunner = self.jobs.runner
-        self.files = FileActions(self)
+        self.files = FileActions(self, self)
         self.engine = EngineControls(self)
         # hooks for questions (tests answer them without a modal dialog)
         self.ask_unsaved: Callable[[], str] = self._ask_unsaved
@@ -101,7 +103,7 @@ class MainWindow(QMainWindow):
         self._load_project_into_widgets()
         self._flush_timer = QTimer(self)      # saves hand edits of a project that has a file
         self._flush_timer.setInterval(1500)
-        self._flush_timer.timeout.connect(self._flush_edits)
+        self._flush_timer.timeout.connect(self.flush_edits)
         self._flush_timer.start()
         self.jobs.set_busy(None)
         self._update_model_label()
@@ -208,7 +210,10 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         action = self.add_menu_action
         m = self.file_menu = self.menuBar().addMenu("&File")
-        self.files.add_to_menu(m)
+        f = self.files
+        f.add_to_menu(m)
+        self.new_action, self.open_action, self.save_action = f.new_action, f.open_action, f.save_action
+        self.save_as_action, self.export_action = f.save_as_action, f.export_action
         from .training_export import add_training_export
         add_training_export(self, m)
         m.addSeparator()
@@ -302,10 +307,11 @@ class MainWindow(QMainWindow):
         self.autosave = Autosave(p, on_error=lambda err: self.autosaveFailed.emit(str(err)))
         self.outline.model.set_project(p)
         self._rebuild_view()
-        self.setWindowModified(False)
-        self._update_title()
+        self.mark_saved()
 
-    def _update_title(self) -> None:
+    def mark_saved(self) -> None:
+        """The project is on disk as shown (or new and untouched): not modified, titled by its file."""
+        self.setWindowModified(False)
         name = self.project.path.name if self.project.path else "Untitled"
         self.setWindowTitle(f"{name}[*] — {APP_NAME}")
 
@@ -316,7 +322,8 @@ class MainWindow(QMainWindow):
             if self.autosave.edited():
                 self.setWindowModified(False)
 
-    def _flush_edits(self) -> None:
+    def flush_edits(self) -> None:
+        """Autosave pending edits of a project that has a file (not while a job runs)."""
         if self.runner.busy or self.autosave is None or self.project.path is None:
             return
         if self.autosave.dirty and self.autosave.flush():
@@ -324,6 +331,13 @@ class MainWindow(QMainWindow):
 
     def _on_autosave_failed(self, message: str) -> None:
         self.show_error(f"Autosave failed: {message} Writing goes on; Longhand keeps trying.")
+
+    def commit_edits(self) -> None:
+        """Put what the widgets hold into the project: section edits, and the request unless a
+        job is running (the job owns it then)."""
+        self.view.commit_edits()
+        if not self.busy:
+            self._sync_request()
 
     def _sync_request(self) -> None:
         self.project.instruction = self.instruction.toPlainText().strip()
@@ -441,6 +455,11 @@ class MainWindow(QMainWindow):
         return self.jobs.preload_model()
 
     @property
+    def busy(self) -> bool:
+        """A job is running."""
+        return self.jobs.busy
+
+    @property
     def last_stop_seconds(self) -> float | None:
         return self.jobs.last_stop_seconds
 
@@ -468,6 +487,9 @@ class MainWindow(QMainWindow):
 
     def show_info(self, message: str) -> None:
         self.banner.show_message(message, "info")
+
+    def show_status(self, message: str, msecs: int) -> None:
+        self.statusBar().showMessage(message, msecs)
 
     def _confirm(self, question: str) -> bool:
         return QMessageBox.question(self, APP_NAME, question) == QMessageBox.StandardButton.Yes
