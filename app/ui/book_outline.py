@@ -20,7 +20,7 @@ import json
 from typing import Callable
 
 from PySide6.QtCore import QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -31,9 +31,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
-    QStyledItemDelegate,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -42,19 +40,16 @@ from PySide6.QtWidgets import (
 from ..core.engine import book as B
 from ..core.engine import outline_model as OM
 from ..core.engine.plan import Section
-from ..core.engine.status import SectionStatus
-from ..core.engine.writer import MAX_TARGET, MIN_TARGET
-from .outline import STATUS_COLORS, status_of
+from .outline_items import STATUS_COLORS, WARN, Columns, OutlineItems, TargetDelegate, bold
 
 COL_NAME, COL_TARGET, COL_WRITTEN, COL_STATUS, COL_LOCK = range(5)
 TREE_MIME = "application/x-longhand-outline-item"
 HEADERS = ["Chapter / scene", "Target", "Written", "Status", "Lock"]
 CHAPTER_STATES = {"unplanned": "not planned", "planned": "planned", "writing": "writing", "done": "done"}
 CHAPTER_COLORS = {"done": "#2e7d32", "writing": "#c25e00", "planned": "#37474f", "unplanned": "#78909c"}
-WARN = "#c62828"
 
 
-class BookTreeModel(QAbstractItemModel):
+class BookTreeModel(OutlineItems, QAbstractItemModel):
     """Chapters (top level) and their scenes (children) of the flat model's project.
 
     Internal ids: 0 for a top-level row; ``chapter row + 1`` for a scene row. The tree keeps a
@@ -65,6 +60,13 @@ class BookTreeModel(QAbstractItemModel):
     changed = Signal()          # a value edited in place (title, main point, target, lock)
     # drag and drop: ("chapter", chapter, to) or ("scene", flat index, (chapter, position))
     moveRequested = Signal(str, int, object)
+    columns = Columns(name=COL_NAME, target=COL_TARGET, written=COL_WRITTEN, status=COL_STATUS,
+                      lock=COL_LOCK, headers=tuple(HEADERS))
+    tips = {COL_LOCK: "Locked chapters survive Re-plan book; locked scenes are never "
+                      "rewritten and survive Re-plan chapter",
+            COL_TARGET: "Target length in words",
+            COL_WRITTEN: "Words written so far (a chapter: its scenes')"}
+    drop_on_items = True        # a scene can be dropped into a chapter
 
     def __init__(self, flat, parent=None) -> None:
         super().__init__(parent)
@@ -89,7 +91,12 @@ class BookTreeModel(QAbstractItemModel):
 
     @property
     def read_only(self) -> bool:
+        """The flat model's: the window sets it there while a job runs."""
         return self.flat.read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        self.flat.read_only = value
 
     def rebuild(self, *_args) -> None:
         self.beginResetModel()
@@ -188,16 +195,6 @@ class BookTreeModel(QAbstractItemModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return len(HEADERS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return {COL_LOCK: "Locked chapters survive Re-plan book; locked scenes are never "
-                              "rewritten and survive Re-plan chapter",
-                    COL_TARGET: "Target length in words",
-                    COL_WRITTEN: "Words written so far (a chapter: its scenes')"}.get(section)
-        return None
-
     def _scene_words(self, sec: Section) -> int:
         i = self.flat_index(sec)
         if i in self.flat.live_words:
@@ -267,9 +264,7 @@ class BookTreeModel(QAbstractItemModel):
                 color = STATUS_COLORS["locked"] if ch.locked else CHAPTER_COLORS.get(state)
                 return QColor(color) if color else None
         elif role == Qt.ItemDataRole.FontRole and col == COL_NAME:
-            f = QFont()
-            f.setBold(True)
-            return f
+            return bold()
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -277,8 +272,6 @@ class BookTreeModel(QAbstractItemModel):
     def _scene_data(self, index, sec: Section, role):
         col = index.column()
         i = self.flat_index(sec)
-        streaming = i >= 0 and i == self.flat.streaming
-        attention = getattr(sec, "needs_attention", False)
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_NAME:
                 return f"{index.row() + 1}. {sec.main_point}"
@@ -286,49 +279,21 @@ class BookTreeModel(QAbstractItemModel):
                 return f"{sec.target_words:,}"
             if col == COL_WRITTEN:
                 return f"{self._scene_words(sec):,}"
-            if col == COL_STATUS:
-                state = status_of(sec, streaming)
-                return f"⚠ {state}, needs attention" if attention else state
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return sec.main_point
             if col == COL_TARGET:
                 return sec.target_words
-        elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
-            return Qt.CheckState.Checked if sec.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole and col == COL_NAME:
             tip = sec.main_point
             if sec.codex_used:
                 tip += "\n\nCodex entries in its prompt: " + ", ".join(sec.codex_used)
             return tip
-        elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
-            color = STATUS_COLORS.get(SectionStatus.WRITING if streaming else sec.status)
-            if sec.locked and not streaming:
-                color = STATUS_COLORS["locked"]
-            if attention and not streaming:
-                color = WARN
-            return QColor(color) if color else None
-        elif role == Qt.ItemDataRole.FontRole and streaming:
-            f = QFont()
-            f.setBold(True)
-            return f
-        elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_TARGET, COL_WRITTEN):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        return self.section_look(sec, col, role, i >= 0 and i == self.flat.streaming)
 
-    def flags(self, index: QModelIndex | QPersistentModelIndex):
-        if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled if not self.read_only else Qt.ItemFlag.NoItemFlags
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        is_scene = self.section_at(index) is not None
-        if self.read_only or not (is_scene or self.is_chapter_row(index.row())):
-            return base
-        base |= Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled
-        if index.column() in (COL_NAME, COL_TARGET):
-            base |= Qt.ItemFlag.ItemIsEditable
-        if index.column() == COL_LOCK:
-            base |= Qt.ItemFlag.ItemIsUserCheckable
-        return base
+    def movable(self, index: QModelIndex | QPersistentModelIndex) -> bool:
+        """Scenes and chapters; not the "Scenes without a chapter" label row."""
+        return self.section_at(index) is not None or self.is_chapter_row(index.row())
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value, role=Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or self.read_only:
@@ -342,30 +307,7 @@ class BookTreeModel(QAbstractItemModel):
             item = self.project.chapters[index.row()]
         else:
             return False
-        if role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
-            item.locked = Qt.CheckState(value) == Qt.CheckState.Checked
-        elif role == Qt.ItemDataRole.EditRole and col == COL_NAME:
-            text = " ".join(str(value).split())
-            if not text:
-                return False
-            if isinstance(item, Section):
-                if text == item.main_point:
-                    return False
-                item.main_point, item.title = text, ""     # the heading follows the main point
-            else:
-                if text == item.title:
-                    return False
-                item.title = text
-        elif role == Qt.ItemDataRole.EditRole and col == COL_TARGET:
-            try:
-                n = int(str(value).replace(",", ""))
-            except (TypeError, ValueError):
-                return False
-            n = max(MIN_TARGET, min(MAX_TARGET, n))
-            if n == item.target_words:
-                return False
-            item.target_words = n
-        else:
+        if not self.edit_item(item, col, value, role):
             return False
         parent = self.parent(index)
         self.dataChanged.emit(self.index(index.row(), 0, parent),
@@ -379,9 +321,6 @@ class BookTreeModel(QAbstractItemModel):
 
 
     # -- drag and drop (chapters among chapters; scenes into any chapter) -------------------
-
-    def supportedDropActions(self):
-        return Qt.DropAction.MoveAction
 
     def mimeTypes(self) -> list[str]:
         return [TREE_MIME]
@@ -440,18 +379,6 @@ class BookTreeModel(QAbstractItemModel):
         return False          # handled here: the view must not remove the source rows itself
 
 
-class _TargetDelegate(QStyledItemDelegate):
-    def createEditor(self, parent, option, index):
-        if index.column() == COL_TARGET:
-            box = QSpinBox(parent)
-            box.setRange(MIN_TARGET, MAX_TARGET)
-            box.setSingleStep(100)
-            box.setGroupSeparatorShown(True)
-            box.setSuffix(" words")
-            return box
-        return super().createEditor(parent, option, index)
-
-
 class BookOutline(QWidget):
     """The tree outline of a two-level project: header, tree, buttons, chapter details."""
 
@@ -477,7 +404,7 @@ class BookOutline(QWidget):
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.tree = QTreeView()
         self.tree.setModel(self.model)
-        self.tree.setItemDelegate(_TargetDelegate(self.tree))
+        self.tree.setItemDelegate(TargetDelegate(self.tree, COL_TARGET, step=100, separators=True))
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setAlternatingRowColors(True)

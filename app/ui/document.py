@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ..core.engine.plan import Section
 from ..core.text.wordcount import count_words
-from .outline import status_of
+from .outline_items import status_of
 
 CARD_STYLE = """
 QFrame#card { background: palette(base); border: 1px solid palette(midlight); border-radius: 6px; }

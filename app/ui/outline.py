@@ -11,7 +11,6 @@ import json
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -19,36 +18,29 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QStackedWidget,
-    QStyledItemDelegate,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.engine.plan import DEFAULT_SECTION_WORDS, Section, rescale
-from ..core.engine.status import SectionStatus, display_state
-from ..core.engine.writer import MAX_TARGET, MIN_TARGET
+from ..core.engine.writer import MIN_TARGET
 from ..core.projects.project import Project
+from .outline_items import Columns, OutlineItems, TargetDelegate
 
 COL_NUM, COL_POINT, COL_TARGET, COL_WRITTEN, COL_STATUS, COL_LOCK = range(6)
 HEADERS = ["#", "Main point", "Target", "Written", "Status", "Lock"]
 MIME = "application/x-longhand-section-row"
 
-STATUS_COLORS = {SectionStatus.DONE: "#2e7d32", SectionStatus.WRITING: "#c25e00",
-                 SectionStatus.EDITED: "#1565c0", "locked": "#6a1b9a"}
-STATUS_LABELS = {"edited": "edited by hand"}     # display_state -> the word shown
 
-
-def status_of(sec: Section, streaming: bool = False) -> str:
-    """The status word shown for a section."""
-    state = display_state(sec, streaming)
-    return STATUS_LABELS.get(state, state)
-
-
-class OutlineModel(QAbstractTableModel):
+class OutlineModel(OutlineItems, QAbstractTableModel):
     changed = Signal()            # sections added, removed, moved, retargeted or relocked
+    columns = Columns(name=COL_POINT, target=COL_TARGET, written=COL_WRITTEN, status=COL_STATUS,
+                      lock=COL_LOCK, headers=tuple(HEADERS), numbers=(COL_NUM,))
+    tips = {COL_LOCK: "Locked sections are never rewritten and survive Re-plan",
+            COL_TARGET: "Target length of the section in words",
+            COL_WRITTEN: "Words written so far"}
 
     def __init__(self, project: Project, parent=None) -> None:
         super().__init__(parent)
@@ -82,15 +74,6 @@ class OutlineModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(HEADERS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return {COL_LOCK: "Locked sections are never rewritten and survive Re-plan",
-                    COL_TARGET: "Target length of the section in words",
-                    COL_WRITTEN: "Words written so far"}.get(section)
-        return None
-
     def words(self, row: int) -> int:
         if row in self.live_words:
             return self.live_words[row]
@@ -119,70 +102,19 @@ class OutlineModel(QAbstractTableModel):
                 return sec.target_words
             if col == COL_WRITTEN and role == Qt.ItemDataRole.DisplayRole:
                 return self.words(row)
-            if col == COL_STATUS and role == Qt.ItemDataRole.DisplayRole:
-                state = status_of(sec, row == self.streaming)
-                # the health check gave up on this section: it ends short (issue 14)
-                return f"⚠ {state}, needs attention" if getattr(sec, "needs_attention", False) else state
-        elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
-            return Qt.CheckState.Checked if sec.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole and col == COL_POINT:
             return sec.main_point
         elif role == Qt.ItemDataRole.ToolTipRole and col == COL_STATUS and getattr(sec, "needs_attention", False):
             return ("The model's text went bad here (junk, loops or the wrong language) and recovery gave "
                     "up: the section ends short. Regenerate it or write it yourself.")
-        elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_NUM, COL_TARGET, COL_WRITTEN):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
-            color = STATUS_COLORS.get(sec.status if row != self.streaming else SectionStatus.WRITING)
-            if sec.locked and row != self.streaming:
-                color = STATUS_COLORS["locked"]
-            if getattr(sec, "needs_attention", False) and row != self.streaming:
-                color = "#c62828"
-            return QColor(color) if color else None
-        elif role == Qt.ItemDataRole.FontRole and row == self.streaming:
-            f = QFont()
-            f.setBold(True)
-            return f
-        return None
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex):
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled if not self.read_only else Qt.ItemFlag.NoItemFlags
-        if self.read_only:
-            return base
-        base |= Qt.ItemFlag.ItemIsDragEnabled
-        if index.column() in (COL_POINT, COL_TARGET):
-            base |= Qt.ItemFlag.ItemIsEditable
-        if index.column() == COL_LOCK:
-            base |= Qt.ItemFlag.ItemIsUserCheckable
-        return base
+        return self.section_look(sec, col, role, row == self.streaming)
 
     # -- editing ---------------------------------------------------------------------------
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value, role=Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or self.read_only:
             return False
-        sec = self.sections[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
-            sec.locked = Qt.CheckState(value) == Qt.CheckState.Checked
-        elif role == Qt.ItemDataRole.EditRole and col == COL_POINT:
-            text = " ".join(str(value).split())
-            if not text or text == sec.main_point:
-                return False
-            sec.main_point = text
-            sec.title = ""            # the heading follows the main point
-        elif role == Qt.ItemDataRole.EditRole and col == COL_TARGET:
-            try:
-                n = int(value)
-            except (TypeError, ValueError):
-                return False
-            n = max(MIN_TARGET, min(MAX_TARGET, n))
-            if n == sec.target_words:
-                return False
-            sec.target_words = n
-        else:
+        if not self.edit_item(self.sections[index.row()], index.column(), value, role):
             return False
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), len(HEADERS) - 1))
         self.changed.emit()
@@ -238,9 +170,6 @@ class OutlineModel(QAbstractTableModel):
 
     # -- drag and drop (reorder) -----------------------------------------------------------
 
-    def supportedDropActions(self):
-        return Qt.DropAction.MoveAction
-
     def mimeTypes(self) -> list[str]:
         return [MIME]
 
@@ -269,17 +198,6 @@ class OutlineModel(QAbstractTableModel):
         return False
 
 
-class _TargetDelegate(QStyledItemDelegate):
-    def createEditor(self, parent, option, index):
-        if index.column() == COL_TARGET:
-            box = QSpinBox(parent)
-            box.setRange(MIN_TARGET, MAX_TARGET)
-            box.setSingleStep(50)
-            box.setSuffix(" words")
-            return box
-        return super().createEditor(parent, option, index)
-
-
 class OutlinePane(QWidget):
     """The outline: a table of sections with buttons and the target totals; for a novel in
     two levels, the tree of chapters and scenes (``book_outline.BookOutline``, ``self.book``)."""
@@ -294,7 +212,7 @@ class OutlinePane(QWidget):
         self.confirm: Callable[[str], bool] = self._ask
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setItemDelegate(_TargetDelegate(self.table))
+        self.table.setItemDelegate(TargetDelegate(self.table, COL_TARGET, step=50))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
