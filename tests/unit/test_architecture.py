@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 
@@ -68,13 +70,31 @@ def test_no_test_doubles_in_app():
         assert "class Fake" not in text and "class Mock" not in text and "class Scripted" not in text, path
 
 
-def test_backends_never_import_the_engine():
-    """The engine drives the backends; the backends (and the wire formats both use, in
-    ``backends.formats``) know nothing of the engine."""
+# What a core package (or module) must never import: the arrows run the other way.
+FORBIDDEN = {
+    # the engine drives the backends; they (and the wire formats both use, in
+    # backends.formats) know nothing of the engine
+    "backends": ("engine", "projects", "export", "data"),
+    # the model library: the catalog, downloads, installed models; atomic writes come from
+    # core.fileio, not from projects
+    "library": ("engine", "projects", "export", "data"),
+    # text measures are the bottom layer
+    "text": ("engine", "backends", "library", "projects", "export", "data", "fileio"),
+    # the one atomic-write helper only knows the errors
+    "fileio": ("engine", "backends", "library", "projects", "export", "data", "text"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_core_arrows_run_one_way(package):
+    home = APP / "core" / package
+    paths = sorted(home.rglob("*.py")) if home.is_dir() else [home.with_suffix(".py")]
+    banned = tuple(f"longhand.core.{name}" for name in FORBIDDEN[package])
     offenders = [f"{path.relative_to(ROOT)}:{line}: {target}"
-                 for path in (APP / "core" / "backends").rglob("*.py")
-                 for line, target, _names in _imports(path)
-                 if target.startswith("longhand.core.engine")]
+                 for path in paths
+                 for line, target, names in _imports(path)
+                 if target in banned or target.startswith(tuple(b + "." for b in banned))
+                 or (target == "longhand.core" and any(f"{target}.{name}" in banned for name in names))]
     assert offenders == []
 
 
