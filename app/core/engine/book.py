@@ -1010,10 +1010,10 @@ class BookWriter(AgentWriter):
             last = c == len(job.chapters) - 1
             # every scene's notes are chosen when the chapter's first prompt is made, so that
             # all the chapter's prompts share this request (and its cached tokens)
-            notes = [self._scene_notes(job, i) for i in idx]
+            scene_notes = [self._scene_notes(job, i) for i in idx]
             block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point}"
                               + (f"\n   (Notes: {note})" if note else "")
-                              for k, (i, note) in enumerate(zip(idx, notes), 1))
+                              for k, (i, note) in enumerate(zip(idx, scene_notes), 1))
             block += "\n" + CHAT_WRITE_CHAPTER.format(
                 n=c + 1, ending=", and the book ends with this chapter" if last else
                 ", and the book goes on after this chapter: do not end the story")
