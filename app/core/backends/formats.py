@@ -8,6 +8,7 @@ AgentWrite prompts for them. Both import from here, so the arrow runs engine -> 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .base import Sampling
@@ -82,4 +83,8 @@ def detect_format(metadata: dict[str, str]) -> str:
         return "longwriter-llama3"
     if metadata.get("tokenizer.chat_template"):
         return "gguf-template"
+    # No template (a server that does not expose one, such as llama-cpp-python's): an
+    # instruction model's name still says which chat layout it was trained on.
+    if re.search(r"instruct|\bchat\b", name) and ("qwen" in name or "qwen" in arch):
+        return "chatml"
     return "completion"

@@ -61,6 +61,9 @@ SUMMARY_WORDS = 70
 NOTES_BUDGET = 300              # tokens of codex notes in a chapter's block
 SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries new to the chapter)
 PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
+# A finished chapter below this share of its target gets another scene (see _top_up_chapter).
+CHAPTER_LANDS = 0.92
+TOP_UP_SCENES = 3
 
 _ASKS_CHAPTERS = re.compile(r"\bchapters?\b|章", re.I)
 
@@ -76,8 +79,8 @@ def expected_chapters(target_words: int) -> int:
     return max(2, min(MAX_CHAPTERS, round(target_words / DEFAULT_CHAPTER_WORDS)))
 
 
-def expected_scenes(chapter_words: int) -> int:
-    n = round(chapter_words / DEFAULT_SCENE_WORDS)
+def expected_scenes(chapter_words: int, scene_words: int = DEFAULT_SCENE_WORDS) -> int:
+    n = round(chapter_words / max(MIN_SCENE_WORDS, scene_words))
     lo = max(1, math.ceil(chapter_words / MAX_SCENE_WORDS))
     hi = max(1, chapter_words // MIN_SCENE_WORDS)
     return max(lo, min(hi, n))
@@ -540,11 +543,12 @@ Scenes of this chapter:
 
 SCENE_PLAN_CHAT = """\
 
-Break chapter {n} into {k} scenes that tell what happens in it, in order. For each give its \
-main point (one detailed sentence) and its length in words; the scenes must add up to \
-{target} words, each between {lo} and {hi} words. Answer with the scenes only, in exactly \
-this format:
-Scene 1 - Main Point: [main point] - Word Count: [number] words
+Break chapter {n} into {k} scenes that tell what happens in it, in order: each scene moves \
+the story on from where the one before it ends. For each give a short title (two to six \
+words), its main point (one detailed sentence) and its length in words; the scenes must add \
+up to {target} words, each between {lo} and {hi} words. Answer with the scenes only, in \
+exactly this format:
+Scene 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
 ..."""
 
 SCENE_HEADING = "### {heading}\n\n"
@@ -555,8 +559,10 @@ SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
 CHAT_WRITE_CHAPTER = """
 Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
 exactly as listed above (the ### mark, the number and the title), then write the scene in \
-full. The chapter goes on after every scene but the last{ending}. Write only the \
-story itself: nothing before the first heading, no notes, no comments, no words to the reader."""
+full. Each scene starts where the one before it ended and tells only what is new: never retell \
+what an earlier scene told. The chapter goes on after every scene but the last{ending}. Write \
+only the story itself: nothing before the first heading, no notes, no comments, no words to \
+the reader."""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
 
@@ -704,7 +710,7 @@ class BookWriter(AgentWriter):
         locked = [(k, job.sections[i]) for k, i in enumerate(old) if job.sections[i].locked]
         replaced = [job.sections[i] for i in old if not job.sections[i].locked]
         words = max(MIN_SCENE_WORDS, ch.target_words - sum(s.target_words for _, s in locked))
-        n = expected_scenes(words)
+        n = expected_scenes(words, self.scene_words(job))
         if not ch.codex_names:
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
@@ -730,7 +736,7 @@ class BookWriter(AgentWriter):
         else:
             targets = _bounded_targets([s.target_words for s in steps], words,
                                        MIN_SCENE_WORDS, MAX_SCENE_WORDS)
-            scenes = [Section(main_point=s.main_point, target_words=t, title=short_title(s.main_point),
+            scenes = [Section(main_point=s.main_point, target_words=t, title=s.title or short_title(s.main_point),
                               chapter=c) for s, t in zip(steps, targets)]
             how = "parsed"
         for pos, sec in locked:
@@ -786,6 +792,8 @@ class BookWriter(AgentWriter):
                     mode = "continue" if sec.interrupted else "write"
                     self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
                     written += 1
+                if chapter_status(job, c) == "done" and written > before and not (cancel and cancel.cancelled):
+                    written += self._top_up_chapter(job, c, emit, cancel, stats)
                 if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled) \
                         and (written > before or not job.chapters[c].summary.strip()):
                     self.finish_chapter(job, c, on_event=emit, stats=stats)
@@ -794,6 +802,51 @@ class BookWriter(AgentWriter):
             stats.seconds = time.perf_counter() - t0
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
+
+    def scene_words(self, job) -> int:
+        """How long a scene is planned. A chat model ends a scene where it sees fit (its
+        ending is accepted from ``LengthControl.chat_allow_end``); a chapter planned in scenes
+        longer than it writes ends short, so its scenes are planned at the length it wrote in
+        the last two finished chapters (a base model is kept going: the default)."""
+        if self.style == "completion":
+            return DEFAULT_SCENE_WORDS
+        done = [c for c in range(len(job.chapters)) if chapter_status(job, c) == "done"][-2:]
+        written = sorted(job.sections[i].words for c in done for i in chapter_scenes(job, c)
+                         if not job.sections[i].needs_attention and job.sections[i].words)
+        if len(written) < 3:
+            return DEFAULT_SCENE_WORDS
+        return max(MIN_SCENE_WORDS, min(DEFAULT_SCENE_WORDS, written[len(written) // 2]))
+
+    def _top_up_chapter(self, job, c: int, emit, cancel, stats) -> int:
+        """A finished chapter still short of its target (its scenes ended early) gets another
+        scene, planned by the model after the chapter's scenes, for the words it lacks; at
+        most ``TOP_UP_SCENES`` times. Returns the scenes written."""
+        ch = job.chapters[c]
+        added = 0
+        while added < TOP_UP_SCENES and not (cancel and cancel.cancelled):
+            lack = ch.target_words - chapter_words(job, c)
+            if chapter_words(job, c) >= CHAPTER_LANDS * ch.target_words or lack < MIN_SCENE_WORDS // 2:
+                break
+            idx = chapter_scenes(job, c)
+            found = [job.sections[i] for i in idx]
+            prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
+            raw = self._generate_plan(prompt, 1, emit, cancel)
+            seen = {_key(s.main_point) for s in found}
+            step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
+                         if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
+                         and not garbled(st.main_point)), None)
+            if step is None:
+                log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
+                break
+            sec = add_scene(job, c, len(idx), step.main_point, min(MAX_SCENE_WORDS, lack))
+            sec.title = step.title or sec.title
+            self._windows.pop(c, None)
+            i = chapter_scenes(job, c)[-1]
+            log.info("chapter %d is %d words short: scene %d added", c + 1, lack, len(idx) + 1)
+            emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
+            self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats)
+            added += 1
+        return added
 
     def finish_chapter(self, job, c: int, *, on_event: BookEventSink | None = None,
                        stats: JobStats | None = None) -> None:
@@ -885,12 +938,15 @@ class BookWriter(AgentWriter):
         if extra > 0 and partial:          # last resort: only the end of the scene so far
             words = partial.split(" ")
             shown = " ".join(words[len(words) * min(extra, 4) // 5:])
-        notes = self._scene_notes(job, index)
-        if notes:
-            user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
-        user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
         if self.style == "completion":
+            notes = self._scene_notes(job, index)
+            if notes:
+                user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
+            user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
             return Prompt(user=user, answer=[shown] if shown else [])
+        # (a chat model's scene notes are in the request's scene list, see _prompt_parts: in
+        # its own answer it would take them for part of the text and write more of them)
+        user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
         # chat: the request is everything up to the chapter's scene list; the rest (the scenes
         # so far, the notes and heading of this one) is the model's own answer
         n_request = self._request_parts
@@ -979,6 +1035,8 @@ class BookWriter(AgentWriter):
         idx = chapter_scenes(job, c)
         longest = max([job.sections[i].target_words for i in idx] or [min(MAX_SCENE_WORDS, ch.target_words)])
         block = 60 * max(len(idx), expected_scenes(ch.target_words))
+        if self.style != "completion":     # the chat request lists each scene's own notes too
+            block += SCENE_NOTES_BUDGET * max(len(idx), expected_scenes(ch.target_words)) // 2
         reserve = int(longest * self._tokens_per_word * 1.6) + 400
         avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
             - count(self._chapter_head(job, c)) - block
@@ -1001,8 +1059,12 @@ class BookWriter(AgentWriter):
         block = scene_lines(job, idx) + "\n\n"
         if self.style != "completion":
             last = c == len(job.chapters) - 1
+            # every scene's notes are chosen when the chapter's first prompt is made, so that
+            # all the chapter's prompts share this request (and its cached tokens)
+            scene_notes = [self._scene_notes(job, i) for i in idx]
             block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point}"
-                              for k, i in enumerate(idx, 1))
+                              + (f"\n   (Notes: {note})" if note else "")
+                              for k, (i, note) in enumerate(zip(idx, scene_notes), 1))
             block += "\n" + CHAT_WRITE_CHAPTER.format(
                 n=c + 1, ending=", and the book ends with this chapter" if last else
                 ", and the book goes on after this chapter: do not end the story")
@@ -1011,7 +1073,7 @@ class BookWriter(AgentWriter):
         scenes_text = []
         for i in idx[:upto_scene]:
             s = job.sections[i]
-            notes = self._stored_scene_notes(job, i)
+            notes = self._stored_scene_notes(job, i) if self.style == "completion" else ""
             seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
             seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
@@ -1050,7 +1112,9 @@ class BookWriter(AgentWriter):
         if summaries:
             user += [STORY_SO_FAR, *summaries, "\n"]
         user.append(self._chapter_head(job, c))
-        so_far = "".join(f"Scene {i} - Main Point: {st.main_point} - Word Count: "
+        titled = self.style != "completion"       # chat plans give each scene a title
+        so_far = "".join(f"Scene {i} - " + (f"Title: {st.title or short_title(st.main_point)} - " if titled else "")
+                         + f"Main Point: {st.main_point} - Word Count: "
                          f"{st.target_words or DEFAULT_SCENE_WORDS} words\n" for i, st in enumerate(found, 1))
         if self.style == "completion":
             prompt = Prompt(user=user, answer=[so_far + f"Scene {len(found) + 1} - Main Point:"])
@@ -1063,7 +1127,8 @@ class BookWriter(AgentWriter):
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar
             need = max(1, n - len(found))
-            prompt.grammar = plan_grammar("scene", max_lines=need, min_lines=need, start=start, max_words=40)
+            prompt.grammar = plan_grammar("scene-titled" if titled else "scene", max_lines=need, min_lines=need,
+                                          start=start, max_words=40)
         return prompt
 
     def _stored_scene_notes(self, job, index: int) -> str:

@@ -21,6 +21,7 @@ from ..backends.formats import PromptFormat
 from ..text.language import ZH, detect_language
 from .plan import Section
 
+
 # ---------------------------------------------------------------------------------------
 # Chat style (instruction-tuned models). Our own wording of AgentWrite's two prompts.
 #
