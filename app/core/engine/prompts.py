@@ -21,7 +21,6 @@ from ..backends.formats import PromptFormat
 from ..text.language import ZH, detect_language
 from .plan import Section
 
-
 # ---------------------------------------------------------------------------------------
 # Chat style (instruction-tuned models). Our own wording of AgentWrite's two prompts.
 #
