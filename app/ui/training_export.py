@@ -1,22 +1,22 @@
 """GUI: File > Export Training Data… — the open project as SFT records or DPO pairs (JSON Lines).
 
 A thin layer over ``core.data.training``: choose what to export, choose the file, write it
-(a project's records take milliseconds, so this runs on the GUI thread).
+(a project's records take milliseconds, so this runs on the GUI thread). It sees the window
+only through :class:`TrainingExportHost`, as the file actions do through ``FileHost``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable, Protocol
 
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
 
 from ..core.data.training import check_jsonl_output, project_records, write_jsonl
 from ..core.errors import LonghandError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .window import MainWindow
+from ..core.projects.project import Project
 
 # label -> (kind, with the AgentWrite steps)
 CHOICES = {
@@ -26,32 +26,50 @@ CHOICES = {
 }
 
 
-def add_training_export(window: "MainWindow", menu: QMenu) -> QAction:
-    window.training_export_action = window.add_menu_action(
-        menu, "Export &Training Data…", lambda: export_training_data(window), None,
+class TrainingExportHost(Protocol):
+    """What the training-data export needs from the window that holds it."""
+
+    project: Project
+    qsettings: QSettings
+
+    def add_menu_action(self, menu: QMenu, text: str, slot: Callable[[], object],
+                        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                        tip: str | None = None) -> QAction: ...
+
+    def commit_edits(self) -> None:
+        """Put what the widgets hold (section edits, the request) into the project."""
+
+    def show_error(self, message: str) -> None: ...
+
+    def show_status(self, message: str, msecs: int) -> None: ...
+
+
+def add_training_export(host: TrainingExportHost, menu: QMenu, parent: QWidget | None = None) -> QAction:
+    """The menu entry; ``parent`` is the parent of its dialogs."""
+    return host.add_menu_action(
+        menu, "Export &Training Data…", lambda: export_training_data(host, parent=parent), None,
         "Export the project as fine-tuning data: SFT records or DPO pairs (JSON Lines)")
-    return window.training_export_action
 
 
-def export_training_data(window: "MainWindow", choice: str | None = None,
-                         path: str | Path | None = None) -> Path | None:
+def export_training_data(host: TrainingExportHost, choice: str | None = None,
+                         path: str | Path | None = None, *, parent: QWidget | None = None) -> Path | None:
     """Ask what and where (unless given), then write; returns the file written or None."""
-    w = window
+    w = host
     if choice is None:
-        choice, ok = QInputDialog.getItem(w, "Export training data", "Export:", list(CHOICES), 0, False)
+        choice, ok = QInputDialog.getItem(parent, "Export training data", "Export:", list(CHOICES), 0, False)
         if not ok:
             return None
     kind, steps = CHOICES[choice]
     if path is None:
         stem = w.project.path.stem if w.project.path else "project"
         start = Path(str(w.qsettings.value("files/last_dir", str(Path.home()))))
-        path, _ = QFileDialog.getSaveFileName(w, "Export training data",
+        path, _ = QFileDialog.getSaveFileName(parent, "Export training data",
                                               str(start / f"{stem}-{kind}.jsonl"), "JSON Lines (*.jsonl)")
         if not path:
             return None
         if Path(path).suffix.lower() != ".jsonl":
             path = path + ".jsonl"
-    w.view.commit_edits()
+    w.commit_edits()
     try:
         out = check_jsonl_output(path)
         records = project_records(w.project, kind, steps=steps)
@@ -63,5 +81,5 @@ def export_training_data(window: "MainWindow", choice: str | None = None,
     except LonghandError as e:
         w.show_error(str(e))
         return None
-    w.statusBar().showMessage(f"Exported {n} {'DPO pairs' if kind == 'dpo' else 'SFT records'} to {out}", 5000)
+    w.show_status(f"Exported {n} {'DPO pairs' if kind == 'dpo' else 'SFT records'} to {out}", 5000)
     return out

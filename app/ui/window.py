@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
         self.new_action, self.open_action, self.save_action = f.new_action, f.open_action, f.save_action
         self.save_as_action, self.export_action = f.save_as_action, f.export_action
         from .training_export import add_training_export
-        add_training_export(self, m)
+        self.training_export_action = add_training_export(self, m, self)
         m.addSeparator()
         self.models_action = action(m, "&Models…", self.open_models, None,
                                     "Download, import or pick a LongWriter model")
