@@ -1070,16 +1070,3 @@ class BookWriter(AgentWriter):
         if not sec.codex_used:
             return ""
         return self._scene_notes(job, index)
-
-
-def plan_then_write_book(writer: BookWriter, job, *, on_event: BookEventSink | None = None,
-                         cancel: CancelToken | None = None) -> JobStats:
-    """The two-level twin of ``session.plan_then_write``: plan the book when it has no
-    chapters, then write it (each chapter planned just before it is written). Resumes."""
-    t0 = time.perf_counter()
-    if not job.chapters:
-        job.chapters = writer.plan_book(job.instruction, job.target_words, bible=job.bible,
-                                        on_event=on_event, cancel=cancel)
-    stats = writer.write_book(job, on_event=on_event, cancel=cancel)
-    stats.seconds = time.perf_counter() - t0
-    return stats
