@@ -50,8 +50,10 @@ class Factory:
 
     def __init__(self) -> None:
         self.opened: list[SamplingSpy] = []
+        self.calls: list[dict] = []          # what each backend was opened with
 
     def __call__(self, model=None, **kwargs):
+        self.calls.append({"model": model, **kwargs})
         self.opened.append(SamplingSpy())
         return self.opened[-1]
 
@@ -182,3 +184,15 @@ def test_replanning_a_flat_outline_keeps_the_locked_sections():
     assert sum(s.target_words for s in new[1:]) == 300                # the new plan fills the rest
     assert [s.main_point for s in job.sections] == ["A locked opening", "Old middle"]   # unchanged
     assert any(isinstance(e, PlanReady) for e in events)
+
+
+def test_write_and_batch_open_the_local_model_alike_for_the_same_options(tmp_path, model_loads):
+    options = ["--model", "/models/m.gguf", "--ctx", "4096", "--gpu-layers", "3", "--threads", "2",
+               "--format", "completion", "--api-key", "k", "-q"]
+    ins = tmp_path / "ins.jsonl"
+    ins.write_text(json.dumps({"instruction": INSTRUCTION, "target_words": 400}) + "\n")
+    assert main(["write", INSTRUCTION, "--words", "400", "--out", str(tmp_path / "a.md")] + options) == 0
+    assert main(["batch", str(ins), "--out", str(tmp_path / "data.jsonl")] + options) in (0, 1)
+    opened = model_loads.calls
+    assert len(opened) == 2 and opened[0] == opened[1]
+    assert (opened[0]["model"], opened[0]["n_ctx"], opened[0]["n_gpu_layers"]) == ("/models/m.gguf", 4096, 3)
