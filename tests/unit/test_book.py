@@ -297,3 +297,43 @@ def test_chapters_that_retell_others_are_refused_by_word_overlap_not_string_iden
     assert B.synopsis_overlap(a, b) >= B.REPEAT_OVERLAP
     c = B.chapter_keys("A Harbour in Winter", "Oren sails north with the last copy of the chart")
     assert B.synopsis_overlap(a, c) < 0.2
+
+
+class ChatBookBackend(BookBackend):
+    """A chat model: answers the chat scene-plan request with titled scene lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.info.prompt_style = "chat"
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        if "Break chapter" in "".join(prompt.user):
+            self.plan_calls += 1
+            lines = [f"Scene {i} - Title: The {_w(0, i)} Crossing - Main Point: In Lowmere Mara Voss does "
+                     f"step {i} of the chapter - Word Count: {300 + 100 * i} words" for i in range(1, 4)]
+            return self._answer(prompt, "\n".join(lines) + "\n\n", on_piece)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+
+def test_a_chat_models_scenes_have_titles_and_their_notes_stay_in_the_request():
+    backend = ChatBookBackend()
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer, 34.", aliases=["Mara"]))
+    job.codex.add(CodexEntry("Lowmere", "place", "A drowned town of canals."))
+    job.chapters = [B.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    B.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.write_book(job, chapters=[0])
+    idx = B.chapter_scenes(job, 0)
+    # the scene plan asked for titles, and the headings are those titles, not cut main points
+    assert [job.sections[i].heading for i in idx] == [f"The {_w(0, i)} Crossing" for i in (1, 2, 3)]
+    writes = [p for p in backend.prompts if "Break chapter" not in "".join(p.user)]
+    assert len(writes) >= 3
+    for p in writes:
+        # the notes (Lowmere is in no chapter synopsis: a scene's own note) are in the request,
+        # never in the model's own answer, where it would take them for text to write more of
+        assert "(Notes: " in "".join(p.user) and "Lowmere" in "".join(p.user)
+        assert "(Notes" not in "".join(p.answer)
+    # every scene of the chapter is asked with the same request: the cached prefix holds
+    assert len({"".join(p.user) for p in writes}) == 1

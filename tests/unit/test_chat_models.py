@@ -116,10 +116,15 @@ def test_talk_about_word_counts_and_paragraphs_is_chatter_prose_is_not():
               "**Paragraph 2** 250 Words", "(End of the text so far.) Now write only the next scene.",
               "Scene 5 (Mara encounters the wolf)", "And with that, Qwen ends the novel 'The Lost Map.'",
               "I hope you enjoyed reading 'The Lost Map'! If you have any questions, feel free to ask.",
-              "好的，请继续编写第1段的文字…请提供上文的最后一部分"]
+              "好的，请继续编写第1段的文字…请提供上文的最后一部分",
+              # a chapter's scenes on the instruct model: "the end" markers and our request echoed
+              "**End of Chapter 1**. Continue with the next scene. Keep writing chapters one by one.",
+              "---  End of Chapter 11**", "End of the book. Continue with any additional material.",
+              "Each chapter starts where the previous one ended and tells only what is new."]
     for line in chatty:
         assert find_chatter(line), line
     for line in [STORY, '"Sure," she said. "Here is the key."', "The end of the pier was white with frost.",
+                 "The end of the chapter of her life had come.", "They would continue with the next load at dawn.",
                  "清晨的潮水把一个绿色的玻璃瓶冲上了岸。"]:
         assert not find_chatter(line), line
     # a letter's closing speaks to its reader: manuscript there, chatter in a story

@@ -539,11 +539,12 @@ Scenes of this chapter:
 
 SCENE_PLAN_CHAT = """\
 
-Break chapter {n} into {k} scenes that tell what happens in it, in order. For each give its \
-main point (one detailed sentence) and its length in words; the scenes must add up to \
-{target} words, each between {lo} and {hi} words. Answer with the scenes only, in exactly \
-this format:
-Scene 1 - Main Point: [main point] - Word Count: [number] words
+Break chapter {n} into {k} scenes that tell what happens in it, in order: each scene moves \
+the story on from where the one before it ends. For each give a short title (two to six \
+words), its main point (one detailed sentence) and its length in words; the scenes must add \
+up to {target} words, each between {lo} and {hi} words. Answer with the scenes only, in \
+exactly this format:
+Scene 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
 ..."""
 
 SCENE_HEADING = "### {heading}\n\n"
@@ -554,8 +555,10 @@ SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
 CHAT_WRITE_CHAPTER = """
 Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
 exactly as listed above (the ### mark, the number and the title), then write the scene in \
-full. The chapter goes on after every scene but the last{ending}. Write only the \
-story itself: nothing before the first heading, no notes, no comments, no words to the reader."""
+full. Each scene starts where the one before it ended and tells only what is new: never retell \
+what an earlier scene told. The chapter goes on after every scene but the last{ending}. Write \
+only the story itself: nothing before the first heading, no notes, no comments, no words to \
+the reader."""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
 
@@ -729,7 +732,7 @@ class BookWriter(AgentWriter):
         else:
             targets = _bounded_targets([s.target_words for s in steps], words,
                                        MIN_SCENE_WORDS, MAX_SCENE_WORDS)
-            scenes = [Section(main_point=s.main_point, target_words=t, title=short_title(s.main_point),
+            scenes = [Section(main_point=s.main_point, target_words=t, title=s.title or short_title(s.main_point),
                               chapter=c) for s, t in zip(steps, targets)]
             how = "parsed"
         for pos, sec in locked:
@@ -884,12 +887,15 @@ class BookWriter(AgentWriter):
         if extra > 0 and partial:          # last resort: only the end of the scene so far
             words = partial.split(" ")
             shown = " ".join(words[len(words) * min(extra, 4) // 5:])
-        notes = self._scene_notes(job, index)
-        if notes:
-            user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
-        user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
         if self.style == "completion":
+            notes = self._scene_notes(job, index)
+            if notes:
+                user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
+            user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
             return Prompt(user=user, answer=[shown] if shown else [])
+        # (a chat model's scene notes are in the request's scene list, see _prompt_parts: in
+        # its own answer it would take them for part of the text and write more of them)
+        user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
         # chat: the request is everything up to the chapter's scene list; the rest (the scenes
         # so far, the notes and heading of this one) is the model's own answer
         n_request = self._request_parts
@@ -978,6 +984,8 @@ class BookWriter(AgentWriter):
         idx = chapter_scenes(job, c)
         longest = max([job.sections[i].target_words for i in idx] or [min(MAX_SCENE_WORDS, ch.target_words)])
         block = 60 * max(len(idx), expected_scenes(ch.target_words))
+        if self.style != "completion":     # the chat request lists each scene's own notes too
+            block += SCENE_NOTES_BUDGET * max(len(idx), expected_scenes(ch.target_words)) // 2
         reserve = int(longest * self._tokens_per_word * 1.6) + 400
         avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
             - count(self._chapter_head(job, c)) - block
@@ -1000,8 +1008,12 @@ class BookWriter(AgentWriter):
         block = scene_lines(job, idx) + "\n\n"
         if self.style != "completion":
             last = c == len(job.chapters) - 1
+            # every scene's notes are chosen when the chapter's first prompt is made, so that
+            # all the chapter's prompts share this request (and its cached tokens)
+            scene_notes = [self._scene_notes(job, i) for i in idx]
             block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point}"
-                              for k, i in enumerate(idx, 1))
+                              + (f"\n   (Notes: {note})" if note else "")
+                              for k, (i, note) in enumerate(zip(idx, scene_notes), 1))
             block += "\n" + CHAT_WRITE_CHAPTER.format(
                 n=c + 1, ending=", and the book ends with this chapter" if last else
                 ", and the book goes on after this chapter: do not end the story")
@@ -1010,7 +1022,7 @@ class BookWriter(AgentWriter):
         scenes_text = []
         for i in idx[:upto_scene]:
             s = job.sections[i]
-            notes = self._stored_scene_notes(job, i)
+            notes = self._stored_scene_notes(job, i) if self.style == "completion" else ""
             seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
             seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
@@ -1049,7 +1061,9 @@ class BookWriter(AgentWriter):
         if summaries:
             user += [STORY_SO_FAR, *summaries, "\n"]
         user.append(self._chapter_head(job, c))
-        so_far = "".join(f"Scene {i} - Main Point: {st.main_point} - Word Count: "
+        titled = self.style != "completion"       # chat plans give each scene a title
+        so_far = "".join(f"Scene {i} - " + (f"Title: {st.title or short_title(st.main_point)} - " if titled else "")
+                         + f"Main Point: {st.main_point} - Word Count: "
                          f"{st.target_words or DEFAULT_SCENE_WORDS} words\n" for i, st in enumerate(found, 1))
         if self.style == "completion":
             prompt = Prompt(user=user, answer=[so_far + f"Scene {len(found) + 1} - Main Point:"])
@@ -1062,7 +1076,8 @@ class BookWriter(AgentWriter):
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar
             need = max(1, n - len(found))
-            prompt.grammar = plan_grammar("scene", max_lines=need, min_lines=need, start=start, max_words=40)
+            prompt.grammar = plan_grammar("scene-titled" if titled else "scene", max_lines=need, min_lines=need,
+                                          start=start, max_words=40)
         return prompt
 
     def _stored_scene_notes(self, job, index: int) -> str:

@@ -35,19 +35,21 @@ LABELS = {
     "scene": ("Scene", " - Main Point: "),
     # the chat plan: a short title per part, then its main point
     "titled": ("Paragraph", " - Title: \" title \" - Main Point: "),
+    "scene-titled": ("Scene", " - Title: \" title \" - Main Point: "),
 }
 
 
 def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = "line",
                  max_words: int = 60, min_lines: int = 1) -> str:
-    """GBNF for a plan of ``level`` ("paragraph", "scene" or "chapter") lines.
+    """GBNF for a plan of ``level`` ("paragraph", "scene", "chapter", or "titled" and
+    "scene-titled": a short title before each main point) lines.
 
     ``start="line"``: the answer starts with a whole line (chat models). ``start="point"``:
     the prompt already ends with the first line's label (``… - Main Point:`` or ``… -
     Title:``), the answer starts with a space and the text. The plan ends with a blank line,
     after ``min_lines`` to ``max_lines`` lines (a small model otherwise likes to stop after one).
     """
-    if level not in ("paragraph", "scene", "chapter", "titled"):
+    if level not in ("chapter", *LABELS):
         raise ValueError(f"unknown plan level {level!r}")
     if start not in ("line", "point"):
         raise ValueError(f"unknown start {start!r}")
@@ -62,7 +64,7 @@ def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = 
         word, label = LABELS[level]
         line = f'line ::= "{word} " num "{label}" text " - Word Count: " num " words"'
         first_rest = 'first ::= " " text " - Word Count: " num " words"'
-        extra = 'title ::= word (" " word){0,7}' if level == "titled" else ""
+        extra = 'title ::= word (" " word){0,7}' if level.endswith("titled") else ""
     head = "first" if start == "point" else "line"
     root = f'root ::= {head} ("\\n" line){{{n_least},{n_more}}} "\\n\\n"'
     parts = [root, line, first_rest, extra, _TEXT.format(min_words=2, max_words=max_words)]

@@ -37,6 +37,11 @@ _META = (
     r"\bword\s*count\b|\bmain\s*point\s*[:：]|\btext written so far\b|\bend of the (?:text|next text|"
     r"previous text|chapter text)\b|\bnow write only\b|\boutput only the\b|\bcontinue naturally\b"
     r"|\bthe (?:text|story|article) (?:written )?so far\b"
+    # the chapter request's words: "Continue with the next scene.", "Do not end the story."
+    r"|\bcontinue with the (?:next|following|final|first|last) (?:scene|chapter|part|section|paragraph|step)\b|\bkeep writing (?:the )?(?:chapters|scenes|"
+    r"parts|story|book)\b|\bwrite each (?:chapter|scene|part) in full\b|\bdo not end the (?:story|book)\b"
+    r"|\bnever retell\b|\btells only what is new\b|\bheading line\b"
+    r"|\b(?:the )?(?:actual )?text of the story should\b"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
     r"text|passage|continuation|content)\s+(?:continues|describes|explores|covers|introduces|focuses|"
@@ -72,9 +77,9 @@ LETTER = re.compile(r"\b(?:e-?mails?|letters?|memos?|notes? to)\b|邮件|书信|
 # A line that is only a label: "**Paragraph 2**", "Part 3 (250 words):", "Scene 5 (Mara…)",
 # "Paragraph 4 - Main Point: …", "Note:", "(End of part 2)".
 _LABEL_RE = re.compile(
-    r"^\W{0,4}(?:(?:paragraph|part|section|scene|step|segment)\s+\d+\b(?:\s*[(:\-–—]|\W*$)"
-    r"|note\s*[:：]|notes\s*[:：]|\((?:end|continued|to be continued)\b[^)]*\)\W*$|end of (?:part|paragraph|"
-    r"section|scene)\b)", re.I)
+    r"^\W{0,6}(?:(?:paragraph|part|section|scene|step|segment)\s+\d+\b(?:\s*[(:\-–—]|\W*$)"
+    r"|note\s*[:：]|notes\s*[:：]|\((?:end|continued|to be continued)\b[^)]*\)\W*$|end of (?:the )?(?:part|paragraph|"
+    r"section|scene|chapter|book|story|novel)\b)", re.I)
 
 _NUMBERED = re.compile(r"^\W{0,4}(?:paragraph|part|section|scene|step|segment)\s+\d+\b", re.I)
 
