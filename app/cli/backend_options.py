@@ -48,8 +48,8 @@ def add_backend_args(p: argparse.ArgumentParser, *, several_servers: bool = Fals
                    help="model name on the server (default: the first it lists)")
     g.add_argument("--api-key", help="API key for the server (or OPENAI_API_KEY)")
     g.add_argument("--format", dest="format_name",
-                   help="prompt format: longwriter-llama3, longwriter-glm4, completion, chat "
-                        "(default: from the GGUF or the server)")
+                   help="prompt format: longwriter-llama3, longwriter-glm4, chatml (Qwen), completion, "
+                        "chat (a server's own template; default: from the GGUF or the server)")
     g.add_argument("--ctx", type=int, help="context length in tokens, kept for the whole job (default: sized to "
                    f"the job, at most {MAX_CONTEXT}; longer books carry earlier sections as summaries)")
     g.add_argument("--gpu-layers", default="auto", help="llama: layers to offload to the GPU: auto or a number")

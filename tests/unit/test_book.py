@@ -302,15 +302,16 @@ def test_chapters_that_retell_others_are_refused_by_word_overlap_not_string_iden
 class ChatBookBackend(BookBackend):
     """A chat model: answers the chat scene-plan request with titled scene lines."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
         self.info.prompt_style = "chat"
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
         if "Break chapter" in "".join(prompt.user):
             self.plan_calls += 1
+            first = "".join(prompt.answer).count("Scene ") + 1     # a plan continued after its scenes
             lines = [f"Scene {i} - Title: The {_w(0, i)} Crossing - Main Point: In Lowmere Mara Voss does "
-                     f"step {i} of the chapter - Word Count: {300 + 100 * i} words" for i in range(1, 4)]
+                     f"step {i} of the chapter - Word Count: {300 + 100 * i} words" for i in range(first, first + 3)]
             return self._answer(prompt, "\n".join(lines) + "\n\n", on_piece)
         return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
                                 cancel=cancel, allow_end=allow_end)
@@ -337,3 +338,26 @@ def test_a_chat_models_scenes_have_titles_and_their_notes_stay_in_the_request():
         assert "(Notes" not in "".join(p.answer)
     # every scene of the chapter is asked with the same request: the cached prefix holds
     assert len({"".join(p.user) for p in writes}) == 1
+
+
+def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_planned_shorter():
+    # a chat model that ends each scene as soon as it may (60 % of its target)
+    backend = ChatBookBackend(wants_end_after=1)
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [B.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    B.Chapter("The Flood", "The sea wall moves.", 1200)]
+    assert w.scene_words(job) == B.DEFAULT_SCENE_WORDS
+    events = []
+    w.write_book(job, chapters=[0], on_event=events.append)
+    idx = B.chapter_scenes(job, 0)
+    # three planned scenes fell short; scenes planned after them (titled, new main points)
+    # brought the chapter onto its target
+    assert [e.how for e in events if isinstance(e, B.ChapterPlanned)][1:] == ["top-up"] * (len(idx) - 3)
+    assert len(idx) > 3 and job.sections[idx[3]].heading == f"The {_w(0, 4)} Crossing"
+    assert B.chapter_words(job, 0) >= 0.92 * 1200
+    assert all(job.sections[i].words < job.sections[i].target_words for i in idx[:3])
+    # the next chapter is planned in scenes of the length this model writes
+    assert B.MIN_SCENE_WORDS <= w.scene_words(job) < B.DEFAULT_SCENE_WORDS
+    # a base model is kept going to its targets: scenes keep the default length
+    assert B.BookWriter(BookBackend()).scene_words(job) == B.DEFAULT_SCENE_WORDS

@@ -16,6 +16,9 @@ def sections():
     ({"general.name": "LongWriter Llama3.1 8b", "general.architecture": "llama"}, "longwriter-llama3"),
     ({"general.name": "Qwen2.5 7B Instruct", "tokenizer.chat_template": "{{ x }}"}, "gguf-template"),
     ({"general.name": "gemma-3-270m", "general.architecture": "gemma3"}, "completion"),
+    # a server that exposes no chat template (llama-cpp-python's): the model's name tells
+    ({"general.name": "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"}, "chatml"),
+    ({"general.name": "qwen2.5-7b-q4_k_m.gguf"}, "completion"),
 ])
 def test_detect_format(meta, expected):
     assert detect_format(meta) == expected

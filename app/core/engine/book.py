@@ -60,6 +60,9 @@ SUMMARY_WORDS = 70
 NOTES_BUDGET = 300              # tokens of codex notes in a chapter's block
 SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries new to the chapter)
 PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
+# A finished chapter below this share of its target gets another scene (see _top_up_chapter).
+CHAPTER_LANDS = 0.92
+TOP_UP_SCENES = 3
 
 _ASKS_CHAPTERS = re.compile(r"\bchapters?\b|章", re.I)
 
@@ -75,8 +78,8 @@ def expected_chapters(target_words: int) -> int:
     return max(2, min(MAX_CHAPTERS, round(target_words / DEFAULT_CHAPTER_WORDS)))
 
 
-def expected_scenes(chapter_words: int) -> int:
-    n = round(chapter_words / DEFAULT_SCENE_WORDS)
+def expected_scenes(chapter_words: int, scene_words: int = DEFAULT_SCENE_WORDS) -> int:
+    n = round(chapter_words / max(MIN_SCENE_WORDS, scene_words))
     lo = max(1, math.ceil(chapter_words / MAX_SCENE_WORDS))
     hi = max(1, chapter_words // MIN_SCENE_WORDS)
     return max(lo, min(hi, n))
@@ -706,7 +709,7 @@ class BookWriter(AgentWriter):
         locked = [(k, job.sections[i]) for k, i in enumerate(old) if job.sections[i].locked]
         replaced = [job.sections[i] for i in old if not job.sections[i].locked]
         words = max(MIN_SCENE_WORDS, ch.target_words - sum(s.target_words for _, s in locked))
-        n = expected_scenes(words)
+        n = expected_scenes(words, self.scene_words(job))
         if not ch.codex_names:
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
@@ -788,6 +791,8 @@ class BookWriter(AgentWriter):
                     mode = "continue" if sec.interrupted else "write"
                     self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
                     written += 1
+                if chapter_status(job, c) == "done" and written > before and not (cancel and cancel.cancelled):
+                    written += self._top_up_chapter(job, c, emit, cancel, stats)
                 if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled) \
                         and (written > before or not job.chapters[c].summary.strip()):
                     self.finish_chapter(job, c, on_event=emit, stats=stats)
@@ -796,6 +801,51 @@ class BookWriter(AgentWriter):
             stats.seconds = time.perf_counter() - t0
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
+
+    def scene_words(self, job) -> int:
+        """How long a scene is planned. A chat model ends a scene where it sees fit (its
+        ending is accepted from ``LengthControl.chat_allow_end``); a chapter planned in scenes
+        longer than it writes ends short, so its scenes are planned at the length it wrote in
+        the last two finished chapters (a base model is kept going: the default)."""
+        if self.style == "completion":
+            return DEFAULT_SCENE_WORDS
+        done = [c for c in range(len(job.chapters)) if chapter_status(job, c) == "done"][-2:]
+        written = sorted(job.sections[i].words for c in done for i in chapter_scenes(job, c)
+                         if not job.sections[i].needs_attention and job.sections[i].words)
+        if len(written) < 3:
+            return DEFAULT_SCENE_WORDS
+        return max(MIN_SCENE_WORDS, min(DEFAULT_SCENE_WORDS, written[len(written) // 2]))
+
+    def _top_up_chapter(self, job, c: int, emit, cancel, stats) -> int:
+        """A finished chapter still short of its target (its scenes ended early) gets another
+        scene, planned by the model after the chapter's scenes, for the words it lacks; at
+        most ``TOP_UP_SCENES`` times. Returns the scenes written."""
+        ch = job.chapters[c]
+        added = 0
+        while added < TOP_UP_SCENES and not (cancel and cancel.cancelled):
+            lack = ch.target_words - chapter_words(job, c)
+            if chapter_words(job, c) >= CHAPTER_LANDS * ch.target_words or lack < MIN_SCENE_WORDS // 2:
+                break
+            idx = chapter_scenes(job, c)
+            found = [job.sections[i] for i in idx]
+            prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
+            raw = self._generate_plan(prompt, 1, emit, cancel)
+            seen = {_key(s.main_point) for s in found}
+            step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
+                         if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
+                         and not garbled(st.main_point)), None)
+            if step is None:
+                log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
+                break
+            sec = add_scene(job, c, len(idx), step.main_point, min(MAX_SCENE_WORDS, lack))
+            sec.title = step.title or sec.title
+            self._windows.pop(c, None)
+            i = chapter_scenes(job, c)[-1]
+            log.info("chapter %d is %d words short: scene %d added", c + 1, lack, len(idx) + 1)
+            emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
+            self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats)
+            added += 1
+        return added
 
     def finish_chapter(self, job, c: int, *, on_event: BookEventSink | None = None,
                        stats: JobStats | None = None) -> None:

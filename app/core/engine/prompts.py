@@ -90,6 +90,10 @@ def detect_format(metadata: dict[str, str]) -> str:
         return "longwriter-llama3"
     if metadata.get("tokenizer.chat_template"):
         return "gguf-template"
+    # No template (a server that does not expose one, such as llama-cpp-python's): an
+    # instruction model's name still says which chat layout it was trained on.
+    if re.search(r"instruct|\bchat\b", name) and ("qwen" in name or "qwen" in arch):
+        return "chatml"
     return "completion"
 
 

@@ -39,8 +39,8 @@ _META = (
     r"|\bthe (?:text|story|article) (?:written )?so far\b"
     # the chapter request's words: "Continue with the next scene.", "Do not end the story."
     r"|\bcontinue with the (?:next|following|final|first|last) (?:scene|chapter|part|section|paragraph|step)\b"
-    r"|\bkeep writing (?:the )?(?:chapters|scenes|"
-    r"parts|story|book)\b|\bwrite each (?:chapter|scene|part) in full\b|\bdo not end the (?:story|book)\b"
+    r"|\bkeep writing (?:the )?(?:chapters|scenes|parts|story|book)\b"
+    r"|\bwrite each (?:chapter|scene|part) in full\b|\bdo not end the (?:story|book)\b"
     r"|\bnever retell\b|\btells only what is new\b|\bheading line\b"
     r"|\b(?:the )?(?:actual )?text of the story should\b"
     # talk about paragraphs/sections/parts of the answer
