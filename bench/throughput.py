@@ -136,11 +136,11 @@ class GuiWorker:
 
         from longhand.core.backends.base import Prompt, Steer
 
-        def work(writer, emit, cancel):
+        def work(jobs, emit, cancel):
             def on_piece(piece: str):
                 emit(piece)
                 return Steer(allow_end=False)
-            return writer.backend.generate(Prompt(user=[PROMPT]), max_tokens=n, sampling=sampling(seed),
+            return jobs.backend.generate(Prompt(user=[PROMPT]), max_tokens=n, sampling=sampling(seed),
                                            on_piece=on_piece, cancel=cancel)
 
         self.times, self.done = [], None

@@ -17,13 +17,12 @@ from .backend_options import add_backend_args, base_urls, resolve_backend
 
 def _local_server(args, target: int) -> Server:
     from ..core.backends import factory
-    from ..core.engine.session import EngineConfig
+    from .write import engine_config
+
+    # the engine config `longhand write` builds from the same options (an explicit --ctx bounds every job)
+    config = engine_config(args)
 
     def open_():
-        # the same engine config as `longhand write` (an explicit --ctx bounds every job)
-        layers = args.gpu_layers if args.gpu_layers == "auto" else int(args.gpu_layers)
-        config = EngineConfig(model=args.model, n_ctx=args.ctx or None, n_gpu_layers=layers,
-                              n_threads=args.threads, format_name=args.format_name)
         return factory.open_backend(**config.open_kwargs(target))
     return Server(name="local model", open=open_, shared=True)
 

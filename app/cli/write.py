@@ -11,9 +11,10 @@ from pathlib import Path
 
 from ..core.engine import book as B
 from ..core.engine.events import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
+from ..core.engine.job import JobRunner
 from ..core.engine.progress import ProgressTracker, format_duration
-from ..core.engine.session import EngineConfig, JobSession
-from ..core.engine.writer import validate_request
+from ..core.engine.session import EngineConfig
+from ..core.engine.writer import Job, validate_request
 from ..core.errors import CancelToken, LonghandError
 from ..core.projects.autosave import Autosave
 from ..core.projects.project import Project
@@ -165,10 +166,6 @@ def _two_levels(args, instruction: str, target: int) -> bool:
     return args.levels == "2"
 
 
-def _book_writer(session: JobSession, config: EngineConfig) -> B.BookWriter:
-    return session.writer(B.BookWriter)      # the config's seed and temperature, as for sections
-
-
 def _chapters_json(job) -> list[dict]:
     return [{"title": ch.title, "synopsis": ch.synopsis, "target_words": ch.target_words,
              "words": B.chapter_words(job, c), "status": B.chapter_status(job, c),
@@ -185,17 +182,13 @@ def plan_book_cmd(args, target: int) -> int:
     job = B.BookJob(instruction=args.instruction.strip(), target_words=target)
     if args.codex:
         job.codex.merge(load_codex(args.codex))
-    config = engine_config(args)
-    with JobSession(config) as session:
-        session.open(target)
-        writer = _book_writer(session, config)
+    with JobRunner(engine_config(args)) as jobs:
         how: dict[str, str] = {}
-        job.chapters = writer.plan_book(job.instruction, target,
-                                        on_event=lambda e: how.update(how=e.how) if isinstance(e, B.BookPlanReady)
-                                        else None)
+        job.chapters = jobs.plan_book(job, on_event=lambda e: how.update(how=e.how)
+                                      if isinstance(e, B.BookPlanReady) else None)
         if args.scenes:
             for c in range(len(job.chapters)):
-                writer.plan_chapter(job, c)
+                jobs.plan_chapter(job, c)
     if args.json:
         print(json.dumps({"target_words": target, "levels": 2, "how": how.get("how"),
                           "chapters": [{k: v for k, v in ch.items() if k in ("title", "synopsis", "target_words",
@@ -216,8 +209,8 @@ def plan_cmd(args) -> int:
     target = _words(args, args.instruction)
     if _two_levels(args, args.instruction, target):
         return plan_book_cmd(args, target)
-    with JobSession(engine_config(args)) as session:
-        sections = session.plan(args.instruction, target)
+    with JobRunner(engine_config(args)) as jobs:
+        sections = jobs.plan(Job(args.instruction, target))
     if args.json:
         print(json.dumps({"target_words": target, "sections": [
             {"title": s.heading, "main_point": s.main_point, "target_words": s.target_words}
@@ -270,7 +263,6 @@ def write_cmd(args) -> int:
             project.close()
             raise LonghandError(f"{args.project} holds another job; use a new project file.")
         remembered = {k: v for k, v in project.settings.items() if k in _REMEMBERED}
-        config = config.with_project(project.settings, overridden=_given(args))
         if remembered and not args.quiet:
             print(f"using the project's engine settings ({', '.join(sorted(remembered))}); "
                   "options on the command line override them", file=sys.stderr)
@@ -297,10 +289,12 @@ def write_cmd(args) -> int:
         added = project.codex.merge(codex)
         if not args.quiet:
             print(f"codex: {added} entries from {args.codex} (kept in the project)", file=sys.stderr)
-    session = JobSession(config)
+    jobs = JobRunner()
     try:
         validate_request(project.instruction, project.target_words)
-        backend = session.open(project.target_words)
+        # the engine: the options given > what the project remembers > the defaults; the
+        # project remembers the engine it is written with from now on (never the API key)
+        backend = jobs.start(project, config, given=_given(args))
     except BaseException:
         project.close()
         raise
@@ -317,19 +311,13 @@ def write_cmd(args) -> int:
                   f"context {info.n_ctx} | {info.prompt_style} prompts", file=sys.stderr)
             for note in info.notes:
                 print(f"note: {note}", file=sys.stderr)
-        # the project remembers the engine it is written with (never the API key)
-        project.settings = {**project.settings, **config.to_project(info)}
-        if book:
-            sink = session.sink(_BookProgress(progress), autosave)
-            stats = B.plan_then_write_book(_book_writer(session, config), project, on_event=sink,
-                                           cancel=cancel)
-        else:
-            stats = session.run(project, on_event=progress, cancel=cancel, autosave=autosave)
+        stats = jobs.write(project, book=book, on_event=_BookProgress(progress) if book else progress,
+                           cancel=cancel, autosave=autosave)
     except BaseException:
         project.close()
         raise
     finally:
-        session.close()
+        jobs.close()
     if project.path is not None:
         try:
             project.save()

@@ -1,5 +1,11 @@
 """GUI: the engine settings of the window — Settings, Models, the model line, and the settings a
-project remembers (its engine settings are applied when it is opened, stored after each job).
+project remembers.
+
+The rule for those is the core's, the same as the CLI's and batch's (``JobRunner.start``):
+explicit > remembered > default. Here the defaults are the app's settings, the explicit
+choices are the settings changed (in Settings or Models) since the project was opened
+(:attr:`EngineControls.given`), and opening a project shows what that rule gives before any
+job runs; each job applies it again and the project remembers the engine it ran with.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from ..core.backends.base import BackendInfo
+from ..core.engine.session import PROJECT_KEYS
 from ..core.engine.settings import EngineSettings
 from ..core.library.demo import is_demo
 from .settings import SettingsDialog, save_engine_settings
@@ -25,6 +32,9 @@ class EngineControls(QObject):
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
         self.w = window
+        # the remembered settings chosen explicitly since the project was opened (EngineConfig
+        # field names): they win over what the project remembers
+        self.given: set[str] = set()
 
     def open_settings(self) -> None:
         w = self.w
@@ -50,23 +60,19 @@ class EngineControls(QObject):
 
     def apply(self, settings: EngineSettings) -> None:
         w = self.w
+        old, new = w.engine_settings.to_config(), settings.to_config()
+        self.given |= {k for k in PROJECT_KEYS if getattr(old, k) != getattr(new, k)}
         w.engine_settings = settings
         notice = save_engine_settings(settings, w.qsettings)
         if notice:
             w.show_info(notice)
         self.update_model_label()
 
-    def remember_in_project(self) -> None:
-        """The project keeps the engine settings it is written with (never the API key)."""
-        w = self.w
-        remembered = w.engine_settings.to_config().to_project(w.runner.info)
-        if w.project.settings != remembered and (w.project.sections or w.project.instruction):
-            w.project.settings = remembered
-            w._mark_modified()
-
     def apply_project_settings(self) -> None:
-        """Reopening a project offers the engine settings it was written with: they are applied."""
+        """Reopening a project offers the engine settings it was written with: they are applied
+        (nothing is explicit yet for this project)."""
         w = self.w
+        self.given = set()
         if not w.project.settings:
             return
         offered = w.engine_settings.with_project(w.project.settings)

@@ -1,7 +1,7 @@
 """GUI: job control — Plan, Write, Regenerate, Write more, Stop; engine events; progress.
 
-The controller turns the window's buttons into engine jobs (run by the ``EngineRunner`` on
-its worker thread, through the core's job session), renders the engine's events in the
+The controller turns the window's buttons into engine jobs (each a call into the core's
+``JobRunner``, run by the ``EngineRunner`` on its worker thread), renders the engine's events in the
 window's widgets as they arrive, and shows progress from the core's typed
 :class:`~longhand.core.engine.progress.Progress`. Domain rules (re-planning around locked
 sections, takes, "everything is written") come from ``core.engine``.
@@ -19,7 +19,7 @@ from ..core.backends.base import BackendInfo
 from ..core.engine import revise
 from ..core.engine.events import JobDone, PlanReady, PlanStarted, PlanToken, SectionDone, SectionStarted, SectionToken
 from ..core.engine.progress import ProgressTracker, format_duration, plan_lines
-from ..core.engine.session import BackendFactory, plan_then_write
+from ..core.engine.session import BackendFactory
 from ..core.engine.status import SectionStatus, all_written
 from ..core.engine.writer import validate_request
 from ..core.errors import LonghandError
@@ -66,7 +66,8 @@ class JobController(QObject):
         w.banner.hide()
         w.view.commit_edits()
         try:
-            self.runner.start(kind, work, w.engine_settings, w.project, autosave=w.autosave)
+            self.runner.start(kind, work, w.engine_settings, w.project, autosave=w.autosave,
+                              given=w.engine.given)
         except LonghandError as e:
             w.show_error(str(e))
             return False
@@ -101,21 +102,19 @@ class JobController(QObject):
         w = self.w
         if w.novel.wants_book():           # a novel in two levels (issue 12): chapters, then scenes
             return w.novel.plan_book()
-        instruction, target = w.project.instruction, w.project.target_words
-        old = list(w.project.sections)
-        written = revise.words_lost_by_replan(old)
+        project = w.project
+        written = revise.words_lost_by_replan(project.sections)
         if written and not w.confirm(f"A new outline replaces the {written:,} words written in "
                                      "unlocked sections (locked sections are kept). Continue?"):
             return False
         try:
-            plan_words = revise.replan_words(old, target)
+            revise.replan_words(project.sections, project.target_words)     # told before any model loads
         except LonghandError as e:
             w.show_error(str(e))
             return False
 
-        def work(writer: Any, emit: Any, cancel: Any) -> Any:
-            new = writer.plan(instruction, plan_words, on_event=emit, cancel=cancel)
-            return revise.keep_locked(old, new)
+        def work(jobs: Any, emit: Any, cancel: Any) -> Any:
+            return jobs.plan(project, on_event=emit, cancel=cancel)     # the locked sections kept
 
         self._adopt_plan_on_ready = False
         return self._start("plan", work, "Planning…")
@@ -133,8 +132,8 @@ class JobController(QObject):
                         "or add sections to the outline.")
             return False
 
-        def work(writer: Any, emit: Any, cancel: Any) -> Any:
-            return plan_then_write(writer, project, on_event=emit, cancel=cancel)
+        def work(jobs: Any, emit: Any, cancel: Any) -> Any:
+            return jobs.write(project, on_event=emit, cancel=cancel)
 
         self._adopt_plan_on_ready = not project.sections
         return self._start("write", work, "Planning…" if not project.sections else "Writing…")
@@ -150,13 +149,8 @@ class JobController(QObject):
         w._sync_request()
         project = w.project
 
-        book = w.novel.is_book           # a scene of a novel: written with the book's prompt
-
-        def work(writer: Any, emit: Any, cancel: Any) -> Any:
-            if book:
-                from .novel import book_writer
-                writer = book_writer(writer)
-            return writer.write_section(project, index, mode=mode, on_event=emit, cancel=cancel)
+        def work(jobs: Any, emit: Any, cancel: Any) -> Any:    # a novel's scene: the book's prompt
+            return jobs.write_section(project, index, mode=mode, on_event=emit, cancel=cancel)
 
         verb = "Regenerating" if mode == "regenerate" else "Writing more of"
         return self._start(mode, work, f"{verb} section {index + 1}…")
@@ -173,7 +167,7 @@ class JobController(QObject):
         """Load the model in the background so the first Plan starts at once."""
         if self.runner.busy:
             return False
-        return self._start("load", lambda writer, emit, cancel: None, "Loading model…")
+        return self._start("load", lambda jobs, emit, cancel: None, "Loading model…")
 
     # -- events from the engine (GUI thread, in order) -------------------------------------
 
@@ -248,8 +242,8 @@ class JobController(QObject):
             w._rebuild_view()
             w._mark_modified()
         self.set_busy(None)
-        if not out.error:
-            w.remember_engine_settings()     # the project keeps the engine it was written with
+        if out.remembered:
+            w._mark_modified()               # the project keeps the engine it was written with
         if w.project.path is not None and w.autosave is not None:
             w.autosave.dirty = True          # the final state, from the GUI thread now
             if w.autosave.flush():

@@ -6,9 +6,9 @@
 * a chapter bar above the manuscript: go to a chapter, "Write chapter", "Write next scene",
   "Write the rest" (also in the Write menu, with "Re-plan chapter" and "Re-plan book");
 * the book's jobs, run like every job by the job controller on the runner's worker thread
-  (cancellable with Stop, with progress): plan the book (chapters), re-plan it (locked
-  chapters and chapters with text are kept), re-plan a chapter (locked scenes are kept),
-  and write with ``core.engine.book.BookWriter`` (each chapter planned into scenes just
+  (cancellable with Stop, with progress), each a call into the core's ``JobRunner``: plan
+  the book (chapters), re-plan it (locked chapters and chapters with text are kept), re-plan
+  a chapter (locked scenes are kept), and write (each chapter planned into scenes just
   before it is written, then its summary and codex proposals);
 * a bar per chapter in the tracker.
 
@@ -29,24 +29,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from ..core.engine import book as B
 from ..core.engine import outline_model as OM
 from ..core.engine.events import SectionStarted
+from ..core.engine.job import PlanAdopted
 from .codex import CodexPane
 from .runner import JobResult
 from .tracker import Bar
 
 if TYPE_CHECKING:  # pragma: no cover
     from .window import MainWindow
-
-
-class PlanAdopted:
-    """Event: the worker gave the project its chapters (the GUI rebuilds its views)."""
-
-
-def book_writer(writer: Any) -> B.BookWriter:
-    """A BookWriter on the job's backend, with the job writer's sampling (seed, temperature)."""
-    bw = B.BookWriter(writer.backend)
-    bw.sampling = writer.sampling
-    bw.use_grammar = writer.use_grammar
-    return bw
 
 
 class NovelBar(QWidget):
@@ -276,12 +265,10 @@ class NovelActions(QObject):
         if not self._ready():
             return False
         p = self.project
-        instruction, target, bible = p.instruction, p.target_words, p.bible
         box = self._box = {}
 
-        def work(writer: Any, emit: Any, cancel: Any) -> None:
-            box["chapters"] = book_writer(writer).plan_book(instruction, target, bible=bible,
-                                                             on_event=emit, cancel=cancel)
+        def work(jobs: Any, emit: Any, cancel: Any) -> None:
+            box["chapters"] = jobs.plan_book(p, on_event=emit, cancel=cancel)
 
         self._job = "plan-book"
         return self.w.jobs.run_job("plan", work, "Planning the book…")
@@ -293,8 +280,8 @@ class NovelActions(QObject):
         copy = OM.work_copy(self.project)
         box = self._box = {}
 
-        def work(writer: Any, emit: Any, cancel: Any) -> None:
-            book_writer(writer).replan_book(copy, on_event=emit, cancel=cancel)
+        def work(jobs: Any, emit: Any, cancel: Any) -> None:
+            jobs.replan_book(copy, on_event=emit, cancel=cancel)
             box["copy"] = copy
 
         self._job = "replan-book"
@@ -315,8 +302,8 @@ class NovelActions(QObject):
         copy = OM.work_copy(p)
         box = self._box = {}
 
-        def work(writer: Any, emit: Any, cancel: Any) -> None:
-            book_writer(writer).plan_chapter(copy, c, on_event=emit, cancel=cancel)
+        def work(jobs: Any, emit: Any, cancel: Any) -> None:
+            jobs.plan_chapter(copy, c, on_event=emit, cancel=cancel)
             box["copy"] = copy
 
         self._job = "replan-chapter"
@@ -332,17 +319,9 @@ class NovelActions(QObject):
             return False
         self._box = {}
 
-        def work(writer: Any, emit: Any, cancel: Any) -> Any:
-            bw = book_writer(writer)
-            if not p.chapters:          # a new book: its chapters first
-                chapters = bw.plan_book(p.instruction, p.target_words, bible=p.bible,
-                                        on_event=emit, cancel=cancel)
-                if cancel.cancelled:
-                    return None
-                p.sections[:] = []       # nothing was written (see wants_book)
-                p.chapters[:] = chapters
-                emit(PlanAdopted())
-            return bw.write_book(p, on_event=emit, cancel=cancel, **kw)
+        def work(jobs: Any, emit: Any, cancel: Any) -> Any:
+            # a new book plans its chapters first (nothing was written: see wants_book)
+            return jobs.write(p, book=True, on_event=emit, cancel=cancel, **kw)
 
         self._job = "write"
         return w.jobs.run_job("write", work, busy_text)

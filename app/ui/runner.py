@@ -1,8 +1,10 @@
 """GUI: runs engine jobs (load the model, plan, write) off the GUI thread.
 
-One job at a time runs in a one-thread pool. A job's only work is a call into the engine,
-through the same :class:`~longhand.core.engine.session.JobSession` the CLI uses; the
-engine's events travel back to the GUI as Qt signals carrying the event objects, in order.
+One job at a time runs in a one-thread pool. A job's only work is a call into the core's
+:class:`~longhand.core.engine.job.JobRunner`, the object that runs the CLI's and batch's jobs
+too: it settles the engine by the rule for a project's remembered settings, opens it, and
+runs the job; the engine's events travel back to the GUI as Qt signals carrying the event
+objects, in order.
 The loaded model is kept between jobs and reopened only when the settings that shape it
 change. Every job can be cancelled through its :class:`CancelToken`; loading a
 model cannot be interrupted inside llama.cpp, so a cancelled load is kept for next time
@@ -14,22 +16,23 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable, Collection, Union
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 
 from ..core.backends.base import BackendInfo
-from ..core.engine.session import BackendFactory, EngineConfig, JobSession
+from ..core.engine.job import JobRunner
+from ..core.engine.session import BackendFactory, EngineConfig
 from ..core.engine.settings import EngineSettings
-from ..core.engine.writer import AgentWriter
 from ..core.errors import CancelToken, LonghandError
 from ..core.projects.autosave import Autosave
 from ..core.projects.project import Project
 
 log = logging.getLogger(__name__)
 
-# work(writer, emit, cancel) -> result; runs on the worker thread
-Work = Callable[[AgentWriter, Callable[[Any], None], CancelToken], Any]
+# work(jobs, emit, cancel) -> result, e.g. jobs.write(project, on_event=emit, cancel=cancel);
+# runs on the worker thread, the backend already open
+Work = Callable[[JobRunner, Callable[[Any], None], CancelToken], Any]
 
 
 @dataclass
@@ -39,6 +42,7 @@ class JobResult:
     error: str | None = None
     cancelled: bool = False
     seconds: float = 0.0
+    remembered: bool = False        # the project's remembered engine settings changed
 
 
 def plain_error(e: BaseException) -> str:
@@ -68,7 +72,8 @@ def _config(settings: Config) -> EngineConfig:
 
 class _Job(QRunnable):
     def __init__(self, runner: "EngineRunner", kind: str, work: Work, config: EngineConfig,
-                 project: Project, cancel: CancelToken, autosave: Autosave | None) -> None:
+                 project: Project, cancel: CancelToken, autosave: Autosave | None,
+                 given: Collection[str]) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.runner = runner
@@ -78,21 +83,23 @@ class _Job(QRunnable):
         self.project = project
         self.cancel = cancel
         self.autosave = autosave
+        self.given = given
         self.signals = runner._signals
 
     def run(self) -> None:  # worker thread
         t0 = time.perf_counter()
         out = JobResult(self.kind)
-        session = self.runner.session
+        jobs = self.runner.session
         try:
-            session.config = self.config
-            session.open(self.project.target_words, on_loading=self.signals.loading.emit,
-                         on_loaded=self.signals.loaded.emit)
+            before = dict(self.project.settings)
+            jobs.start(self.project, self.config, given=self.given, on_loading=self.signals.loading.emit,
+                       on_loaded=self.signals.loaded.emit)
+            out.remembered = self.project.settings != before
             if self.cancel.cancelled:
                 out.cancelled = True
             else:
-                emit = session.sink(self.signals.event.emit, self.autosave)
-                out.result = self.work(session.writer(), emit, self.cancel)
+                emit = jobs.sink(self.signals.event.emit, self.autosave)
+                out.result = self.work(jobs, emit, self.cancel)
                 out.cancelled = self.cancel.cancelled
         except BaseException as e:  # noqa: BLE001 - everything is reported in the window
             if not isinstance(e, LonghandError):
@@ -104,7 +111,7 @@ class _Job(QRunnable):
 
 
 class EngineRunner(QObject):
-    """Owns the job session (the loaded backend) and the worker thread.
+    """Owns the core's job runner (the loaded backend) and the worker thread.
 
     ``backend_factory`` opens backends (default: ``core.backends.factory.open_backend``);
     tests pass one that returns a scripted backend.
@@ -127,7 +134,7 @@ class EngineRunner(QObject):
         self._signals.loading.connect(self.loading, queued)
         self._signals.loaded.connect(self.loaded, queued)
         self._signals.finished.connect(self._on_finished, queued)
-        self.session = JobSession(backend_factory=backend_factory)
+        self.session = JobRunner(backend_factory=backend_factory)
         self._cancel: CancelToken | None = None
         self.kind: str | None = None
 
@@ -146,13 +153,17 @@ class EngineRunner(QObject):
         return self.session.matches(_config(settings))
 
     def start(self, kind: str, work: Work, settings: Config, project: Project,
-              autosave: Autosave | None = None) -> CancelToken:
-        """Run ``work`` on the worker thread; ``autosave`` (if given) sees every engine event there."""
+              autosave: Autosave | None = None, given: Collection[str] = ()) -> CancelToken:
+        """Run ``work`` on the worker thread; ``autosave`` (if given) sees every engine event there.
+
+        The engine is ``settings``' for the fields in ``given`` (chosen explicitly), else what
+        ``project`` remembers, else ``settings``' (``JobRunner.start``)."""
         if self.busy:
             raise LonghandError("Another job is running; stop it first.")
         self._cancel = CancelToken()
         self.kind = kind
-        self._pool.start(_Job(self, kind, work, _config(settings), project, self._cancel, autosave))
+        self._pool.start(_Job(self, kind, work, _config(settings), project, self._cancel, autosave,
+                              tuple(given)))
         return self._cancel
 
     def cancel(self) -> None:

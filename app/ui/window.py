@@ -275,9 +275,6 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: EngineSettings) -> None:
         self.engine.apply(settings)
 
-    def remember_engine_settings(self) -> None:
-        self.engine.remember_in_project()
-
     def _update_model_label(self, info: BackendInfo | None = None) -> None:
         self.engine.update_model_label(info)
 

@@ -15,8 +15,8 @@ def test_runner_plans_on_a_remote_server(qtbot, settings_dir):
         # the stub answers a plan that misses the subject: the engine re-asks, then falls back
         project = Project(instruction="Write a 400-word story about a lighthouse keeper.", target_words=400)
 
-        def work(writer, emit, cancel):
-            return writer.plan(project.instruction, project.target_words, on_event=emit, cancel=cancel)
+        def work(jobs, emit, cancel):
+            return jobs.plan(project, on_event=emit, cancel=cancel)
 
         with qtbot.waitSignal(runner.finished, timeout=30_000) as done:
             runner.start("plan", work, settings, project)
@@ -36,7 +36,7 @@ def test_runner_reports_a_down_server_in_plain_words(qtbot, settings_dir):
     runner = EngineRunner()
     project = Project(instruction="Write a story.", target_words=120)
     with qtbot.waitSignal(runner.finished, timeout=60_000) as done:
-        runner.start("plan", lambda w, e, c: w.plan(project.instruction, 120), EngineSettings(
+        runner.start("plan", lambda jobs, e, c: jobs.plan(project), EngineSettings(
             backend="openai", base_url=url), project)
     assert "Cannot reach the server" in done.args[0].error
     runner.close()

@@ -13,6 +13,7 @@ from longhand.cli import write as cli_write
 from longhand.core.backends.base import MAX_CONTEXT
 from longhand.core.engine import session as session_mod
 from longhand.core.engine.events import PlanReady, SectionDone
+from longhand.core.engine.job import JobRunner
 from longhand.core.engine.session import EngineConfig, JobSession
 from longhand.core.engine.settings import EngineSettings
 from longhand.core.engine.status import SectionStatus
@@ -88,8 +89,8 @@ def test_session_plans_then_writes_and_resumes():
     job = Job("Write a 400-word story about a lighthouse keeper.", 400)
     events = []
     saved = []
-    with JobSession(EngineConfig(seed=5, temperature=0.3), backend_factory=factory) as s:
-        stats = s.run(job, on_event=events.append, autosave=saved.append)
+    with JobRunner(EngineConfig(seed=5, temperature=0.3), backend_factory=factory) as s:
+        stats = s.write(job, on_event=events.append, autosave=saved.append)
         assert s.writer().sampling.temperature == 0.3 and s.writer().sampling.seed == 5
     planned = [e for e in events if isinstance(e, PlanReady)]
     assert len(planned) == 1 and job.sections == planned[0].sections      # planned first
@@ -102,8 +103,8 @@ def test_session_plans_then_writes_and_resumes():
     job.sections[last].text = " ".join(job.sections[last].text.split()[:20])
     job.sections[last].status = SectionStatus.WRITING
     events.clear()
-    with JobSession(backend_factory=factory) as s:
-        s.run(job, on_event=events.append)
+    with JobRunner(backend_factory=factory) as s:
+        s.write(job, on_event=events.append)
     assert [sec.text for sec in job.sections[:last]] == before
     done = [e for e in events if isinstance(e, SectionDone)]
     assert [e.index for e in done] == [last] and job.sections[last].written
@@ -183,8 +184,8 @@ def test_cli_project_remembers_engine_settings_and_resume_uses_them(tmp_path, mo
 def _spy_writer(seen: list):
     original = JobSession.writer
 
-    def writer(self):
-        w = original(self)
+    def writer(self, cls=None):
+        w = original(self, cls)
         seen.append((w.sampling.seed, w.sampling.temperature))
         return w
     return writer

@@ -3,8 +3,12 @@
 :class:`BatchRunner` runs the jobs of an instructions file (see :mod:`.instructions`) with
 ``concurrency`` jobs in flight, spread over a pool of servers (:class:`Server`: an
 OpenAI-compatible URL, or the local model, which runs one job at a time). Each job is an
-ordinary project (``DATA.jsonl.jobs/<id>.longhand``) written by :class:`AgentWriter` and
-autosaved about once a second, so an interrupted job continues where it stopped.
+ordinary project (``DATA.jsonl.jobs/<id>.longhand``) written by the core's
+:class:`~..engine.job.JobRunner` (the CLI's and the GUI's job path) on the server's backend
+and autosaved about once a second, so an interrupted job continues where it stopped. A job's
+project remembers its engine by the same rule as the CLI's and the GUI's: the server it runs
+on, and ``seed``/``temperature`` when given, are explicit; a resumed job keeps the seed and
+temperature its project remembers otherwise.
 
 Files next to the output ``DATA.jsonl``:
 
@@ -48,8 +52,8 @@ from typing import Callable
 
 from ..backends.base import Backend
 from ..engine.events import SectionToken
-from ..engine.session import EngineConfig, JobSession, plan_then_write
-from ..engine.writer import AgentWriter
+from ..engine.job import JobRunner
+from ..engine.session import EngineConfig
 from ..errors import BackendError, CancelToken, LonghandError
 from ..fileio import atomic_write_text
 from ..projects.autosave import Autosave
@@ -554,18 +558,18 @@ class BatchRunner:
     def _write_job(self, job: JobState, project: Project, backend: Backend, server: Server) -> None:
         ins = job.instruction
         seed = None if self.seed is None else self.seed + ins.line
-        writer = AgentWriter(backend, seed=seed)
-        if self.temperature is not None:
-            writer.sampling.temperature = self.temperature
-        # what the project remembers of its engine, as a JobSession would keep it
+        jobs = JobRunner(backend=backend)         # the server's backend: the server closes it
+        # the engine, by the rule of every job path: the server (its model, prompt format)
+        # and --seed/--temperature when given are explicit, else what the project remembers
         remote = backend.info.name == "openai"
         config = EngineConfig(backend="openai" if remote else "llama",
                               base_url=server.name if remote else None,
                               model=None if remote else backend.info.model,
                               remote_model=backend.info.model if remote else None,
-                              format_name=writer.format.name, seed=seed, temperature=self.temperature)
-        for key, value in config.to_project(backend.info).items():
-            project.settings.setdefault(key, value)
+                              format_name=jobs.writer().format.name, seed=seed, temperature=self.temperature)
+        given = {"backend", "base_url", "model", "remote_model", "format_name", "n_ctx"}
+        given |= {k for k, v in (("seed", seed), ("temperature", self.temperature)) if v is not None}
+        jobs.start(project, config, given=given)
         project.settings.setdefault("batch", {"id": ins.id, "target_given": ins.target_given})
         project.save()
         autosave = Autosave(project, interval=self.autosave_interval,
@@ -577,7 +581,7 @@ class BatchRunner:
                 if job.on_words is not None:
                     job.on_words(e.total_words)
 
-        plan_then_write(writer, project, on_event=JobSession.sink(on_event, autosave), cancel=self.cancel)
+        jobs.write(project, book=False, on_event=on_event, cancel=self.cancel, autosave=autosave)
         job.words = project.words
         project.save()
 

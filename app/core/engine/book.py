@@ -63,7 +63,7 @@ SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries 
 PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
 # A finished chapter below this share of its target gets another scene (see _top_up_chapter).
 CHAPTER_LANDS = 0.92
-TOP_UP_SCENES = 3
+TOP_UP_SCENES = 8
 
 _ASKS_CHAPTERS = re.compile(r"\bchapters?\b|章", re.I)
 
@@ -803,6 +803,11 @@ class BookWriter(AgentWriter):
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
 
+    def _chat_allow_end(self, job, index: int) -> float:
+        if is_book(job) and job.sections[index].chapter is not None:
+            return self.length.chat_scene_allow_end
+        return super()._chat_allow_end(job, index)
+
     def scene_words(self, job) -> int:
         """How long a scene is planned. A chat model ends a scene where it sees fit (its
         ending is accepted from ``LengthControl.chat_allow_end``); a chapter planned in scenes
@@ -820,12 +825,16 @@ class BookWriter(AgentWriter):
     def _top_up_chapter(self, job, c: int, emit, cancel, stats) -> int:
         """A finished chapter still short of its target (its scenes ended early) gets another
         scene, planned by the model after the chapter's scenes, for the words it lacks; at
-        most ``TOP_UP_SCENES`` times. Returns the scenes written."""
+        most ``TOP_UP_SCENES`` times, and never after one that wrote next to nothing.
+        Returns the scenes written."""
         ch = job.chapters[c]
-        added = 0
+        added, last_words = 0, MIN_SCENE_WORDS
         while added < TOP_UP_SCENES and not (cancel and cancel.cancelled):
             lack = ch.target_words - chapter_words(job, c)
             if chapter_words(job, c) >= CHAPTER_LANDS * ch.target_words or lack < MIN_SCENE_WORDS // 2:
+                break
+            if last_words < MIN_SCENE_WORDS // 4:
+                log.info("chapter %d: the last added scene wrote %d words; no more", c + 1, last_words)
                 break
             idx = chapter_scenes(job, c)
             found = [job.sections[i] for i in idx]
@@ -838,13 +847,15 @@ class BookWriter(AgentWriter):
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
                 break
-            sec = add_scene(job, c, len(idx), step.main_point, min(MAX_SCENE_WORDS, lack))
+            # (a scene of the length this model writes: a longer target would keep it writing
+            # past the end of its scene, into the next one's events)
+            sec = add_scene(job, c, len(idx), step.main_point, min(lack, self.scene_words(job)))
             sec.title = step.title or sec.title
             self._windows.pop(c, None)
             i = chapter_scenes(job, c)[-1]
             log.info("chapter %d is %d words short: scene %d added", c + 1, lack, len(idx) + 1)
             emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
-            self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats)
+            last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words
             added += 1
         return added
 
@@ -1136,16 +1147,3 @@ class BookWriter(AgentWriter):
         if not sec.codex_used:
             return ""
         return self._scene_notes(job, index)
-
-
-def plan_then_write_book(writer: BookWriter, job, *, on_event: BookEventSink | None = None,
-                         cancel: CancelToken | None = None) -> JobStats:
-    """The two-level twin of ``session.plan_then_write``: plan the book when it has no
-    chapters, then write it (each chapter planned just before it is written). Resumes."""
-    t0 = time.perf_counter()
-    if not job.chapters:
-        job.chapters = writer.plan_book(job.instruction, job.target_words, bible=job.bible,
-                                        on_event=on_event, cancel=cancel)
-    stats = writer.write_book(job, on_event=on_event, cancel=cancel)
-    stats.seconds = time.perf_counter() - t0
-    return stats

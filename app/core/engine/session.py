@@ -1,12 +1,13 @@
-"""Core: one writing job on one backend, the same for the CLI and the GUI.
+"""Core: the engine a job runs on, for the CLI, the GUI and batch.
 
 :class:`EngineConfig` says which engine to run (model, backend, context, threads, GPU layers,
-sampling overrides, prompt format). :class:`JobSession` opens that backend through a
-factory (``backends.factory.open_backend`` unless a test passes its own), builds the
-:class:`~.writer.AgentWriter`, wires autosave in front of the caller's event sink, and runs
-the job: plan when there is no outline, then write (an interrupted section is continued).
-A session keeps its backend open between jobs and reopens it only when a setting that
-shapes the loaded model changes (the GUI runs many jobs on one loaded model).
+sampling overrides, prompt format) and holds the rule for what a project remembers of it.
+:class:`JobSession` opens that backend through a factory (``backends.factory.open_backend``
+unless a test passes its own), or works on a backend someone else owns (a batch server's),
+builds the :class:`~.writer.AgentWriter` and wires autosave in front of the caller's event
+sink. A session keeps its backend open between jobs and reopens it only when a setting that
+shapes the loaded model changes (the GUI runs many jobs on one loaded model). The jobs
+themselves are run by :class:`~.job.JobRunner`, a session that knows every kind of job.
 
 **The context setting has one meaning.** An explicit context (``--ctx N``, or "Context
 length" in Settings) bounds the context for the whole job: longer books carry their earlier
@@ -20,13 +21,12 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, TypeVar, cast
+from typing import Any, Callable, Collection, Mapping, TypeVar, cast
 
 from ..backends.base import MAX_CONTEXT, Backend, BackendInfo
 from ..backends.factory import context_for_target, open_backend
 from ..errors import CancelToken
 from .events import EventSink, JobStats
-from .plan import Section
 from .writer import AgentWriter, Job
 
 # open_backend's signature: (model, *, backend, n_ctx, max_ctx, n_gpu_layers, n_threads,
@@ -34,6 +34,7 @@ from .writer import AgentWriter, Job
 BackendFactory = Callable[..., Backend]
 
 W = TypeVar("W", bound=AgentWriter)
+S = TypeVar("S", bound="JobSession")
 
 # What a project remembers of the engine it was written with (never secrets).
 PROJECT_KEYS = ("model", "backend", "base_url", "remote_model", "format_name", "n_ctx",
@@ -121,10 +122,21 @@ class EngineConfig:
             out.pop("n_ctx")
         return out
 
-    def with_project(self, settings: Mapping[str, Any], overridden: set[str] | None = None) -> "EngineConfig":
-        """This config with a project's remembered settings, except the ``overridden`` fields."""
-        remembered = {k: v for k, v in self.from_project(settings).items() if k not in (overridden or set())}
+    def with_project(self, settings: Mapping[str, Any], overridden: Collection[str] = ()) -> "EngineConfig":
+        """The engine for a project: **explicit > remembered > default**, field by field.
+
+        ``self`` holds the explicit choices (the ``overridden`` fields) and the defaults (the
+        others); a project's remembered setting replaces a default, never an explicit choice.
+        """
+        remembered = {k: v for k, v in self.from_project(settings).items() if k not in set(overridden)}
         return self.replace(**remembered) if remembered else self
+
+    def remembered_in(self, settings: Mapping[str, Any], info: BackendInfo | None = None) -> dict[str, Any]:
+        """A project's ``settings`` after a job on this engine: its engine keys are this
+        config's (:meth:`to_project`; a key this config leaves at its default is dropped), its
+        other keys (e.g. a batch job's ``batch``) are kept."""
+        kept = {k: v for k, v in settings.items() if k not in PROJECT_KEYS}
+        return {**kept, **self.to_project(info)}
 
 
 def plan_then_write(writer: AgentWriter, job: Job, *, on_event: EventSink | None = None,
@@ -143,17 +155,20 @@ def plan_then_write(writer: AgentWriter, job: Job, *, on_event: EventSink | None
 
 
 class JobSession:
-    """Opens the backend a config asks for, builds writers on it and runs jobs.
+    """Opens the backend a config asks for and builds writers on it.
 
-    Not thread-safe: one job at a time (the GUI runs it on its one worker thread).
+    ``backend``: work on that backend, which its owner opened and closes (a batch server's);
+    the session never reopens or closes it. Not thread-safe: one job at a time (the GUI runs
+    it on its one worker thread).
     """
 
     def __init__(self, config: EngineConfig | None = None, *,
-                 backend_factory: BackendFactory | None = None) -> None:
+                 backend_factory: BackendFactory | None = None, backend: Backend | None = None) -> None:
         self.config = config or EngineConfig()
         self.backend_factory: BackendFactory = backend_factory or open_backend
-        self._backend: Backend | None = None
+        self._backend: Backend | None = backend
         self._key: tuple | None = None
+        self._owned = backend is None
 
     # -- the backend ------------------------------------------------------------------------
 
@@ -173,7 +188,7 @@ class JobSession:
              on_loaded: Callable[[BackendInfo], None] | None = None) -> Backend:
         """The backend for this config (opened now unless the open one already matches)."""
         key = self.config.backend_key()
-        if self._backend is not None and key == self._key:
+        if self._backend is not None and (key == self._key or not self._owned):
             return self._backend
         self.close()
         if on_loading is not None:
@@ -187,9 +202,10 @@ class JobSession:
     def close(self) -> None:
         if self._backend is not None:
             backend, self._backend, self._key = self._backend, None, None
-            backend.close()
+            if self._owned:
+                backend.close()
 
-    def __enter__(self) -> "JobSession":
+    def __enter__(self: S) -> S:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -217,14 +233,3 @@ class JobSession:
             if on_event is not None:
                 on_event(e)
         return emit
-
-    def plan(self, instruction: str, target_words: int, *, on_event: EventSink | None = None,
-             cancel: CancelToken | None = None) -> list[Section]:
-        self.open(target_words)
-        return self.writer().plan(instruction, target_words, on_event=on_event, cancel=cancel)
-
-    def run(self, job: Job, *, on_event: EventSink | None = None, cancel: CancelToken | None = None,
-            autosave: EventSink | None = None) -> JobStats:
-        """Plan if there is no outline, then write; resumes an interrupted job."""
-        self.open(job.target_words)
-        return plan_then_write(self.writer(), job, on_event=self.sink(on_event, autosave), cancel=cancel)

@@ -10,7 +10,7 @@ CLI builds from its options, so both sides run the same engine for the same choi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Collection, Protocol
 
 from .session import EngineConfig
 
@@ -82,13 +82,17 @@ class EngineSettings:
             temperature=self.temperature if self.temperature >= 0 else None,
             seed=self.seed if self.seed >= 0 else None)
 
-    def with_project(self, settings: dict) -> "EngineSettings":
-        """These settings with what a project remembers (model, format, context, sampling, seed)."""
-        p = EngineConfig.from_project(settings)
-        changes: dict[str, Any] = {}
-        if "model" in p:
-            changes["model_path"] = p["model"]
-        for key in ("backend", "base_url", "remote_model", "format_name", "n_ctx", "temperature", "seed"):
-            if key in p:
-                changes[key] = p[key]
-        return self.replace(**changes) if changes else self
+    @classmethod
+    def from_config(cls, c: EngineConfig) -> "EngineSettings":
+        """The settings that ask for ``c`` (``to_config``'s inverse)."""
+        return cls(model_path=c.model or "", gpu_layers=str(c.n_gpu_layers), n_ctx=c.n_ctx or 0,
+                   threads=c.n_threads or 0, temperature=-1.0 if c.temperature is None else c.temperature,
+                   seed=-1 if c.seed is None else c.seed, backend=c.backend, base_url=c.base_url or "",
+                   remote_model=c.remote_model or "", api_key=c.api_key or "", format_name=c.format_name or "")
+
+    def with_project(self, settings: dict, overridden: Collection[str] = ()) -> "EngineSettings":
+        """These settings with what a project remembers (model, format, context, sampling, seed),
+        by the one rule of ``EngineConfig.with_project``: the ``overridden`` fields are kept."""
+        config = self.to_config()
+        resolved = config.with_project(settings, overridden)
+        return self if resolved == config else EngineSettings.from_config(resolved)
