@@ -111,6 +111,7 @@ def main() -> int:
     load_seconds = time.perf_counter() - t_load
     writer = B.BookWriter(backend, seed=args.seed)
     run = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": C.machine(),
+           "model": args.model,
            "git": C.git_state(), "ctx": backend.info.n_ctx, "threads": args.threads,
            "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2),
            "document_tokens_at_start": sum(backend.count_tokens(s.text) for s in project.sections if s.text)}
@@ -254,6 +255,8 @@ def fill(src: Path, dst: Path, words: int) -> int:
 
 def report(project, results: dict, out: Path, backend) -> None:
     from longhand.core.engine import book as B
+    from longhand.core.export import export
+    from longhand.core.text.chatter import chatter_share
     from longhand.core.text.health import junk_share, run_on_share
     from longhand.core.text.wordcount import length_score, repeated_ngram_share
     rows = []
@@ -300,12 +303,20 @@ def report(project, results: dict, out: Path, backend) -> None:
                                     default=None),
         "max_scene_run_on_share": max((round(run_on_share(x.text), 3) for x in project.sections if x.text.strip()),
                                       default=None),
+        # assistant talk and words run together by sampling, in the kept text (read the manuscript too)
+        "chatter_share": round(chatter_share(text), 4),
+        "glued_words": C.glued_words(text)[:40],
     }
     results["chapters"] = rows
     results["summary"] = summary
     C.write_json(out / "novel.json", results)
-    lines = ["# Novel benchmark (two levels, demo model)", "",
-             f"Command: `python bench/novel.py --project {project.path}` (resumable; runs: {len(results['runs'])}).", "",
+    model = results["runs"][-1].get("model", "demo") if results["runs"] else "demo"
+    # the manuscript as a reader gets it (the chapters written so far)
+    export(project, out / "novel_manuscript.md")
+    export(project, out / "novel_manuscript.pdf")
+    lines = [f"# Novel benchmark (two levels, {model} model)", "",
+             f"Command: `python bench/novel.py --project {project.path} --model {model}` (resumable; runs: "
+             f"{len(results['runs'])}). The manuscript so far: `novel_manuscript.md` and `.pdf`.", "",
              f"Last run: {C.machine_line(results['runs'][-1]['machine'])}" if results["runs"] else "", "",
              "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB "
              "| codex/scene | max junk | max run-on | recoveries | need attention |",

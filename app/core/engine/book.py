@@ -802,6 +802,11 @@ class BookWriter(AgentWriter):
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
 
+    def _carries_shortfall(self, job, index: int) -> bool:
+        # a scene's shortfall would make the next scene longer than the model writes one,
+        # and kept writing past its end it retells; the chapter is topped up instead
+        return not (is_book(job) and job.sections[index].chapter is not None)
+
     def _chat_allow_end(self, job, index: int) -> float:
         if is_book(job) and job.sections[index].chapter is not None:
             return self.length.chat_scene_allow_end
@@ -928,8 +933,15 @@ class BookWriter(AgentWriter):
         room = min(int(self.backend.info.n_ctx * 0.35),
                    int(max(0, sec.target_words * 1.12 - count_words(partial)) * self._tokens_per_word * 1.4) + 64)
         limit = self.backend.info.n_ctx - room - 16
-        drop = 0
         saved = (dict(self._scene_start), dict(self._windows), self._summary_start)
+        if getattr(self, "_short_context", False) and k:
+            # a recovery from a loop or drift: without the chapter's earlier scenes, which the
+            # model was retelling; for this prompt only (the next scene sees them again)
+            prompt = self._scene_prompt(job, index, k, idx, partial, k)
+            self._scene_start, self._windows, self._summary_start = saved
+            if count(prompt.text()) <= limit:
+                return prompt
+        drop = 0
         while True:
             self._scene_start, self._windows = dict(saved[0]), dict(saved[1])
             self._summary_start = saved[2]

@@ -457,13 +457,18 @@ class AgentWriter:
             needs_attention = True
         sec.needs_attention = needs_attention
         sec.status = WRITING if interrupted else DONE
-        if chat and not interrupted and mode in ("write", "regenerate"):
+        if chat and not interrupted and mode in ("write", "regenerate") and self._carries_shortfall(job, index):
             carry_shortfall(job, index)
         stats.recoveries += recoveries
         stats.needs_attention += int(needs_attention)
         emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0,
                          recoveries=recoveries, needs_attention=needs_attention))
         return sec
+
+    def _carries_shortfall(self, job: Job, index: int) -> bool:
+        """Are the words a chat model's part ended short of given to the next part? (A book's
+        chapter gets more scenes instead: BookWriter.)"""
+        return True
 
     def _chat_allow_end(self, job: Job, index: int) -> float:
         """From which share of its target a chat model's ending of section ``index`` is
