@@ -9,7 +9,7 @@ locked scenes, "Re-plan book" keeps locked chapters (and chapters that hold text
 edited plan whose numbers do not add up is shown in the header, never rescaled unless the
 user presses "Fit targets".
 
-The structure edits are the core's (``core.engine.book``); this model only shows them. It is
+The structure edits are the core's (``core.engine.book_model``); this model only shows them. It is
 a view over the flat :class:`~.outline.OutlineModel` the window already keeps in step with
 the engine (streaming row, live word counts): the flat model's changes reach the tree.
 """
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.engine import book as B
+from ..core.engine import book_model as BM
 from ..core.engine import outline_model as OM
 from ..core.engine.plan import Section
 from ..core.engine.status import SectionStatus
@@ -70,7 +70,7 @@ class BookTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self.flat = flat
         self._nodes: list[list[Section]] = []     # per top-level row: its scenes
-        self.chapter_objects: list[B.Chapter] = []
+        self.chapter_objects: list[BM.Chapter] = []
         self._loose = False                        # last top-level row: scenes without a chapter
         self._where: dict[int, tuple[int, int]] = {}   # id(section) -> (top row, child row)
         self._flat_index: dict[int, int] = {}          # id(section) -> index in project.sections
@@ -96,7 +96,7 @@ class BookTreeModel(QAbstractItemModel):
         p = self.project
         self._nodes, self._where, self._flat_index = [], {}, {}
         self.chapter_objects = list(p.chapters)       # which chapter each row shows
-        if B.is_book(p):
+        if BM.is_book(p):
             self._nodes = [[] for _ in p.chapters]
             loose: list[Section] = []
             for i, s in enumerate(p.sections):
@@ -241,7 +241,7 @@ class BookTreeModel(QAbstractItemModel):
             if col == COL_WRITTEN:
                 return f"{self.chapter_written(c):,}"
             if col == COL_STATUS:
-                state = "writing" if streaming else B.chapter_status(p, c)
+                state = "writing" if streaming else BM.chapter_status(p, c)
                 return CHAPTER_STATES.get(state, state)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
@@ -263,7 +263,7 @@ class BookTreeModel(QAbstractItemModel):
             if col == COL_TARGET and off:
                 return QColor(WARN)
             if col == COL_STATUS:
-                state = "writing" if streaming else B.chapter_status(p, c)
+                state = "writing" if streaming else BM.chapter_status(p, c)
                 color = STATUS_COLORS["locked"] if ch.locked else CHAPTER_COLORS.get(state)
                 return QColor(color) if color else None
         elif role == Qt.ItemDataRole.FontRole and col == COL_NAME:
@@ -335,7 +335,7 @@ class BookTreeModel(QAbstractItemModel):
             return False
         col = index.column()
         sec = self.section_at(index)
-        item: Section | B.Chapter
+        item: Section | BM.Chapter
         if sec is not None:
             item = sec
         elif self.is_chapter_row(index.row()) and index.internalId() == 0:
@@ -425,7 +425,7 @@ class BookTreeModel(QAbstractItemModel):
             if c is None:
                 return None
             moving = self.project.sections[i]
-            if moving.chapter == c and at > B.chapter_scenes(self.project, c).index(i):
+            if moving.chapter == c and at > BM.chapter_scenes(self.project, c).index(i):
                 at -= 1                           # its own place is freed first
             return "scene", i, (c, at)
         return None
@@ -689,7 +689,7 @@ class BookOutline(QWidget):
             self._loading = False
         self._summary_label(ch)
 
-    def _summary_label(self, ch: B.Chapter) -> None:
+    def _summary_label(self, ch: BM.Chapter) -> None:
         if ch.summary_edited:
             self.summary_state.setText("summary: yours, never overwritten")
         elif ch.summary:
@@ -719,7 +719,7 @@ class BookOutline(QWidget):
         c = self._detail_chapter
         if self._loading or c is None:
             return
-        B.set_chapter_summary(self.project, c, self.summary_edit.toPlainText())
+        BM.set_chapter_summary(self.project, c, self.summary_edit.toPlainText())
         self._summary_label(self.project.chapters[c])
         self._chapter_row_changed(c)
 
@@ -742,7 +742,7 @@ class BookOutline(QWidget):
     def add_chapter(self) -> int:
         c = self.current_chapter()
         at = c + 1 if c is not None else len(self.project.chapters)
-        B.add_chapter(self.project, at, "New chapter", "Say what happens in this chapter.")
+        BM.add_chapter(self.project, at, "New chapter", "Say what happens in this chapter.")
         self._structure_changed(lambda: self.select_chapter(at))
         return at
 
@@ -751,9 +751,9 @@ class BookOutline(QWidget):
         if c is None:
             return -1
         scene = self.current_scene()
-        idx = B.chapter_scenes(self.project, c)
+        idx = BM.chapter_scenes(self.project, c)
         at = idx.index(scene) + 1 if scene in idx else len(idx)
-        sec = B.add_scene(self.project, c, at, "New scene: say what happens here")
+        sec = BM.add_scene(self.project, c, at, "New scene: say what happens here")
         self._structure_changed(lambda: self.select_scene(self.project.sections.index(sec)))
         return self.project.sections.index(sec)
 
@@ -766,17 +766,17 @@ class BookOutline(QWidget):
                     f"Delete scene {OM.scene_label(p, scene)} and its {sec.words:,} written words?"):
                 return
             c = sec.chapter
-            B.delete_scene(p, scene)
+            BM.delete_scene(p, scene)
             self._structure_changed(lambda: self.select_chapter(c) if c is not None else None)
             return
         c = self.current_chapter()
         if c is None:
             return
-        words = B.chapter_words(p, c)
+        words = BM.chapter_words(p, c)
         if words and not self.confirm(f"Delete chapter {c + 1} ({p.chapters[c].title}) and its "
                                       f"{words:,} written words?"):
             return
-        B.delete_chapter(p, c)
+        BM.delete_chapter(p, c)
         self._structure_changed(lambda: self.select_chapter(min(c, len(p.chapters) - 1)))
 
     def move_selected(self, delta: int) -> None:
@@ -786,27 +786,27 @@ class BookOutline(QWidget):
             sec = p.sections[scene]
             if sec.chapter is None:
                 return
-            idx = B.chapter_scenes(p, sec.chapter)
+            idx = BM.chapter_scenes(p, sec.chapter)
             k = idx.index(scene)
             if not 0 <= k + delta < len(idx):
                 # past the chapter's first or last scene: into the neighbouring chapter
                 if OM.move_scene_across(p, scene, delta):
                     self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
                 return
-            B.move_scene(p, scene, k + delta)
+            BM.move_scene(p, scene, k + delta)
             self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
             return
         c = self.current_chapter()
         if c is None or not 0 <= c + delta < len(p.chapters):
             return
-        B.move_chapter(p, c, c + delta)
+        BM.move_chapter(p, c, c + delta)
         self._structure_changed(lambda: self.select_chapter(c + delta))
 
     def _dropped(self, kind: str, src: int, target: object) -> None:
         """A chapter or a scene was dragged to a new place (see BookTreeModel._drop_target)."""
         p = self.project
         if kind == "chapter" and isinstance(target, int):
-            B.move_chapter(p, src, target)
+            BM.move_chapter(p, src, target)
             self._structure_changed(lambda: self.select_chapter(target))
             return
         if not isinstance(target, tuple):
@@ -863,7 +863,7 @@ class BookOutline(QWidget):
 
     def update_header(self) -> None:
         p = self.project
-        if not B.is_book(p):
+        if not BM.is_book(p):
             self.header.setText("")
             return
         rows = OM.chapter_rows(p, words=lambda i: self.flat.words(i))
@@ -873,7 +873,7 @@ class BookOutline(QWidget):
         scenes = sum(len(r.scenes) for r in rows)
         text = (f"{len(rows)} chapters ({done} done) · {scenes} scenes · targets <b>{planned:,}</b> · "
                 f"written <b>{written:,}</b> of {p.target_words:,}")
-        problems = B.check_totals(p)
+        problems = BM.check_totals(p)
         if problems:
             shown = problems[:3] + ([f"… and {len(problems) - 3} more."] if len(problems) > 3 else [])
             listed = "<br>".join(_escape(s) for s in shown)

@@ -35,7 +35,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from ..engine.book import BookJob, Chapter
+from ..engine.book_model import BookJob, Chapter
 from ..engine.codex import Codex
 from ..engine.plan import DEFAULT_SECTION_WORDS, Section
 from ..engine.status import SectionStatus
