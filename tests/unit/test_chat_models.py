@@ -90,6 +90,17 @@ def test_a_sign_off_after_the_ending_is_cut_and_the_section_written_on():
     assert len(calls) >= 2 and j.sections[0].words >= 60
 
 
+def test_a_horizontal_rule_ends_the_part_and_nothing_after_it_is_kept():
+    # the instruct model closed a scene with "---" and then the next part's heading or talk
+    backend = ChatBackend(lambda call: words(70) + "\n\n--- 3. The Duke's Plan\n\nAs Ilse travelled on, "
+                          + words(40))
+    j = job(100)
+    AgentWriter(backend, seed=1, memory=False).write_section(j, 0)
+    text = j.sections[0].text
+    assert "---" not in text and "Duke" not in text and "Ilse" not in text
+    assert 60 <= j.sections[0].words <= 71
+
+
 def test_a_chat_models_early_ending_is_accepted_and_its_shortfall_carried_to_the_next_part():
     # the model ends each part after 70 words of 100: accepted (>= 60 %), not forced on
     backend = ChatBackend(lambda call: words(70))

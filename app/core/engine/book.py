@@ -93,7 +93,7 @@ SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries 
 PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
 # A finished chapter below this share of its target gets another scene (see _top_up_chapter).
 CHAPTER_LANDS = 0.92
-TOP_UP_SCENES = 3
+TOP_UP_SCENES = 8
 
 
 def _chinese(text: str) -> bool:
@@ -331,6 +331,11 @@ class BookWriter(AgentWriter):
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
 
+    def _chat_allow_end(self, job, index: int) -> float:
+        if is_book(job) and job.sections[index].chapter is not None:
+            return self.length.chat_scene_allow_end
+        return super()._chat_allow_end(job, index)
+
     def scene_words(self, job) -> int:
         """How long a scene is planned. A chat model ends a scene where it sees fit (its
         ending is accepted from ``LengthControl.chat_allow_end``); a chapter planned in scenes
@@ -348,12 +353,16 @@ class BookWriter(AgentWriter):
     def _top_up_chapter(self, job, c: int, emit, cancel, stats) -> int:
         """A finished chapter still short of its target (its scenes ended early) gets another
         scene, planned by the model after the chapter's scenes, for the words it lacks; at
-        most ``TOP_UP_SCENES`` times. Returns the scenes written."""
+        most ``TOP_UP_SCENES`` times, and never after one that wrote next to nothing.
+        Returns the scenes written."""
         ch = job.chapters[c]
-        added = 0
+        added, last_words = 0, MIN_SCENE_WORDS
         while added < TOP_UP_SCENES and not (cancel and cancel.cancelled):
             lack = ch.target_words - chapter_words(job, c)
             if chapter_words(job, c) >= CHAPTER_LANDS * ch.target_words or lack < MIN_SCENE_WORDS // 2:
+                break
+            if last_words < MIN_SCENE_WORDS // 4:
+                log.info("chapter %d: the last added scene wrote %d words; no more", c + 1, last_words)
                 break
             idx = chapter_scenes(job, c)
             found = [job.sections[i] for i in idx]
@@ -367,13 +376,15 @@ class BookWriter(AgentWriter):
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
                 break
-            sec = add_scene(job, c, len(idx), step.main_point, min(MAX_SCENE_WORDS, lack))
+            # (a scene of the length this model writes: a longer target would keep it writing
+            # past the end of its scene, into the next one's events)
+            sec = add_scene(job, c, len(idx), step.main_point, min(lack, self.scene_words(job)))
             sec.title = step.title or sec.title
             self._windows.pop(c, None)
             i = chapter_scenes(job, c)[-1]
             log.info("chapter %d is %d words short: scene %d added", c + 1, lack, len(idx) + 1)
             emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
-            self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats)
+            last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words
             added += 1
         return added
 

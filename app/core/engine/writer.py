@@ -79,6 +79,11 @@ class LengthControl:
     # about the text instead ("This article is 600 words long…"); its ending is accepted
     # from here on, and the words it left are carried to the next part (see carry_shortfall).
     chat_allow_end: float = 0.6
+    # A book's scene on a chat model: accepted from here. Kept writing past the end of its
+    # scene, the instruct model wrote the next scene's events (which that scene then retold)
+    # or "**End of Chapter 1**. Continue with the next scene…"; a chapter short of its target
+    # gets more scenes instead (BookWriter._top_up_chapter).
+    chat_scene_allow_end: float = 0.4
 
 
 @dataclass
@@ -107,6 +112,9 @@ def validate_request(instruction: str, target_words: int) -> None:
 # Base models like to start the next section themselves; cut their text where they do.
 _LEAK = re.compile(r"\n[ \t]*(?:#{1,6}[ \t]|Request:|Outline:|Contents:|Plan:|Paragraph \d+ - |\(End of the text"
                    r"|[*#_]*[ \t]*(?:Chapter \d+|Scene(?: ?\d+)?)[ \t]*[-–:.]"
+                   # a horizontal rule: a chat model's "---" before "**End of Chapter 1**" or
+                   # the next part's heading ("--- 3. The Duke's Plan")
+                   r"|[ \t]*(?:-{3,}|\*{3,}|_{3,}|\*(?:[ \t]*\*){2,})[ \t]*(?:\n|\d+\.)"
                    r"|要求：|提纲：|目录：|第\d+段 - |（已写内容)"
                    # the plan's own fields inside the text ("... - Word Count: 510 words")
                    r"|[ \t]*[-–—]?[ \t]*(?i:\bword\s*count|\bmain\s*point)\s*[:：]")
@@ -272,7 +280,7 @@ class AgentWriter:
             goal = sec.target_words
         lc = self.length
         chat = self.style != "completion"
-        allow_share = lc.chat_allow_end if chat else lc.allow_end
+        allow_share = self._chat_allow_end(job, index) if chat else lc.allow_end
         # below this share a section "needs attention"; a chat model's accepted ending may
         # land a little under its allow_end when cut back to a full sentence
         short_share = round(allow_share - 0.1, 3) if chat else lc.short
@@ -456,6 +464,11 @@ class AgentWriter:
         emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0,
                          recoveries=recoveries, needs_attention=needs_attention))
         return sec
+
+    def _chat_allow_end(self, job: Job, index: int) -> float:
+        """From which share of its target a chat model's ending of section ``index`` is
+        accepted (two-level books: their scenes, see BookWriter)."""
+        return self.length.chat_allow_end
 
     # -- health ----------------------------------------------------------------------------
 
