@@ -254,7 +254,7 @@ command("plan", "make an outline (sections with main points and word targets)")(
 
 def write_cmd(args) -> int:
     started = time.perf_counter()
-    from ..core.export import check_writable, export
+    from ..core.export import check_writable
     if args.out:
         check_writable(args.out)
     config = engine_config(args)
@@ -262,32 +262,7 @@ def write_cmd(args) -> int:
     if args.codex:
         from ..core.engine.codex import load_codex
         codex = load_codex(args.codex)        # a bad file fails here, before anything is opened
-    project: Project
-    if args.project and Path(args.project).exists():
-        project = Project.open(args.project)   # takes the lock: one writer per project
-        for warning in project.warnings:
-            print(f"warning: {args.project}: {warning}", file=sys.stderr)
-        if args.instruction and args.instruction.strip() != project.instruction.strip():
-            project.close()
-            raise LonghandError(f"{args.project} holds another job; use a new project file.")
-        remembered = {k: v for k, v in project.settings.items() if k in _REMEMBERED}
-        if remembered and not args.quiet:
-            print(f"using the project's engine settings ({', '.join(sorted(remembered))}); "
-                  "options on the command line override them", file=sys.stderr)
-        where = project.resume_point()
-        print(f"resuming {args.project}: {project.words}/{project.target_words} words written"
-              + (f"; continuing section {where[0] + 1} from {where[1]} words" if where else ""),
-              file=sys.stderr)
-    else:
-        if not args.instruction:
-            raise LonghandError("The instruction is empty: say what to write.")
-        target = _words(args, args.instruction)
-        validate_request(args.instruction, target)
-        project = Project(instruction=args.instruction.strip(), target_words=target)
-        if args.project:
-            project.path = Path(args.project)
-            project.lock()
-            project.save()     # the file exists from the start: rerunning resumes
+    project = _open_project(args)
     book = BM.is_book(project) or (not project.sections and
                                   _two_levels(args, project.instruction, project.target_words))
     if book and not args.quiet:
@@ -331,7 +306,45 @@ def write_cmd(args) -> int:
             project.save()
         finally:
             project.close()
+    _output(args, project, stats, backend, book, started)
+    return 130 if cancel.cancelled else 0
+
+
+def _open_project(args) -> Project:
+    """The project to write: the --project file when it exists (resumed), else a new one."""
+    project: Project
+    if args.project and Path(args.project).exists():
+        project = Project.open(args.project)   # takes the lock: one writer per project
+        for warning in project.warnings:
+            print(f"warning: {args.project}: {warning}", file=sys.stderr)
+        if args.instruction and args.instruction.strip() != project.instruction.strip():
+            project.close()
+            raise LonghandError(f"{args.project} holds another job; use a new project file.")
+        remembered = {k: v for k, v in project.settings.items() if k in _REMEMBERED}
+        if remembered and not args.quiet:
+            print(f"using the project's engine settings ({', '.join(sorted(remembered))}); "
+                  "options on the command line override them", file=sys.stderr)
+        where = project.resume_point()
+        print(f"resuming {args.project}: {project.words}/{project.target_words} words written"
+              + (f"; continuing section {where[0] + 1} from {where[1]} words" if where else ""),
+              file=sys.stderr)
+    else:
+        if not args.instruction:
+            raise LonghandError("The instruction is empty: say what to write.")
+        target = _words(args, args.instruction)
+        validate_request(args.instruction, target)
+        project = Project(instruction=args.instruction.strip(), target_words=target)
+        if args.project:
+            project.path = Path(args.project)
+            project.lock()
+            project.save()     # the file exists from the start: rerunning resumes
+    return project
+
+
+def _output(args, project: Project, stats, backend, book: bool, started: float) -> None:
+    """The text: exported to --out, in the JSON summary (--json), or on stdout."""
     if args.out:
+        from ..core.export import export
         export(project, args.out)
         if not args.quiet:
             print(f"wrote {args.out} ({project.words} words)", file=sys.stderr)
@@ -346,7 +359,6 @@ def write_cmd(args) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     elif not args.out:
         sys.stdout.write(project.text())
-    return 130 if cancel.cancelled else 0
 
 
 def _write_args(p):
