@@ -234,15 +234,7 @@ class BookTreeModel(QAbstractItemModel):
         streaming = self.flat.streaming is not None and any(
             self.flat_index(s) == self.flat.streaming for s in scenes)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_NAME:
-                return f"Chapter {c + 1}: {ch.title or 'untitled'}"
-            if col == COL_TARGET:
-                return f"{ch.target_words:,}" + (" ⚠" if off else "")
-            if col == COL_WRITTEN:
-                return f"{self.chapter_written(c):,}"
-            if col == COL_STATUS:
-                state = "writing" if streaming else BM.chapter_status(p, c)
-                return CHAPTER_STATES.get(state, state)
+            return self._chapter_display(c, col, off, streaming)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return ch.title
@@ -251,21 +243,9 @@ class BookTreeModel(QAbstractItemModel):
         elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             return Qt.CheckState.Checked if ch.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_TARGET and off:
-                return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
-                        f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
-            if col in (COL_NAME, COL_STATUS):
-                tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{len(scenes)} scenes" if scenes else "")
-                if ch.summary:
-                    tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
-                return tip
+            return _chapter_tip(ch, col, len(scenes), planned, off)
         elif role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_TARGET and off:
-                return QColor(WARN)
-            if col == COL_STATUS:
-                state = "writing" if streaming else BM.chapter_status(p, c)
-                color = STATUS_COLORS["locked"] if ch.locked else CHAPTER_COLORS.get(state)
-                return QColor(color) if color else None
+            return self._chapter_color(c, col, off, streaming)
         elif role == Qt.ItemDataRole.FontRole and col == COL_NAME:
             f = QFont()
             f.setBold(True)
@@ -274,21 +254,35 @@ class BookTreeModel(QAbstractItemModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def _chapter_display(self, c: int, col: int, off: int, streaming: bool):
+        ch = self.project.chapters[c]
+        if col == COL_NAME:
+            return f"Chapter {c + 1}: {ch.title or 'untitled'}"
+        if col == COL_TARGET:
+            return f"{ch.target_words:,}" + (" ⚠" if off else "")
+        if col == COL_WRITTEN:
+            return f"{self.chapter_written(c):,}"
+        if col == COL_STATUS:
+            state = "writing" if streaming else BM.chapter_status(self.project, c)
+            return CHAPTER_STATES.get(state, state)
+        return None
+
+    def _chapter_color(self, c: int, col: int, off: int, streaming: bool):
+        if col == COL_TARGET and off:
+            return QColor(WARN)
+        if col == COL_STATUS:
+            state = "writing" if streaming else BM.chapter_status(self.project, c)
+            color = STATUS_COLORS["locked"] if self.project.chapters[c].locked else CHAPTER_COLORS.get(state)
+            return QColor(color) if color else None
+        return None
+
     def _scene_data(self, index, sec: Section, role):
         col = index.column()
         i = self.flat_index(sec)
         streaming = i >= 0 and i == self.flat.streaming
         attention = getattr(sec, "needs_attention", False)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_NAME:
-                return f"{index.row() + 1}. {sec.main_point}"
-            if col == COL_TARGET:
-                return f"{sec.target_words:,}"
-            if col == COL_WRITTEN:
-                return f"{self._scene_words(sec):,}"
-            if col == COL_STATUS:
-                state = status_of(sec, streaming)
-                return f"⚠ {state}, needs attention" if attention else state
+            return self._scene_display(index.row(), col, sec, streaming, attention)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return sec.main_point
@@ -302,18 +296,25 @@ class BookTreeModel(QAbstractItemModel):
                 tip += "\n\nCodex entries in its prompt: " + ", ".join(sec.codex_used)
             return tip
         elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
-            color = STATUS_COLORS.get(SectionStatus.WRITING if streaming else sec.status)
-            if sec.locked and not streaming:
-                color = STATUS_COLORS["locked"]
-            if attention and not streaming:
-                color = WARN
-            return QColor(color) if color else None
+            return _scene_color(sec, streaming, attention)
         elif role == Qt.ItemDataRole.FontRole and streaming:
             f = QFont()
             f.setBold(True)
             return f
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _scene_display(self, row: int, col: int, sec: Section, streaming: bool, attention: bool):
+        if col == COL_NAME:
+            return f"{row + 1}. {sec.main_point}"
+        if col == COL_TARGET:
+            return f"{sec.target_words:,}"
+        if col == COL_WRITTEN:
+            return f"{self._scene_words(sec):,}"
+        if col == COL_STATUS:
+            state = status_of(sec, streaming)
+            return f"⚠ {state}, needs attention" if attention else state
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex):
@@ -345,26 +346,11 @@ class BookTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             item.locked = Qt.CheckState(value) == Qt.CheckState.Checked
         elif role == Qt.ItemDataRole.EditRole and col == COL_NAME:
-            text = " ".join(str(value).split())
-            if not text:
+            if not _rename(item, value):
                 return False
-            if isinstance(item, Section):
-                if text == item.main_point:
-                    return False
-                item.main_point, item.title = text, ""     # the heading follows the main point
-            else:
-                if text == item.title:
-                    return False
-                item.title = text
         elif role == Qt.ItemDataRole.EditRole and col == COL_TARGET:
-            try:
-                n = int(str(value).replace(",", ""))
-            except (TypeError, ValueError):
+            if not _retarget(item, value):
                 return False
-            n = max(MIN_TARGET, min(MAX_TARGET, n))
-            if n == item.target_words:
-                return False
-            item.target_words = n
         else:
             return False
         parent = self.parent(index)
@@ -886,3 +872,53 @@ class BookOutline(QWidget):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _chapter_tip(ch: BM.Chapter, col: int, n_scenes: int, planned: int, off: int):
+    if col == COL_TARGET and off:
+        return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
+                f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
+    if col in (COL_NAME, COL_STATUS):
+        tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{n_scenes} scenes" if n_scenes else "")
+        if ch.summary:
+            tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
+        return tip
+    return None
+
+
+def _scene_color(sec: Section, streaming: bool, attention: bool):
+    color = STATUS_COLORS.get(SectionStatus.WRITING if streaming else sec.status)
+    if sec.locked and not streaming:
+        color = STATUS_COLORS["locked"]
+    if attention and not streaming:
+        color = WARN
+    return QColor(color) if color else None
+
+
+def _rename(item: Section | BM.Chapter, value) -> bool:
+    """A scene's main point (its heading follows) or a chapter's title, edited; False: no change."""
+    text = " ".join(str(value).split())
+    if not text:
+        return False
+    if isinstance(item, Section):
+        if text == item.main_point:
+            return False
+        item.main_point, item.title = text, ""     # the heading follows the main point
+    else:
+        if text == item.title:
+            return False
+        item.title = text
+    return True
+
+
+def _retarget(item: Section | BM.Chapter, value) -> bool:
+    """A target typed as "1,200" (clamped to the allowed range); False: not a number, or no change."""
+    try:
+        n = int(str(value).replace(",", ""))
+    except (TypeError, ValueError):
+        return False
+    n = max(MIN_TARGET, min(MAX_TARGET, n))
+    if n == item.target_words:
+        return False
+    item.target_words = n
+    return True
