@@ -9,7 +9,7 @@ locked scenes, "Re-plan book" keeps locked chapters (and chapters that hold text
 edited plan whose numbers do not add up is shown in the header, never rescaled unless the
 user presses "Fit targets".
 
-The structure edits are the core's (``core.engine.book``); this model only shows them. It is
+The structure edits are the core's (``core.engine.book_model``); this model only shows them. It is
 a view over the flat :class:`~.outline.OutlineModel` the window already keeps in step with
 the engine (streaming row, live word counts): the flat model's changes reach the tree.
 """
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.engine import book as B
+from ..core.engine import book_model as BM
 from ..core.engine import outline_model as OM
 from ..core.engine.plan import Section
 from ..core.engine.status import SectionStatus
@@ -70,7 +70,7 @@ class BookTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self.flat = flat
         self._nodes: list[list[Section]] = []     # per top-level row: its scenes
-        self.chapter_objects: list[B.Chapter] = []
+        self.chapter_objects: list[BM.Chapter] = []
         self._loose = False                        # last top-level row: scenes without a chapter
         self._where: dict[int, tuple[int, int]] = {}   # id(section) -> (top row, child row)
         self._flat_index: dict[int, int] = {}          # id(section) -> index in project.sections
@@ -96,7 +96,7 @@ class BookTreeModel(QAbstractItemModel):
         p = self.project
         self._nodes, self._where, self._flat_index = [], {}, {}
         self.chapter_objects = list(p.chapters)       # which chapter each row shows
-        if B.is_book(p):
+        if BM.is_book(p):
             self._nodes = [[] for _ in p.chapters]
             loose: list[Section] = []
             for i, s in enumerate(p.sections):
@@ -234,15 +234,7 @@ class BookTreeModel(QAbstractItemModel):
         streaming = self.flat.streaming is not None and any(
             self.flat_index(s) == self.flat.streaming for s in scenes)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_NAME:
-                return f"Chapter {c + 1}: {ch.title or 'untitled'}"
-            if col == COL_TARGET:
-                return f"{ch.target_words:,}" + (" ⚠" if off else "")
-            if col == COL_WRITTEN:
-                return f"{self.chapter_written(c):,}"
-            if col == COL_STATUS:
-                state = "writing" if streaming else B.chapter_status(p, c)
-                return CHAPTER_STATES.get(state, state)
+            return self._chapter_display(c, col, off, streaming)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return ch.title
@@ -251,21 +243,9 @@ class BookTreeModel(QAbstractItemModel):
         elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             return Qt.CheckState.Checked if ch.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_TARGET and off:
-                return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
-                        f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
-            if col in (COL_NAME, COL_STATUS):
-                tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{len(scenes)} scenes" if scenes else "")
-                if ch.summary:
-                    tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
-                return tip
+            return _chapter_tip(ch, col, len(scenes), planned, off)
         elif role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_TARGET and off:
-                return QColor(WARN)
-            if col == COL_STATUS:
-                state = "writing" if streaming else B.chapter_status(p, c)
-                color = STATUS_COLORS["locked"] if ch.locked else CHAPTER_COLORS.get(state)
-                return QColor(color) if color else None
+            return self._chapter_color(c, col, off, streaming)
         elif role == Qt.ItemDataRole.FontRole and col == COL_NAME:
             f = QFont()
             f.setBold(True)
@@ -274,21 +254,35 @@ class BookTreeModel(QAbstractItemModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def _chapter_display(self, c: int, col: int, off: int, streaming: bool):
+        ch = self.project.chapters[c]
+        if col == COL_NAME:
+            return f"Chapter {c + 1}: {ch.title or 'untitled'}"
+        if col == COL_TARGET:
+            return f"{ch.target_words:,}" + (" ⚠" if off else "")
+        if col == COL_WRITTEN:
+            return f"{self.chapter_written(c):,}"
+        if col == COL_STATUS:
+            state = "writing" if streaming else BM.chapter_status(self.project, c)
+            return CHAPTER_STATES.get(state, state)
+        return None
+
+    def _chapter_color(self, c: int, col: int, off: int, streaming: bool):
+        if col == COL_TARGET and off:
+            return QColor(WARN)
+        if col == COL_STATUS:
+            state = "writing" if streaming else BM.chapter_status(self.project, c)
+            color = STATUS_COLORS["locked"] if self.project.chapters[c].locked else CHAPTER_COLORS.get(state)
+            return QColor(color) if color else None
+        return None
+
     def _scene_data(self, index, sec: Section, role):
         col = index.column()
         i = self.flat_index(sec)
         streaming = i >= 0 and i == self.flat.streaming
         attention = getattr(sec, "needs_attention", False)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_NAME:
-                return f"{index.row() + 1}. {sec.main_point}"
-            if col == COL_TARGET:
-                return f"{sec.target_words:,}"
-            if col == COL_WRITTEN:
-                return f"{self._scene_words(sec):,}"
-            if col == COL_STATUS:
-                state = status_of(sec, streaming)
-                return f"⚠ {state}, needs attention" if attention else state
+            return self._scene_display(index.row(), col, sec, streaming, attention)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return sec.main_point
@@ -302,18 +296,25 @@ class BookTreeModel(QAbstractItemModel):
                 tip += "\n\nCodex entries in its prompt: " + ", ".join(sec.codex_used)
             return tip
         elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
-            color = STATUS_COLORS.get(SectionStatus.WRITING if streaming else sec.status)
-            if sec.locked and not streaming:
-                color = STATUS_COLORS["locked"]
-            if attention and not streaming:
-                color = WARN
-            return QColor(color) if color else None
+            return _scene_color(sec, streaming, attention)
         elif role == Qt.ItemDataRole.FontRole and streaming:
             f = QFont()
             f.setBold(True)
             return f
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _scene_display(self, row: int, col: int, sec: Section, streaming: bool, attention: bool):
+        if col == COL_NAME:
+            return f"{row + 1}. {sec.main_point}"
+        if col == COL_TARGET:
+            return f"{sec.target_words:,}"
+        if col == COL_WRITTEN:
+            return f"{self._scene_words(sec):,}"
+        if col == COL_STATUS:
+            state = status_of(sec, streaming)
+            return f"⚠ {state}, needs attention" if attention else state
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex):
@@ -335,7 +336,7 @@ class BookTreeModel(QAbstractItemModel):
             return False
         col = index.column()
         sec = self.section_at(index)
-        item: Section | B.Chapter
+        item: Section | BM.Chapter
         if sec is not None:
             item = sec
         elif self.is_chapter_row(index.row()) and index.internalId() == 0:
@@ -345,26 +346,11 @@ class BookTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             item.locked = Qt.CheckState(value) == Qt.CheckState.Checked
         elif role == Qt.ItemDataRole.EditRole and col == COL_NAME:
-            text = " ".join(str(value).split())
-            if not text:
+            if not _rename(item, value):
                 return False
-            if isinstance(item, Section):
-                if text == item.main_point:
-                    return False
-                item.main_point, item.title = text, ""     # the heading follows the main point
-            else:
-                if text == item.title:
-                    return False
-                item.title = text
         elif role == Qt.ItemDataRole.EditRole and col == COL_TARGET:
-            try:
-                n = int(str(value).replace(",", ""))
-            except (TypeError, ValueError):
+            if not _retarget(item, value):
                 return False
-            n = max(MIN_TARGET, min(MAX_TARGET, n))
-            if n == item.target_words:
-                return False
-            item.target_words = n
         else:
             return False
         parent = self.parent(index)
@@ -425,7 +411,7 @@ class BookTreeModel(QAbstractItemModel):
             if c is None:
                 return None
             moving = self.project.sections[i]
-            if moving.chapter == c and at > B.chapter_scenes(self.project, c).index(i):
+            if moving.chapter == c and at > BM.chapter_scenes(self.project, c).index(i):
                 at -= 1                           # its own place is freed first
             return "scene", i, (c, at)
         return None
@@ -689,7 +675,7 @@ class BookOutline(QWidget):
             self._loading = False
         self._summary_label(ch)
 
-    def _summary_label(self, ch: B.Chapter) -> None:
+    def _summary_label(self, ch: BM.Chapter) -> None:
         if ch.summary_edited:
             self.summary_state.setText("summary: yours, never overwritten")
         elif ch.summary:
@@ -719,7 +705,7 @@ class BookOutline(QWidget):
         c = self._detail_chapter
         if self._loading or c is None:
             return
-        B.set_chapter_summary(self.project, c, self.summary_edit.toPlainText())
+        BM.set_chapter_summary(self.project, c, self.summary_edit.toPlainText())
         self._summary_label(self.project.chapters[c])
         self._chapter_row_changed(c)
 
@@ -742,7 +728,7 @@ class BookOutline(QWidget):
     def add_chapter(self) -> int:
         c = self.current_chapter()
         at = c + 1 if c is not None else len(self.project.chapters)
-        B.add_chapter(self.project, at, "New chapter", "Say what happens in this chapter.")
+        BM.add_chapter(self.project, at, "New chapter", "Say what happens in this chapter.")
         self._structure_changed(lambda: self.select_chapter(at))
         return at
 
@@ -751,9 +737,9 @@ class BookOutline(QWidget):
         if c is None:
             return -1
         scene = self.current_scene()
-        idx = B.chapter_scenes(self.project, c)
+        idx = BM.chapter_scenes(self.project, c)
         at = idx.index(scene) + 1 if scene in idx else len(idx)
-        sec = B.add_scene(self.project, c, at, "New scene: say what happens here")
+        sec = BM.add_scene(self.project, c, at, "New scene: say what happens here")
         self._structure_changed(lambda: self.select_scene(self.project.sections.index(sec)))
         return self.project.sections.index(sec)
 
@@ -766,17 +752,17 @@ class BookOutline(QWidget):
                     f"Delete scene {OM.scene_label(p, scene)} and its {sec.words:,} written words?"):
                 return
             c = sec.chapter
-            B.delete_scene(p, scene)
+            BM.delete_scene(p, scene)
             self._structure_changed(lambda: self.select_chapter(c) if c is not None else None)
             return
         c = self.current_chapter()
         if c is None:
             return
-        words = B.chapter_words(p, c)
+        words = BM.chapter_words(p, c)
         if words and not self.confirm(f"Delete chapter {c + 1} ({p.chapters[c].title}) and its "
                                       f"{words:,} written words?"):
             return
-        B.delete_chapter(p, c)
+        BM.delete_chapter(p, c)
         self._structure_changed(lambda: self.select_chapter(min(c, len(p.chapters) - 1)))
 
     def move_selected(self, delta: int) -> None:
@@ -786,27 +772,27 @@ class BookOutline(QWidget):
             sec = p.sections[scene]
             if sec.chapter is None:
                 return
-            idx = B.chapter_scenes(p, sec.chapter)
+            idx = BM.chapter_scenes(p, sec.chapter)
             k = idx.index(scene)
             if not 0 <= k + delta < len(idx):
                 # past the chapter's first or last scene: into the neighbouring chapter
                 if OM.move_scene_across(p, scene, delta):
                     self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
                 return
-            B.move_scene(p, scene, k + delta)
+            BM.move_scene(p, scene, k + delta)
             self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
             return
         c = self.current_chapter()
         if c is None or not 0 <= c + delta < len(p.chapters):
             return
-        B.move_chapter(p, c, c + delta)
+        BM.move_chapter(p, c, c + delta)
         self._structure_changed(lambda: self.select_chapter(c + delta))
 
     def _dropped(self, kind: str, src: int, target: object) -> None:
         """A chapter or a scene was dragged to a new place (see BookTreeModel._drop_target)."""
         p = self.project
         if kind == "chapter" and isinstance(target, int):
-            B.move_chapter(p, src, target)
+            BM.move_chapter(p, src, target)
             self._structure_changed(lambda: self.select_chapter(target))
             return
         if not isinstance(target, tuple):
@@ -863,7 +849,7 @@ class BookOutline(QWidget):
 
     def update_header(self) -> None:
         p = self.project
-        if not B.is_book(p):
+        if not BM.is_book(p):
             self.header.setText("")
             return
         rows = OM.chapter_rows(p, words=lambda i: self.flat.words(i))
@@ -873,7 +859,7 @@ class BookOutline(QWidget):
         scenes = sum(len(r.scenes) for r in rows)
         text = (f"{len(rows)} chapters ({done} done) · {scenes} scenes · targets <b>{planned:,}</b> · "
                 f"written <b>{written:,}</b> of {p.target_words:,}")
-        problems = B.check_totals(p)
+        problems = BM.check_totals(p)
         if problems:
             shown = problems[:3] + ([f"… and {len(problems) - 3} more."] if len(problems) > 3 else [])
             listed = "<br>".join(_escape(s) for s in shown)
@@ -886,3 +872,53 @@ class BookOutline(QWidget):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _chapter_tip(ch: BM.Chapter, col: int, n_scenes: int, planned: int, off: int):
+    if col == COL_TARGET and off:
+        return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
+                f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
+    if col in (COL_NAME, COL_STATUS):
+        tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{n_scenes} scenes" if n_scenes else "")
+        if ch.summary:
+            tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
+        return tip
+    return None
+
+
+def _scene_color(sec: Section, streaming: bool, attention: bool):
+    color = STATUS_COLORS.get(SectionStatus.WRITING if streaming else sec.status)
+    if sec.locked and not streaming:
+        color = STATUS_COLORS["locked"]
+    if attention and not streaming:
+        color = WARN
+    return QColor(color) if color else None
+
+
+def _rename(item: Section | BM.Chapter, value) -> bool:
+    """A scene's main point (its heading follows) or a chapter's title, edited; False: no change."""
+    text = " ".join(str(value).split())
+    if not text:
+        return False
+    if isinstance(item, Section):
+        if text == item.main_point:
+            return False
+        item.main_point, item.title = text, ""     # the heading follows the main point
+    else:
+        if text == item.title:
+            return False
+        item.title = text
+    return True
+
+
+def _retarget(item: Section | BM.Chapter, value) -> bool:
+    """A target typed as "1,200" (clamped to the allowed range); False: not a number, or no change."""
+    try:
+        n = int(str(value).replace(",", ""))
+    except (TypeError, ValueError):
+        return False
+    n = max(MIN_TARGET, min(MAX_TARGET, n))
+    if n == item.target_words:
+        return False
+    item.target_words = n
+    return True

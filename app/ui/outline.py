@@ -111,18 +111,7 @@ class OutlineModel(QAbstractTableModel):
         row, col = index.row(), index.column()
         sec = self.sections[row]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            if col == COL_NUM:
-                return row + 1
-            if col == COL_POINT:
-                return sec.main_point
-            if col == COL_TARGET:
-                return sec.target_words
-            if col == COL_WRITTEN and role == Qt.ItemDataRole.DisplayRole:
-                return self.words(row)
-            if col == COL_STATUS and role == Qt.ItemDataRole.DisplayRole:
-                state = status_of(sec, row == self.streaming)
-                # the health check gave up on this section: it ends short (issue 14)
-                return f"⚠ {state}, needs attention" if getattr(sec, "needs_attention", False) else state
+            return self._text(row, col, sec, display=role == Qt.ItemDataRole.DisplayRole)
         elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             return Qt.CheckState.Checked if sec.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole and col == COL_POINT:
@@ -133,17 +122,36 @@ class OutlineModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_NUM, COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
-            color = STATUS_COLORS.get(sec.status if row != self.streaming else SectionStatus.WRITING)
-            if sec.locked and row != self.streaming:
-                color = STATUS_COLORS["locked"]
-            if getattr(sec, "needs_attention", False) and row != self.streaming:
-                color = "#c62828"
-            return QColor(color) if color else None
+            return self._status_color(row, sec)
         elif role == Qt.ItemDataRole.FontRole and row == self.streaming:
             f = QFont()
             f.setBold(True)
             return f
         return None
+
+    def _text(self, row: int, col: int, sec: Section, display: bool):
+        """A cell's display text (``display``) or edit value."""
+        if col == COL_NUM:
+            return row + 1
+        if col == COL_POINT:
+            return sec.main_point
+        if col == COL_TARGET:
+            return sec.target_words
+        if col == COL_WRITTEN and display:
+            return self.words(row)
+        if col == COL_STATUS and display:
+            state = status_of(sec, row == self.streaming)
+            # the health check gave up on this section: it ends short (issue 14)
+            return f"⚠ {state}, needs attention" if getattr(sec, "needs_attention", False) else state
+        return None
+
+    def _status_color(self, row: int, sec: Section):
+        color = STATUS_COLORS.get(sec.status if row != self.streaming else SectionStatus.WRITING)
+        if sec.locked and row != self.streaming:
+            color = STATUS_COLORS["locked"]
+        if getattr(sec, "needs_attention", False) and row != self.streaming:
+            color = "#c62828"
+        return QColor(color) if color else None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex):
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
