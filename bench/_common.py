@@ -346,3 +346,25 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1, on_section
     run.text = "\n\n".join(s.text for s in job.sections)
     run.job = job
     return run
+
+
+def glued_words(text: str) -> list[str]:
+    """Words run together by sampling ("thathe", "intoIlse", "themap"): a word found once
+    that splits into two words each found at least three times on their own in ``text``.
+    Penalised tokens push a small model to the unspaced variant of a word; a reader sees a
+    typo. (Latin script only.)"""
+    import collections
+    import re
+    words = re.findall(r"[A-Za-z]+", text)
+    counts = collections.Counter(w.lower() for w in words)
+    out = []
+    for w in words:
+        lw = w.lower()
+        if len(lw) < 5 or counts[lw] > 1:
+            continue
+        for k in range(2, len(lw) - 1):
+            a, b = lw[:k], lw[k:]
+            if counts[a] >= 3 and counts[b] >= 3 and (len(a) > 2 or a in ("to", "of", "in", "on", "at", "he", "a")):
+                out.append(w)
+                break
+    return out

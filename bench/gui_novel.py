@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     app, w, _tmp = C.open_window("longhand-gui-novel-")
     app.processEvents()
 
-    from longhand.core.engine import book as B
+    from longhand.core.engine import book_model as BM
     from longhand.core.engine.plan import DONE, Section
     from longhand.core.projects.project import Project
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p = Project(instruction=f"Write a {args.chapters * args.scenes * words}-word novel in chapters.",
                 target_words=args.chapters * args.scenes * words)
     for c in range(args.chapters):
-        p.chapters.append(B.Chapter(f"Chapter title {c + 1}", "What happens in this chapter, in a sentence "
+        p.chapters.append(BM.Chapter(f"Chapter title {c + 1}", "What happens in this chapter, in a sentence "
                                     "or two, as a book plan gives it.", args.scenes * words))
         for k in range(args.scenes):
             s = Section(main_point=f"Scene {k + 1} of chapter {c + 1}: something happens", target_words=words,

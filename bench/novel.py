@@ -78,6 +78,8 @@ def main() -> int:
 
     from longhand.core.backends.llama import LlamaCppBackend
     from longhand.core.engine import book as B
+    from longhand.core.engine import book_model as BM
+    from longhand.core.engine import events as EV
     from longhand.core.engine.codex import load_codex
     from longhand.core.engine.events import PlanToken, SectionDone, SectionStarted, SectionToken
     from longhand.core.errors import CancelToken
@@ -111,6 +113,7 @@ def main() -> int:
     load_seconds = time.perf_counter() - t_load
     writer = B.BookWriter(backend, seed=args.seed)
     run = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": C.machine(),
+           "model": args.model,
            "git": C.git_state(), "ctx": backend.info.n_ctx, "threads": args.threads,
            "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2),
            "document_tokens_at_start": sum(backend.count_tokens(s.text) for s in project.sections if s.text)}
@@ -140,7 +143,7 @@ def main() -> int:
             sec = project.sections[e.index]
             state["scene"] = {"t0": now, "ttft": None, "eval0": backend.prompt_tokens_evaluated,
                               "gen0": backend.generated_tokens, "chapter": sec.chapter, "mode": e.mode,
-                              "scene": B.chapter_scenes(project, sec.chapter).index(e.index)}
+                              "scene": BM.chapter_scenes(project, sec.chapter).index(e.index)}
         elif isinstance(e, SectionToken) and state["scene"] and state["scene"]["ttft"] is None:
             state["scene"]["ttft"] = now - state["scene"]["t0"]
         elif isinstance(e, SectionDone) and state["scene"]:
@@ -160,14 +163,14 @@ def main() -> int:
                 "chatter_share": round(chatter_share(e.text), 4),
                 "recoveries": e.recoveries, "needs_attention": e.needs_attention})
             state["scene"] = None
-        elif isinstance(e, B.BookPlanReady):
+        elif isinstance(e, EV.BookPlanReady):
             run["book_plan"] = {"how": e.how, "chapters": len(e.chapters),
                                 "distinct_synopses": len({c.synopsis for c in e.chapters}),
                                 "seconds": round(now - t_start, 1)}
             print(f"book plan: {len(e.chapters)} chapters ({e.how})", file=sys.stderr, flush=True)
-        elif isinstance(e, B.ChapterPlanned):
+        elif isinstance(e, EV.ChapterPlanned):
             print(f"chapter {e.chapter + 1}: {len(e.scenes)} scenes ({e.how})", file=sys.stderr, flush=True)
-        elif isinstance(e, B.ChapterDone):
+        elif isinstance(e, EV.ChapterDone):
             print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words; summary: "
                   f"{e.summary[:100]!r}", file=sys.stderr, flush=True)
         if type(e).__name__ == "SectionRecovery":
@@ -215,6 +218,8 @@ def main() -> int:
 def fill(src: Path, dst: Path, words: int) -> int:
     """A copy of a real novel project, padded to ``words`` with its own scenes' text."""
     from longhand.core.engine import book as B
+    from longhand.core.engine import book_model as BM
+    from longhand.core.engine import book_plan as BP
     from longhand.core.engine.memory import fallback_summary
     from longhand.core.engine.plan import DONE
     from longhand.core.projects.project import Project
@@ -226,18 +231,18 @@ def fill(src: Path, dst: Path, words: int) -> int:
     for c in range(len(p.chapters)):
         if p.words >= words:
             break
-        if B.chapter_status(p, c) == "done":
+        if BM.chapter_status(p, c) == "done":
             continue
-        if not B.chapter_scenes(p, c):
-            at = B._insert_at(p, c)
-            n = B.expected_scenes(p.chapters[c].target_words)
-            p.sections[at:at] = B.fallback_scenes(p, c, n, p.chapters[c].target_words)
-        for i in B.chapter_scenes(p, c):
+        if not BM.chapter_scenes(p, c):
+            at = BM.insert_at(p, c)
+            n = BM.expected_scenes(p.chapters[c].target_words)
+            p.sections[at:at] = BP.fallback_scenes(p, c, n, p.chapters[c].target_words)
+        for i in BM.chapter_scenes(p, c):
             s = p.sections[i]
             if s.status != DONE or not s.text.strip():
                 s.text, s.status = texts[k % len(texts)], DONE
                 k += 1
-        p.chapters[c].summary = fallback_summary(B.chapter_text(p, c), B.SUMMARY_WORDS)
+        p.chapters[c].summary = fallback_summary(BM.chapter_text(p, c), B.SUMMARY_WORDS)
         p.chapters[c].plan_how = "synthetic"
     # reopen mid-scene, as after a crash: the last filled scene half written, its chapter open
     last = max(i for i, s in enumerate(p.sections) if s.text.strip())
@@ -247,26 +252,28 @@ def fill(src: Path, dst: Path, words: int) -> int:
     p.chapters[sec.chapter].summary = ""
     p.path = None
     p.save(dst)
-    print(f"{dst}: {p.words} words, {sum(B.chapter_status(p, c) == 'done' for c in range(len(p.chapters)))} "
+    print(f"{dst}: {p.words} words, {sum(BM.chapter_status(p, c) == 'done' for c in range(len(p.chapters)))} "
           f"chapters done", file=sys.stderr)
     return 0
 
 
 def report(project, results: dict, out: Path, backend) -> None:
-    from longhand.core.engine import book as B
+    from longhand.core.engine import book_model as BM
+    from longhand.core.export import export
+    from longhand.core.text.chatter import chatter_share
     from longhand.core.text.health import junk_share, run_on_share
     from longhand.core.text.wordcount import length_score, repeated_ngram_share
     rows = []
     for c, ch in enumerate(project.chapters):
-        status = B.chapter_status(project, c)
+        status = BM.chapter_status(project, c)
         if status == "unplanned":
             continue
         scenes = [r for r in results["scenes"] if r["chapter"] == c + 1]
-        texts = [project.sections[i].text for i in B.chapter_scenes(project, c) if project.sections[i].text.strip()]
-        words = B.chapter_words(project, c)
+        texts = [project.sections[i].text for i in BM.chapter_scenes(project, c) if project.sections[i].text.strip()]
+        words = BM.chapter_words(project, c)
         rows.append({"chapter": c + 1, "title": ch.title, "status": status, "target": ch.target_words,
                      "words": words, "s_l": round(length_score(ch.target_words, words), 1) if words else 0.0,
-                     "scenes": len(B.chapter_scenes(project, c)), "plan": ch.plan_how,
+                     "scenes": len(BM.chapter_scenes(project, c)), "plan": ch.plan_how,
                      "ttft_median": round(statistics.median([r["ttft"] for r in scenes]), 2) if scenes else None,
                      "peak_rss_mb": max((r["rss_mb"] for r in scenes), default=None),
                      "codex_per_scene": round(statistics.mean([r["codex_used"] for r in scenes]), 1) if scenes else None,
@@ -274,7 +281,7 @@ def report(project, results: dict, out: Path, backend) -> None:
                      "max_junk": max((round(junk_share(t), 3) for t in texts), default=None),
                      "max_run_on": max((round(run_on_share(t), 3) for t in texts), default=None),
                      "recoveries": sum(r.get("recoveries", 0) for r in scenes),
-                     "needs_attention": sum(1 for i in B.chapter_scenes(project, c)
+                     "needs_attention": sum(1 for i in BM.chapter_scenes(project, c)
                                             if project.sections[i].needs_attention),
                      "summary": ch.summary})
     done = [r for r in rows if r["status"] == "done"]
@@ -300,12 +307,20 @@ def report(project, results: dict, out: Path, backend) -> None:
                                     default=None),
         "max_scene_run_on_share": max((round(run_on_share(x.text), 3) for x in project.sections if x.text.strip()),
                                       default=None),
+        # assistant talk and words run together by sampling, in the kept text (read the manuscript too)
+        "chatter_share": round(chatter_share(text), 4),
+        "glued_words": C.glued_words(text)[:40],
     }
     results["chapters"] = rows
     results["summary"] = summary
     C.write_json(out / "novel.json", results)
-    lines = ["# Novel benchmark (two levels, demo model)", "",
-             f"Command: `python bench/novel.py --project {project.path}` (resumable; runs: {len(results['runs'])}).", "",
+    model = results["runs"][-1].get("model", "demo") if results["runs"] else "demo"
+    # the manuscript as a reader gets it (the chapters written so far)
+    export(project, out / "novel_manuscript.md")
+    export(project, out / "novel_manuscript.pdf")
+    lines = [f"# Novel benchmark (two levels, {model} model)", "",
+             f"Command: `python bench/novel.py --project {project.path} --model {model}` (resumable; runs: "
+             f"{len(results['runs'])}). The manuscript so far: `novel_manuscript.md` and `.pdf`.", "",
              f"Last run: {C.machine_line(results['runs'][-1]['machine'])}" if results["runs"] else "", "",
              "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB "
              "| codex/scene | max junk | max run-on | recoveries | need attention |",

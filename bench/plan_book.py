@@ -4,7 +4,7 @@
 
 Plans the 90,000-word fantasy novel of the novel bench (chapters only: no scene is written)
 and reports the chapters, the repeated titles, and the largest content-word overlap between
-two chapters' title and synopsis (:func:`longhand.core.engine.book.synopsis_overlap`; the
+two chapters' title and synopsis (:func:`longhand.core.engine.book_plan.synopsis_overlap`; the
 engine refuses a chapter at 0.5 or more). Writes ``plan_book_<model>.json``.
 """
 
@@ -33,13 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     C.add_threads_arg(ap)
     args = ap.parse_args(argv)
     from longhand.core.engine import book as B
+    from longhand.core.engine import book_plan as BP
     backend = C.open_backend(args.model, n_ctx=8192, n_threads=args.threads)
     writer = B.BookWriter(backend, seed=args.seed)
     t0 = time.perf_counter()
     chapters = writer.plan_book(INSTRUCTION.format(words=args.words), args.words)
     seconds = time.perf_counter() - t0
-    keys = [B.chapter_keys(c.title, c.synopsis) for c in chapters]
-    pairs = [(B.synopsis_overlap(keys[i], keys[j]), i, j) for i, j in itertools.combinations(range(len(keys)), 2)]
+    keys = [BP.chapter_keys(c.title, c.synopsis) for c in chapters]
+    pairs = [(BP.synopsis_overlap(keys[i], keys[j]), i, j) for i, j in itertools.combinations(range(len(keys)), 2)]
     worst = max(pairs, default=(0.0, 0, 0))
     titles = Counter(c.title.strip().lower() for c in chapters)
     data = {"benchmark": "plan_book", "model": backend.info.model, "words": args.words, "seed": args.seed,

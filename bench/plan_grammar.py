@@ -56,37 +56,39 @@ def measure(lines: list[str]) -> dict:
 def run_variant(backend, variant: str, chapters: int, scenes: int, seed: int) -> dict:
     """variant: "before", "words" (the code now), "chars" or "none" (see the module's doc)."""
     from longhand.core.engine import book as B
+    from longhand.core.engine import book_model as BM
+    from longhand.core.engine import book_plan as BP
     from longhand.core.engine import grammar as G
-    real, real_garbled = G.plan_grammar, B.garbled
+    real, real_garbled = G.plan_grammar, BP.garbled   # (read by the plan parser and by BookWriter)
     if variant == "chars":
         G.plan_grammar = chars_grammar(real)
     if variant == "before":
-        B.garbled = lambda text: False
+        BP.garbled = B.garbled = lambda text: False
     try:
         w = B.BookWriter(backend, seed=seed)
         w.use_grammar = variant != "none"
-        job = B.BookJob(instruction=INSTRUCTION, target_words=100000, bible=BIBLE)
+        job = BM.BookJob(instruction=INSTRUCTION, target_words=100000, bible=BIBLE)
         t0 = time.perf_counter()
         raw: list[str] = []
         # the book plan of the benchmark, cut to its first chapters (the same prompt, fewer lines)
-        real_expected = B.expected_chapters
-        B.expected_chapters = lambda words: min(chapters, real_expected(words))
+        real_expected = BM.expected_chapters
+        BM.expected_chapters = lambda words: min(chapters, real_expected(words))
         try:
             job.chapters = w.plan_book(INSTRUCTION, 100000, bible=BIBLE,
                                        on_event=lambda e: raw.append((e.how, e.raw)) if hasattr(e, "raw") else None)
         finally:
-            B.expected_chapters = real_expected
+            BM.expected_chapters = real_expected
         book_lines = [f"{c.title} - {c.synopsis}" for c in job.chapters]
         scene_lines = []
         for c in range(min(scenes, len(job.chapters))):
             w.plan_chapter(job, c)
-            scene_lines += [job.sections[i].main_point for i in B.chapter_scenes(job, c)]
+            scene_lines += [job.sections[i].main_point for i in BM.chapter_scenes(job, c)]
         return {"variant": variant, "seconds": round(time.perf_counter() - t0, 1),
                 "book_plan": raw[0][0] if raw else "",
                 "chapters": measure(book_lines), "scenes": measure(scene_lines),
                 "chapter_lines": book_lines, "scene_lines": scene_lines, "raw_book_plan": raw[0][1] if raw else ""}
     finally:
-        G.plan_grammar, B.garbled = real, real_garbled
+        G.plan_grammar, BP.garbled, B.garbled = real, real_garbled, real_garbled
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ llama.cpp's grammar sampler. Per plan it records whether the plan was parsed or 
 the fallback, how many lines the answer had, how many of them have the exact plan format,
 how many main points were distinct, and the time. The per-target figures also show where
 one flat plan stops working (distinct points and fallbacks against the target length),
-which sets ``engine.book.BOOK_THRESHOLD``.
+which sets ``engine.book_model.BOOK_THRESHOLD``.
 
 Results are written after every plan (``plan_parse.json``, ``plan_parse.md``), so a run cut
 short still reports the prompts it finished.

@@ -94,23 +94,8 @@ def batch_cmd(args) -> int:
         print(f"error: {p}", file=sys.stderr)
     if not result.instructions:
         raise LonghandError(f"{args.instructions} holds no usable instruction.")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise LonghandError("--concurrency must be at least 1.")
-    if args.parallel is not None and args.parallel < 1:
-        raise LonghandError("--parallel must be at least 1.")
-    if args.processes < 1:
-        raise LonghandError("--processes must be at least 1.")
-    if resolve_backend(args) == "openai":
-        urls = base_urls(args)
-        if not urls:
-            raise LonghandError("--backend openai needs --base-url URL (repeat it for several servers).")
-        options = dict(model=args.remote_model or "", api_key=args.api_key, format_name=args.format_name,
-                       timeout=args.timeout)
-        if args.ctx:
-            options["n_ctx"] = args.ctx
-        servers = [remote_server(url, slots=args.parallel, **options) for url in urls]
-    else:
-        servers = [_local_server(args, max(i.target_words for i in result.instructions))]
+    _check_counts(args)
+    servers = _servers(args, result.instructions)
     cancel = CancelToken()
     bar: ProgressBar | None = None
 
@@ -127,14 +112,27 @@ def batch_cmd(args) -> int:
     runner.open()                       # output checked and locked before any job starts
     pending = runner.pending
     if not args.quiet:
-        done = len(result.instructions) - len(pending)
-        where = ", ".join(s.name + (f" ({s.slots} slots)" if s.slots > 1 else "") for s in servers)
-        print(f"batch: {len(result.instructions)} jobs ({done} already done, {len(pending)} to write) "
-              f"on {where}, {runner.concurrency} at a time"
-              + (f" in {runner.processes} processes" if runner.processes > 1 else "")
-              + f" -> {args.out}", file=sys.stderr)
+        _print_start(args, runner, servers, len(result.instructions), len(pending))
     bar = ProgressBar(runner, quiet=args.quiet)
 
+    _stop_on_sigint(cancel, say)
+    bar.start()
+    try:
+        summary = runner.run()
+    finally:
+        bar.stop()
+    summary["problems"] = result.problems
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    elif not args.quiet:
+        _print_summary(args, summary)
+    if summary["interrupted"]:
+        return 130
+    return 0 if summary["unfinished"] == 0 and not result.problems else 1
+
+
+def _stop_on_sigint(cancel: CancelToken, say) -> None:
+    """Ctrl+C stops the batch (the jobs in flight are saved); a second one aborts."""
     def on_sigint(signum, frame):
         if cancel.cancelled:
             raise KeyboardInterrupt
@@ -145,30 +143,54 @@ def batch_cmd(args) -> int:
         signal.signal(signal.SIGINT, on_sigint)
     except ValueError:  # not in the main thread
         pass
-    bar.start()
-    try:
-        summary = runner.run()
-    finally:
-        bar.stop()
-    summary["problems"] = result.problems
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-    elif not args.quiet:
-        sl = f", S_l {summary['S_l']} over {summary['S_l_jobs']} jobs" if summary["S_l"] is not None else ""
-        rejected = len(summary["rejected"])
-        fate = "kept with --keep-short" if args.keep_short else "no record"
-        print(f"records: {summary['records']} in {args.out}"
-              + (f"; {rejected} answer{'s' if rejected > 1 else ''} did not pass ({fate}, reasons in "
-                 f"{summary['journal']})" if rejected else ""), file=sys.stderr)
-        print(f"done: {summary['done']}/{summary['jobs']} jobs, {summary['words']:,} words{sl}; "
-              f"this run {summary['words_this_run']:,} words in {summary['seconds']:.0f} s "
-              f"({summary['words_per_s']:.1f} words/s)", file=sys.stderr)
-        for s in summary["servers"]:
-            print(f"  {s['server']}: {s['jobs']} jobs, {s['words']:,} words, {s['words_per_s']:.1f} words/s"
-                  f" ({s['status']})", file=sys.stderr)
-    if summary["interrupted"]:
-        return 130
-    return 0 if summary["unfinished"] == 0 and not result.problems else 1
+
+
+def _print_start(args, runner: BatchRunner, servers: list, jobs: int, pending: int) -> None:
+    done = jobs - pending
+    where = ", ".join(s.name + (f" ({s.slots} slots)" if s.slots > 1 else "") for s in servers)
+    print(f"batch: {jobs} jobs ({done} already done, {pending} to write) "
+          f"on {where}, {runner.concurrency} at a time"
+          + (f" in {runner.processes} processes" if runner.processes > 1 else "")
+          + f" -> {args.out}", file=sys.stderr)
+
+
+def _check_counts(args) -> None:
+    if args.concurrency is not None and args.concurrency < 1:
+        raise LonghandError("--concurrency must be at least 1.")
+    if args.parallel is not None and args.parallel < 1:
+        raise LonghandError("--parallel must be at least 1.")
+    if args.processes < 1:
+        raise LonghandError("--processes must be at least 1.")
+
+
+def _servers(args, instructions) -> list:
+    """The servers the batch runs on: the --base-url servers, or the local model."""
+    if resolve_backend(args) == "openai":
+        urls = base_urls(args)
+        if not urls:
+            raise LonghandError("--backend openai needs --base-url URL (repeat it for several servers).")
+        options = dict(model=args.remote_model or "", api_key=args.api_key, format_name=args.format_name,
+                       timeout=args.timeout)
+        if args.ctx:
+            options["n_ctx"] = args.ctx
+        return [remote_server(url, slots=args.parallel, **options) for url in urls]
+    return [_local_server(args, max(i.target_words for i in instructions))]
+
+
+def _print_summary(args, summary: dict) -> None:
+    """The end of a batch, on stderr: records, jobs, words and speed, per server."""
+    sl = f", S_l {summary['S_l']} over {summary['S_l_jobs']} jobs" if summary["S_l"] is not None else ""
+    rejected = len(summary["rejected"])
+    fate = "kept with --keep-short" if args.keep_short else "no record"
+    print(f"records: {summary['records']} in {args.out}"
+          + (f"; {rejected} answer{'s' if rejected > 1 else ''} did not pass ({fate}, reasons in "
+             f"{summary['journal']})" if rejected else ""), file=sys.stderr)
+    print(f"done: {summary['done']}/{summary['jobs']} jobs, {summary['words']:,} words{sl}; "
+          f"this run {summary['words_this_run']:,} words in {summary['seconds']:.0f} s "
+          f"({summary['words_per_s']:.1f} words/s)", file=sys.stderr)
+    for s in summary["servers"]:
+        print(f"  {s['server']}: {s['jobs']} jobs, {s['words']:,} words, {s['words_per_s']:.1f} words/s"
+              f" ({s['status']})", file=sys.stderr)
 
 
 def _batch_args(p):

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.engine import book as B
+from ..core.engine import book_model as BM
+from ..core.engine import events as EV
 from ..core.engine.events import JobDone, PlanReady, SectionDone, SectionStarted, SectionToken
 from ..core.engine.job import JobRunner
 from ..core.engine.progress import ProgressTracker, format_duration
@@ -162,30 +163,30 @@ def _summary(project: Project, stats, backend) -> dict:
 def _two_levels(args, instruction: str, target: int) -> bool:
     """--levels 2, or 'auto' and a long text or a request for chapters."""
     if args.levels == "auto":
-        return B.wants_chapters(instruction, target)
+        return BM.wants_chapters(instruction, target)
     return args.levels == "2"
 
 
 def _chapters_json(job) -> list[dict]:
     return [{"title": ch.title, "synopsis": ch.synopsis, "target_words": ch.target_words,
-             "words": B.chapter_words(job, c), "status": B.chapter_status(job, c),
+             "words": BM.chapter_words(job, c), "status": BM.chapter_status(job, c),
              "summary": ch.summary, "locked": ch.locked,
              "scenes": [{"title": job.sections[i].heading, "main_point": job.sections[i].main_point,
                          "target_words": job.sections[i].target_words, "words": job.sections[i].words,
                          "codex_used": job.sections[i].codex_used}
-                        for i in B.chapter_scenes(job, c)]}
+                        for i in BM.chapter_scenes(job, c)]}
             for c, ch in enumerate(job.chapters)]
 
 
 def plan_book_cmd(args, target: int) -> int:
     from ..core.engine.codex import load_codex
-    job = B.BookJob(instruction=args.instruction.strip(), target_words=target)
+    job = BM.BookJob(instruction=args.instruction.strip(), target_words=target)
     if args.codex:
         job.codex.merge(load_codex(args.codex))
     with JobRunner(engine_config(args)) as jobs:
         how: dict[str, str] = {}
         job.chapters = jobs.plan_book(job, on_event=lambda e: how.update(how=e.how)
-                                      if isinstance(e, B.BookPlanReady) else None)
+                                      if isinstance(e, EV.BookPlanReady) else None)
         if args.scenes:
             for c in range(len(job.chapters)):
                 jobs.plan_chapter(job, c)
@@ -198,7 +199,7 @@ def plan_book_cmd(args, target: int) -> int:
         from ..core.engine.grammar import chapter_line
         for c, ch in enumerate(job.chapters):
             print(chapter_line(c + 1, ch.title, ch.synopsis, ch.target_words))
-            for k, i in enumerate(B.chapter_scenes(job, c), 1):
+            for k, i in enumerate(BM.chapter_scenes(job, c), 1):
                 s = job.sections[i]
                 print(f"    Scene {k} - Main Point: {s.main_point} - Word Count: {s.target_words} words")
     return 0
@@ -224,7 +225,7 @@ def plan_cmd(args) -> int:
 def _levels_args(p):
     p.add_argument("--levels", choices=["auto", "1", "2"], default="auto",
                    help=f"1: one flat plan; 2: chapters, then scenes; auto (default): 2 from "
-                        f"{B.BOOK_THRESHOLD:,} words or when the instruction asks for chapters")
+                        f"{BM.BOOK_THRESHOLD:,} words or when the instruction asks for chapters")
     p.add_argument("--codex", metavar="FILE.json",
                    help="codex entries (characters, places, objects, lore) for a two-level book; kept in "
                         "the project")
@@ -246,7 +247,7 @@ command("plan", "make an outline (sections with main points and word targets)")(
 
 def write_cmd(args) -> int:
     started = time.perf_counter()
-    from ..core.export import check_writable, export
+    from ..core.export import check_writable
     if args.out:
         check_writable(args.out)
     config = engine_config(args)
@@ -254,36 +255,11 @@ def write_cmd(args) -> int:
     if args.codex:
         from ..core.engine.codex import load_codex
         codex = load_codex(args.codex)        # a bad file fails here, before anything is opened
-    project: Project
-    if args.project and Path(args.project).exists():
-        project = Project.open(args.project)   # takes the lock: one writer per project
-        for warning in project.warnings:
-            print(f"warning: {args.project}: {warning}", file=sys.stderr)
-        if args.instruction and args.instruction.strip() != project.instruction.strip():
-            project.close()
-            raise LonghandError(f"{args.project} holds another job; use a new project file.")
-        remembered = {k: v for k, v in project.settings.items() if k in _REMEMBERED}
-        if remembered and not args.quiet:
-            print(f"using the project's engine settings ({', '.join(sorted(remembered))}); "
-                  "options on the command line override them", file=sys.stderr)
-        where = project.resume_point()
-        print(f"resuming {args.project}: {project.words}/{project.target_words} words written"
-              + (f"; continuing section {where[0] + 1} from {where[1]} words" if where else ""),
-              file=sys.stderr)
-    else:
-        if not args.instruction:
-            raise LonghandError("The instruction is empty: say what to write.")
-        target = _words(args, args.instruction)
-        validate_request(args.instruction, target)
-        project = Project(instruction=args.instruction.strip(), target_words=target)
-        if args.project:
-            project.path = Path(args.project)
-            project.lock()
-            project.save()     # the file exists from the start: rerunning resumes
-    book = B.is_book(project) or (not project.sections and
+    project = _open_project(args)
+    book = BM.is_book(project) or (not project.sections and
                                   _two_levels(args, project.instruction, project.target_words))
     if book and not args.quiet:
-        for problem in B.check_totals(project):     # shown, never rescaled over the user's numbers
+        for problem in BM.check_totals(project):     # shown, never rescaled over the user's numbers
             print(f"note: {problem}", file=sys.stderr)
     if codex is not None:
         added = project.codex.merge(codex)
@@ -323,7 +299,45 @@ def write_cmd(args) -> int:
             project.save()
         finally:
             project.close()
+    _output(args, project, stats, backend, book, started)
+    return 130 if cancel.cancelled else 0
+
+
+def _open_project(args) -> Project:
+    """The project to write: the --project file when it exists (resumed), else a new one."""
+    project: Project
+    if args.project and Path(args.project).exists():
+        project = Project.open(args.project)   # takes the lock: one writer per project
+        for warning in project.warnings:
+            print(f"warning: {args.project}: {warning}", file=sys.stderr)
+        if args.instruction and args.instruction.strip() != project.instruction.strip():
+            project.close()
+            raise LonghandError(f"{args.project} holds another job; use a new project file.")
+        remembered = {k: v for k, v in project.settings.items() if k in _REMEMBERED}
+        if remembered and not args.quiet:
+            print(f"using the project's engine settings ({', '.join(sorted(remembered))}); "
+                  "options on the command line override them", file=sys.stderr)
+        where = project.resume_point()
+        print(f"resuming {args.project}: {project.words}/{project.target_words} words written"
+              + (f"; continuing section {where[0] + 1} from {where[1]} words" if where else ""),
+              file=sys.stderr)
+    else:
+        if not args.instruction:
+            raise LonghandError("The instruction is empty: say what to write.")
+        target = _words(args, args.instruction)
+        validate_request(args.instruction, target)
+        project = Project(instruction=args.instruction.strip(), target_words=target)
+        if args.project:
+            project.path = Path(args.project)
+            project.lock()
+            project.save()     # the file exists from the start: rerunning resumes
+    return project
+
+
+def _output(args, project: Project, stats, backend, book: bool, started: float) -> None:
+    """The text: exported to --out, in the JSON summary (--json), or on stdout."""
     if args.out:
+        from ..core.export import export
         export(project, args.out)
         if not args.quiet:
             print(f"wrote {args.out} ({project.words} words)", file=sys.stderr)
@@ -338,7 +352,6 @@ def write_cmd(args) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     elif not args.out:
         sys.stdout.write(project.text())
-    return 130 if cancel.cancelled else 0
 
 
 def _write_args(p):
@@ -364,17 +377,17 @@ class _BookProgress:
         if isinstance(e, PlanReady):
             self.progress.tracker(e)        # the chapter's scenes: listed by ChapterPlanned
             return
-        if isinstance(e, B.BookPlanReady) and not quiet:
+        if isinstance(e, EV.BookPlanReady) and not quiet:
             print(f"book plan: {len(e.chapters)} chapters ({e.how})", file=sys.stderr)
             for i, ch in enumerate(e.chapters, 1):
                 print(f"  {i:>3}. [{ch.target_words:>6} words] {ch.title}: {ch.synopsis}", file=sys.stderr)
-        elif isinstance(e, B.ChapterPlanned) and not quiet:
+        elif isinstance(e, EV.ChapterPlanned) and not quiet:
             job = self.progress.project
             print(f"chapter {e.chapter + 1}: {len(e.scenes)} scenes ({e.how})", file=sys.stderr)
             for i in e.scenes:
                 s = job.sections[i]
                 print(f"       [{s.target_words:>5} words] {s.main_point}", file=sys.stderr)
-        elif isinstance(e, B.ChapterDone) and not quiet:
+        elif isinstance(e, EV.ChapterDone) and not quiet:
             print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words"
                   + (f"; new names: {', '.join(x.name for x in e.proposed)}" if e.proposed else ""),
                   file=sys.stderr)

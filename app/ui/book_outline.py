@@ -9,7 +9,7 @@ locked scenes, "Re-plan book" keeps locked chapters (and chapters that hold text
 edited plan whose numbers do not add up is shown in the header, never rescaled unless the
 user presses "Fit targets".
 
-The structure edits are the core's (``core.engine.book``); this model only shows them. It is
+The structure edits are the core's (``core.engine.book_model``); this model only shows them. It is
 a view over the flat :class:`~.outline.OutlineModel` the window already keeps in step with
 the engine (streaming row, live word counts): the flat model's changes reach the tree.
 """
@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.engine import book as B
+from ..core.engine import book_model as BM
 from ..core.engine import outline_model as OM
 from ..core.engine.plan import Section
 from .outline_items import STATUS_COLORS, WARN, Columns, OutlineItems, TargetDelegate, bold
@@ -72,7 +72,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         super().__init__(parent)
         self.flat = flat
         self._nodes: list[list[Section]] = []     # per top-level row: its scenes
-        self.chapter_objects: list[B.Chapter] = []
+        self.chapter_objects: list[BM.Chapter] = []
         self._loose = False                        # last top-level row: scenes without a chapter
         self._where: dict[int, tuple[int, int]] = {}   # id(section) -> (top row, child row)
         self._flat_index: dict[int, int] = {}          # id(section) -> index in project.sections
@@ -103,7 +103,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         p = self.project
         self._nodes, self._where, self._flat_index = [], {}, {}
         self.chapter_objects = list(p.chapters)       # which chapter each row shows
-        if B.is_book(p):
+        if BM.is_book(p):
             self._nodes = [[] for _ in p.chapters]
             loose: list[Section] = []
             for i, s in enumerate(p.sections):
@@ -231,15 +231,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         streaming = self.flat.streaming is not None and any(
             self.flat_index(s) == self.flat.streaming for s in scenes)
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == COL_NAME:
-                return f"Chapter {c + 1}: {ch.title or 'untitled'}"
-            if col == COL_TARGET:
-                return f"{ch.target_words:,}" + (" ⚠" if off else "")
-            if col == COL_WRITTEN:
-                return f"{self.chapter_written(c):,}"
-            if col == COL_STATUS:
-                state = "writing" if streaming else B.chapter_status(p, c)
-                return CHAPTER_STATES.get(state, state)
+            return self._chapter_display(c, col, off, streaming)
         elif role == Qt.ItemDataRole.EditRole:
             if col == COL_NAME:
                 return ch.title
@@ -248,25 +240,35 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             return Qt.CheckState.Checked if ch.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_TARGET and off:
-                return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
-                        f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
-            if col in (COL_NAME, COL_STATUS):
-                tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{len(scenes)} scenes" if scenes else "")
-                if ch.summary:
-                    tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
-                return tip
+            return _chapter_tip(ch, col, len(scenes), planned, off)
         elif role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_TARGET and off:
-                return QColor(WARN)
-            if col == COL_STATUS:
-                state = "writing" if streaming else B.chapter_status(p, c)
-                color = STATUS_COLORS["locked"] if ch.locked else CHAPTER_COLORS.get(state)
-                return QColor(color) if color else None
+            return self._chapter_color(c, col, off, streaming)
         elif role == Qt.ItemDataRole.FontRole and col == COL_NAME:
             return bold()
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_TARGET, COL_WRITTEN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _chapter_display(self, c: int, col: int, off: int, streaming: bool):
+        ch = self.project.chapters[c]
+        if col == COL_NAME:
+            return f"Chapter {c + 1}: {ch.title or 'untitled'}"
+        if col == COL_TARGET:
+            return f"{ch.target_words:,}" + (" ⚠" if off else "")
+        if col == COL_WRITTEN:
+            return f"{self.chapter_written(c):,}"
+        if col == COL_STATUS:
+            state = "writing" if streaming else BM.chapter_status(self.project, c)
+            return CHAPTER_STATES.get(state, state)
+        return None
+
+    def _chapter_color(self, c: int, col: int, off: int, streaming: bool):
+        if col == COL_TARGET and off:
+            return QColor(WARN)
+        if col == COL_STATUS:
+            state = "writing" if streaming else BM.chapter_status(self.project, c)
+            color = STATUS_COLORS["locked"] if self.project.chapters[c].locked else CHAPTER_COLORS.get(state)
+            return QColor(color) if color else None
         return None
 
     def _scene_data(self, index, sec: Section, role):
@@ -300,7 +302,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
             return False
         col = index.column()
         sec = self.section_at(index)
-        item: Section | B.Chapter
+        item: Section | BM.Chapter
         if sec is not None:
             item = sec
         elif self.is_chapter_row(index.row()) and index.internalId() == 0:
@@ -364,7 +366,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
             if c is None:
                 return None
             moving = self.project.sections[i]
-            if moving.chapter == c and at > B.chapter_scenes(self.project, c).index(i):
+            if moving.chapter == c and at > BM.chapter_scenes(self.project, c).index(i):
                 at -= 1                           # its own place is freed first
             return "scene", i, (c, at)
         return None
@@ -616,7 +618,7 @@ class BookOutline(QWidget):
             self._loading = False
         self._summary_label(ch)
 
-    def _summary_label(self, ch: B.Chapter) -> None:
+    def _summary_label(self, ch: BM.Chapter) -> None:
         if ch.summary_edited:
             self.summary_state.setText("summary: yours, never overwritten")
         elif ch.summary:
@@ -646,7 +648,7 @@ class BookOutline(QWidget):
         c = self._detail_chapter
         if self._loading or c is None:
             return
-        B.set_chapter_summary(self.project, c, self.summary_edit.toPlainText())
+        BM.set_chapter_summary(self.project, c, self.summary_edit.toPlainText())
         self._summary_label(self.project.chapters[c])
         self._chapter_row_changed(c)
 
@@ -669,7 +671,7 @@ class BookOutline(QWidget):
     def add_chapter(self) -> int:
         c = self.current_chapter()
         at = c + 1 if c is not None else len(self.project.chapters)
-        B.add_chapter(self.project, at, "New chapter", "Say what happens in this chapter.")
+        BM.add_chapter(self.project, at, "New chapter", "Say what happens in this chapter.")
         self._structure_changed(lambda: self.select_chapter(at))
         return at
 
@@ -678,9 +680,9 @@ class BookOutline(QWidget):
         if c is None:
             return -1
         scene = self.current_scene()
-        idx = B.chapter_scenes(self.project, c)
+        idx = BM.chapter_scenes(self.project, c)
         at = idx.index(scene) + 1 if scene in idx else len(idx)
-        sec = B.add_scene(self.project, c, at, "New scene: say what happens here")
+        sec = BM.add_scene(self.project, c, at, "New scene: say what happens here")
         self._structure_changed(lambda: self.select_scene(self.project.sections.index(sec)))
         return self.project.sections.index(sec)
 
@@ -693,17 +695,17 @@ class BookOutline(QWidget):
                     f"Delete scene {OM.scene_label(p, scene)} and its {sec.words:,} written words?"):
                 return
             c = sec.chapter
-            B.delete_scene(p, scene)
+            BM.delete_scene(p, scene)
             self._structure_changed(lambda: self.select_chapter(c) if c is not None else None)
             return
         c = self.current_chapter()
         if c is None:
             return
-        words = B.chapter_words(p, c)
+        words = BM.chapter_words(p, c)
         if words and not self.confirm(f"Delete chapter {c + 1} ({p.chapters[c].title}) and its "
                                       f"{words:,} written words?"):
             return
-        B.delete_chapter(p, c)
+        BM.delete_chapter(p, c)
         self._structure_changed(lambda: self.select_chapter(min(c, len(p.chapters) - 1)))
 
     def move_selected(self, delta: int) -> None:
@@ -713,27 +715,27 @@ class BookOutline(QWidget):
             sec = p.sections[scene]
             if sec.chapter is None:
                 return
-            idx = B.chapter_scenes(p, sec.chapter)
+            idx = BM.chapter_scenes(p, sec.chapter)
             k = idx.index(scene)
             if not 0 <= k + delta < len(idx):
                 # past the chapter's first or last scene: into the neighbouring chapter
                 if OM.move_scene_across(p, scene, delta):
                     self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
                 return
-            B.move_scene(p, scene, k + delta)
+            BM.move_scene(p, scene, k + delta)
             self._structure_changed(lambda: self.select_scene(p.sections.index(sec)))
             return
         c = self.current_chapter()
         if c is None or not 0 <= c + delta < len(p.chapters):
             return
-        B.move_chapter(p, c, c + delta)
+        BM.move_chapter(p, c, c + delta)
         self._structure_changed(lambda: self.select_chapter(c + delta))
 
     def _dropped(self, kind: str, src: int, target: object) -> None:
         """A chapter or a scene was dragged to a new place (see BookTreeModel._drop_target)."""
         p = self.project
         if kind == "chapter" and isinstance(target, int):
-            B.move_chapter(p, src, target)
+            BM.move_chapter(p, src, target)
             self._structure_changed(lambda: self.select_chapter(target))
             return
         if not isinstance(target, tuple):
@@ -790,7 +792,7 @@ class BookOutline(QWidget):
 
     def update_header(self) -> None:
         p = self.project
-        if not B.is_book(p):
+        if not BM.is_book(p):
             self.header.setText("")
             return
         rows = OM.chapter_rows(p, words=lambda i: self.flat.words(i))
@@ -800,7 +802,7 @@ class BookOutline(QWidget):
         scenes = sum(len(r.scenes) for r in rows)
         text = (f"{len(rows)} chapters ({done} done) · {scenes} scenes · targets <b>{planned:,}</b> · "
                 f"written <b>{written:,}</b> of {p.target_words:,}")
-        problems = B.check_totals(p)
+        problems = BM.check_totals(p)
         if problems:
             shown = problems[:3] + ([f"… and {len(problems) - 3} more."] if len(problems) > 3 else [])
             listed = "<br>".join(_escape(s) for s in shown)
@@ -813,3 +815,15 @@ class BookOutline(QWidget):
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _chapter_tip(ch: BM.Chapter, col: int, n_scenes: int, planned: int, off: int):
+    if col == COL_TARGET and off:
+        return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
+                f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
+    if col in (COL_NAME, COL_STATUS):
+        tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{n_scenes} scenes" if n_scenes else "")
+        if ch.summary:
+            tip += f"\n\nSummary{' (yours)' if ch.summary_edited else ''}: {ch.summary}"
+        return tip
+    return None

@@ -26,7 +26,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..core.engine import book as B
+from ..core.engine import book_model as BM
+from ..core.engine import events as EV
 from ..core.engine import outline_model as OM
 from ..core.engine.events import SectionStarted
 from ..core.engine.job import PlanAdopted
@@ -140,17 +141,17 @@ class NovelActions(QObject):
 
     @property
     def is_book(self) -> bool:
-        return B.is_book(self.project)
+        return BM.is_book(self.project)
 
     def wants_book(self) -> bool:
         """Two levels: a book already, or nothing written yet and a long text or a request for
         chapters (``book.wants_chapters``)."""
         p = self.project
-        if B.is_book(p):
+        if BM.is_book(p):
             return True
         if any(s.text.strip() or s.locked for s in p.sections):
             return False
-        return B.wants_chapters(p.instruction, p.target_words)
+        return BM.wants_chapters(p.instruction, p.target_words)
 
     def _label_for(self, index: int) -> str:
         """"3.2" for a novel's scene (cached per structure: the manuscript asks for every card)."""
@@ -186,7 +187,7 @@ class NovelActions(QObject):
         """The Codex tab shows for a book, a codex, or a request that will be planned as a book."""
         w, p = self.w, self.project
         asks = (not any(s.text.strip() or s.locked for s in p.sections)
-                and B.wants_chapters(w.instruction.toPlainText(), w.target.value()))
+                and BM.wants_chapters(w.instruction.toPlainText(), w.target.value()))
         w.tabs.setTabVisible(self.codex_tab, self.is_book or bool(p.codex.entries) or asks)
 
     def _chapter_edited(self, c: int) -> None:
@@ -294,7 +295,7 @@ class NovelActions(QObject):
         if c is None or not self.is_book or not self._ready():
             return False
         p = self.project
-        written = sum(p.sections[i].words for i in B.chapter_scenes(p, c) if not p.sections[i].locked)
+        written = sum(p.sections[i].words for i in BM.chapter_scenes(p, c) if not p.sections[i].locked)
         if written and not self.w.confirm(
                 f"Re-planning chapter {c + 1} replaces its unlocked scenes; their {written:,} written "
                 "words are kept as earlier takes of the new scenes. Continue?"):
@@ -313,7 +314,7 @@ class NovelActions(QObject):
         if not self._ready():
             return False
         w, p = self.w, self.project
-        if B.is_book(p) and OM.next_scene(p) is None and kw.get("chapters") is None:
+        if BM.is_book(p) and OM.next_scene(p) is None and kw.get("chapters") is None:
             w.show_info("Every scene is written. Use Regenerate or Write more on a scene, or add "
                         "chapters or scenes to the outline.")
             return False
@@ -342,7 +343,7 @@ class NovelActions(QObject):
             c = nxt[0] if nxt else None
         if c is None or not 0 <= c < len(p.chapters):
             return False
-        idx = B.chapter_scenes(p, c)
+        idx = BM.chapter_scenes(p, c)
         if idx and all(p.sections[i].locked or p.sections[i].written for i in idx):
             self.w.show_info(f"Chapter {c + 1} is written. Use Regenerate on a scene, or Re-plan chapter.")
             return False
@@ -367,14 +368,14 @@ class NovelActions(QObject):
         w, p = self.w, self.project
         if self._job is None:
             return
-        if isinstance(e, B.BookPlanReady) and e.how == "fallback":
+        if isinstance(e, EV.BookPlanReady) and e.how == "fallback":
             w.show_info("The model's book plan could not be used, so Longhand made a standard story "
                         "arc for this length. Edit the chapters, or press Re-plan book to try again.")
-        elif self._job == "write" and isinstance(e, (PlanAdopted, B.ChapterPlanned)):
+        elif self._job == "write" and isinstance(e, (PlanAdopted, EV.ChapterPlanned)):
             self._structure_from_engine()
-            if isinstance(e, B.ChapterPlanned):
+            if isinstance(e, EV.ChapterPlanned):
                 w.outline.book.expand_chapter(e.chapter)
-        elif self._job == "write" and isinstance(e, B.ChapterDone):
+        elif self._job == "write" and isinstance(e, EV.ChapterDone):
             w.outline.book.refresh_details()
             self.codex.refresh()
             w.outline.model.reset()
@@ -386,7 +387,7 @@ class NovelActions(QObject):
         elif self._job == "write" and isinstance(e, SectionStarted) and 0 <= e.index < len(p.sections):
             c = p.sections[e.index].chapter
             if c is not None:
-                idx = B.chapter_scenes(p, c)
+                idx = BM.chapter_scenes(p, c)
                 k = idx.index(e.index) + 1 if e.index in idx else 0
                 w.job_label.setText(f"Writing chapter {c + 1} of {len(p.chapters)}, scene {k} of "
                                     f"{len(idx)} ({e.mode})…")
@@ -421,7 +422,7 @@ class NovelActions(QObject):
         """A bar per chapter and the current chapter's progress; False for one-level projects."""
         w, p = self.w, self.project
         rhythm, label = w.tracker.rhythm, w.tracker.chapter_label
-        if not B.is_book(p):
+        if not BM.is_book(p):
             rhythm.per_section = True
             rhythm.setToolTip("A bar per section: filled to the words written, outlined at the target")
             label.hide()

@@ -19,7 +19,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QSpinBox, QStyledItemDelegate
 
-from ..core.engine.book import Chapter
+from ..core.engine.book_model import Chapter
 from ..core.engine.plan import Section
 from ..core.engine.status import SectionStatus, display_state
 from ..core.engine.writer import MAX_TARGET, MIN_TARGET
@@ -101,37 +101,15 @@ class OutlineItems:
 
     def edit_item(self, item: Section | Chapter, column: int, value: Any, role: int) -> bool:
         """Set a section's (or chapter's) lock, name or target from an edit; True when it
-        changed. A section's name is its main point (its heading follows it), a chapter's its
-        title; a target is clamped to MIN_TARGET..MAX_TARGET ("1,200" reads as 1200)."""
+        changed (see :func:`rename`, :func:`retarget`)."""
         c = self.columns
         if role == Role.CheckStateRole and column == c.lock:
             item.locked = Qt.CheckState(value) == Qt.CheckState.Checked
             return True
-        if role != Role.EditRole:
-            return False
-        if column == c.name:
-            text = " ".join(str(value).split())
-            if not text:
-                return False
-            if isinstance(item, Section):
-                if text == item.main_point:
-                    return False
-                item.main_point, item.title = text, ""     # the heading follows the main point
-            else:
-                if text == item.title:
-                    return False
-                item.title = text
-            return True
-        if column == c.target:
-            try:
-                n = int(value.replace(",", "") if isinstance(value, str) else value)
-            except (TypeError, ValueError):
-                return False
-            n = max(MIN_TARGET, min(MAX_TARGET, n))
-            if n == item.target_words:
-                return False
-            item.target_words = n
-            return True
+        if role == Role.EditRole and column == c.name:
+            return rename(item, value)
+        if role == Role.EditRole and column == c.target:
+            return retarget(item, value)
         return False
 
     # -- a section's looks -----------------------------------------------------------------
@@ -159,6 +137,37 @@ class OutlineItems:
         if role == Role.TextAlignmentRole and column in (c.target, c.written, *c.numbers):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+def rename(item: Section | Chapter, value: Any) -> bool:
+    """A section's main point (its heading follows it) or a chapter's title, edited; False:
+    empty, or no change."""
+    text = " ".join(str(value).split())
+    if not text:
+        return False
+    if isinstance(item, Section):
+        if text == item.main_point:
+            return False
+        item.main_point, item.title = text, ""     # the heading follows the main point
+        return True
+    if text == item.title:
+        return False
+    item.title = text
+    return True
+
+
+def retarget(item: Section | Chapter, value: Any) -> bool:
+    """A target, clamped to MIN_TARGET..MAX_TARGET ("1,200" reads as 1200); False: not a
+    number, or no change."""
+    try:
+        n = int(value.replace(",", "") if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        return False
+    n = max(MIN_TARGET, min(MAX_TARGET, n))
+    if n == item.target_words:
+        return False
+    item.target_words = n
+    return True
 
 
 class TargetDelegate(QStyledItemDelegate):

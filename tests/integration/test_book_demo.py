@@ -31,7 +31,7 @@ def test_every_line_of_a_constrained_plan_has_the_format(demo_backend):
 
 
 def test_chapter_grammar_on_the_demo_model(demo_backend):
-    from longhand.core.engine.book import BOOK_PLAN_COMPLETION
+    from longhand.core.engine.prompts import BOOK_PLAN_COMPLETION
     prompt = Prompt(user=[BOOK_PLAN_COMPLETION.format(instruction="Write a 30000-word novel about a river pilot.")],
                     answer=["Chapter 1 - Title:"], grammar=plan_grammar("chapter", max_lines=3, start="point"))
     g = demo_backend.generate(prompt, max_tokens=400, sampling=Sampling(temperature=0.7, seed=5),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from longhand.core.engine import book as B
+from longhand.core.engine import book_model as BM
 from longhand.core.engine import outline_model as OM
 from longhand.core.projects.project import Project
 from longhand.ui.book_outline import COL_STATUS, COL_WRITTEN
@@ -27,7 +27,7 @@ def test_plan_a_book_write_the_next_scene_and_reopen(make_window, qtbot, tmp_pat
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=JOB_MS)
     assert w.last_error is None
     p = w.project
-    assert len(p.chapters) == B.expected_chapters(3000)
+    assert len(p.chapters) == BM.expected_chapters(3000)
     assert sum(ch.target_words for ch in p.chapters) == 3000
     assert all(ch.title.strip() and ch.synopsis.strip() for ch in p.chapters)
     assert w.outline.stack.currentWidget() is w.outline.book
@@ -37,7 +37,7 @@ def test_plan_a_book_write_the_next_scene_and_reopen(make_window, qtbot, tmp_pat
     qtbot.mouseClick(w.novel.bar.next_scene_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=JOB_MS)
     assert w.last_error is None
-    scenes = B.chapter_scenes(p, 0)
+    scenes = BM.chapter_scenes(p, 0)
     assert len(scenes) >= 1 and sum(p.sections[i].target_words for i in scenes) == p.chapters[0].target_words
     written = [i for i in scenes if p.sections[i].text.strip()]
     assert written == scenes[:1]                         # one scene, the first

@@ -7,7 +7,7 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from pypdf import PdfReader
 
-from longhand.core.engine.book import Chapter
+from longhand.core.engine.book_model import Chapter
 from longhand.core.engine.plan import DONE, Section
 from longhand.core.export import export
 from longhand.core.export.manuscript import manuscript

@@ -8,7 +8,7 @@ import json
 from docx import Document
 
 from longhand.cli import main
-from longhand.core.engine import book as B
+from longhand.core.engine import book_model as BM
 from longhand.core.projects.project import Project
 from openai_stub import StubServer
 
@@ -22,7 +22,7 @@ def test_plan_json_returns_chapters_for_a_long_book_and_sections_for_a_short_tex
         assert main(["plan", "Write a 20000-word novel about a cartographer.", "--json", *_remote(stub)]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["levels"] == 2 and "sections" not in out
-        assert len(out["chapters"]) == B.expected_chapters(20_000)
+        assert len(out["chapters"]) == BM.expected_chapters(20_000)
         assert sum(c["target_words"] for c in out["chapters"]) == 20_000
         assert all(set(c) == {"title", "synopsis", "target_words", "scenes"} for c in out["chapters"])
         # the stub writes prose, not a plan: the chapters are the fallback arc, all distinct
@@ -63,7 +63,7 @@ def test_write_a_book_with_a_codex_then_resume(tmp_path, capsys):
     texts = [para.text for para in Document(str(out_docx)).paragraphs]
     assert texts.count("Chapter 1") == 1 and texts.count("Chapter 2") == 1
     # a user edit, then resume: nothing to write, the edit is kept
-    B.set_chapter_summary(p, 0, "My own summary.")
+    BM.set_chapter_summary(p, 0, "My own summary.")
     p.sections[0].locked = True
     p.save()
     with StubServer("ok") as stub:
@@ -80,12 +80,12 @@ def test_interrupted_book_resumes(tmp_path, capsys):
                      "--project", str(proj), "-q", "--out", str(tmp_path / "a.md"), *_remote(stub)]) == 0
     p = Project.load(proj)
     # pretend the run stopped inside chapter 2: its last scene half written, no summary
-    idx = B.chapter_scenes(p, 1)
+    idx = BM.chapter_scenes(p, 1)
     last = p.sections[idx[-1]]
     last.text = " ".join(last.text.split()[:40])
     last.status = "writing"
     p.chapters[1].summary = ""
-    first = p.sections[B.chapter_scenes(p, 0)[0]]
+    first = p.sections[BM.chapter_scenes(p, 0)[0]]
     first.text = "Marker-of-chapter-one. " + "The tide rose over the old harbour wall. " * 15 + first.text
     p.save()
     with StubServer("ok") as stub:

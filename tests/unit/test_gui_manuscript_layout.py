@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QApplication
 
 from guitools import window_maker
-from longhand.core.engine import book as B
+from longhand.core.engine import book_model as BM
 from longhand.ui.document import SectionCard
 from longhand.ui.window import MainWindow
 from unit.test_gui_novel import NovelBackend
@@ -91,7 +91,7 @@ def test_cards_fit_their_text_through_a_live_book_run_and_a_reopen(make_window, 
     assert layout_problems(w) == []
     w.novel.write_chapter(0)                      # chapter 1 planned into scenes and written
     qtbot.waitUntil(lambda: not w.runner.busy, timeout=JOB_MS)
-    assert w.last_error is None and B.chapter_status(w.project, 0) == "done"
+    assert w.last_error is None and BM.chapter_status(w.project, 0) == "done"
     settle(qtbot, w)
     assert layout_problems(w) == []
     w.novel.write_next_scene()                    # chapter 2 planned, its first scene written

@@ -13,7 +13,7 @@ from PySide6.QtGui import QTextCursor
 
 from fakes import ScriptedBackend
 from longhand.core.backends.base import Generation
-from longhand.core.engine import book as B
+from longhand.core.engine import book_model as BM
 from longhand.core.engine.codex import CodexEntry
 from longhand.core.engine.plan import DONE, Section
 from longhand.core.projects.project import Project
@@ -85,9 +85,9 @@ def book_project(written_scenes: int = 2) -> Project:
     chapter 2 planned (2 scenes), chapter 3 not planned yet. Targets add up."""
     p = Project(instruction="Write a 3000-word novel in three chapters about a cartographer.",
                 target_words=3000)
-    p.chapters = [B.Chapter("Flood Maps", "Mara Voss maps the flooded coast of Lowmere.", 1000),
-                  B.Chapter("The Moving Shore", "The shore moves where Mara draws it.", 1000),
-                  B.Chapter("Ink and Tide", "Mara must choose which map to burn.", 1000)]
+    p.chapters = [BM.Chapter("Flood Maps", "Mara Voss maps the flooded coast of Lowmere.", 1000),
+                  BM.Chapter("The Moving Shore", "The shore moves where Mara draws it.", 1000),
+                  BM.Chapter("Ink and Tide", "Mara must choose which map to burn.", 1000)]
     for c in (0, 1):
         for k in range(2):
             sec = Section(main_point=f"Chapter {c + 1} scene {k + 1}: Mara Voss at the shore",
@@ -162,14 +162,14 @@ def test_tree_rolls_up_and_shows_a_plan_that_does_not_add_up(make_window, qtbot)
     # ... until the user asks for it
     qtbot.mouseClick(w.outline.book.fit_btn, Qt.MouseButton.LeftButton)
     assert sum(s.target_words for s in p.sections if s.chapter == 1) == 1000
-    assert B.check_totals(p) == []
+    assert BM.check_totals(p) == []
     assert "adds up at every level" in w.outline.book.header.text()
     # a new book target: the chapters no longer add up (shown, not rescaled)
     w.target.setValue(4000)
     assert "the book's target is 4,000 (-1,000)" in w.outline.book.header.text()
     assert [ch.target_words for ch in p.chapters] == [1000, 1000, 1000]
     qtbot.mouseClick(w.outline.book.fit_btn, Qt.MouseButton.LeftButton)
-    assert sum(ch.target_words for ch in p.chapters) == 4000 and B.check_totals(p) == []
+    assert sum(ch.target_words for ch in p.chapters) == 4000 and BM.check_totals(p) == []
     # the manuscript: a heading per chapter (the unplanned one too) and "chapter.scene" numbers
     assert len(w.view.chapter_heads) == 3
     assert "Ink and Tide" in w.view.chapter_heads[2].text()
@@ -343,7 +343,7 @@ def test_write_next_scene_then_the_chapter_updates_the_tree(make_window, qtbot, 
     m = tree(w)
     n = m.rowCount(m.index(1, 0))
     assert n == 3                                   # chapter 2 planned into scenes
-    assert sum(p.sections[i].target_words for i in B.chapter_scenes(p, 1)) == 1000
+    assert sum(p.sections[i].target_words for i in BM.chapter_scenes(p, 1)) == 1000
     written = [s for s in p.sections if s.chapter == 1 and s.text]
     assert len(written) == 1                        # exactly one scene
     assert int(chapter_cell(w, 1, COL_WRITTEN).replace(",", "")) == written[0].words > 0
@@ -356,8 +356,8 @@ def test_write_next_scene_then_the_chapter_updates_the_tree(make_window, qtbot, 
     w.outline.book.select_chapter(1)
     qtbot.mouseClick(w.novel.bar.write_chapter_btn, Qt.MouseButton.LeftButton)
     wait_job(qtbot, w)
-    assert B.chapter_status(p, 1) == "done" and chapter_cell(w, 1, COL_STATUS).startswith("done")
-    assert B.chapter_status(p, 2) == "unplanned"     # only that chapter
+    assert BM.chapter_status(p, 1) == "done" and chapter_cell(w, 1, COL_STATUS).startswith("done")
+    assert BM.chapter_status(p, 2) == "unplanned"     # only that chapter
     assert p.chapters[1].summary.startswith("Mara Voss maps the drowned coast")   # the model's
     assert p.chapters[0].summary == "Mine: Mara maps Lowmere."                     # the user's, kept
     w.outline.book.select_chapter(1)
@@ -375,7 +375,7 @@ def test_plan_button_plans_a_long_request_as_a_book(make_window, qtbot):
     wait_job(qtbot, w)
     p = w.project
     assert w.last_error is None
-    assert len(p.chapters) == B.expected_chapters(20000) == 8
+    assert len(p.chapters) == BM.expected_chapters(20000) == 8
     assert sum(ch.target_words for ch in p.chapters) == 20000
     assert p.sections == []                          # scenes are planned chapter by chapter
     assert w.outline.stack.currentWidget() is w.outline.book and tree(w).rowCount() == 8
@@ -395,7 +395,7 @@ def test_replan_chapter_keeps_locked_scenes_and_replan_book_keeps_locked_chapter
     qtbot.mouseClick(ob.replan_chapter_btn, Qt.MouseButton.LeftButton)
     assert w.runner.busy and not ob.add_chapter_btn.isEnabled()     # the outline is read-only meanwhile
     wait_job(qtbot, w)
-    scenes = [p.sections[i] for i in B.chapter_scenes(p, 0)]
+    scenes = [p.sections[i] for i in BM.chapter_scenes(p, 0)]
     # 500 words left beside the locked scene: the model's scenes share them, the locked one stays 2nd
     assert len(scenes) == 3 and scenes[1].main_point == "My locked scene" and scenes[1].locked
     assert scenes[1].target_words == 500 and factory.backends[-1].scene_plans == 1
@@ -451,7 +451,7 @@ def test_write_button_on_a_long_request_plans_the_book_then_writes_it(make_windo
     # the book's chapters reach the tree while the job runs, then chapter 1's scenes stream
     qtbot.waitUntil(lambda: w.outline.model.streaming is not None and len(w.view.cards) > 0, timeout=JOB_MS)
     assert len(p.chapters) == 8 and w.outline.stack.currentWidget() is w.outline.book
-    assert tree(w).rowCount() == 8 and tree(w).rowCount(tree(w).index(0, 0)) == len(B.chapter_scenes(p, 0))
+    assert tree(w).rowCount() == 8 and tree(w).rowCount(tree(w).index(0, 0)) == len(BM.chapter_scenes(p, 0))
     assert len(w.view.chapter_heads) == 8 and w.novel.bar.isVisible()
     assert not w.outline.book.add_chapter_btn.isEnabled()     # read-only while writing
     w.stop()
@@ -481,7 +481,7 @@ def test_drag_and_drop_chapters_and_scenes_in_the_tree(make_window):
     # a scene dropped on another scene goes before it
     last = p.sections[3]
     m.dropMimeData(m.mimeData([m.index(1, 0, m.index(2, 0))]), move, -1, 0, m.index(0, 0, m.index(2, 0)))
-    assert B.chapter_scenes(p, 2) == [2, 3] and p.sections[2] is last
+    assert BM.chapter_scenes(p, 2) == [2, 3] and p.sections[2] is last
     assert len(w.view.cards) == 4 and w.view.cards[2].section is last
     # nothing is dropped while a job runs, and a scene never lands at the top level
     w.outline.set_read_only(True)

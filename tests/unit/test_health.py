@@ -316,7 +316,7 @@ def test_words_run_together_are_junk_but_long_real_words_are_not():
 
 
 def test_a_garbled_plan_is_refused_and_garbled_chapter_lines_are_dropped():
-    from longhand.core.engine.book import parse_chapters
+    from longhand.core.engine.book_plan import parse_chapters
     from longhand.core.text.health import garbled
     assert garbled("AfterNell leaves - Word count: 2551 wordsChapter 40, Nell returns to her home")
     assert garbled("eachchaptercontainsasemanticofthestoryofthenight before")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from longhand.core.engine import book as B
+from longhand.core.engine import book_model as BM
 from longhand.core.engine import outline_model as OM
 from longhand.core.engine.plan import DONE, Section
 
 
-def _book() -> B.BookJob:
-    job = B.BookJob(instruction="Write a 3000-word novel in chapters.", target_words=3000)
-    job.chapters = [B.Chapter("One", "a", 1000), B.Chapter("Two", "b", 1000), B.Chapter("Three", "c", 1000)]
+def _book() -> BM.BookJob:
+    job = BM.BookJob(instruction="Write a 3000-word novel in chapters.", target_words=3000)
+    job.chapters = [BM.Chapter("One", "a", 1000), BM.Chapter("Two", "b", 1000), BM.Chapter("Three", "c", 1000)]
     for c in (0, 1):
         for k in range(2):
             job.sections.append(Section(main_point=f"c{c} s{k}", target_words=500, chapter=c))
@@ -45,18 +45,18 @@ def test_fit_targets_only_when_asked_and_keeps_locked_numbers():
     job.chapters[0].locked = True
     job.sections[1].locked = True
     job.sections[1].target_words = 900
-    assert B.check_totals(job)                      # the user's numbers are reported...
+    assert BM.check_totals(job)                      # the user's numbers are reported...
     OM.fit_all_targets(job)                         # ...and rescaled only on request
     assert job.chapters[0].target_words == 1600 and sum(c.target_words for c in job.chapters) == 3000
     assert job.sections[1].target_words == 900 and job.sections[0].target_words == 700
-    assert B.check_totals(job) == []
+    assert BM.check_totals(job) == []
 
 
 def test_work_copy_is_independent_and_applies_back():
     job = _book()
     copy = OM.work_copy(job)
     copy.sections[0].main_point = "changed on the copy"
-    B.add_chapter(copy, 3, "Four", "d", 500)
+    BM.add_chapter(copy, 3, "Four", "d", 500)
     assert job.sections[0].main_point == "c0 s0" and len(job.chapters) == 3
     OM.apply_copy(job, copy)
     assert job.sections[0].main_point == "changed on the copy" and len(job.chapters) == 4
@@ -74,7 +74,7 @@ def test_a_scene_moves_into_the_neighbouring_chapter_at_its_edges():
     assert not OM.move_scene_across(job, 1, -1)          # not the first scene of its chapter
     assert OM.move_scene_across(job, 2, -1)              # chapter 2's first -> chapter 1's last
     assert [s.chapter for s in job.sections] == [0, 0, 0, 1]
-    assert B.chapter_scenes(job, 0) == [0, 1, 2]
+    assert BM.chapter_scenes(job, 0) == [0, 1, 2]
     assert OM.move_scene_across(job, 3, +1)              # chapter 2's last -> chapter 3 (unplanned)
-    assert [s.chapter for s in job.sections] == [0, 0, 0, 2] and B.chapter_scenes(job, 1) == []
+    assert [s.chapter for s in job.sections] == [0, 0, 0, 2] and BM.chapter_scenes(job, 1) == []
     assert not OM.move_scene_across(job, 3, +1)          # no chapter 4

@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from longhand.core.engine.book import Chapter
+from longhand.core.engine.book_model import Chapter
 from longhand.core.engine.codex import CodexEntry
 from longhand.core.engine.plan import Section
 from longhand.core.projects.project import FORMAT_VERSION, Project, migrate

@@ -329,9 +329,6 @@ def load_backends(force: bool = False) -> BackendsReport:
             return rep
         rep.modules = backend_modules(lib_dir)
         rep.dynamic = bool(rep.modules)
-        gpu_off = _env_off("LONGHAND_GPU")
-        check = not _env_off("LONGHAND_BACKEND_PROBE")
-        skipped: set[str] = set()
         variants = [m for m in rep.modules if m.name.startswith("cpu-")]
         rep.cpu_variants = [m.name[4:] for m in variants]
         chosen = _best_cpu_variant(variants) if variants else ""
@@ -340,18 +337,7 @@ def load_backends(force: bool = False) -> BackendsReport:
         if forced:
             chosen = forced
             rep.cpu_variant_how = f"forced by {CPU_VARIANT_ENV}"
-        for mod in rep.modules:
-            if not is_gpu_module(mod.name):
-                continue
-            if gpu_off:
-                mod.reason = "skipped: LONGHAND_GPU=off"
-                skipped.add(mod.path)
-            elif check:
-                ok, why = probe_module(mod, lib_dir)
-                mod.reason = why
-                if not ok:
-                    skipped.add(mod.path)
-                    rep.notes.append(f"The {mod.name} backend was not loaded: {why}. Running on the CPU.")
+        skipped = _skipped_gpu_modules(rep, lib_dir)
         now = {b.lower() for b in registered_backends(lib)}
         if any(_backend_name(m.name) not in now for m in rep.modules if m.path not in skipped):
             if not skipped and not forced:
@@ -362,22 +348,7 @@ def load_backends(force: bool = False) -> BackendsReport:
                 _load_one_by_one(lib, [m for m in rep.modules if m.path not in skipped], chosen)
                 rep.method = ("ggml_backend_load (GPU module skipped)" if skipped
                               else f"ggml_backend_load ({CPU_VARIANT_ENV})")
-        names = {b.lower() for b in registered_backends(lib)}
-        for mod in rep.modules:
-            if mod.path in skipped:
-                continue
-            mod.loaded = _backend_name(mod.name) in names
-            if mod.loaded and mod.name.startswith("cpu-"):
-                # a CPU-variant build: ggml loaded only one variant (the best for this CPU)
-                mod.loaded = mod.path == chosen
-                if mod.loaded:
-                    rep.cpu_variant = mod.name[4:]
-                elif _variant_score(mod.path) == 0:
-                    mod.reason = "this CPU lacks an instruction it uses"
-                else:
-                    mod.reason = f"not used: {Path(chosen).name} is loaded"
-            if not mod.loaded and not mod.reason:
-                mod.reason = "ggml did not load it (a library it needs is missing?)"
+        _mark_loaded(rep, {b.lower() for b in registered_backends(lib)}, skipped, chosen)
         rep.registered = registered_backends(lib)
         if not rep.registered:
             rep.error = ("llama.cpp has no compute backend loaded (looked in "
@@ -385,6 +356,46 @@ def load_backends(force: bool = False) -> BackendsReport:
         rep.devices = list_devices(lib)
         _report = rep
         return rep
+
+
+def _skipped_gpu_modules(rep: BackendsReport, lib_dir) -> set[str]:
+    """The GPU modules not to load (paths): all with LONGHAND_GPU=off, else those whose probe
+    fails (unless LONGHAND_BACKEND_PROBE=off); each module's ``reason`` says why."""
+    gpu_off = _env_off("LONGHAND_GPU")
+    check = not _env_off("LONGHAND_BACKEND_PROBE")
+    skipped: set[str] = set()
+    for mod in rep.modules:
+        if not is_gpu_module(mod.name):
+            continue
+        if gpu_off:
+            mod.reason = "skipped: LONGHAND_GPU=off"
+            skipped.add(mod.path)
+        elif check:
+            ok, why = probe_module(mod, lib_dir)
+            mod.reason = why
+            if not ok:
+                skipped.add(mod.path)
+                rep.notes.append(f"The {mod.name} backend was not loaded: {why}. Running on the CPU.")
+    return skipped
+
+
+def _mark_loaded(rep: BackendsReport, names: set[str], skipped: set[str], chosen: str) -> None:
+    """Each module's ``loaded`` (and ``reason`` when not), given the backends ggml registered."""
+    for mod in rep.modules:
+        if mod.path in skipped:
+            continue
+        mod.loaded = _backend_name(mod.name) in names
+        if mod.loaded and mod.name.startswith("cpu-"):
+            # a CPU-variant build: ggml loaded only one variant (the best for this CPU)
+            mod.loaded = mod.path == chosen
+            if mod.loaded:
+                rep.cpu_variant = mod.name[4:]
+            elif _variant_score(mod.path) == 0:
+                mod.reason = "this CPU lacks an instruction it uses"
+            else:
+                mod.reason = f"not used: {Path(chosen).name} is loaded"
+        if not mod.loaded and not mod.reason:
+            mod.reason = "ggml did not load it (a library it needs is missing?)"
 
 
 def _forced_variant(rep: BackendsReport, variants: list[BackendModule]) -> str:

@@ -443,7 +443,7 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {e}") from e
         self._cached.extend(toks)
 
-    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,  # noqa: C901 - the streaming loop; being reworked (issue 21, branch arrows: backends.streaming)
                  on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
                  allow_end: bool = True) -> Generation:
         import llama_cpp as C

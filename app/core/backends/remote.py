@@ -268,7 +268,7 @@ class OpenAIBackend(Backend):
             return self.client.chat.completions.create(messages=messages, **params)
         return self.client.completions.create(prompt=self.render(prompt) + extra, **params)
 
-    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,  # noqa: C901 - the streaming loop; being reworked (issue 21, branch arrows: backends.streaming)
                  on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
                  allow_end: bool = True) -> Generation:
         s = sampling or self.default_sampling

@@ -715,43 +715,46 @@ def _serve(runner: BatchRunner, conns: list, others: list, cancel_event, parent:
         c.close()
     runner.cancel = CancelToken()
     runner._pool = None
-
-    def watch() -> None:
-        while True:
-            if cancel_event.wait(0.5):
-                runner.cancel.cancel()
-                return
-            if os.getppid() != parent:          # the batch was killed: stop writing
-                os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
-
-    def serve(conn) -> None:
-        while True:
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                return
-            _, ins_index, server_index, attempts, start_words, words = msg
-            job = JobState(runner.instructions[ins_index], attempts=attempts, start_words=start_words,
-                           words=words)
-            last = [0.0]
-
-            def progress(n: int, job=job, conn=conn, last=last) -> None:
-                now = time.monotonic()
-                if now - last[0] >= 0.5:
-                    last[0] = now
-                    conn.send(("words", job.start_words, n))
-            job.on_words = progress
-            try:
-                produced = runner._produce(job, runner.servers[server_index])
-                conn.send(("done", produced))
-            except Exception as e:  # noqa: BLE001 - the parent decides what a failure means
-                text = str(e) if isinstance(e, LonghandError) else f"{type(e).__name__}: {e}"
-                conn.send(("error", isinstance(e, BackendError), text))
-
-    threads = [threading.Thread(target=serve, args=(c,), daemon=True) for c in conns]
+    threading.Thread(target=_watch_parent, args=(runner, cancel_event, parent), daemon=True).start()
+    threads = [threading.Thread(target=_serve_pipe, args=(runner, c), daemon=True) for c in conns]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     os._exit(0)
+
+
+def _watch_parent(runner: BatchRunner, cancel_event, parent: int) -> None:
+    """A worker's watch: the batch cancelled (the job stops), or killed (the worker exits)."""
+    while True:
+        if cancel_event.wait(0.5):
+            runner.cancel.cancel()
+            return
+        if os.getppid() != parent:          # the batch was killed: stop writing
+            os._exit(1)
+
+
+def _serve_pipe(runner: BatchRunner, conn) -> None:
+    """Write each job sent over ``conn``; report its words (twice a second), then its end."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        _, ins_index, server_index, attempts, start_words, words = msg
+        job = JobState(runner.instructions[ins_index], attempts=attempts, start_words=start_words,
+                       words=words)
+        last = [0.0]
+
+        def progress(n: int, job=job, conn=conn, last=last) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.5:
+                last[0] = now
+                conn.send(("words", job.start_words, n))
+        job.on_words = progress
+        try:
+            produced = runner._produce(job, runner.servers[server_index])
+            conn.send(("done", produced))
+        except Exception as e:  # noqa: BLE001 - the parent decides what a failure means
+            text = str(e) if isinstance(e, LonghandError) else f"{type(e).__name__}: {e}"
+            conn.send(("error", isinstance(e, BackendError), text))

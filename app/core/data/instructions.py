@@ -107,51 +107,72 @@ def parse_instructions(text: str, *, name: str = "instructions", strict: bool = 
         if not isinstance(obj, dict):
             problem(lineno, f"expected a JSON object, found {type(obj).__name__}")
             continue
-        for k in obj:
-            if k not in KNOWN_KEYS and k not in warned:
-                warned.add(k)
-                result.warnings.append(f"{name}: unknown field '{k}' ignored (first seen on line "
-                                       f"{lineno}; known: {', '.join(KNOWN_KEYS)}).")
+        result.warnings += _unknown_fields(obj, warned, name, lineno)
         instruction = next((obj[k] for k in INSTRUCTION_KEYS if k in obj), None)
         if not isinstance(instruction, str) or not instruction.strip():
             problem(lineno, "no instruction (an 'instruction' field with text is required)")
             continue
         instruction = instruction.strip()
-        target_key = next((k for k in TARGET_KEYS if k in obj), None)
-        target_given = True
-        if target_key is not None:
-            target = _as_count(obj[target_key])
-            if target is None or not (MIN_TARGET <= target <= MAX_TARGET):
-                problem(lineno, f"'{target_key}' should be a number of words between {MIN_TARGET} "
-                                f"and {MAX_TARGET:,} (found {obj[target_key]!r})")
-                continue
-        else:
-            stated = target_from_instruction(instruction)
-            if stated is not None and MIN_TARGET <= stated <= MAX_TARGET:
-                target = stated
-            else:
-                target, target_given = default_words, False
-        if "id" in obj:
-            job_id = obj["id"]
-            if isinstance(job_id, (int, float)) and not isinstance(job_id, bool):
-                job_id = str(job_id)
-            if not isinstance(job_id, str) or not job_id.strip():
-                problem(lineno, f"'id' should be a non-empty text (found {obj['id']!r})")
-                continue
-            job_id = job_id.strip()
-        else:
-            job_id = make_id(instruction)
-            n = 2
-            base = job_id
-            while job_id in seen_ids:          # the same instruction twice: two jobs
-                job_id = f"{base}-{n}"
-                n += 1
+        target = _read_target(obj, instruction, default_words)
+        if isinstance(target, str):
+            problem(lineno, target)
+            continue
+        job_id = _read_id(obj, instruction, seen_ids)
+        if job_id is None:
+            problem(lineno, f"'id' should be a non-empty text (found {obj['id']!r})")
+            continue
         if job_id in seen_ids:
             problem(lineno, f"id {job_id!r} was already used on line {seen_ids[job_id]}")
             continue
         seen_ids[job_id] = lineno
-        result.instructions.append(Instruction(job_id, instruction, target, target_given, lineno))
+        result.instructions.append(Instruction(job_id, instruction, target[0], target[1], lineno))
     return result
+
+
+def _unknown_fields(obj: dict, warned: set[str], name: str, lineno: int) -> list[str]:
+    """A warning for each unknown field not warned about yet (added to ``warned``)."""
+    out = []
+    for k in obj:
+        if k not in KNOWN_KEYS and k not in warned:
+            warned.add(k)
+            out.append(f"{name}: unknown field '{k}' ignored (first seen on line "
+                       f"{lineno}; known: {', '.join(KNOWN_KEYS)}).")
+    return out
+
+
+def _read_target(obj: dict, instruction: str, default_words: int) -> tuple[int, bool] | str:
+    """(target, given) of an instruction line, or what is wrong with its target field. No
+    target field: the number the instruction states, else ``default_words`` (not given)."""
+    target_key = next((k for k in TARGET_KEYS if k in obj), None)
+    if target_key is not None:
+        target = _as_count(obj[target_key])
+        if target is None or not (MIN_TARGET <= target <= MAX_TARGET):
+            return (f"'{target_key}' should be a number of words between {MIN_TARGET} "
+                    f"and {MAX_TARGET:,} (found {obj[target_key]!r})")
+        return target, True
+    stated = target_from_instruction(instruction)
+    if stated is not None and MIN_TARGET <= stated <= MAX_TARGET:
+        return stated, True
+    return default_words, False
+
+
+def _read_id(obj: dict, instruction: str, seen_ids: dict[str, int]) -> str | None:
+    """The job's id: the line's own (None when it is not usable), else one made from the
+    instruction (the same instruction twice: two jobs)."""
+    if "id" in obj:
+        job_id = obj["id"]
+        if isinstance(job_id, (int, float)) and not isinstance(job_id, bool):
+            job_id = str(job_id)
+        if not isinstance(job_id, str) or not job_id.strip():
+            return None
+        return job_id.strip()
+    job_id = make_id(instruction)
+    n = 2
+    base = job_id
+    while job_id in seen_ids:          # the same instruction twice: two jobs
+        job_id = f"{base}-{n}"
+        n += 1
+    return job_id
 
 
 def _as_count(v) -> int | None:

@@ -13,11 +13,12 @@ chapter outline → beats; Novelcrafter: acts → chapters → scenes), and so d
 4. after a chapter, the model writes its summary ("the story so far") and the names it
    introduced are proposed as codex entries.
 
-Data model: ``job.sections`` stays the flat list the writer walks; each scene carries its
-``chapter`` (0-based). ``job.chapters`` holds the chapters' metadata; a chapter not planned
-yet simply has no scenes. Targets roll up exactly: chapter targets sum to the book's target,
-scene targets to their chapter's. An edited plan whose totals do not match is *reported*
-(:func:`check_totals`), never rescaled over the user's numbers.
+Data model (:mod:`.book_model`; plans parsed and fallbacks: :mod:`.book_plan`):
+``job.sections`` stays the flat list the writer walks; each scene carries its ``chapter``
+(0-based). ``job.chapters`` holds the chapters' metadata; a chapter not planned yet simply
+has no scenes. Targets roll up exactly: chapter targets sum to the book's target, scene
+targets to their chapter's. An edited plan whose totals do not match is *reported*
+(:func:`~.book_model.check_totals`), never rescaled over the user's numbers.
 
 A scene's prompt is a document whose parts only grow between consecutive scenes, so the
 backend's prefix cache serves everything but the new text: the book header (instruction,
@@ -31,32 +32,62 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Union
 
 from ..backends.base import Prompt, Sampling, Steer
 from ..errors import CancelToken
 from ..text.health import garbled
-from ..text.wordcount import count_words, trim_to_sentence
-from .codex import Codex, CodexEntry, propose_entries
-from .events import Event, JobDone, JobStats, PlanReady
-from .plan import Section, parse_plan, rescale, short_title
-from .prompts import SYSTEM
-from .writer import AgentWriter, Job, validate_request
+from ..text.wordcount import count_words
+from .book_model import (
+    DEFAULT_CHAPTER_WORDS,
+    DEFAULT_SCENE_WORDS,
+    MAX_SCENE_WORDS,
+    MIN_CHAPTER_WORDS,
+    MIN_SCENE_WORDS,
+    Chapter,
+    add_scene,
+    chapter_scenes,
+    chapter_status,
+    chapter_text,
+    chapter_words,
+    expected_chapters,
+    expected_scenes,
+    insert_at,
+    is_book,
+)
+from .book_plan import (
+    MAX_SYNOPSIS_WORDS,
+    ParsedChapter,
+    bounded_targets,
+    dedupe_chapters,
+    fallback_chapters,
+    fallback_scenes,
+    parse_chapters,
+    plan_key,
+    scene_lines,
+)
+from .codex import CodexEntry, propose_entries
+from .events import BookEventSink, BookPlanReady, ChapterDone, ChapterPlanned, JobDone, JobStats, PlanReady
+from .plan import Section, parse_plan, short_title
+from .prompts import (
+    BOOK_HEAD_CHAT,
+    BOOK_HEAD_COMPLETION,
+    BOOK_PLAN_CHAT,
+    BOOK_PLAN_COMPLETION,
+    CHAPTER_HEAD_CHAT,
+    CHAPTER_HEAD_COMPLETION,
+    CHAT_WRITE_CHAPTER,
+    SCENE_HEADING,
+    SCENE_NOTES_COMPLETION,
+    SCENE_PLAN_CHAT,
+    STORY_SO_FAR,
+    SUMMARY_CUE_COMPLETION,
+    SYSTEM,
+)
+from .writer import AgentWriter, validate_request
 
 log = logging.getLogger(__name__)
 
-# Above this target a job is planned in two levels. Measured on the demo model: one flat
-# plan at 15,000+ words needs 33+ lines; its parsed plans were mostly fallbacks or full of
-# duplicate points (see /work/notes/issue-12.md and bench/plan_parse.py).
-BOOK_THRESHOLD = 15_000
-DEFAULT_CHAPTER_WORDS = 2_500
-MIN_CHAPTER_WORDS = 600
-MAX_CHAPTERS = 80
-DEFAULT_SCENE_WORDS = 500
-MIN_SCENE_WORDS, MAX_SCENE_WORDS = 200, 1_000
 SUMMARY_WORDS = 70
 NOTES_BUDGET = 300              # tokens of codex notes in a chapter's block
 SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries new to the chapter)
@@ -64,507 +95,6 @@ PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is 
 # A finished chapter below this share of its target gets another scene (see _top_up_chapter).
 CHAPTER_LANDS = 0.92
 TOP_UP_SCENES = 8
-
-_ASKS_CHAPTERS = re.compile(r"\bchapters?\b|章", re.I)
-
-
-def wants_chapters(instruction: str, target_words: int) -> bool:
-    """Two levels for long texts, or when the request asks for chapters."""
-    if target_words >= BOOK_THRESHOLD:
-        return True
-    return bool(_ASKS_CHAPTERS.search(instruction)) and target_words >= 2 * MIN_CHAPTER_WORDS
-
-
-def expected_chapters(target_words: int) -> int:
-    return max(2, min(MAX_CHAPTERS, round(target_words / DEFAULT_CHAPTER_WORDS)))
-
-
-def expected_scenes(chapter_words: int, scene_words: int = DEFAULT_SCENE_WORDS) -> int:
-    n = round(chapter_words / max(MIN_SCENE_WORDS, scene_words))
-    lo = max(1, math.ceil(chapter_words / MAX_SCENE_WORDS))
-    hi = max(1, chapter_words // MIN_SCENE_WORDS)
-    return max(lo, min(hi, n))
-
-
-# ---------------------------------------------------------------------------------------
-# The data
-
-@dataclass
-class Chapter:
-    title: str
-    synopsis: str
-    target_words: int
-    locked: bool = False
-    summary: str = ""               # the story so far: what happens in this chapter
-    summary_edited: bool = False    # the user wrote or edited it: never overwritten
-    plan_how: str = ""              # how its scenes were planned: parsed / fallback / user
-    codex_names: list[str] = field(default_factory=list)   # notes in the chapter's block
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict, warn=None, where: str = "chapter") -> "Chapter":
-        def text(key):
-            v = data.get(key, "")
-            if isinstance(v, str):
-                return v
-            if warn:
-                warn(f"{where}: '{key}' is not text and was not loaded.")
-            return ""
-        target = data.get("target_words")
-        if isinstance(target, bool) or not isinstance(target, int) or target <= 0:
-            if warn:
-                warn(f"{where}: 'target_words' should be a positive number; using "
-                     f"{DEFAULT_CHAPTER_WORDS}.")
-            target = DEFAULT_CHAPTER_WORDS
-        names = data.get("codex_names", [])
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            names = []
-        return cls(title=text("title"), synopsis=text("synopsis"), target_words=target,
-                   locked=data.get("locked") is True, summary=text("summary"),
-                   summary_edited=data.get("summary_edited") is True,
-                   plan_how=text("plan_how"), codex_names=names)
-
-
-@dataclass
-class BookJob(Job):
-    """A job with chapters (two levels) and a codex. ``chapters == []``: one level."""
-
-    chapters: list[Chapter] = field(default_factory=list)
-    codex: Codex = field(default_factory=Codex)
-
-
-# -- structure: what the GUI's tree outline edits ----------------------------------------
-
-def is_book(job) -> bool:
-    return bool(getattr(job, "chapters", None))
-
-
-def chapter_scenes(job, c: int) -> list[int]:
-    """Indexes (in ``job.sections``) of chapter ``c``'s scenes, in order."""
-    return [i for i, s in enumerate(job.sections) if s.chapter == c]
-
-
-def chapter_words(job, c: int) -> int:
-    return sum(job.sections[i].words for i in chapter_scenes(job, c))
-
-
-def chapter_text(job, c: int) -> str:
-    return "\n\n".join(job.sections[i].text.strip() for i in chapter_scenes(job, c)
-                       if job.sections[i].text.strip())
-
-
-def chapter_status(job, c: int) -> str:
-    """"unplanned", "planned", "writing" or "done"."""
-    idx = chapter_scenes(job, c)
-    if not idx:
-        return "unplanned"
-    done = [job.sections[i].written and bool(job.sections[i].text.strip())
-            or job.sections[i].locked for i in idx]
-    if all(done):
-        return "done"
-    return "writing" if any(job.sections[i].text for i in idx) else "planned"
-
-
-def check_totals(job) -> list[str]:
-    """Where the plan's numbers do not add up (after the user's edits). Never rescales."""
-    problems = []
-    planned = sum(ch.target_words for ch in job.chapters)
-    if job.chapters and planned != job.target_words:
-        problems.append(f"The chapters add up to {planned:,} words; the book's target is "
-                        f"{job.target_words:,} ({planned - job.target_words:+,}).")
-    for c, ch in enumerate(job.chapters):
-        idx = chapter_scenes(job, c)
-        if idx:
-            scenes = sum(job.sections[i].target_words for i in idx)
-            if scenes != ch.target_words:
-                problems.append(f"Chapter {c + 1} ({ch.title}): its scenes add up to {scenes:,} "
-                                f"words, its target is {ch.target_words:,} "
-                                f"({scenes - ch.target_words:+,}).")
-    return problems
-
-
-def _insert_at(job, c: int) -> int:
-    """Where chapter ``c``'s scenes go in the flat list (after earlier chapters' scenes)."""
-    pos = 0
-    for i, s in enumerate(job.sections):
-        if s.chapter is not None and s.chapter < c:
-            pos = i + 1
-    return pos
-
-
-def add_chapter(job, at: int, title: str, synopsis: str = "", target_words: int = DEFAULT_CHAPTER_WORDS) -> Chapter:
-    """Insert a chapter at position ``at`` (later chapters' scenes are renumbered)."""
-    at = max(0, min(at, len(job.chapters)))
-    for s in job.sections:
-        if s.chapter is not None and s.chapter >= at:
-            s.chapter += 1
-    ch = Chapter(title=title, synopsis=synopsis, target_words=target_words)
-    job.chapters.insert(at, ch)
-    return ch
-
-
-def delete_chapter(job, c: int) -> Chapter:
-    """Remove chapter ``c`` and its scenes."""
-    ch = job.chapters.pop(c)
-    job.sections[:] = [s for s in job.sections if s.chapter != c]
-    for s in job.sections:
-        if s.chapter is not None and s.chapter > c:
-            s.chapter -= 1
-    return ch
-
-
-def move_chapter(job, c: int, to: int) -> None:
-    """Move chapter ``c`` (with its scenes) to position ``to``."""
-    to = max(0, min(to, len(job.chapters) - 1))
-    if to == c:
-        return
-    order = list(range(len(job.chapters)))
-    order.insert(to, order.pop(c))
-    new_index = {old: new for new, old in enumerate(order)}
-    job.chapters[:] = [job.chapters[i] for i in order]
-    scenes = {i: [s for s in job.sections if s.chapter == i] for i in range(len(order))}
-    loose = [s for s in job.sections if s.chapter is None]
-    job.sections[:] = loose + [s for old in order for s in scenes[old]]
-    for s in job.sections:
-        if s.chapter is not None:
-            s.chapter = new_index[s.chapter]
-
-
-def add_scene(job, c: int, at: int, main_point: str, target_words: int = DEFAULT_SCENE_WORDS) -> Section:
-    """Insert a scene at position ``at`` within chapter ``c``."""
-    idx = chapter_scenes(job, c)
-    pos = idx[at] if at < len(idx) else (idx[-1] + 1 if idx else _insert_at(job, c))
-    sec = Section(main_point=main_point, target_words=target_words, title=short_title(main_point),
-                  chapter=c)
-    job.sections.insert(pos, sec)
-    return sec
-
-
-def delete_scene(job, index: int) -> Section:
-    return job.sections.pop(index)
-
-
-def move_scene(job, index: int, to: int) -> None:
-    """Move a scene to position ``to`` within its chapter."""
-    sec = job.sections[index]
-    idx = chapter_scenes(job, sec.chapter)
-    to = max(0, min(to, len(idx) - 1))
-    job.sections.pop(index)
-    idx = chapter_scenes(job, sec.chapter)
-    pos = idx[to] if to < len(idx) else (idx[-1] + 1 if idx else _insert_at(job, sec.chapter))
-    job.sections.insert(pos, sec)
-
-
-def set_chapter_summary(job, c: int, text: str) -> None:
-    """The user's summary: kept, never replaced by a model-written one."""
-    job.chapters[c].summary = text.strip()
-    job.chapters[c].summary_edited = True
-
-
-# ---------------------------------------------------------------------------------------
-# Parsing the book plan
-
-@dataclass
-class ParsedChapter:
-    title: str
-    synopsis: str
-    target_words: int | None
-
-
-_CHAPTER_LINE = re.compile(
-    r"^\s*(?:[-*#>]+\s*)?(?:chapter|ch\.?|第)\s*(?P<num>\d{1,3})\s*章?\s*[-–—:.)]?\s*"
-    r"(?:title\s*[:：]\s*)?(?P<title>.*?)\s*[-–—|]\s*(?:synopsis|summary|what happens)\s*[:：]\s*"
-    r"(?P<syn>.*?)(?:\s*[-–—|(]\s*(?:word\s*count|words?|length)\s*[:：]?\s*"
-    r"(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*(?:words?)?\s*\)?)?\s*\.?\s*$", re.I)
-
-
-MAX_SYNOPSIS_WORDS = 80        # longer is prose, not a plan line
-_TITLE_ONLY = re.compile(r"^\s*(?:chapter|ch\.?)\s*\d+\s*[-–—:.)]?\s*title\s*[:：]", re.I)
-
-
-def parse_chapters(text: str) -> list[ParsedChapter]:
-    """Chapter lines out of a model's answer; other numbered lines are read as synopses."""
-    out: list[ParsedChapter] = []
-    for raw in (text or "").splitlines():
-        line = re.sub(r"[*_`]+", "", raw).strip()
-        if not line:
-            continue
-        m = _CHAPTER_LINE.match(line)
-        if m:
-            title = m.group("title").strip(" -–—:\"'")
-            # a synopsis the grammar's length bound cut mid-sentence ends at its last sentence
-            syn = trim_to_sentence(m.group("syn").strip(" -–—:"), min_words=4)
-            n = int(m.group("n").replace(",", "")) if m.group("n") else None
-            if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS and not garbled(title + " " + syn):
-                out.append(ParsedChapter(title or short_title(syn), syn, n or None))
-            continue
-        if _TITLE_ONLY.match(line):
-            continue            # a chapter line that never got to its synopsis (prose instead)
-        for step in parse_plan(line):
-            if count_words(step.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(step.main_point):
-                out.append(ParsedChapter(short_title(step.main_point), step.main_point, step.target_words))
-    return out
-
-
-def _key(text: str) -> str:
-    return re.sub(r"\W+", " ", text.lower()).strip()
-
-
-def chapter_keys(title: str, synopsis: str) -> set[str]:
-    """The content words (stems; Chinese: character pairs) of a chapter's title and synopsis."""
-    from ..text.health import topic_keys
-    text = f"{title} {synopsis}"
-    return topic_keys(text, "en") | topic_keys(text, "zh")
-
-
-def synopsis_overlap(a: set[str], b: set[str]) -> float:
-    """How much two chapters' content words overlap (shared over all: Jaccard). A chapter
-    retold with a few words changed shares 0.7-0.9 ("The Shadow of the Atlantian" and its
-    "Revisited"); two chapters of one story that share the hero, the guild and the map, 0.3."""
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-REPEAT_OVERLAP = 0.5      # a chapter sharing this much of its content words retells another
-
-
-def _dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
-    """Drop chapters that retell an earlier one: the same title, or a title and synopsis sharing
-    most of their content words with an earlier chapter's (small models loop over their own
-    lines with small changes: "The Shadow of the Atlantian … Revisited", six times)."""
-    kept: list[set[str]] = []
-    titles: set[str] = set()
-    out = []
-    for it in items:
-        keys = chapter_keys(it.title, it.synopsis)
-        title = _key(it.title)
-        if not keys or (title and title in titles) or any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in kept):
-            continue
-        kept.append(keys)
-        titles.add(title)
-        out.append(it)
-    return out
-
-
-def _bounded_targets(given: list[int | None], total: int, lo: int, hi: int) -> list[int]:
-    """Model numbers clamped to [lo, hi] around the mean, then scaled to sum to ``total``."""
-    n = len(given)
-    if not n:
-        return []
-    mean = total / n
-    clamped = [min(max(t, mean * 0.5, lo), max(mean * 2, hi)) if t else None for t in given]
-    return rescale([int(t) if t else None for t in clamped], total)
-
-
-_ARC = [
-    ("Opening", "Introduce the main character, her world and what she wants"),
-    ("The call", "Something disrupts her world and asks something of her"),
-    ("First steps", "She sets out, meets allies and rivals, and learns the rules of the new situation"),
-    ("Rising stakes", "Her efforts succeed in part, and the cost of going on becomes clear"),
-    ("Midpoint", "A discovery changes what she believes and what the story is about"),
-    ("Closing in", "The opposition strikes back; plans fail and allies are tested"),
-    ("The darkest hour", "Everything seems lost and she must decide who she is"),
-    ("Climax", "The central conflict comes to a head and is settled"),
-    ("Resolution", "The consequences unfold and the story closes on how she has changed"),
-]
-_ANGLES = ["", "; a quieter chapter that deepens a relationship",
-           "; a new place raises the stakes", "; a secret comes out",
-           "; told through the eyes of someone close to her", "; a setback forces a hard choice"]
-
-
-def fallback_chapters(instruction: str, target_words: int, n: int | None = None) -> list[Chapter]:
-    """A book plan that needs no model: a story arc over ``n`` chapters, distinct synopses."""
-    n = n or expected_chapters(target_words)
-    subject = re.sub(r"^\s*(?:please\s+)?write\s+(?:me\s+)?an?\s+[\d,]+[- ]word\s+", "", instruction.strip(),
-                     flags=re.I).rstrip(".")
-    chapters = []
-    per = [0] * len(_ARC)
-    for i in range(n):
-        per[min(len(_ARC) - 1, i * len(_ARC) // n)] += 1
-    i = 0
-    for stage, (name, point) in enumerate(_ARC):
-        for k in range(per[stage]):
-            angle = _ANGLES[k % len(_ANGLES)] + (f" (part {k // len(_ANGLES) + 1})" if k >= len(_ANGLES) else "")
-            title = name if per[stage] == 1 else f"{name} {_roman(k + 1)}"
-            syn = f"{point}{angle}."
-            if i == 0 and subject:
-                syn = f"{point} ({subject}){angle}."
-            chapters.append(Chapter(title=title, synopsis=syn, target_words=0, plan_how="fallback"))
-            i += 1
-    for ch, t in zip(chapters, rescale([None] * n, target_words)):
-        ch.target_words = t
-    return chapters
-
-
-def _roman(k: int) -> str:
-    return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"][k - 1] if k <= 10 else str(k)
-
-
-_MIDDLE_BEATS = ["A complication gets in the way", "A conversation changes the plan",
-                 "The stakes rise", "A quieter moment of doubt", "A discovery", "A setback"]
-
-
-def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
-    """A chapter the model planned into nothing: its synopsis split into opening, middle
-    steps and an ending that leads into the next chapter."""
-    ch = job.chapters[c]
-    nxt = job.chapters[c + 1].synopsis if c + 1 < len(job.chapters) else ""
-    parts = [p.strip() for p in re.split(r"(?<=[.;!?])\s+", ch.synopsis) if count_words(p) >= 3]
-    points = []
-    for k in range(n):
-        if n == 1:
-            points.append(ch.synopsis)
-        elif k == 0:
-            points.append(f"Opening of the chapter: {parts[0] if parts else ch.synopsis}")
-        elif k == n - 1:
-            end = parts[-1] if len(parts) > 1 else ch.synopsis
-            points.append(f"End of the chapter: {end}" + (f" It leads towards: {nxt}" if nxt else ""))
-        else:
-            mid = parts[min(len(parts) - 1, k)] if len(parts) > 2 else ch.synopsis
-            beat = _MIDDLE_BEATS[(k - 1) % len(_MIDDLE_BEATS)]
-            points.append(f"{beat}{' (again)' if k > len(_MIDDLE_BEATS) else ''}: {mid}")
-    return [Section(main_point=p, target_words=t, title=short_title(p), chapter=c)
-            for p, t in zip(points, rescale([None] * n, total))]
-
-
-def book_plan_lines(chapters: list[Chapter]) -> str:
-    from .grammar import chapter_line
-    return "\n".join(chapter_line(i, ch.title, ch.synopsis, ch.target_words)
-                     for i, ch in enumerate(chapters, 1))
-
-
-def scene_lines(job, idx: list[int]) -> str:
-    return "\n".join(f"Scene {k} - Main Point: {job.sections[i].main_point} - Word Count: "
-                     f"{job.sections[i].target_words} words" for k, i in enumerate(idx, 1))
-
-
-# ---------------------------------------------------------------------------------------
-# Events (plain dataclasses, like engine.events)
-
-@dataclass
-class BookPlanReady:
-    chapters: list[Chapter]
-    how: str                # "parsed" or "fallback"
-    raw: str
-
-
-@dataclass
-class ChapterPlanned:
-    chapter: int
-    scenes: list[int]       # indexes in job.sections
-    how: str
-    raw: str
-
-
-@dataclass
-class ChapterDone:
-    chapter: int
-    words: int
-    target_words: int
-    summary: str
-    proposed: list[CodexEntry]
-
-
-BookEvent = Union[Event, BookPlanReady, ChapterPlanned, ChapterDone]
-BookEventSink = Callable[[BookEvent], None]   # a book sink also takes every engine event
-
-
-# ---------------------------------------------------------------------------------------
-# Prompts
-
-BOOK_PLAN_COMPLETION = """\
-Book plans. Each novel is split into chapters, one line each, with the chapter's title, a \
-synopsis of what happens in it and its number of words.
-
-Request: Write a 12000-word mystery novel about a village baker who finds a stranger's diary.
-Plan:
-Chapter 1 - Title: Flour and Ink - Synopsis: Nell finds a stranger's diary in a sack of flour - Word Count: 3000 words
-Chapter 2 - Title: The Margins - Synopsis: The diary names her neighbours, all watched - Word Count: 3000 words
-Chapter 3 - Title: The Miller - Synopsis: The miller lies; a fire destroys his records - Word Count: 3000 words
-Chapter 4 - Title: Morning Bread - Synopsis: Nell unmasks the diarist and burns the diary - Word Count: 3000 words
-
-Request: {instruction}
-Plan:
-"""
-
-BOOK_PLAN_CHAT = """\
-Plan the following novel as {n} chapters. For each chapter give a short title, a synopsis of \
-what happens in it (one or two detailed sentences: who, where, what changes) and its length \
-in words. The chapters must add up to about {target} words; each should have between \
-{lo} and {hi} words. Every chapter must move the story forward: no two chapters may tell the \
-same events.
-
-Writing task:
-{instruction}
-{bible}
-Answer with the plan only, one chapter per line, in exactly this format:
-Chapter 1 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
-Chapter 2 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
-..."""
-
-BOOK_HEAD_COMPLETION = """\
-{title}
-
-{synopsis}
-{bible}
-Chapters:
-{chapters}
-
-"""
-
-BOOK_HEAD_CHAT = """\
-You are writing a novel one scene at a time.
-
-Writing task:
-{instruction}
-{bible}
-Plan of the book:
-{chapters}
-
-"""
-
-STORY_SO_FAR = "The story so far:\n"
-
-CHAPTER_HEAD_COMPLETION = """\
-## Chapter {n}: {title}
-
-{synopsis}
-{previous}{notes}
-Scenes:
-"""
-
-CHAPTER_HEAD_CHAT = """\
-Now writing chapter {n}: {title}
-What happens in it: {synopsis}
-{previous}{notes}
-Scenes of this chapter:
-"""
-
-SCENE_PLAN_CHAT = """\
-
-Break chapter {n} into {k} scenes that tell what happens in it, in order: each scene moves \
-the story on from where the one before it ends. For each give a short title (two to six \
-words), its main point (one detailed sentence) and its length in words; the scenes must add \
-up to {target} words, each between {lo} and {hi} words. Answer with the scenes only, in \
-exactly this format:
-Scene 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
-..."""
-
-SCENE_HEADING = "### {heading}\n\n"
-SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
-# A chat model writes a chapter as one answer it is already writing (see engine.prompts):
-# the request lists the scenes under their headings, the answer holds the scenes written so
-# far and ends with the heading of the scene to write now.
-CHAT_WRITE_CHAPTER = """
-Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
-exactly as listed above (the ### mark, the number and the title), then write the scene in \
-full. Each scene starts where the one before it ended and tells only what is new: never retell \
-what an earlier scene told. The chapter goes on after every scene but the last{ending}. Write \
-only the story itself: nothing before the first heading, no notes, no comments, no words to \
-the reader."""
-
-SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
 
 
 def _chinese(text: str) -> bool:
@@ -583,7 +113,6 @@ def _bible_block(bible: str) -> str:
     if not bible.strip():
         return ""
     return f"\nStory bible (always respect it):\n{bible.strip()}\n"
-
 
 # ---------------------------------------------------------------------------------------
 
@@ -638,7 +167,7 @@ class BookWriter(AgentWriter):
                                               max_words=30)
             text = self._generate_plan(prompt, batch, emit, cancel)
             raw_all.append(lead + text)
-            new = _dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
+            new = dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
             if not new:
                 continue       # a round that added nothing distinct; the loop is bounded
             found += new[: n - len(found)]
@@ -648,7 +177,7 @@ class BookWriter(AgentWriter):
             new_chapters = fallback_chapters(instruction, words, n)
             how = "fallback"
         else:
-            targets = _bounded_targets([p.target_words for p in found], words, lo, hi)
+            targets = bounded_targets([p.target_words for p in found], words, lo, hi)
             new_chapters = [Chapter(title=p.title[:80], synopsis=p.synopsis, target_words=t)
                             for p, t in zip(found, targets)]
         chapters = list(new_chapters)
@@ -723,9 +252,9 @@ class BookWriter(AgentWriter):
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS \
+                if plan_key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS \
                         and not garbled(st.main_point):
-                    seen.add(_key(st.main_point))
+                    seen.add(plan_key(st.main_point))
                     steps.append(st)
             if len(steps) >= lo or (cancel is not None and cancel.cancelled):
                 break
@@ -734,7 +263,7 @@ class BookWriter(AgentWriter):
         if len(steps) < lo:
             scenes, how = fallback_scenes(job, c, n, words), "fallback"
         else:
-            targets = _bounded_targets([s.target_words for s in steps], words,
+            targets = bounded_targets([s.target_words for s in steps], words,
                                        MIN_SCENE_WORDS, MAX_SCENE_WORDS)
             scenes = [Section(main_point=s.main_point, target_words=t, title=s.title or short_title(s.main_point),
                               chapter=c) for s, t in zip(steps, targets)]
@@ -745,7 +274,7 @@ class BookWriter(AgentWriter):
             sec.takes += [t for t in [*gone.takes, gone.text] if t.strip()]
         # the new scenes take the place of the old ones
         job.sections[:] = [s for s in job.sections if s.chapter != c]
-        at = _insert_at(job, c)
+        at = insert_at(job, c)
         job.sections[at:at] = scenes
         ch.plan_how = how
         self._scene_start.pop(c, None)
@@ -803,6 +332,11 @@ class BookWriter(AgentWriter):
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
 
+    def _carries_shortfall(self, job, index: int) -> bool:
+        # a scene's shortfall would make the next scene longer than the model writes one,
+        # and kept writing past its end it retells; the chapter is topped up instead
+        return not (is_book(job) and job.sections[index].chapter is not None)
+
     def _chat_allow_end(self, job, index: int) -> float:
         if is_book(job) and job.sections[index].chapter is not None:
             return self.length.chat_scene_allow_end
@@ -840,9 +374,10 @@ class BookWriter(AgentWriter):
             found = [job.sections[i] for i in idx]
             prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
             raw = self._generate_plan(prompt, 1, emit, cancel)
-            seen = {_key(s.main_point) for s in found}
+            seen = {plan_key(s.main_point) for s in found}
             step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                         if _key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
+                         if plan_key(st.main_point) not in seen
+                         and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
                          and not garbled(st.main_point)), None)
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
@@ -929,8 +464,15 @@ class BookWriter(AgentWriter):
         room = min(int(self.backend.info.n_ctx * 0.35),
                    int(max(0, sec.target_words * 1.12 - count_words(partial)) * self._tokens_per_word * 1.4) + 64)
         limit = self.backend.info.n_ctx - room - 16
-        drop = 0
         saved = (dict(self._scene_start), dict(self._windows), self._summary_start)
+        if getattr(self, "_short_context", False) and k:
+            # a recovery from a loop or drift: without the chapter's earlier scenes, which the
+            # model was retelling; for this prompt only (the next scene sees them again)
+            prompt = self._scene_prompt(job, index, k, idx, partial, k)
+            self._scene_start, self._windows, self._summary_start = saved
+            if count(prompt.text()) <= limit:
+                return prompt
+        drop = 0
         while True:
             self._scene_start, self._windows = dict(saved[0]), dict(saved[1])
             self._summary_start = saved[2]

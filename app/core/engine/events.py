@@ -7,10 +7,14 @@ autosave all consume the same stream.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from ..backends.base import Generation
 from .plan import Section
+
+if TYPE_CHECKING:                      # (the book's model imports the writer, which imports these)
+    from .book_model import Chapter
+    from .codex import CodexEntry
 
 
 @dataclass
@@ -108,3 +112,31 @@ EventSink = Callable[[Event], None]
 
 
 # ---------------------------------------------------------------------------------------
+# The book's events (two levels: BookWriter)
+
+@dataclass
+class BookPlanReady:
+    chapters: list[Chapter]
+    how: str                # "parsed" or "fallback"
+    raw: str
+
+
+@dataclass
+class ChapterPlanned:
+    chapter: int
+    scenes: list[int]       # indexes in job.sections
+    how: str
+    raw: str
+
+
+@dataclass
+class ChapterDone:
+    chapter: int
+    words: int
+    target_words: int
+    summary: str
+    proposed: list[CodexEntry]
+
+
+BookEvent = Union[Event, BookPlanReady, ChapterPlanned, ChapterDone]
+BookEventSink = Callable[[BookEvent], None]   # a book sink also takes every engine event

@@ -32,6 +32,7 @@ from typing import Any, Callable, Collection, cast
 from ..backends.base import Backend, BackendInfo
 from ..errors import CancelToken
 from . import book as B
+from . import book_model as BM
 from . import revise
 from .events import JobDone, JobStats
 from .plan import Section
@@ -85,10 +86,10 @@ class JobRunner(JobSession):
         """
         self.open(job.target_words)
         emit = self.sink(on_event, autosave)
-        if not (B.is_book(job) if book is None else book):
+        if not (BM.is_book(job) if book is None else book):
             return plan_then_write(self.writer(AgentWriter), job, on_event=emit, cancel=cancel)
         t0 = time.perf_counter()
-        bj = cast(B.BookJob, job)
+        bj = cast(BM.BookJob, job)
         writer = self.writer(B.BookWriter)
         if not bj.chapters:
             planned = writer.plan_book(bj.instruction, bj.target_words, bible=bj.bible,
@@ -110,7 +111,7 @@ class JobRunner(JobSession):
         """Write one section (``mode``: write, regenerate, extend, continue); a book's scene
         with the book's prompt."""
         self.open(job.target_words)
-        writer = self.writer(B.BookWriter) if B.is_book(job) else self.writer(AgentWriter)
+        writer = self.writer(B.BookWriter) if BM.is_book(job) else self.writer(AgentWriter)
         return writer.write_section(job, index, mode=mode, on_event=self.sink(on_event, autosave), cancel=cancel)
 
     def plan(self, job: Job, *, on_event: EventSink | None = None,
@@ -123,14 +124,14 @@ class JobRunner(JobSession):
         return revise.keep_locked(job.sections, new)
 
     def plan_book(self, job: Job, *, on_event: EventSink | None = None,
-                  cancel: CancelToken | None = None) -> list[B.Chapter]:
+                  cancel: CancelToken | None = None) -> list[BM.Chapter]:
         """A new book's chapters (the job itself is not changed)."""
         self.open(job.target_words)
         return self.writer(B.BookWriter).plan_book(job.instruction, job.target_words, bible=job.bible,
                                                    on_event=on_event, cancel=cancel)
 
     def replan_book(self, job: Job, *, on_event: EventSink | None = None,
-                    cancel: CancelToken | None = None) -> list[B.Chapter]:
+                    cancel: CancelToken | None = None) -> list[BM.Chapter]:
         """Plan ``job``'s chapters again, keeping locked chapters and chapters with text
         (``job`` is changed: the GUI passes a work copy)."""
         self.open(job.target_words)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from .book import BookJob, Chapter, chapter_scenes, chapter_status, is_book
+from .book_model import BookJob, Chapter, chapter_scenes, chapter_status, is_book
 from .plan import rescale
 from .status import is_written
 

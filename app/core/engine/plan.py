@@ -43,7 +43,7 @@ class Section:
     locked: bool = False
     takes: list[str] = field(default_factory=list)   # earlier takes of this section
     summary: str = ""                                 # short summary for long-book memory
-    # two-level plans (engine.book): the chapter (0-based) this scene belongs to; None in a
+    # two-level plans (engine.book, engine.book_model): the chapter (0-based) this scene belongs to; None in a
     # one-level plan. codex_used: names of the codex entries in this scene's prompt.
     chapter: int | None = None
     codex_used: list[str] = field(default_factory=list)

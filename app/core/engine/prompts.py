@@ -317,3 +317,100 @@ def title_line(instruction: str, lang: str | None = None) -> str:
     words = synopsis(instruction).rstrip(".").split()
     title = " ".join(words[:10]) + ("…" if len(words) > 10 else "")
     return "# " + (title or "Untitled")
+
+
+# ---------------------------------------------------------------------------------------
+# The book's prompts (two levels: engine.book)
+
+BOOK_PLAN_COMPLETION = """\
+Book plans. Each novel is split into chapters, one line each, with the chapter's title, a \
+synopsis of what happens in it and its number of words.
+
+Request: Write a 12000-word mystery novel about a village baker who finds a stranger's diary.
+Plan:
+Chapter 1 - Title: Flour and Ink - Synopsis: Nell finds a stranger's diary in a sack of flour - Word Count: 3000 words
+Chapter 2 - Title: The Margins - Synopsis: The diary names her neighbours, all watched - Word Count: 3000 words
+Chapter 3 - Title: The Miller - Synopsis: The miller lies; a fire destroys his records - Word Count: 3000 words
+Chapter 4 - Title: Morning Bread - Synopsis: Nell unmasks the diarist and burns the diary - Word Count: 3000 words
+
+Request: {instruction}
+Plan:
+"""
+
+BOOK_PLAN_CHAT = """\
+Plan the following novel as {n} chapters. For each chapter give a short title, a synopsis of \
+what happens in it (one or two detailed sentences: who, where, what changes) and its length \
+in words. The chapters must add up to about {target} words; each should have between \
+{lo} and {hi} words. Every chapter must move the story forward: no two chapters may tell the \
+same events.
+
+Writing task:
+{instruction}
+{bible}
+Answer with the plan only, one chapter per line, in exactly this format:
+Chapter 1 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
+Chapter 2 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
+..."""
+
+BOOK_HEAD_COMPLETION = """\
+{title}
+
+{synopsis}
+{bible}
+Chapters:
+{chapters}
+
+"""
+
+BOOK_HEAD_CHAT = """\
+You are writing a novel one scene at a time.
+
+Writing task:
+{instruction}
+{bible}
+Plan of the book:
+{chapters}
+
+"""
+
+STORY_SO_FAR = "The story so far:\n"
+
+CHAPTER_HEAD_COMPLETION = """\
+## Chapter {n}: {title}
+
+{synopsis}
+{previous}{notes}
+Scenes:
+"""
+
+CHAPTER_HEAD_CHAT = """\
+Now writing chapter {n}: {title}
+What happens in it: {synopsis}
+{previous}{notes}
+Scenes of this chapter:
+"""
+
+SCENE_PLAN_CHAT = """\
+
+Break chapter {n} into {k} scenes that tell what happens in it, in order: each scene moves \
+the story on from where the one before it ends. For each give a short title (two to six \
+words), its main point (one detailed sentence) and its length in words; the scenes must add \
+up to {target} words, each between {lo} and {hi} words. Answer with the scenes only, in \
+exactly this format:
+Scene 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
+..."""
+
+SCENE_HEADING = "### {heading}\n\n"
+SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
+# A chat model writes a chapter as one answer it is already writing (see engine.prompts):
+# the request lists the scenes under their headings, the answer holds the scenes written so
+# far and ends with the heading of the scene to write now.
+CHAT_WRITE_CHAPTER = """
+Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
+exactly as listed above (the ### mark, the number and the title), then write the scene in \
+full. Each scene starts where the one before it ended and tells only what is new: never retell \
+what an earlier scene told. The chapter goes on after every scene but the last{ending}. Write \
+only the story itself: nothing before the first heading, no notes, no comments, no words to \
+the reader."""
+
+SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"

@@ -266,204 +266,183 @@ class AgentWriter:
         mode: "write"/"regenerate" start from an empty text (the old one becomes a take);
         "continue" completes an interrupted section to its target; "extend" adds about
         ``extra_words`` (default: half the target) to a finished section.
+
+        A loop of generation calls (:meth:`_write_on`), each followed by one of: a recovery
+        (:meth:`_recover`), a rewritten ending (:meth:`_land_again`) or the continuation
+        rules (:meth:`_after_continuation`); then the final trim (:meth:`_finish_section`).
         """
         emit = on_event or (lambda e: None)
         stats = stats if stats is not None else JobStats(target_words=job.target_words)
         sec = job.sections[index]
         if mode in ("write", "regenerate"):
             start_new_take(sec)
-        text = sec.text
-        start_words = count_words(text)
-        if mode == "extend":
-            goal = start_words + (extra_words or max(MIN_TARGET, sec.target_words // 2))
-        else:
-            goal = sec.target_words
-        lc = self.length
         chat = self.style != "completion"
-        allow_share = self._chat_allow_end(job, index) if chat else lc.allow_end
-        # below this share a section "needs attention"; a chat model's accepted ending may
-        # land a little under its allow_end when cut back to a full sentence
-        short_share = round(allow_share - 0.1, 3) if chat else lc.short
-        # (extending: the share is of the words to add, the section's own text is kept)
-        base = start_words if mode == "extend" else 0
-        allow_from = max(1, base + math.ceil((goal - base) * allow_share))
-        cap = max(goal + 5, math.floor(goal * lc.hard_cap))
+        targets = SectionTargets.of(self.length, mode=mode, target_words=sec.target_words,
+                                    start_words=count_words(sec.text), extra_words=extra_words, chat=chat,
+                                    allow_share=self._chat_allow_end(job, index) if chat else self.length.allow_end)
         sec.status = WRITING
-        emit(SectionStarted(index, goal, mode))
+        emit(SectionStarted(index, targets.goal, mode))
         words_before = job.words - sec.words
         t0 = time.perf_counter()
-        gen_tokens = 0
-        new = ""
         # The health check judges only the text written now: what the section held before
         # (the user's own text, or a take kept on purpose) is never judged or cut.
-        monitor = self._monitor(job, index, protected=len(text.rstrip()))
-        sampling = self.sampling
+        monitor = self._monitor(job, index, protected=len(sec.text.rstrip()))
+        run = _SectionRun(index=index, sec=sec, targets=targets, monitor=monitor, sampling=self.sampling,
+                          emit=emit, cancel=cancel, stats=stats, words_before=words_before, t0=t0,
+                          text=sec.text, best_healthy=sec.text)
         self._firm_language = self._short_context = False
-        recoveries, continuations, needs_attention, empty_last = 0, 0, False, False
-        recovered_at: int | None = None      # words kept by the last recovery's cut
-        landings, inline = 0, False           # ending rewritten after a missed landing; continue in-paragraph
-        best_healthy = text                  # the longest text a recovery's cut kept
-        while continuations <= lc.max_continuations:
-            words = count_words(text)
-            if words >= allow_from or (cancel is not None and cancel.cancelled):
+        while run.continuations <= self.length.max_continuations:
+            if count_words(run.text) >= targets.allow_from or run.cancelled:
                 break
-            # After a continuation that gave nothing (the model went straight to another part),
-            # continue inside the paragraph instead of after a break.
-            if not text:
-                partial = ""
-            elif empty_last or inline:
-                partial = text.rstrip() + " "
-            else:
-                partial = continue_from(text)
-            prompt = self.section_prompt(job, index, partial)
-            self.backend.ensure_context(self.backend.count_tokens(prompt.text())
-                                        + int((cap - words) * self._tokens_per_word * 1.4) + 64)
-            max_tokens = int((cap - words) * self._tokens_per_word * 1.4) + 48
-            acc: list[str] = []
-            state: dict = {"words": words, "t": time.perf_counter(), "n": 0, "bad": None}
-
-            def on_piece(piece: str, _partial=partial, acc=acc, state=state, gen_tokens=gen_tokens) -> Steer:
-                acc.append(piece)
-                state["n"] += 1
-                # (an assistant's opening line "Certainly! Here is…" is dropped, not judged)
-                current = _partial + (strip_reasoning("".join(acc)) if _partial else strip_preamble("".join(acc)))
-                w = count_words(current)
-                state["words"] = w
-                dt = time.perf_counter() - t0
-                emit(SectionToken(index, piece, w, words_before + w, (gen_tokens + state["n"]) / dt if dt else 0.0))
-                bad = monitor.feed(current)
-                if bad is not None:          # stop at once: what follows would be worse
-                    state["bad"] = bad
-                    return Steer(allow_end=True, stop=True)
-                # (a leak starts at a line break and is short: the tail that holds the new piece
-                # is enough, every earlier piece was searched when it came)
-                if _LEAK.search((_partial[-1:] + "".join(acc))[-(len(piece) + 120):]):
-                    return Steer(allow_end=True, stop=True)
-                if w >= cap:
-                    return Steer(allow_end=True, stop=True)
-                kept = _boundary_text(current, piece) if w >= goal else None
-                if kept is not None and count_words(kept) >= goal:
-                    return Steer(allow_end=True, stop=True)
-                return Steer(allow_end=w >= allow_from)
-
-            inline = False
-            g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=sampling,
-                                      on_piece=on_piece, cancel=cancel, allow_end=words >= allow_from)
-            stats.add(g)
-            stats.first_token_seconds.append(g.first_token_seconds)
-            gen_tokens += g.generated_tokens
-            new = _cut_leak(strip_reasoning(g.text) if partial else strip_preamble(g.text), after=partial)
-            if g.generated_tokens and count_words(g.text):
-                observed = g.generated_tokens / max(1, count_words(g.text))
-                self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
-            text = (partial + new) if partial else new.lstrip()
-            bad: Health | None = state["bad"] or (monitor.feed(text, final=True)
-                                                  if g.finish != "cancelled" else None)
+            finish, new, bad = self._write_on(job, run)
             if bad is not None:
-                # Recovery, not padding: cut back to the last healthy sentence and write on
-                # under changed conditions, a bounded number of times.
-                recoveries += 1
-                written, before_cut = count_words(text), text
-                text = monitor.healthy_prefix(text)
-                if count_words(text) > count_words(best_healthy):
-                    best_healthy = text
-                if recoveries > lc.max_recoveries:
-                    # giving up: keep the most healthy text any attempt reached (a cut further
-                    # back below was a bet on the next attempt that did not pay)
-                    text = best_healthy
-                elif recovered_at is not None and count_words(text) <= recovered_at + _SAME_SPOT:
-                    # The last recovery failed at the same spot: the text before it is what
-                    # pulls the model into the failure (a closing formula, the start of a
-                    # copy), so this time it goes too: one paragraph, or one sentence, further.
-                    # (paragraphs without words, such as an empty list item "3.", go too)
-                    kept = count_words(text)
-                    while (cut := _drop_tail(text, keep=monitor.protected)) != text:
-                        text = cut
-                        if count_words(text) < kept:
-                            break
-                recovered_at = count_words(text)
-                sec.text = text
-                same = len(os.path.commonprefix([text, before_cut]))
-                emit(SectionRecovery(index, recoveries, bad.kind, list(bad.reasons), count_words(text),
-                                     max(0, written - count_words(text)), before_cut[same:][:6000]))
-                log.info("section %d: %s; cut back to %d words (recovery %d)", index + 1,
-                         "; ".join(bad.reasons), count_words(text), recoveries)
-                if recoveries > lc.max_recoveries:
-                    needs_attention = True
-                    break
-                sampling = self._recovery_sampling(recoveries, bad.kind)
-                self._firm_language = self._firm_language or bad.kind == "language"
-                self._short_context = self._short_context or recoveries >= 2 or bad.kind == "drift"
-                empty_last = False
+                if self._recover(run, bad):
+                    break           # giving up
                 continue
-            sec.text = text
-            if g.finish == "cancelled":
+            sec.text = run.text
+            if finish == "cancelled":
                 break
-            if landings < _LANDINGS and _missed_landing(text, allow_from, monitor.protected):
-                # Past allow_end, but no sentence ends before the cap (one long sentence ran
-                # over it): go back to the last full sentence and write the ending again,
-                # another way, rather than settle for a section cut well short of its target.
-                landings += 1
-                text = sec.text = trim_to_sentence(text)
-                sampling = Sampling(**{**sampling.__dict__, "seed": None if sampling.seed is None
-                                       else sampling.seed + 101 * landings})
-                inline = True
+            if self._land_again(run):
                 continue
-            # An empty continuation is retried (end-of-text is banned from its first token);
-            # max_continuations bounds the loop. The retry samples differently: with the same
-            # seed a model that went straight to another part ("\n\n## The") does it again,
-            # call after call (seen over llama-cpp-python's server, where no DRY breaks it).
-            stalled = empty_last and not new.strip()      # a second empty continuation in a row
-            empty_last = not new.strip()
-            continuations += 1
-            if stalled and count_words(text) >= goal * short_share:
-                break          # close enough: a landing, not worth cutting text to retry
-            if stalled and recoveries < lc.max_recoveries:
-                # The model treats the text as finished (it ended on a link, a sign-off...):
-                # drop the last paragraph (or sentence) and write on from there, another way.
-                cut = _drop_tail(text, keep=monitor.protected)
-                if cut != text:
-                    recoveries += 1
-                    emit(SectionRecovery(index, recoveries, "stall", ["stall: continuations add nothing"],
-                                         count_words(cut), count_words(text) - count_words(cut),
-                                         text[len(cut):][:6000]))
-                    log.info("section %d stalled; cut back to %d words (recovery %d)", index + 1,
-                             count_words(cut), recoveries)
-                    text = sec.text = cut
-                    sampling = self._recovery_sampling(recoveries, "stall")
-                    empty_last = False
-                    continuations = max(0, continuations - 2)   # the two empty calls are given back
-                    continue
-            if empty_last:
-                sampling = Sampling(**{**sampling.__dict__,
-                                       "seed": None if sampling.seed is None else sampling.seed + 31 * continuations,
-                                       "temperature": round(min(1.0, sampling.temperature + 0.1), 3)})
+            if self._after_continuation(run, new):
+                break
         self._firm_language = self._short_context = False
-        # Land on a sentence boundary at or above the minimum, and never past the cap.
-        text = text.rstrip()
-        if count_words(text) > cap or (count_words(text) >= allow_from and not ends_sentence(text)):
-            text = trim_to_sentence(text, min_words=allow_from if count_words(text) >= allow_from else 0)
-            if not ends_sentence(text):
-                # no sentence ends between allow_end and the cap: a shorter, finished section
-                # beats one that stops mid-sentence, while it is not short
-                text = trim_to_sentence(text, min_words=math.ceil(goal * short_share))
-        sec.text = text
-        interrupted = cancel is not None and cancel.cancelled and count_words(text) < allow_from
-        if not interrupted and count_words(text) < goal * short_share and not needs_attention:
+        self._finish_section(job, run, mode, chat)
+        return sec
+
+    def _write_on(self, job: Job, run: "_SectionRun") -> tuple[str, str, Health | None]:
+        """One generation call that writes on from the section's text; ``run.text`` becomes
+        the text with what it wrote (leaks cut). Returns (how the call finished, the new
+        text, the health failure it ran into or None)."""
+        t = run.targets
+        words = count_words(run.text)
+        partial = continuation_partial(run.text, empty_last=run.empty_last, inline=run.inline)
+        prompt = self.section_prompt(job, run.index, partial)
+        self.backend.ensure_context(self.backend.count_tokens(prompt.text())
+                                    + int((t.cap - words) * self._tokens_per_word * 1.4) + 64)
+        max_tokens = int((t.cap - words) * self._tokens_per_word * 1.4) + 48
+        steer = SectionSteer(run.index, partial, t, run.monitor, run.emit, words_before=run.words_before,
+                             t0=run.t0, gen_tokens=run.gen_tokens)
+        run.inline = False
+        g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=run.sampling,
+                                  on_piece=steer, cancel=run.cancel, allow_end=words >= t.allow_from)
+        run.stats.add(g)
+        run.stats.first_token_seconds.append(g.first_token_seconds)
+        run.gen_tokens += g.generated_tokens
+        new = _cut_leak(strip_reasoning(g.text) if partial else strip_preamble(g.text), after=partial)
+        if g.generated_tokens and count_words(g.text):
+            observed = g.generated_tokens / max(1, count_words(g.text))
+            self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
+        run.text = (partial + new) if partial else new.lstrip()
+        bad: Health | None = steer.bad or (run.monitor.feed(run.text, final=True)
+                                           if g.finish != "cancelled" else None)
+        return g.finish, new, bad
+
+    def _recover(self, run: "_SectionRun", bad: Health) -> bool:
+        """Recovery, not padding: cut back to the last healthy sentence and write on under
+        changed conditions, a bounded number of times. True: recovery gave up (the section
+        keeps the most healthy text any attempt reached and needs attention)."""
+        run.recoveries += 1
+        giving_up = run.recoveries > self.length.max_recoveries
+        written, before_cut = count_words(run.text), run.text
+        healthy = run.monitor.healthy_prefix(run.text)
+        if count_words(healthy) > count_words(run.best_healthy):
+            run.best_healthy = healthy
+        text = recovery_cut(healthy, best_healthy=run.best_healthy, recovered_at=run.recovered_at,
+                            giving_up=giving_up, keep=run.monitor.protected)
+        run.recovered_at = count_words(text)
+        run.text = run.sec.text = text
+        same = len(os.path.commonprefix([text, before_cut]))
+        run.emit(SectionRecovery(run.index, run.recoveries, bad.kind, list(bad.reasons), count_words(text),
+                                 max(0, written - count_words(text)), before_cut[same:][:6000]))
+        log.info("section %d: %s; cut back to %d words (recovery %d)", run.index + 1,
+                 "; ".join(bad.reasons), count_words(text), run.recoveries)
+        if giving_up:
+            run.needs_attention = True
+            return True
+        run.sampling = self._recovery_sampling(run.recoveries, bad.kind)
+        self._firm_language = self._firm_language or bad.kind == "language"
+        self._short_context = self._short_context or run.recoveries >= 2 or bad.kind == "drift"
+        run.empty_last = False
+        return False
+
+    def _land_again(self, run: "_SectionRun") -> bool:
+        """Past allow_end, but no sentence ends before the cap (one long sentence ran over
+        it): go back to the last full sentence and write the ending again, another way, rather
+        than settle for a section cut well short of its target (at most ``_LANDINGS`` times).
+        True: the ending is written again."""
+        if run.landings >= _LANDINGS or not _missed_landing(run.text, run.targets.allow_from, run.monitor.protected):
+            return False
+        run.landings += 1
+        run.text = run.sec.text = trim_to_sentence(run.text)
+        s = run.sampling
+        run.sampling = Sampling(**{**s.__dict__, "seed": None if s.seed is None else s.seed + 101 * run.landings})
+        run.inline = True
+        return True
+
+    def _after_continuation(self, run: "_SectionRun", new: str) -> bool:
+        """After a healthy continuation that did not reach allow_end. True: stop writing.
+
+        An empty continuation is retried (end-of-text is banned from its first token);
+        max_continuations bounds the loop. The retry samples differently: with the same seed
+        a model that went straight to another part ("\\n\\n## The") does it again, call after
+        call (seen over llama-cpp-python's server, where no DRY breaks it).
+        """
+        stalled = run.empty_last and not new.strip()      # a second empty continuation in a row
+        run.empty_last = not new.strip()
+        run.continuations += 1
+        if stalled and count_words(run.text) >= run.targets.goal * run.targets.short_share:
+            return True        # close enough: a landing, not worth cutting text to retry
+        if stalled and run.recoveries < self.length.max_recoveries and self._unstall(run):
+            return False
+        if run.empty_last:
+            run.sampling = retry_sampling(run.sampling, run.continuations)
+        return False
+
+    def _unstall(self, run: "_SectionRun") -> bool:
+        """The model treats the text as finished (it ended on a link, a sign-off...): drop the
+        last paragraph (or sentence) and write on from there, another way. False: nothing to
+        drop (the protected prefix)."""
+        text = run.text
+        cut = _drop_tail(text, keep=run.monitor.protected)
+        if cut == text:
+            return False
+        run.recoveries += 1
+        run.emit(SectionRecovery(run.index, run.recoveries, "stall", ["stall: continuations add nothing"],
+                                 count_words(cut), count_words(text) - count_words(cut), text[len(cut):][:6000]))
+        log.info("section %d stalled; cut back to %d words (recovery %d)", run.index + 1,
+                 count_words(cut), run.recoveries)
+        run.text = run.sec.text = cut
+        run.sampling = self._recovery_sampling(run.recoveries, "stall")
+        run.empty_last = False
+        run.continuations = max(0, run.continuations - 2)   # the two empty calls are given back
+        return True
+
+    def _finish_section(self, job: Job, run: "_SectionRun", mode: str, chat: bool) -> None:
+        """The final trim, the section's status and ``needs_attention``, the shortfall a chat
+        model left (carried to the next part), the stats and ``SectionDone``."""
+        t, sec, index = run.targets, run.sec, run.index
+        text = sec.text = t.landed(run.text)
+        interrupted = run.cancelled and count_words(text) < t.allow_from
+        if not interrupted and count_words(text) < t.goal * t.short_share and not run.needs_attention:
             # Every continuation was spent and the section is still short (the model kept
             # starting another part, or wrote nothing that counts): say so, never pass it off.
             log.info("section %d ended short: %d of %d words after %d continuations", index + 1,
-                     count_words(text), goal, continuations)
-            needs_attention = True
-        sec.needs_attention = needs_attention
+                     count_words(text), t.goal, run.continuations)
+            run.needs_attention = True
+        sec.needs_attention = run.needs_attention
         sec.status = WRITING if interrupted else DONE
-        if chat and not interrupted and mode in ("write", "regenerate"):
+        if chat and not interrupted and mode in ("write", "regenerate") and self._carries_shortfall(job, index):
             carry_shortfall(job, index)
-        stats.recoveries += recoveries
-        stats.needs_attention += int(needs_attention)
-        emit(SectionDone(index, text, count_words(text), goal, gen_tokens, time.perf_counter() - t0,
-                         recoveries=recoveries, needs_attention=needs_attention))
-        return sec
+        run.stats.recoveries += run.recoveries
+        run.stats.needs_attention += int(run.needs_attention)
+        run.emit(SectionDone(index, text, count_words(text), t.goal, run.gen_tokens, time.perf_counter() - run.t0,
+                             recoveries=run.recoveries, needs_attention=run.needs_attention))
+
+    def _carries_shortfall(self, job: Job, index: int) -> bool:
+        """Are the words a chat model's part ended short of given to the next part? (A book's
+        chapter gets more scenes instead: BookWriter.)"""
+        return True
 
     def _chat_allow_end(self, job: Job, index: int) -> float:
         """From which share of its target a chat model's ending of section ``index`` is
@@ -564,6 +543,167 @@ class AgentWriter:
             self.memory(job.sections, range(ss, ws))
         return [(s.summary if ss <= i < ws else "" if i < ss else s.text)
                 for i, s in enumerate(earlier)]
+
+
+# -- the parts of write_section ---------------------------------------------------------
+
+@dataclass
+class SectionTargets:
+    """How long one section is written (see :class:`LengthControl`)."""
+
+    goal: int             # words the section should reach
+    allow_from: int       # end-of-text is allowed from here
+    cap: int              # never written past this
+    short_share: float    # below ``goal * short_share`` words the section needs attention
+
+    @classmethod
+    def of(cls, lc: LengthControl, *, mode: str, target_words: int, start_words: int,
+           extra_words: int | None, chat: bool, allow_share: float) -> "SectionTargets":
+        """The targets of a section of ``target_words`` holding ``start_words`` written in
+        ``mode``; ``allow_share``: from which share of the goal its ending is accepted."""
+        if mode == "extend":
+            goal = start_words + (extra_words or max(MIN_TARGET, target_words // 2))
+        else:
+            goal = target_words
+        # below this share a section "needs attention"; a chat model's accepted ending may
+        # land a little under its allow_end when cut back to a full sentence
+        short_share = round(allow_share - 0.1, 3) if chat else lc.short
+        # (extending: the share is of the words to add, the section's own text is kept)
+        base = start_words if mode == "extend" else 0
+        allow_from = max(1, base + math.ceil((goal - base) * allow_share))
+        cap = max(goal + 5, math.floor(goal * lc.hard_cap))
+        return cls(goal, allow_from, cap, short_share)
+
+    def landed(self, text: str) -> str:
+        """The final trim: land on a sentence boundary at or above ``allow_from``, and never
+        past the cap."""
+        text = text.rstrip()
+        if count_words(text) > self.cap or (count_words(text) >= self.allow_from and not ends_sentence(text)):
+            text = trim_to_sentence(text, min_words=self.allow_from if count_words(text) >= self.allow_from else 0)
+            if not ends_sentence(text):
+                # no sentence ends between allow_end and the cap: a shorter, finished section
+                # beats one that stops mid-sentence, while it is not short
+                text = trim_to_sentence(text, min_words=math.ceil(self.goal * self.short_share))
+        return text
+
+
+def continuation_partial(text: str, *, empty_last: bool, inline: bool) -> str:
+    """The text a generation call writes on from. After a continuation that gave nothing (the
+    model went straight to another part), or to write an ending again, it continues inside
+    the paragraph instead of after a break."""
+    if not text:
+        return ""
+    if empty_last or inline:
+        return text.rstrip() + " "
+    return continue_from(text)
+
+
+def recovery_cut(healthy: str, *, best_healthy: str, recovered_at: int | None, giving_up: bool,
+                 keep: int = 0) -> str:
+    """Where a recovery cuts the section back to. ``healthy``: the text up to its last healthy
+    sentence; ``best_healthy``: the longest text any recovery's cut kept; ``recovered_at``: the
+    words the last recovery kept; ``keep``: the protected prefix (characters).
+
+    Giving up: the most healthy text any attempt reached (a cut further back was a bet on
+    the next attempt that did not pay). When the last recovery failed at the same spot
+    (``_SAME_SPOT``), the text before it is what pulls the model into the failure (a closing
+    formula, the start of a copy), so this time it goes too: one paragraph, or one sentence,
+    further (paragraphs without words, such as an empty list item "3.", go too).
+    """
+    if giving_up:
+        return best_healthy
+    text = healthy
+    if recovered_at is not None and count_words(text) <= recovered_at + _SAME_SPOT:
+        kept = count_words(text)
+        while (cut := _drop_tail(text, keep=keep)) != text:
+            text = cut
+            if count_words(text) < kept:
+                break
+    return text
+
+
+def retry_sampling(s: Sampling, continuations: int) -> Sampling:
+    """After an empty continuation: another seed and a little more temperature."""
+    return Sampling(**{**s.__dict__, "seed": None if s.seed is None else s.seed + 31 * continuations,
+                       "temperature": round(min(1.0, s.temperature + 0.1), 3)})
+
+
+class SectionSteer:
+    """Steers one generation call of a section, piece by piece (the backend's ``on_piece``).
+
+    Stops at once on a health failure (kept in ``bad``: what follows would be worse), where
+    the model starts another part (a leak), at the cap, or where a sentence ends past the
+    goal; allows end-of-text from ``allow_from``. Emits a ``SectionToken`` per piece.
+    """
+
+    def __init__(self, index: int, partial: str, targets: SectionTargets, monitor: HealthMonitor,
+                 emit: EventSink, *, words_before: int = 0, t0: float | None = None, gen_tokens: int = 0) -> None:
+        self.index, self.partial, self.targets, self.monitor, self.emit = index, partial, targets, monitor, emit
+        self.words_before, self.gen_tokens = words_before, gen_tokens
+        self.t0 = time.perf_counter() if t0 is None else t0
+        self.acc: list[str] = []
+        self.n = 0
+        self.bad: Health | None = None
+
+    def __call__(self, piece: str) -> Steer:
+        self.acc.append(piece)
+        self.n += 1
+        written = "".join(self.acc)
+        # (an assistant's opening line "Certainly! Here is…" is dropped, not judged)
+        current = self.partial + (strip_reasoning(written) if self.partial else strip_preamble(written))
+        w = count_words(current)
+        dt = time.perf_counter() - self.t0
+        self.emit(SectionToken(self.index, piece, w, self.words_before + w,
+                               (self.gen_tokens + self.n) / dt if dt else 0.0))
+        bad = self.monitor.feed(current)
+        if bad is not None:          # stop at once: what follows would be worse
+            self.bad = bad
+            return Steer(allow_end=True, stop=True)
+        if self._ends(current, piece, w):
+            return Steer(allow_end=True, stop=True)
+        return Steer(allow_end=w >= self.targets.allow_from)
+
+    def _ends(self, current: str, piece: str, w: int) -> bool:
+        # (a leak starts at a line break and is short: the tail that holds the new piece
+        # is enough, every earlier piece was searched when it came)
+        if _LEAK.search((self.partial[-1:] + "".join(self.acc))[-(len(piece) + 120):]):
+            return True
+        t = self.targets
+        if w >= t.cap:
+            return True
+        kept = _boundary_text(current, piece) if w >= t.goal else None
+        return kept is not None and count_words(kept) >= t.goal
+
+
+@dataclass
+class _SectionRun:
+    """One section being written: what write_section's loop carries from call to call."""
+
+    index: int
+    sec: Section
+    targets: SectionTargets
+    monitor: HealthMonitor
+    sampling: Sampling
+    emit: EventSink
+    cancel: CancelToken | None
+    stats: JobStats
+    words_before: int
+    t0: float
+    text: str = ""
+    best_healthy: str = ""             # the longest text a recovery's cut kept
+    recoveries: int = 0
+    continuations: int = 0
+    needs_attention: bool = False
+    empty_last: bool = False           # the last continuation gave nothing
+    recovered_at: int | None = None    # words kept by the last recovery's cut
+    landings: int = 0                  # endings rewritten after a missed landing
+    inline: bool = False               # write on inside the paragraph (a rewritten ending)
+    gen_tokens: int = 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.cancelled
+
 
 
 def carry_shortfall(job: Job, index: int) -> int:

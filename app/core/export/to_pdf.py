@@ -170,9 +170,15 @@ def build_pdf(project: Project, options: ManuscriptOptions | None = None) -> byt
 
     doc.addPageTemplates([PageTemplate(id="pages", frames=[frame], onPage=on_page)])
 
-    story = []
-    width = page_w - 2 * MARGIN
-    if is_ms:
+    story = _title_page(m, st, page_w - 2 * MARGIN, page_h) + _body(m, st)
+    doc.build(story)
+    return buf.getvalue()
+
+
+def _title_page(m: Manuscript, st: "_Styles", width: float, page_h: float) -> list:
+    """The title (a manuscript's: the author's contact and word count, the title halfway down)."""
+    story: list = []
+    if m.options.style == "manuscript":
         left = [_para(m.author, st.single)] + [_para(line, st.single) for line in m.contact]
         table = Table([[left, _para(m.word_count_label, st.single_right)]],
                       colWidths=[width * 0.62, width * 0.38])
@@ -186,12 +192,19 @@ def build_pdf(project: Project, options: ManuscriptOptions | None = None) -> byt
         story.append(Spacer(1, max(36, page_h / 2 - MARGIN - used - 24)))
         story.append(_para(m.title, st.title))
         story.append(_para(f"by {m.author}", st.center))
-        if opt.sections != "chapters":
+        if m.options.sections != "chapters":
             story.append(Spacer(1, 24))
     else:
         story.append(_para(m.title, st.title))
         story.append(_para(f"by {m.author}", st.center))
         story.append(Spacer(1, 12))
+    return story
+
+
+def _body(m: Manuscript, st: "_Styles") -> list:
+    """The manuscript's blocks: headings (a manuscript's on a new page), paragraphs, breaks, END."""
+    is_ms = m.options.style == "manuscript"
+    story: list = []
     for b in m.blocks:
         if b.kind == "heading":
             if is_ms:
@@ -205,8 +218,7 @@ def build_pdf(project: Project, options: ManuscriptOptions | None = None) -> byt
             story.append(Paragraph("#", st.center))
         elif b.kind == "end":
             story += [Spacer(1, 24), Paragraph("END", st.center)]
-    doc.build(story)
-    return buf.getvalue()
+    return story
 
 
 def export_pdf(project: Project, path: str | os.PathLike, **options) -> Path:

@@ -358,22 +358,8 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
     emit(DownloadProgress(filename, 0, 0, status="checking", message="asking the hub"))
 
     # -- what the hub has ------------------------------------------------------------------
-    delay = backoff
-    remote = None
-    for attempt in range(1, retries + 2):
-        try:
-            remote = _remote_file(repo_id, filename, revision, endpoint, token)
-            break
-        except DownloadError:
-            raise
-        except Exception as e:
-            if _is_permanent(e) or attempt > retries:
-                raise _hub_error(e, repo_id, filename) from e
-            emit(DownloadProgress(filename, 0, 0, status="retrying", attempt=attempt,
-                                  message=f"hub not reachable ({e}); retrying in {delay:.0f} s"))
-            _sleep(delay, cancel)
-            delay = min(max_backoff, delay * 2)
-    assert remote is not None
+    remote = _ask_hub(repo_id, filename, revision, endpoint, token, emit, cancel,
+                      retries=retries, backoff=backoff, max_backoff=max_backoff)
 
     directory.mkdir(parents=True, exist_ok=True)
     # -- a file already there that the library does not know (copied in, or a crash after
@@ -388,25 +374,10 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
         target.unlink()
 
     # -- the part file from an earlier attempt, if it belongs to this very file --------------
-    resumed_from = 0
-    if part.exists():
-        try:
-            old = json.loads(part_meta.read_text("utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        if old.get("sha256") != remote.sha256 or part.stat().st_size > remote.size:
-            log.info("discarding %s: it belongs to another version of the file", part.name)
-            part.unlink()
-        else:
-            resumed_from = part.stat().st_size
+    resumed_from = _resume_point(part, part_meta, remote)
 
     # -- room on the disk --------------------------------------------------------------------
-    need = remote.size - resumed_from
-    free = free_space(directory)
-    if free < need + DISK_MARGIN:
-        raise DiskFullError(f"Not enough disk space in {directory}: {filename} needs "
-                            f"{format_gb(need, 2)} more and only {format_gb(free, 2)} is free. Free some space "
-                            "or choose another models folder (LONGHAND_MODELS_DIR).")
+    _check_room(directory, filename, remote.size - resumed_from)
 
     # what the part file belongs to, so that a later run resumes only the same file
     atomic_write_text(part_meta, json.dumps({"repo": repo_id, "filename": filename,
@@ -433,27 +404,14 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
         state.update(attempt=attempts, status="downloading", message="")
         try:
             if attempts > 1:
-                # the CDN link in ``remote.url`` is signed and expires: ask for a fresh one
-                fresh = _remote_file(repo_id, filename, remote.commit, endpoint, token)
-                if fresh.sha256 != remote.sha256:
-                    raise DownloadError(f"{filename} changed on Hugging Face during the "
-                                        "download; start it again.")
-                remote.url = fresh.url
+                _refresh_link(remote, repo_id, filename, endpoint, token)
             _fetch_attempt(remote, part, token, tracker, report, progress_interval)
             break
         except (Cancelled, DownloadError):
             raise
         except Exception as e:
-            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-                raise DiskFullError(f"The disk holding {directory} filled up during the download "
-                                    f"of {filename}. Free some space and download again: it will "
-                                    "continue where it stopped.") from e
-            if _is_permanent(e) or attempts > retries:
-                raise _hub_error(e, repo_id, filename) from e
-            have = part.stat().st_size if part.exists() else 0
-            if have > remote.size:  # cannot happen with a sane server; start over
-                part.unlink()
-                have = 0
+            _give_up_on(e, directory, repo_id, filename, last=attempts > retries)
+            have = _part_size(part, remote)
             with tracker.lock:
                 tracker.done = have
             state.update(status="retrying",
@@ -467,6 +425,89 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
     downloaded = tracker.done - resumed_from
 
     # -- verify ------------------------------------------------------------------------------
+    _verify(part, part_meta, remote, filename, cancel, emit, attempts=attempts, resumed_from=resumed_from,
+            progress_interval=progress_interval)
+    os.replace(part, target)
+    part_meta.unlink(missing_ok=True)
+    _record_verified(target, remote, repo_id)
+    emit(DownloadProgress(filename, remote.size, remote.size, status="done", attempt=attempts,
+                          resumed_from=resumed_from, message="downloaded and verified"))
+    return DownloadResult(target, remote.sha256, remote.size, downloaded, resumed_from, attempts)
+
+
+def _ask_hub(repo_id: str, filename: str, revision: str, endpoint: str | None, token: str | bool | None,
+             emit: Callable[[DownloadProgress], None], cancel: CancelToken, *, retries: int, backoff: float,
+             max_backoff: float) -> _RemoteFile:
+    """What the hub has (size, SHA-256, commit, a download link); retried when it is not
+    reachable, with a growing wait."""
+    delay = backoff
+    remote = None
+    for attempt in range(1, retries + 2):
+        try:
+            remote = _remote_file(repo_id, filename, revision, endpoint, token)
+            break
+        except DownloadError:
+            raise
+        except Exception as e:
+            if _is_permanent(e) or attempt > retries:
+                raise _hub_error(e, repo_id, filename) from e
+            emit(DownloadProgress(filename, 0, 0, status="retrying", attempt=attempt,
+                                  message=f"hub not reachable ({e}); retrying in {delay:.0f} s"))
+            _sleep(delay, cancel)
+            delay = min(max_backoff, delay * 2)
+    assert remote is not None
+    return remote
+
+
+def _resume_point(part: Path, part_meta: Path, remote: _RemoteFile) -> int:
+    """Bytes of the part file from an earlier attempt, if it belongs to this very file (else
+    it is deleted: 0)."""
+    if not part.exists():
+        return 0
+    try:
+        old = json.loads(part_meta.read_text("utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    if old.get("sha256") != remote.sha256 or part.stat().st_size > remote.size:
+        log.info("discarding %s: it belongs to another version of the file", part.name)
+        part.unlink()
+        return 0
+    return part.stat().st_size
+
+
+def _check_room(directory: Path, filename: str, need: int) -> None:
+    free = free_space(directory)
+    if free < need + DISK_MARGIN:
+        raise DiskFullError(f"Not enough disk space in {directory}: {filename} needs "
+                            f"{format_gb(need, 2)} more and only {format_gb(free, 2)} is free. Free some space "
+                            "or choose another models folder (LONGHAND_MODELS_DIR).")
+
+
+def _refresh_link(remote: _RemoteFile, repo_id: str, filename: str, endpoint: str | None,
+                  token: str | bool | None) -> None:
+    """The CDN link in ``remote.url`` is signed and expires: ask for a fresh one (of the same
+    file: a file changed on the hub meanwhile is an error)."""
+    fresh = _remote_file(repo_id, filename, remote.commit, endpoint, token)
+    if fresh.sha256 != remote.sha256:
+        raise DownloadError(f"{filename} changed on Hugging Face during the "
+                            "download; start it again.")
+    remote.url = fresh.url
+
+
+def _part_size(part: Path, remote: _RemoteFile) -> int:
+    """Bytes of the part file to resume from after a failed attempt."""
+    have = part.stat().st_size if part.exists() else 0
+    if have > remote.size:  # cannot happen with a sane server; start over
+        part.unlink()
+        have = 0
+    return have
+
+
+def _verify(part: Path, part_meta: Path, remote: _RemoteFile, filename: str, cancel: CancelToken,
+            emit: Callable[[DownloadProgress], None], *, attempts: int, resumed_from: int,
+            progress_interval: float) -> None:
+    """The part file's SHA-256 against the hub's (reported as it goes); a corrupt file is
+    deleted."""
     checked = [0]
 
     def hashed(n: int) -> None:
@@ -485,12 +526,17 @@ def download_file(repo_id: str, filename: str, *, revision: str = "main",
         part_meta.unlink(missing_ok=True)
         raise ChecksumError(f"{filename} is corrupt: its SHA-256 is {digest}, but Hugging Face "
                             f"says {remote.sha256}. The file was deleted; download it again.")
-    os.replace(part, target)
-    part_meta.unlink(missing_ok=True)
-    _record_verified(target, remote, repo_id)
-    emit(DownloadProgress(filename, remote.size, remote.size, status="done", attempt=attempts,
-                          resumed_from=resumed_from, message="downloaded and verified"))
-    return DownloadResult(target, remote.sha256, remote.size, downloaded, resumed_from, attempts)
+
+
+def _give_up_on(e: Exception, directory: Path, repo_id: str, filename: str, *, last: bool) -> None:
+    """Raise when a failed download attempt is not worth another: a full disk, a permanent
+    error, or the ``last`` attempt."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        raise DiskFullError(f"The disk holding {directory} filled up during the download "
+                            f"of {filename}. Free some space and download again: it will "
+                            "continue where it stopped.") from e
+    if _is_permanent(e) or last:
+        raise _hub_error(e, repo_id, filename) from e
 
 
 def _sleep(seconds: float, cancel: CancelToken, report: Callable[[], None] | None = None) -> None:

@@ -313,15 +313,8 @@ def read_gguf(path: str | os.PathLike, *, max_array: int = 64) -> GGUFInfo:
 def _parse(p: Path, mm, size: int, max_array: int) -> GGUFInfo:
     name = p.name
     if size < 4 or mm[:4] != GGUF_MAGIC:
-        head = bytes(mm[:4])
-        hint = ""
-        if head[:2] == b"PK":
-            hint = " (it is a zip archive)"
-        elif head.startswith(b"<") or head.startswith(b"{"):
-            hint = " (it is a text/HTML/JSON file, maybe an error page saved instead of the model)"
-        elif head.startswith(b"ggjt") or head.startswith(b"ggml") or head.startswith(b"tjgg"):
-            hint = " (it is an old GGML/GGJT model; convert it to GGUF)"
-        raise ModelError(f"{name} is not a GGUF model file{hint}: it does not start with 'GGUF'.")
+        raise ModelError(f"{name} is not a GGUF model file{_not_gguf_hint(bytes(mm[:4]))}: "
+                         "it does not start with 'GGUF'.")
     r = _Reader(mm, size, name)
     r.pos = 4
     version = r.unpack("I", "the version")
@@ -345,23 +338,7 @@ def _parse(p: Path, mm, size: int, max_array: int) -> GGUFInfo:
         vtype = r.unpack("I", f"the type of '{key}'")
         meta[key] = _value(r, vtype, key, count_fmt, max_array)
 
-    tensors: list[TensorInfo] = []
-    for i in range(n_tensors):
-        tname = r.string(f"the name of tensor #{i + 1}", count_fmt)
-        n_dims = r.unpack("I", f"tensor '{tname}'")
-        if n_dims > _MAX_DIMS:
-            raise ModelError(f"{name} is corrupt: tensor '{tname}' has {n_dims} dimensions.")
-        shape = tuple(r.unpack(count_fmt, f"tensor '{tname}'") for _ in range(n_dims))
-        gtype = r.unpack("I", f"tensor '{tname}'")
-        offset = r.unpack("Q", f"tensor '{tname}'")
-        nbytes = None
-        if gtype in GGML_TYPES:
-            _, blck, tsize = GGML_TYPES[gtype]
-            n = 1
-            for d in shape:
-                n *= d
-            nbytes = (n // blck) * tsize if blck else None
-        tensors.append(TensorInfo(tname, shape, gtype, offset, nbytes))
+    tensors = [_tensor(r, i, count_fmt) for i in range(n_tensors)]
 
     align = meta.get("general.alignment", DEFAULT_ALIGNMENT)
     if not isinstance(align, int) or align <= 0 or align & (align - 1):
@@ -370,6 +347,37 @@ def _parse(p: Path, mm, size: int, max_array: int) -> GGUFInfo:
     info = GGUFInfo(p, version, n_tensors, meta, tensors, data_offset, size, r.order)
     _check_data(info)
     return info
+
+
+def _not_gguf_hint(head: bytes) -> str:
+    """What a file that is not GGUF seems to be, from its first bytes ("" when unknown)."""
+    if head[:2] == b"PK":
+        return " (it is a zip archive)"
+    if head.startswith(b"<") or head.startswith(b"{"):
+        return " (it is a text/HTML/JSON file, maybe an error page saved instead of the model)"
+    if head.startswith(b"ggjt") or head.startswith(b"ggml") or head.startswith(b"tjgg"):
+        return " (it is an old GGML/GGJT model; convert it to GGUF)"
+    return ""
+
+
+def _tensor(r: _Reader, i: int, count_fmt: str) -> TensorInfo:
+    """Tensor ``i``'s entry in the header: name, shape, type, offset (and its bytes, for a
+    known type)."""
+    tname = r.string(f"the name of tensor #{i + 1}", count_fmt)
+    n_dims = r.unpack("I", f"tensor '{tname}'")
+    if n_dims > _MAX_DIMS:
+        raise ModelError(f"{r.name} is corrupt: tensor '{tname}' has {n_dims} dimensions.")
+    shape = tuple(r.unpack(count_fmt, f"tensor '{tname}'") for _ in range(n_dims))
+    gtype = r.unpack("I", f"tensor '{tname}'")
+    offset = r.unpack("Q", f"tensor '{tname}'")
+    nbytes = None
+    if gtype in GGML_TYPES:
+        _, blck, tsize = GGML_TYPES[gtype]
+        n = 1
+        for d in shape:
+            n *= d
+        nbytes = (n // blck) * tsize if blck else None
+    return TensorInfo(tname, shape, gtype, offset, nbytes)
 
 
 def _value(r: _Reader, vtype: int, key: str, count_fmt: str, max_array: int) -> Any:

@@ -35,7 +35,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from ..engine.book import BookJob, Chapter
+from ..engine.book_model import BookJob, Chapter
 from ..engine.codex import Codex
 from ..engine.plan import DEFAULT_SECTION_WORDS, Section
 from ..engine.status import SectionStatus
@@ -212,44 +212,70 @@ def _salvage_json(raw: str) -> Any:
     Tries, from the end of the file backwards, to cut at a value boundary and close the
     open strings, arrays and objects. Returns the parsed data or raises ValueError.
     """
-    stack: list[str] = []
-    in_str = esc = False
-    cuts: list[tuple[int, str, bool]] = []    # (position, closers, inside a string)
+    scan = _JsonScan()
     for pos, ch in enumerate(raw):
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
+        if scan.in_str:
+            scan.string_char(ch)
             continue
-        if ch == '"':
-            in_str = True
-        elif ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]":
-            if not stack or stack[-1] != ch:
-                break                      # mismatched bracket: only cuts before this point
-            stack.pop()
-            if not stack:
-                return json.loads(raw[: pos + 1])
-            cuts.append((pos + 1, "".join(reversed(stack)), False))
-        elif ch == ",":
-            cuts.append((pos, "".join(reversed(stack)), False))
+        seen = scan.char(pos, ch)
+        if seen == "whole":
+            return json.loads(raw[: pos + 1])
+        if seen == "mismatch":
+            break                      # mismatched bracket: only cuts before this point
     else:
-        # ran to the end: maybe a string or value was cut mid-way
-        tail = raw.rstrip()
-        if in_str and not esc:
-            cuts.append((len(raw), '"' + "".join(reversed(stack)), True))
-        elif tail and tail[-1] not in ",:{[" and stack:
-            cuts.append((len(tail), "".join(reversed(stack)), False))
-    for pos, closers, _ in reversed(cuts[-200:]):
+        scan.at_end(raw)
+    for pos, closers, _ in reversed(scan.cuts[-200:]):
         try:
             return json.loads(raw[:pos] + closers)
         except ValueError:
             continue
     raise ValueError("nothing could be recovered")
+
+
+class _JsonScan:
+    """Where damaged JSON could be cut and closed, read one character at a time."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.in_str = self.esc = False
+        self.cuts: list[tuple[int, str, bool]] = []    # (position, closers, inside a string)
+
+    def closers(self) -> str:
+        return "".join(reversed(self.stack))
+
+    def string_char(self, ch: str) -> None:
+        if self.esc:
+            self.esc = False
+        elif ch == "\\":
+            self.esc = True
+        elif ch == '"':
+            self.in_str = False
+
+    def char(self, pos: int, ch: str) -> str | None:
+        """A character outside strings; "whole": a complete value ends here, "mismatch": a
+        bracket that closes nothing open."""
+        if ch == '"':
+            self.in_str = True
+        elif ch in "{[":
+            self.stack.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not self.stack or self.stack[-1] != ch:
+                return "mismatch"
+            self.stack.pop()
+            if not self.stack:
+                return "whole"
+            self.cuts.append((pos + 1, self.closers(), False))
+        elif ch == ",":
+            self.cuts.append((pos, self.closers(), False))
+        return None
+
+    def at_end(self, raw: str) -> None:
+        """Ran to the end: maybe a string or value was cut mid-way."""
+        tail = raw.rstrip()
+        if self.in_str and not self.esc:
+            self.cuts.append((len(raw), '"' + self.closers(), True))
+        elif tail and tail[-1] not in ",:{[" and self.stack:
+            self.cuts.append((len(tail), self.closers(), False))
 
 
 # ---------------------------------------------------------------------------------------

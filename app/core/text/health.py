@@ -367,28 +367,10 @@ class HealthMonitor:
         t = self.t
         new = text[self.protected:]
         u = units(new)
+        first = self._first_look(new, len(u), whole)
+        if first is not None:
+            return first
         h = Health()
-        talk = self._chatter(new, whole) if self.chatter else []
-        if talk:
-            # not manuscript, however little text there is (a one-line preamble counts)
-            h.reasons.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}")
-            h.ok = False
-            return h
-        empty = _empty_items(new)
-        if empty >= t.empty_items:
-            # a count with nothing in it ("1.", "2.", … "147."): tokens that are no words, so
-            # length control never reaches its target and no other measure sees it
-            h.reasons.append(f"loop: {empty} list items in a row with nothing in them")
-            h.ok = False
-            return h
-        if len(u) < t.min_units:
-            # too little to judge, except a start in the wrong language
-            share = language_share(new, self.lang)
-            if len(u) >= 16 and share is not None and share < 0.2:
-                h.language = share
-                h.reasons.append(f"language: {share:.2f} of the text is in the request's language")
-                h.ok = False
-            return h
         window = _tail_units(new, t.window)
         h.junk = junk_share(window)
         h.run_on = run_on_share(window)
@@ -408,15 +390,9 @@ class HealthMonitor:
             h.reasons.append(f"loop: the recent text compresses to {h.compression:.2f}")
         if h.repeats > t.repeats:
             h.reasons.append(f"loop: {h.repeats:.2f} of the recent 4-grams repeat earlier text")
-        n_line, line = repeated_line(new)
-        if n_line >= t.line_repeats:
-            h.reasons.append(f"loop: the line {line[:40]!r} repeats {n_line} times")
-        elif self.lines:
-            for key, n in opening_lines(new, t.line_repeats_units, story=self.story).items():
-                if key in self.lines and n + self.lines[key] >= t.line_repeats:
-                    h.reasons.append(f"loop: the line {key[:40]!r} stands {n + self.lines[key]} times "
-                                     "in this section and the ones before")
-                    break
+        line_loop = self._line_loop(new)
+        if line_loop:
+            h.reasons.append(line_loop)
         if h.language is not None and (h.language < t.language_window or (
                 len(u) >= t.language_section_from and whole_lang is not None and whole_lang < t.language_section)):
             h.reasons.append(f"language: {h.language:.2f} of the recent text is in the request's language")
@@ -426,6 +402,48 @@ class HealthMonitor:
                 h.reasons.append("drift: shares nothing with the request or the plan step")
         h.ok = not h.reasons
         return h
+
+    def _first_look(self, new: str, n_units: int, whole: bool) -> Health | None:
+        """The verdicts given before any measure: chatter, a count of empty list items, too
+        little text to judge (except a start in the wrong language). None: judge on."""
+        t = self.t
+        h = Health()
+        talk = self._chatter(new, whole) if self.chatter else []
+        if talk:
+            # not manuscript, however little text there is (a one-line preamble counts)
+            h.reasons.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}")
+            h.ok = False
+            return h
+        empty = _empty_items(new)
+        if empty >= t.empty_items:
+            # a count with nothing in it ("1.", "2.", … "147."): tokens that are no words, so
+            # length control never reaches its target and no other measure sees it
+            h.reasons.append(f"loop: {empty} list items in a row with nothing in them")
+            h.ok = False
+            return h
+        if n_units < t.min_units:
+            # too little to judge, except a start in the wrong language
+            share = language_share(new, self.lang)
+            if n_units >= 16 and share is not None and share < 0.2:
+                h.language = share
+                h.reasons.append(f"language: {share:.2f} of the text is in the request's language")
+                h.ok = False
+            return h
+        return None
+
+    def _line_loop(self, new: str) -> str | None:
+        """A line repeated in ``new``, or an opening line repeated across this section and
+        the ones before: the reason, or None."""
+        t = self.t
+        n_line, line = repeated_line(new)
+        if n_line >= t.line_repeats:
+            return f"loop: the line {line[:40]!r} repeats {n_line} times"
+        if self.lines:
+            for key, n in opening_lines(new, t.line_repeats_units, story=self.story).items():
+                if key in self.lines and n + self.lines[key] >= t.line_repeats:
+                    return (f"loop: the line {key[:40]!r} stands {n + self.lines[key]} times "
+                            "in this section and the ones before")
+        return None
 
     def _chatter(self, new: str, whole: bool):
         """Chatter in ``new``. While streaming, only the lines finished since the last look are
