@@ -74,6 +74,38 @@ def offload_ladder(layers: int) -> list[int]:
     return steps
 
 
+class _Samplers:
+    """The sampler chains of one generate call: ``free_chain`` (the text may end),
+    ``banned_chain`` (end of text, markup and headings banned) and, with a grammar, ``check``
+    (the sampled token alone) and ``full`` (the grammar over the whole vocabulary)."""
+
+    def __init__(self, ends: set[int], free_chain: Any, banned_chain: Any) -> None:
+        self.ends = ends                  # tokens that end the text
+        self.free_chain, self.banned_chain = free_chain, banned_chain
+        self.check: Any = None
+        self.full: Any = None
+
+    def sample(self, ctx: Any, allow_end: bool) -> int:
+        """The next token, from the chain the engine's steering picks; every chain sees it."""
+        import llama_cpp as C
+        chain, other = (self.free_chain, self.banned_chain) if allow_end else (self.banned_chain, self.free_chain)
+        tok = C.llama_sampler_sample(chain, ctx, -1)
+        if self.check is not None:
+            if LlamaCppBackend._grammar_allows(self.check, tok):
+                C.llama_sampler_accept(self.full, tok)
+            else:
+                tok = C.llama_sampler_sample(self.full, ctx, -1)
+            C.llama_sampler_accept(self.check, tok)
+        C.llama_sampler_accept(other, tok)
+        return tok
+
+    def free(self) -> None:
+        import llama_cpp as C
+        for smpl in (self.free_chain, self.banned_chain, self.check, self.full):
+            if smpl is not None:
+                C.llama_sampler_free(smpl)
+
+
 class LlamaCppBackend(Backend):
     """Runs a GGUF model in-process through llama-cpp-python."""
 
@@ -393,6 +425,30 @@ class LlamaCppBackend(Backend):
         C.llama_sampler_chain_add(chain, C.llama_sampler_init_dist(seed & 0xFFFFFFFF))
         return chain
 
+    def _samplers(self, s: Sampling, prompt: Prompt, tokens: list[int]) -> _Samplers:
+        """The sampler chains of one generate call, their repetition history seeded."""
+        import llama_cpp as C
+        end_ids = self._end_token_ids()
+        # While the text is too short a base model must not open the next section either.
+        never = self._markup_token_ids()
+        # (chat prompts lay the text out under headings too: see engine.prompts)
+        ban_ids = end_ids + never + self._heading_token_ids()
+        samplers = _Samplers(set(end_ids), self._sampler_chain(s, never), self._sampler_chain(s, ban_ids))
+        # A grammar (plans) is checked on the sampled token alone; it is applied to the whole
+        # vocabulary (about 0.8 s a token with Gemma's 262k tokens on a busy CPU) only when
+        # that token would break it. (llama.cpp's own samplers do the same.)
+        if prompt.grammar:
+            samplers.check = self._grammar_sampler(prompt.grammar)
+            samplers.full = self._sampler_chain(s, never, prompt.grammar)
+            return samplers
+        # Seed the repetition history with the tail of the prompt (the text written so far),
+        # so repetition control spans calls and sections. (Not with a grammar: it would have
+        # to accept the prompt's tokens, which are not in its language.)
+        for tok in tokens[-max(s.repeat_last_n, s.dry_last_n):]:
+            C.llama_sampler_accept(samplers.free_chain, tok)
+            C.llama_sampler_accept(samplers.banned_chain, tok)
+        return samplers
+
     def _grammar_sampler(self, grammar: str):
         import llama_cpp as C
         g = C.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
@@ -443,10 +499,9 @@ class LlamaCppBackend(Backend):
             raise BackendError(f"llama.cpp failed to evaluate the prompt: {e}") from e
         self._cached.extend(toks)
 
-    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,  # noqa: C901 - the streaming loop; being reworked (issue 21, branch arrows: backends.streaming)
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
                  on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
                  allow_end: bool = True) -> Generation:
-        import llama_cpp as C
         s = sampling or self.default_sampling
         tokens = self.prompt_tokens(prompt)
         n_ctx = self.llm.n_ctx()
@@ -459,46 +514,14 @@ class LlamaCppBackend(Backend):
         self.prompt_tokens_evaluated += evaluated
         if stream.cancelled():
             return stream.result(prompt_tokens=len(tokens), evaluated=evaluated, generated=0)
-        end_ids = self._end_token_ids()
-        end_set = set(end_ids)
-        # While the text is too short a base model must not open the next section either.
-        never = self._markup_token_ids()
-        ban_ids = end_ids + never
-        # (chat prompts lay the text out under headings too: see engine.prompts)
-        ban_ids += self._heading_token_ids()
-        free = self._sampler_chain(s, never)
-        banned = self._sampler_chain(s, ban_ids)
-        # A grammar (plans) is checked on the sampled token alone; it is applied to the whole
-        # vocabulary (about 0.8 s a token with Gemma's 262k tokens on a busy CPU) only when
-        # that token would break it. (llama.cpp's own samplers do the same.)
-        check = full = None
-        if prompt.grammar:
-            check = self._grammar_sampler(prompt.grammar)
-            full = self._sampler_chain(s, never, prompt.grammar)
-        # Seed the repetition history with the tail of the prompt (the text written so far),
-        # so repetition control spans calls and sections. (Not with a grammar: it would have
-        # to accept the prompt's tokens, which are not in its language.)
-        history = [] if prompt.grammar else tokens[-max(s.repeat_last_n, s.dry_last_n):]
-        for tok in history:
-            C.llama_sampler_accept(free, tok)
-            C.llama_sampler_accept(banned, tok)
+        samplers = self._samplers(s, prompt, tokens)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         out_tokens: list[int] = []
         ctx = self.llm._ctx.ctx
         try:
-            while len(out_tokens) < max_tokens:
-                if stream.cancelled():
-                    break
-                chain, other = (free, banned) if stream.steer.allow_end else (banned, free)
-                tok = C.llama_sampler_sample(chain, ctx, -1)
-                if check is not None:
-                    if self._grammar_allows(check, tok):
-                        C.llama_sampler_accept(full, tok)
-                    else:
-                        tok = C.llama_sampler_sample(full, ctx, -1)
-                    C.llama_sampler_accept(check, tok)
-                C.llama_sampler_accept(other, tok)
-                if tok in end_set:
+            while len(out_tokens) < max_tokens and not stream.cancelled():
+                tok = samplers.sample(ctx, stream.steer.allow_end)
+                if tok in samplers.ends:
                     stream.finish = "end"
                     break
                 out_tokens.append(tok)
@@ -506,11 +529,7 @@ class LlamaCppBackend(Backend):
                 if stream.feed(decoder.decode(self._piece(tok))):
                     break
         finally:
-            C.llama_sampler_free(free)
-            C.llama_sampler_free(banned)
-            for smpl in (check, full):
-                if smpl is not None:
-                    C.llama_sampler_free(smpl)
+            samplers.free()
         tail = decoder.decode(b"", final=True)
         if tail:
             stream.pieces.append(tail)

@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +37,30 @@ from .streaming import PieceStream
 log = logging.getLogger(__name__)
 
 # The server's own chat template, through /v1/chat/completions.
+@dataclass
+class _Count:
+    """Tokens generated over a call's rounds: the server's usage figures when it reports
+    them, else one a chunk."""
+
+    chunks: int = 0
+    usage: int = 0
+    known: bool = False
+
+    @property
+    def generated(self) -> int:
+        return self.usage if self.known else self.chunks
+
+
+@dataclass
+class _Round:
+    """What one streamed request reported."""
+
+    finish: str | None = None           # the server's finish reason
+    prompt: int | None = None           # prompt tokens (usage)
+    evaluated: int | None = None        # prompt tokens computed (llama-server's timings)
+    got_chunk: bool = False
+
+
 CHAT_FORMAT = PromptFormat("chat", "chat", add_bos=False, sampling=Sampling(temperature=0.5, top_p=0.9))
 
 # Texts of end-of-text / end-of-turn tokens in common model families; those the server's
@@ -268,7 +293,7 @@ class OpenAIBackend(Backend):
             return self.client.chat.completions.create(messages=messages, **params)
         return self.client.completions.create(prompt=self.render(prompt) + extra, **params)
 
-    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,  # noqa: C901 - the streaming loop; being reworked (issue 21, branch arrows: backends.streaming)
+    def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
                  on_piece: OnPiece | None = None, cancel: CancelToken | None = None,
                  allow_end: bool = True) -> Generation:
         s = sampling or self.default_sampling
@@ -279,96 +304,113 @@ class OpenAIBackend(Backend):
                                f"({n_ctx} tokens).")
         max_tokens = max(1, min(max_tokens, n_ctx - n_prompt - 1))
         out = PieceStream(on_piece, cancel, allow_end)
-        n_chunks = 0
-        usage_generated = 0
-        usage_known = False
-        prompt_tokens = 0
-        evaluated = 0
+        count = _Count()
+        prompt_tokens = evaluated = 0
         ban: list[int] = []
-        for _round in range(4):
+        for n in range(4):
             if out.cancelled():
                 break
-            left = max_tokens - (usage_generated if usage_known else n_chunks)
+            left = max_tokens - count.generated
             if left <= 0:
                 out.finish = "length"
                 break
-            params = self._params(s, left, ban)
-            if prompt.grammar:
-                # llama.cpp's server constrains the answer with a GBNF ``grammar`` (plans)
-                params["extra_body"]["grammar"] = prompt.grammar
-            stream = self._call(lambda params=params: self._open_stream(prompt, out.text, params),
-                                "start generating")
-            server_finish = None
-            got_chunk = False
-            round_prompt = round_eval = None
-            try:
-                for chunk in stream:
-                    got_chunk = True
-                    if out.cancelled():
-                        break
-                    usage = getattr(chunk, "usage", None)
-                    if usage is not None and getattr(usage, "completion_tokens", None) is not None:
-                        usage_known = True
-                        usage_generated += int(usage.completion_tokens)
-                        round_prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-                    timings = (getattr(chunk, "model_extra", None) or {}).get("timings")
-                    if isinstance(timings, dict) and "prompt_n" in timings:
-                        round_eval = int(timings["prompt_n"])
-                    choices = getattr(chunk, "choices", None)
-                    if choices is None:
-                        raise BackendError(f"The server at {self.base_url} streamed something that "
-                                           "is not an OpenAI completion.")
-                    if not choices:
-                        continue
-                    choice = choices[0]
-                    piece = _chunk_text(choice)
-                    if getattr(choice, "finish_reason", None):
-                        server_finish = choice.finish_reason
-                    if not piece:
-                        continue
-                    n_chunks += 1
-                    if out.feed(piece):
-                        break
-                    if n_chunks >= max_tokens and not usage_known:
-                        out.finish = "length"
-                        break
-            except BackendError:
-                raise
-            except Exception as e:  # noqa: BLE001
-                raise self._error(e, "stream the text") from e
-            finally:
-                try:
-                    stream.close()
-                except Exception:  # noqa: BLE001
-                    pass
-            if not got_chunk:
-                raise BackendError(f"The server at {self.base_url} answered without streaming any "
-                                   "completion (is it an OpenAI-compatible API?).")
-            if round_prompt:
-                this_prompt = round_prompt
-            else:
-                this_prompt = n_prompt + (self.count_tokens(out.text) if _round else 0)
+            rnd = self._stream_round(prompt, out, self._params(s, left, ban), count, max_tokens)
+            sent, computed = self._round_tokens(rnd, n_prompt, out, later=n > 0)
             # every round sends the prompt again (with the text so far): both sums count them all,
             # so evaluated <= prompt_tokens holds (a server's prefix cache makes it smaller)
-            prompt_tokens += this_prompt
-            evaluated += round_eval if round_eval is not None else this_prompt
-            if out.finish in ("stop", "cancelled") or (out.finish == "length" and n_chunks >= max_tokens):
-                break
-            if server_finish == "length":
-                out.finish = "length"
-                break
-            # The model ended the text (or the stream just ended).
-            out.finish = "end"
-            if out.steer.allow_end or self.format is CHAT_FORMAT or ban:
-                break
-            ban = self.end_token_ids()
+            prompt_tokens += sent
+            evaluated += computed
+            ban = self._ban_for_next_round(out, rnd, ban, at_length=count.chunks >= max_tokens)
             if not ban:
-                break        # cannot ban: the engine's continuation loop takes over
-            log.debug("model ended early; continuing with end-of-text banned")
-        generated = usage_generated if usage_known else n_chunks
-        self.generated_tokens += generated
+                break
+        self.generated_tokens += count.generated
         self.prompt_tokens_evaluated += evaluated
-        return out.result(prompt_tokens=prompt_tokens or n_prompt, evaluated=evaluated, generated=generated)
+        return out.result(prompt_tokens=prompt_tokens or n_prompt, evaluated=evaluated, generated=count.generated)
+
+    def _stream_round(self, prompt: Prompt, out: PieceStream, params: dict, count: _Count,
+                      max_tokens: int) -> _Round:
+        """One request: stream its chunks into ``out`` until it ends, the engine stops it,
+        the token budget runs out or the job is cancelled."""
+        if prompt.grammar:
+            # llama.cpp's server constrains the answer with a GBNF ``grammar`` (plans)
+            params["extra_body"]["grammar"] = prompt.grammar
+        stream = self._call(lambda: self._open_stream(prompt, out.text, params), "start generating")
+        rnd = _Round()
+        try:
+            for chunk in stream:
+                rnd.got_chunk = True
+                if out.cancelled():
+                    break
+                piece = self._take_chunk(chunk, rnd, count)
+                if not piece:
+                    continue
+                count.chunks += 1
+                if out.feed(piece):
+                    break
+                if count.chunks >= max_tokens and not count.known:
+                    out.finish = "length"
+                    break
+        except BackendError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e, "stream the text") from e
+        finally:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001
+                pass
+        if not rnd.got_chunk:
+            raise BackendError(f"The server at {self.base_url} answered without streaming any "
+                               "completion (is it an OpenAI-compatible API?).")
+        return rnd
+
+    def _take_chunk(self, chunk, rnd: _Round, count: _Count) -> str:
+        """Read one streamed chunk: the token usage and prompt timings it reports, the server's
+        finish reason; returns its text."""
+        usage = getattr(chunk, "usage", None)
+        if usage is not None and getattr(usage, "completion_tokens", None) is not None:
+            count.known = True
+            count.usage += int(usage.completion_tokens)
+            rnd.prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        timings = (getattr(chunk, "model_extra", None) or {}).get("timings")
+        if isinstance(timings, dict) and "prompt_n" in timings:
+            rnd.evaluated = int(timings["prompt_n"])
+        choices = getattr(chunk, "choices", None)
+        if choices is None:
+            raise BackendError(f"The server at {self.base_url} streamed something that "
+                               "is not an OpenAI completion.")
+        if not choices:
+            return ""
+        choice = choices[0]
+        if getattr(choice, "finish_reason", None):
+            rnd.finish = choice.finish_reason
+        return _chunk_text(choice)
+
+    def _round_tokens(self, rnd: _Round, n_prompt: int, out: PieceStream, *, later: bool) -> tuple[int, int]:
+        """Prompt tokens a round sent and computed: the server's figures, else counted (a
+        later round sends the text so far again)."""
+        sent = rnd.prompt or n_prompt + (self.count_tokens(out.text) if later else 0)
+        return sent, rnd.evaluated if rnd.evaluated is not None else sent
+
+    def _ban_for_next_round(self, out: PieceStream, rnd: _Round, ban: list[int], *, at_length: bool) -> list[int]:
+        """The end-of-text tokens to ban in one more round, or [] when the stream is over.
+
+        A server cannot be steered mid-stream: when the model ended the text while the engine
+        does not allow it yet, ask again with the text so far and end-of-text banned (once).
+        """
+        if out.finish in ("stop", "cancelled") or (out.finish == "length" and at_length):
+            return []
+        if rnd.finish == "length":
+            out.finish = "length"
+            return []
+        # The model ended the text (or the stream just ended).
+        out.finish = "end"
+        if out.steer.allow_end or self.format is CHAT_FORMAT or ban:
+            return []
+        ban = self.end_token_ids()
+        if ban:          # else: cannot ban, the engine's continuation loop takes over
+            log.debug("model ended early; continuing with end-of-text banned")
+        return ban
 
     def close(self) -> None:
         for c in (getattr(self, "client", None), getattr(self, "_http", None)):
