@@ -93,7 +93,7 @@ def test_the_index_is_deterministic_and_check_finds_a_stale_one(tmp_path):
 def test_history_reads_the_headline_of_each_commit(tmp_path):
     ri = _index()
     repo = tmp_path / "repo"
-    folder = repo / "bench" / "results"
+    folder = repo / "runs"
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
     def git(*args: str, date: str | None = None) -> None:
