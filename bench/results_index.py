@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ DEFAULT = Path(__file__).resolve().parent / "results"
 INDEX = "README.md"
 HISTORY_ROWS = 8                 # commits shown per bench; older ones: git log --follow
 SKIP_SUFFIXES = (".lock", ".tmp", ".part")
+ISSUE_REF = re.compile(r"\s*\(issues? \d+[^)]*\)")   # "(issue 14)" in a subject: not in the index
 
 
 @dataclass(frozen=True)
@@ -373,7 +375,8 @@ def history_section(bench: Bench, path: Path, rel: str, git: Git) -> list[str]:
     for commit, date, subject, at in entries[:HISTORY_ROWS]:
         figure = headline(bench, git.show(commit, at)) if at.endswith(".json") else ""
         if not figure:
-            figure = subject if len(subject) <= 110 else subject[:109].rstrip() + "…"
+            figure = ISSUE_REF.sub("", subject)
+            figure = figure if len(figure) <= 110 else figure[:109].rstrip() + "…"
         out.append(f"| {date} | {commit} | {_cell(figure)} |")
     if len(entries) > HISTORY_ROWS:
         out.append(f"| | | {len(entries) - HISTORY_ROWS} older: git log --follow |")

@@ -106,7 +106,7 @@ def test_history_reads_the_headline_of_each_commit(tmp_path):
     _write(folder, "throughput.json", {"machine": _machine("aaa1111", "2026-01-01"), "ours_tokens_per_s": 20.0})
     _write(folder, "gui_stall.json", {"stall": "no figure the index knows"})
     git("add", ".")
-    git("commit", "-q", "-m", "first throughput run", date="2026-01-01")
+    git("commit", "-q", "-m", "first throughput run (issue 7)", date="2026-01-01")
     _write(folder, "throughput.json", {"machine": _machine("bbb2222", "2026-01-03"), "ours_tokens_per_s": 23.5})
     git("add", ".")
     git("commit", "-q", "-m", "second throughput run", date="2026-01-03")
@@ -117,7 +117,7 @@ def test_history_reads_the_headline_of_each_commit(tmp_path):
     assert [ln.split(" | ")[0] + " | " + ln.split(" | ")[2] for ln in lines] == [
         "| 2026-01-03 | ours tok/s 23.5 |", "| 2026-01-01 | ours tok/s 20 |"]
     # a JSON without the bench's headline figures: the commit's subject; no machine record: git's commit
-    assert "first throughput run |" in text.split("### GUI stall", 1)[1]
+    assert "first throughput run |" in text.split("### GUI stall", 1)[1] and "issue" not in text
     stall = _row(text, "GUI stall")
     assert "| 2026-01-01 |" in stall and " † |" in stall
     assert ri.build(folder) == text
