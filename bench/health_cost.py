@@ -5,7 +5,9 @@ Streams real text into :class:`HealthMonitor` the way the engine does (the secti
 text so far after every piece, pieces of about one token: 4 characters), with the six
 sections before it as the loop reference and the request as the topic, and times every
 ``feed`` call. Sections of 500, 2,000 and 5,000 words are cut from the clean 10,000-word
-text on record (``bench/results/health/en12/length_texts.jsonl``); a Chinese one from zh03.
+text on record (``bench/results/health/final/en12/length_texts.jsonl``); a Chinese one from
+zh03 (``health/final/zh``). The result on record was measured on the same prompts' earlier runs
+(``health/en12``, ``health/zh``; history: git log).
 Reported: calls, mean and 99th-percentile time per call, the time over the whole section,
 and that time as a share of generating the section at the demo model's measured speed
 (``--tok-s``, tokens per second) and at 5 tok/s (an 8B model on a CPU).
@@ -47,8 +49,8 @@ def main(argv=None) -> int:
     from longhand.core.text.language import detect_language
     from longhand.core.text.wordcount import count_words
 
-    en = text_of(RESULTS / "health" / "en12" / "length_texts.jsonl", "en12")
-    zh = text_of(RESULTS / "health" / "zh" / "length_texts.jsonl", "zh03")
+    en = text_of(RESULTS / "health" / "final" / "en12" / "length_texts.jsonl", "en12")
+    zh = text_of(RESULTS / "health" / "final" / "zh" / "length_texts.jsonl", "zh03")
     request = "Write a 10000-word story about a family of clockmakers in a mountain town over three generations."
     cases = []
     for words in (500, 2000, 5000):

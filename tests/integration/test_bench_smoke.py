@@ -2,7 +2,7 @@
 
 These are smoke tests of the scripts (they run, write their JSON, Markdown and PNG files
 with the fields other tools read), not benchmarks: no timing and no score is asserted.
-Results go to a temporary folder, never to bench/results/.
+Results go to a temporary folder, never to the results on record.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Architecture rules: app/core never imports Qt; test doubles stay out of app/; the arrows
-between core packages run one way (backends never import the engine)."""
+between core packages run one way (backends never import the engine); tests never read the
+benchmarks' results."""
 
 import ast
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -158,3 +160,28 @@ def test_gui_parts_do_not_reach_back_into_the_window():
                  if target == "longhand.ui.window" or (target == "longhand.ui" and "window" in names)}
     assert importers - {"main"} <= TAKE_THE_WHOLE_WINDOW      # main only builds the window
     assert not importers & {"file_actions", "training_export"}
+
+
+# The benchmarks' results folder as a path, with a slash or a backslash, or built from its two
+# names with pathlib's / or os.path.join; not the index script bench/results_index.py. The
+# examples below are glued from parts so that this file passes its own test.
+BENCH_RESULTS = re.compile(rb"bench[\"']?\s*[/\\\\,]\s*[\"']?results\b")
+
+
+def test_no_file_under_tests_mentions_the_bench_results():
+    """Benchmark outputs change with every run and only the latest is kept: a test that needs
+    one reads a copy in tests/data/ (tests/data/README.md), never the results folder itself."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and BENCH_RESULTS.search(path.read_bytes()):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_the_bench_results_pattern_catches_every_spelling():
+    b, r = b"bench", b"results"
+    for text in (b + b"/" + r + b"/x.json", b'ROOT / "' + b + b'" / "' + r + b'"',
+                 b"os.path.join('" + b + b"', '" + r + b"')", b + b"\\" + r):
+        assert BENCH_RESULTS.search(text), text
+    for text in (b"bench/results_index.py", b"benchmark results", b"bench/prompts"):
+        assert not BENCH_RESULTS.search(text), text

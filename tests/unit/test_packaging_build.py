@@ -177,16 +177,17 @@ def test_llama_cpp_recipe_installs_every_cpu_variant(tmp_path):
 
 
 def test_the_documented_sizes_are_the_builds_own_figures():
-    """docs/user/packages.md's table is sizes_table.py's output on the committed build records."""
+    """docs/user/packages.md's table is sizes_table.py's output on the build records copied to
+    tests/data/packaging (the benchmarks' own copies are never read by a test)."""
     import json
     import re
     tables = _load("longhand_sizes_table_unit", PACKAGING / "sizes_table.py")
     doc = (ROOT / "docs" / "user" / "packages.md").read_text(encoding="utf-8")
     block = re.search(re.escape(tables.START) + r"\n(.*?)\n?" + re.escape(tables.END), doc, re.S)
     assert block, "no sizes markers in docs/user/packages.md"
-    records = [ROOT / "bench" / "results" / f"packaging_{v}.json" for v in ("cpu", "vulkan")]
+    records = [ROOT / "tests" / "data" / "packaging" / f"packaging_{v}.json" for v in ("cpu", "vulkan")]
     records = [json.loads(p.read_text()) for p in records if p.exists()]
-    assert records, "no build record in bench/results (packaging/build.py --record)"
+    assert records, "no build record in tests/data/packaging (packaging/build.py --record, then copy)"
     assert block.group(1).strip() == tables.table(records)
     for r in records:
         assert r["squashfs_bytes"] < r["appdir_bytes"] and r["tarball_bytes"] < r["bundle_bytes"]

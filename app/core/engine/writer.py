@@ -60,7 +60,7 @@ MAX_TARGET = 200_000
 # A recovery whose cut keeps at most this many words (Chinese: characters) more than the last
 # recovery's kept failed "at the same spot"; it cuts one paragraph or sentence further back.
 # (zh08 on the demo model restarted at 79, 79, 79 and 91 characters and wrote the same closing
-# formula each time: bench/results/health/zh08/recoveries.jsonl.)
+# formula each time: that run's recoveries.jsonl, in the git history of bench/results/health/zh08/.)
 _SAME_SPOT = 15
 _LANDINGS = 2        # endings rewritten when no sentence ends between allow_end and the cap
 

@@ -238,7 +238,7 @@ class Thresholds:
     junk_section: float = 0.03       # fragments in the section's new text, from ...
     # ... this many words on: at 100, three stray fragments (one YouTube link's id) stopped a
     # clean section when they fell in its first hundred words (en07 in the third session's
-    # false-positive run, bench/results/health/en_fp_497a05c); a collapse trips the window
+    # false-positive run, in tests/data/health_calibration/documents.jsonl); a collapse trips the window
     junk_section_from: int = 200
     run_on_window: float = 0.04      # words run together in the last ``window`` words
     run_on_section: float = 0.03     # ... in the section's new text (from 100 words on)

@@ -2,15 +2,20 @@
 benchmark outputs. Not a test: run it by hand when new outputs should join the set, then
 commit the two files and check ``tests/unit/test_health_calibration.py`` still passes.
 
-    python tests/data/health_calibration/collect.py [RESULTS_DIR] [--prompts FILE]
+    python tests/data/health_calibration/collect.py RESULTS_DIR [--prompts FILE] [--out DIR]
 
-RESULTS_DIR (default ``bench/results``) is searched for the length benchmark's outputs
+RESULTS_DIR (a benchmark results folder) is searched for the length benchmark's outputs
 (``length_texts.jsonl`` beside ``length.json``, the texts cut back into their sections by
 the sections' word counts), ``novel_memory.longhand``, ``prefix_reuse_10000_text.md`` with
 ``prefix_reuse_10000.json``, the projects under ``health/*.longhand`` and every
 ``recoveries.jsonl`` (what the engine's recoveries cut). A document is kept up to its last
 section the test's offline judge labels (the earlier ones are the reference the judge and
 the monitor need); documents with no labelled section and exact duplicates are dropped.
+
+The set was last built from runs that the results folder no longer keeps (it holds only each
+bench's latest run; the older ones are in its git history). Run over today's folder, this rewrites
+the set without them: give ``--out`` a scratch folder and append the new lines by hand, or check
+the old runs out of git into RESULTS_DIR first.
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def sources(results: Path, prompts_file: Path):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("results", nargs="?", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("results", help="a benchmark results folder")
     ap.add_argument("--prompts", default=str(ROOT / "bench" / "prompts" / "length.jsonl"))
     ap.add_argument("--out", default=str(HERE))
     a = ap.parse_args()
