@@ -360,6 +360,10 @@ def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_plann
     assert len(idx) > 3 and job.sections[idx[3]].heading == f"The {_w(0, 4)} Crossing"
     assert BM.chapter_words(job, 0) >= 0.92 * 1200
     assert all(job.sections[i].words < job.sections[i].target_words for i in idx[:3])
+    # a top-up is asked to stay inside the chapter, before what the next one tells
+    top_ups = [p for p in backend.prompts if "Break chapter" in "".join(p.user) and p.answer]
+    assert top_ups and all("does not end the book" in "".join(p.user) and "(The sea wall moves)"
+                           in "".join(p.user) for p in top_ups)
     # (a scene's shortfall is not carried to the next scene: the planned targets stand)
     assert sum(job.sections[i].target_words for i in idx[:3]) == 1200
     # the next chapter is planned in scenes of the length this model writes

@@ -80,6 +80,8 @@ from .prompts import (
     SCENE_HEADING,
     SCENE_NOTES_COMPLETION,
     SCENE_PLAN_CHAT,
+    SCENE_TOP_UP_CHAT,
+    SCENE_TOP_UP_LATER,
     STORY_SO_FAR,
     SUMMARY_CUE_COMPLETION,
     SYSTEM,
@@ -372,7 +374,7 @@ class BookWriter(AgentWriter):
                 break
             idx = chapter_scenes(job, c)
             found = [job.sections[i] for i in idx]
-            prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
+            prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found, top_up=True)
             raw = self._generate_plan(prompt, 1, emit, cancel)
             seen = {plan_key(s.main_point) for s in found}
             step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
@@ -656,9 +658,10 @@ class BookWriter(AgentWriter):
                 parts += [text, gap]
         return parts
 
-    def _scene_plan_prompt(self, job, c: int, n: int, words: int, found=()) -> Prompt:
+    def _scene_plan_prompt(self, job, c: int, n: int, words: int, found=(), top_up: bool = False) -> Prompt:
         """The request for chapter ``c``'s scenes: the start of the chapter's own prompt
-        (book head, story so far, chapter head), so the write prompts reuse its prefix."""
+        (book head, story so far, chapter head), so the write prompts reuse its prefix.
+        ``top_up``: one more scene for a chapter that ended short, before the next chapter."""
         ss, _ = self._window(job, c)
         user = [self._head(job)]
         summaries = self._summaries(job, c)[ss:]
@@ -673,8 +676,12 @@ class BookWriter(AgentWriter):
             prompt = Prompt(user=user, answer=[so_far + f"Scene {len(found) + 1} - Main Point:"])
             start = "point"
         else:
-            user.append(SCENE_PLAN_CHAT.format(n=c + 1, k=n, target=words, lo=MIN_SCENE_WORDS,
-                                               hi=MAX_SCENE_WORDS))
+            ask = SCENE_PLAN_CHAT.format(n=c + 1, k=n, target=words, lo=MIN_SCENE_WORDS, hi=MAX_SCENE_WORDS)
+            if top_up:
+                nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
+                ask += SCENE_TOP_UP_CHAT.format(n=c + 1, later=SCENE_TOP_UP_LATER.format(
+                    n=c + 2, synopsis=nxt.synopsis.strip().rstrip(".")) if nxt else "")
+            user.append(ask)
             prompt = Prompt(user=user, answer=[so_far] if so_far else [], system=_system(job.instruction))
             start = "line"
         if self.use_grammar and not _chinese(job.instruction):

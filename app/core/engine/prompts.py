@@ -400,6 +400,13 @@ exactly this format:
 Scene 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
 ..."""
 
+# A chapter that ended short gets one more scene (BookWriter._top_up_chapter): the model, its
+# planned events all written, otherwise plans the end of the book ("The Cartographer's Legacy",
+# "The Cartographer's Death" in chapter 1 of 12).
+SCENE_TOP_UP_CHAT = """ The scenes listed in the answer are written; add the next one only. It \
+stays inside chapter {n}: it deepens what this chapter is about, does not end the book{later}."""
+SCENE_TOP_UP_LATER = " and tells nothing of what chapter {n} tells ({synopsis})"
+
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
 # A chat model writes a chapter as one answer it is already writing (see engine.prompts):
