@@ -1,4 +1,4 @@
-"""Screenshots of a novel in two levels (issue 12) in the desktop app, from a real run on the
+"""Screenshots of a novel in two levels in the desktop app, from a real run on the
 demo model: the tree outline (chapters ▸ scenes) and the Codex tab; also the chapter opening
 of the exported manuscript (PDF, and DOCX when LibreOffice can render it).
 
