@@ -215,7 +215,7 @@ class JobController(QObject):
             if e.how == "fallback":
                 w.show_info("The model's outline could not be used, so Longhand made a standard "
                             "outline for this length. Edit it, or press Plan to try again.")
-            if self._adopt_plan_on_ready:
+            if self._adopt_plan_on_ready or e.how == "top-up":     # (top-up: a part added at the end)
                 w.project.sections = e.sections
                 model.set_project(w.project)
                 w._rebuild_view()

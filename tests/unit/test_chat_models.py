@@ -157,3 +157,23 @@ def test_reasoning_blocks_and_answer_tags_never_reach_the_text():
 def test_refusals_are_recognised():
     assert is_refusal("I'm sorry, but I can't assist with that request. Please provide more information.")
     assert not is_refusal(STORY)
+
+
+def test_a_chat_models_text_that_ends_short_gets_a_part_that_continues_it():
+    # one part of 200 words; the model ends after 130 each time it writes (accepted from 60 %)
+    backend = ChatBackend(lambda call: words(130))
+    j = job(200)
+    AgentWriter(backend, seed=1, memory=False).write(j)
+    assert len(j.sections) == 2 and j.sections[1].title == "Continued"
+    # the words the first part left moved to the added one: the targets still add up to 200
+    assert j.sections[1].target_words == 200 - j.sections[0].words
+    assert sum(s.target_words for s in j.sections) == 200
+    assert j.words >= 0.92 * 200 and not any(s.needs_attention for s in j.sections)
+    # the added part is asked under its own heading, after the text so far
+    assert "Continued" in backend.prompts[-1].text()
+    # a base model is kept going instead: no part added
+    base = ChatBackend(lambda call: words(130))
+    base.info.prompt_style = "completion"
+    j2 = job(200)
+    AgentWriter(base, seed=1, memory=False).write(j2)
+    assert len(j2.sections) == 1

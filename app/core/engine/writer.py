@@ -62,6 +62,12 @@ MAX_TARGET = 200_000
 # (zh08 on the demo model restarted at 79, 79, 79 and 91 characters and wrote the same closing
 # formula each time: that run's recoveries.jsonl, in the git history of bench/results/health/zh08/.)
 _SAME_SPOT = 15
+# A chat model's text that ends below this share of its target gets another part (_top_up_job).
+JOB_LANDS = 0.92
+TOP_UP_PARTS = 2
+TOP_UP_POINT = {"en": "Go on from where the text stops, in the same voice, and bring it to its end.",
+                "zh": "从上文停下的地方接着写，保持同样的语气，直到结尾。"}
+TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
 _LANDINGS = 2        # endings rewritten when no sentence ends between allow_end and the cap
 
 
@@ -252,11 +258,38 @@ class AgentWriter:
                 if cancel is not None and cancel.cancelled:
                     cancelled = True
                     break
+            if only is None and not cancelled and not (cancel is not None and cancel.cancelled):
+                self._top_up_job(job, emit, cancel, stats)
         finally:
             stats.words = job.words
             stats.seconds = time.perf_counter() - t0
             emit(JobDone(stats, cancelled or bool(cancel and cancel.cancelled)))
         return stats
+
+    def _top_up_job(self, job: Job, emit: EventSink, cancel: CancelToken | None, stats: JobStats) -> None:
+        """A chat model's last part has no next part to give its shortfall to: a job that
+        ends below ``JOB_LANDS`` of its target gets a part that continues the text to its end
+        (at most ``TOP_UP_PARTS``; none after one that wrote next to nothing). Two-level
+        books top up each chapter instead (BookWriter)."""
+        if self.style == "completion" or not job.sections or job.sections[-1].chapter is not None:
+            return
+        zh = detect_language(job.instruction) == ZH
+        for _ in range(TOP_UP_PARTS):
+            lack = job.target_words - job.words
+            last = job.sections[-1]
+            if job.words >= JOB_LANDS * job.target_words or lack < max(MIN_TARGET, job.target_words // 20) \
+                    or not SectionStatus(last.status).finished or last.words < last.target_words // 4 \
+                    or (cancel is not None and cancel.cancelled):
+                return
+            # the words the last part left move to the new one (the targets still add up)
+            moved = min(lack, max(0, last.target_words - last.words))
+            last.target_words -= moved
+            job.sections.append(Section(main_point=TOP_UP_POINT["zh" if zh else "en"], target_words=lack,
+                                        title=TOP_UP_TITLE["zh" if zh else "en"]))
+            log.info("the text is %d words short of its target: a part added", lack)
+            emit(PlanReady(job.sections, "top-up", ""))
+            self.write_section(job, len(job.sections) - 1, mode="write", on_event=emit, cancel=cancel,
+                               stats=stats)
 
     def write_section(self, job: Job, index: int, *, mode: str = "write",
                       extra_words: int | None = None, on_event: EventSink | None = None,
