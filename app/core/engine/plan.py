@@ -27,6 +27,10 @@ STATUSES = tuple(SectionStatus)
 
 MIN_SECTION_WORDS = 50
 DEFAULT_SECTION_WORDS = 450   # AgentWrite asks for 200..1000 words per paragraph
+# A chat model ends a part where it sees fit (see LengthControl.chat_allow_end) and the words
+# it leaves go to the next part: a one-part plan has none. The instruct test model wrote 304
+# characters of a one-part 500-character Chinese story and ended it.
+CHAT_SECTION_WORDS = 300
 MAX_SECTIONS = 400
 MIN_MERGED_WORDS = 150          # parsed plans are merged so no section is shorter
 
@@ -180,9 +184,9 @@ def parse_plan(text: str) -> list[ParsedStep]:
 # ---------------------------------------------------------------------------------------
 # Building a usable plan
 
-def expected_sections(target_words: int) -> int:
-    """How many sections a job of ``target_words`` should have."""
-    return max(1, min(MAX_SECTIONS, round(target_words / DEFAULT_SECTION_WORDS)))
+def expected_sections(target_words: int, part_words: int = DEFAULT_SECTION_WORDS) -> int:
+    """How many sections a job of ``target_words`` should have (parts of ``part_words``)."""
+    return max(1, min(MAX_SECTIONS, round(target_words / part_words)))
 
 
 def rescale(targets: list[int | None], total: int) -> list[int]:

@@ -48,7 +48,18 @@ from .events import (
     SectionStarted,
     SectionToken,
 )
-from .plan import DONE, WRITING, Section, expected_sections, fallback_plan, is_story, make_plan, plan_problem
+from .plan import (
+    CHAT_SECTION_WORDS,
+    DEFAULT_SECTION_WORDS,
+    DONE,
+    WRITING,
+    Section,
+    expected_sections,
+    fallback_plan,
+    is_story,
+    make_plan,
+    plan_problem,
+)
 from .prompts import example_plan, plan_lead, plan_prompt, with_bible, write_prompt
 from .revise import start_new_take
 from .status import SectionStatus
@@ -169,7 +180,7 @@ class AgentWriter:
         validate_request(instruction, target_words)
         emit = on_event or (lambda e: None)
         emit(PlanStarted(instruction, target_words))
-        n = expected_sections(target_words)
+        n = expected_sections(target_words, CHAT_SECTION_WORDS if self.style != "completion" else DEFAULT_SECTION_WORDS)
         lang = detect_language(instruction)
         self.plan_checks = []
         sections: list[Section] = []
