@@ -131,6 +131,7 @@ def test_talk_about_word_counts_and_paragraphs_is_chatter_prose_is_not():
               # a chapter's scenes on the instruct model: "the end" markers and our request echoed
               "**End of Chapter 1**. Continue with the next scene. Keep writing chapters one by one.",
               "---  End of Chapter 11**", "End of the book. Continue with any additional material.",
+              "**Chapter 3**",
               "Each chapter starts where the previous one ended and tells only what is new."]
     for line in chatty:
         assert find_chatter(line), line

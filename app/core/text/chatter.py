@@ -78,7 +78,7 @@ LETTER = re.compile(r"\b(?:e-?mails?|letters?|memos?|notes? to)\b|邮件|书信|
 # A line that is only a label: "**Paragraph 2**", "Part 3 (250 words):", "Scene 5 (Mara…)",
 # "Paragraph 4 - Main Point: …", "Note:", "(End of part 2)".
 _LABEL_RE = re.compile(
-    r"^\W{0,6}(?:(?:paragraph|part|section|scene|step|segment)\s+\d+\b(?:\s*[(:\-–—]|\W*$)"
+    r"^\W{0,6}(?:(?:paragraph|part|section|scene|step|segment|chapter)\s+\d+\b(?:\s*[(:\-–—]|\W*$)"
     r"|note\s*[:：]|notes\s*[:：]|\((?:end|continued|to be continued)\b[^)]*\)\W*$|end of (?:the )?(?:part|paragraph|"
     r"section|scene|chapter|book|story|novel)\b)", re.I)
 
