@@ -100,7 +100,14 @@ def test_plan_and_write_land_in_range(backend):
         assert s.needs_attention or low * s.target_words <= s.words <= cap * s.target_words, \
             (s.words, s.target_words)
     healthy = [s for s in job.sections if not s.needs_attention]
-    assert healthy and all(ends_sentence(s.text) for s in healthy)
+    assert all(ends_sentence(s.text) for s in healthy)
+    flagged = [e for e in events if isinstance(e, SectionDone) and e.needs_attention]
+    # a flag is never silent: the health check cut something or the section ended short
+    assert all(e.recoveries or e.words < low * e.target_words for e in flagged)
+    if backend.info.name != "openai":
+        # in process, with DRY, the demo model writes at least one section cleanly (over the
+        # server, without DRY, it looped in both sections at seed 7 on one machine: both flagged)
+        assert healthy
     if not any(s.needs_attention for s in job.sections):
         # what the user sees: the whole text on its target (in process, with DRY, within 10 %)
         assert (0.9 if backend.info.name != "openai" else low) * 300 <= job.words <= cap * 300
