@@ -280,7 +280,8 @@ class AgentWriter:
     def _top_up_job(self, job: Job, emit: EventSink, cancel: CancelToken | None, stats: JobStats) -> None:
         """A chat model's last part has no next part to give its shortfall to: a job that
         ends below ``JOB_LANDS`` of its target gets a part that continues the text to its end
-        (at most ``TOP_UP_PARTS``; none after one that wrote next to nothing). Two-level
+        (at most ``TOP_UP_PARTS``; none after a part that needs attention or wrote next to
+        nothing). Two-level
         books top up each chapter instead (BookWriter)."""
         if self.style == "completion" or not job.sections or job.sections[-1].chapter is not None:
             return
@@ -289,7 +290,8 @@ class AgentWriter:
             lack = job.target_words - job.words
             last = job.sections[-1]
             if job.words >= JOB_LANDS * job.target_words or lack < max(MIN_TARGET, job.target_words // 20) \
-                    or not SectionStatus(last.status).finished or last.words < last.target_words // 4 \
+                    or not SectionStatus(last.status).finished or last.needs_attention \
+                    or last.words < last.target_words // 4 \
                     or (cancel is not None and cancel.cancelled):
                 return
             # the words the last part left move to the new one (the targets still add up)
