@@ -152,6 +152,40 @@ def stop_process(proc, sig: int | None = None, timeout: float = 15.0) -> None:
         proc.kill()
 
 
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: Path, log: Path, *, threads: int = 1, nice: bool = True):
+    """``python -m llama_cpp.server`` on ``model`` at 127.0.0.1 (n_ctx 8192, requests not
+    interrupted, ``nice -n 10`` unless told), once it answers /models; returns (process, base URL)."""
+    import subprocess
+    import urllib.request
+    port = free_port()
+    cmd = (["nice", "-n", "10"] if nice else []) + [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        "--port", str(port), "--n_ctx", "8192", "--n_threads", str(threads),
+        "--interrupt_requests", "False", "--verbose", "False"]
+    proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 240
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/models", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.5)
+
+
 def out_dir(arg: str | None) -> Path:
     d = Path(arg) if arg else RESULTS
     d.mkdir(parents=True, exist_ok=True)

@@ -22,14 +22,21 @@ import collections
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import demo_model, git_state, machine, machine_line, out_dir, write_json, write_text
+from _common import (
+    demo_model,
+    git_state,
+    machine,
+    machine_line,
+    out_dir,
+    start_server,
+    write_json,
+    write_text,
+)
 
 TOPICS = [
     ("story", "a lighthouse keeper who finds a message in a bottle"),
@@ -64,33 +71,6 @@ def instructions(n: int, lo: int = 300, hi: int = 1500) -> list[dict]:
         out.append({"id": f"bench-{k + 1:02d}", "instruction": f"Write a {kind} about {topic}.",
                     "target_words": target})
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = ["nice", "-n", "10", sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--n_threads", "1",
-           "--interrupt_requests", "False", "--verbose", "False"]
-    proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.5)
 
 
 def batch_cmd(ins: Path, out: Path, urls: list[str], seed: int = 11) -> list[str]:

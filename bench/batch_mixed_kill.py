@@ -36,7 +36,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import git_state, machine, machine_line, out_dir, stop_process, write_json, write_text
+from _common import free_port, git_state, machine, machine_line, out_dir, stop_process, write_json, write_text
 
 INSTRUCT_MODEL = "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 JOBS = [
@@ -47,13 +47,6 @@ JOBS = [
     {"id": "guide-tomatoes", "instruction": "Write a guide to growing tomatoes on a small balcony.", "target_words": 300},
     {"id": "speech-retirement", "instruction": "Write a speech for a colleague's retirement party.", "target_words": 250},
 ]
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def disk_state(out: Path) -> dict:

@@ -264,7 +264,7 @@ def real(args) -> int:
     sys.path.insert(0, str(HERE))
     import urllib.request
 
-    from batch import free_port  # the same helpers as bench/batch.py
+    from _common import free_port
     results = out_dir(args.out)
     model = Path(args.model)
     work = Path(tempfile.mkdtemp(prefix="batch_real_"))

@@ -13,11 +13,7 @@ the in-process backend relies on. Writes ``remote_<model>.json`` and the text
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,32 +23,6 @@ INSTRUCTIONS = {
     "en": "Write a {words}-word short story about a night ferry crossing in fog, told by the ferry's cook.",
     "zh": "写一篇{words}字的短篇小说，讲述一位老邮递员在大雪天最后一次送信的故事。",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: Path, threads: int, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "8192", "--n_threads", str(threads), "--verbose", "False"]
-    proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         else Path(args.model)
     name = args.model if args.model in ("demo", "instruct") else model.stem
     out = C.out_dir(args.out)
-    proc, url = start_server(model, args.threads or 2, out / f"remote_{name}_server.log")
+    proc, url = C.start_server(model, out / f"remote_{name}_server.log", threads=args.threads or 2, nice=False)
     try:
         backend = OpenAIBackend(url, n_ctx=8192)
         instruction = INSTRUCTIONS[args.lang].format(words=args.words)
