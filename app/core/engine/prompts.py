@@ -400,6 +400,12 @@ exactly this format:
 Scene 1 - Title: [title] - Main Point: [main point] - Word Count: [number] words
 ..."""
 
+# A chat model's text that ends short after its last part gets a part that continues it
+# (AgentWriter._top_up_job): its main point and its heading.
+TOP_UP_POINT = {"en": "Go on from where the text stops, in the same voice, and bring it to its end.",
+                "zh": "从上文停下的地方接着写，保持同样的语气，直到结尾。"}
+TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
+
 # A chapter that ended short gets one more scene (BookWriter._top_up_chapter): the model, its
 # planned events all written, otherwise plans the end of the book ("The Cartographer's Legacy",
 # "The Cartographer's Death" in chapter 1 of 12).

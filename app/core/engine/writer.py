@@ -60,7 +60,7 @@ from .plan import (
     make_plan,
     plan_problem,
 )
-from .prompts import example_plan, plan_lead, plan_prompt, with_bible, write_prompt
+from .prompts import TOP_UP_POINT, TOP_UP_TITLE, example_plan, plan_lead, plan_prompt, with_bible, write_prompt
 from .revise import start_new_take
 from .status import SectionStatus
 
@@ -76,9 +76,6 @@ _SAME_SPOT = 15
 # A chat model's text that ends below this share of its target gets another part (_top_up_job).
 JOB_LANDS = 0.92
 TOP_UP_PARTS = 2
-TOP_UP_POINT = {"en": "Go on from where the text stops, in the same voice, and bring it to its end.",
-                "zh": "从上文停下的地方接着写，保持同样的语气，直到结尾。"}
-TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
 _LANDINGS = 2        # endings rewritten when no sentence ends between allow_end and the cap
 
 
