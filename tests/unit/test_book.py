@@ -310,9 +310,12 @@ class ChatBookBackend(BookBackend):
         self.info.prompt_style = "chat"
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
-        if "Break chapter" in "".join(prompt.user):
+        last = prompt.turns[-1][1] if prompt.turns else ""
+        if "Break chapter" in "".join(prompt.user) or "Plan one more scene" in last:
             self.plan_calls += 1
             first = "".join(prompt.answer).count("Scene ") + 1     # a plan continued after its scenes
+            if "Plan one more scene" in last:                      # a top-up: the scene asked for
+                first = int(re.search(r"Scene (\d+) - Title", last).group(1))
             lines = [f"Scene {i} - Title: The {_w(0, i)} Crossing - Main Point: In Lowmere Mara Voss does "
                      f"step {i} of the chapter - Word Count: {300 + 100 * i} words" for i in range(first, first + 3)]
             return self._answer(prompt, "\n".join(lines) + "\n\n", on_piece)
@@ -332,15 +335,25 @@ def test_a_chat_models_scenes_have_titles_and_their_notes_stay_in_the_request():
     idx = BM.chapter_scenes(job, 0)
     # the scene plan asked for titles, and the headings are those titles, not cut main points
     assert [job.sections[i].heading for i in idx] == [f"The {_w(0, i)} Crossing" for i in (1, 2, 3)]
-    writes = [p for p in backend.prompts if "Break chapter" not in "".join(p.user)]
-    assert len(writes) >= 3
-    for p in writes:
-        # the notes (Lowmere is in no chapter synopsis: a scene's own note) are in the request,
-        # never in the model's own answer, where it would take them for text to write more of
-        assert "(Notes: " in "".join(p.user) and "Lowmere" in "".join(p.user)
-        assert "(Notes" not in "".join(p.answer)
-    # every scene of the chapter is asked with the same request: the cached prefix holds
-    assert len({"".join(p.user) for p in writes}) == 1
+    writes = [p for p in backend.prompts if "Break chapter" not in "".join(p.user)][:3]
+    assert len(writes) == 3
+    for k, p in enumerate(writes):
+        # one scene per answer: the scene's own ask is the last message, its heading opens the
+        # answer; its notes (Lowmere is in no chapter synopsis: a scene's own note) are in the
+        # ask, never in the model's own answer, where it would take them for text to go on with
+        ask = p.turns[-1][1] if p.turns else p.user[-1]
+        assert len(p.turns) == k and ask.startswith(f'Write scene {k + 1} of chapter 1 now: "The {_w(0, k + 1)}')
+        # (given once: the later asks follow it in the same conversation)
+        assert ("Notes: " in ask and "Lowmere" in ask) == (k == 0)
+        assert "Notes" not in "".join(p.answer) and p.answer[0] == f"### {k + 1}. The {_w(0, k + 1)} Crossing\n\n"
+        # the next scene's events are named, not to be told yet; the last scene's: the next chapter's
+        assert ("step 2" if k == 0 else "step 3" if k == 1 else "The sea wall moves") in ask
+    # each scene's prompt is the one before it, its answer (the scene written) and a new ask:
+    # the conversation only grows, the cached prefix holds
+    for a, b in zip(writes, writes[1:]):
+        assert b.user == a.user and b.system == a.system and b.turns[:-1] == a.turns
+        said = b.turns[-1][0]
+        assert said[0] == a.answer[0] and said[1] in job.sections[BM.chapter_scenes(job, 0)[len(a.turns)]].text
 
 
 def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_planned_shorter():
@@ -361,9 +374,13 @@ def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_plann
     assert BM.chapter_words(job, 0) >= 0.92 * 1200
     assert all(job.sections[i].words < job.sections[i].target_words for i in idx[:3])
     # a top-up is asked to stay inside the chapter, before what the next one tells
-    top_ups = [p for p in backend.prompts if "Break chapter" in "".join(p.user) and p.answer]
-    assert top_ups and all("does not end the book" in "".join(p.user) and "(The sea wall moves)"
-                           in "".join(p.user) for p in top_ups)
+    top_ups = [p for p in backend.prompts if p.turns and "Plan one more scene" in p.turns[-1][1]]
+    assert len(top_ups) == len(idx) - 3
+    for p in top_ups:
+        # asked at the end of the chapter's conversation, after every scene written so far
+        ask = p.turns[-1][1]
+        assert "does not end the book" in ask and "(The sea wall moves)" in ask
+        assert [t[0][0].split(". ", 1)[0] for t in p.turns] == [f"### {k}" for k in range(1, len(p.turns) + 1)]
     # (a scene's shortfall is not carried to the next scene: the planned targets stand)
     assert sum(job.sections[i].target_words for i in idx[:3]) == 1200
     # the next chapter is planned in scenes of the length this model writes

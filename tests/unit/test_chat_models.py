@@ -155,6 +155,15 @@ def test_reasoning_blocks_and_answer_tags_never_reach_the_text():
     assert "think" not in j.sections[0].text and j.sections[0].text.startswith("Mara ")
 
 
+def test_an_answer_that_opens_with_a_horizontal_rule_keeps_only_its_text():
+    # (a chat model asked for one scene opened its answer with "---"; the rule reached the
+    # manuscript before this: at a section's start there is no line break for the leak check)
+    assert strip_preamble("---\n\nThe rain fell.\n\nIt fell all night.") == "The rain fell.\n\nIt fell all night."
+    assert strip_preamble("* * *\nCertainly! Here is scene 2:\n\nThe rain fell.") == "The rain fell."
+    # a rule inside the text is not an opening: the text is kept as it is
+    assert strip_preamble("The rain fell.\n\n---\n\nMorning.") == "The rain fell.\n\n---\n\nMorning."
+
+
 def test_refusals_are_recognised():
     assert is_refusal("I'm sorry, but I can't assist with that request. Please provide more information.")
     assert not is_refusal(STORY)

@@ -93,11 +93,13 @@ class _LLM:
 def test_gguf_chat_template_is_split_around_the_query():
     template = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n"
                 "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
-    prefix, suffix, system_open, system_close = _split_chat_template(template, _LLM())
+    prefix, suffix, system_open, system_close, turn = _split_chat_template(template, _LLM())
     assert prefix == "<s><|user|>\n"
     assert suffix == "<|end|>\n<|assistant|>\n"
     # the same template around a system message
     assert system_open == "<s><|system|>\n" and system_close == "<|end|>\n<|user|>\n"
+    # and between an answer and the next message of a conversation
+    assert turn == "<|end|>\n<|user|>\n"
 
 
 def test_a_template_without_a_system_role_puts_the_system_text_into_the_user_turn():
@@ -105,8 +107,11 @@ def test_a_template_without_a_system_role_puts_the_system_text_into_the_user_tur
                 "{{ raise_exception('System role not supported') }}{% endif %}"
                 "<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n"
                 "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
-    prefix, suffix, system_open, _ = _split_chat_template(template, _LLM())
+    prefix, suffix, system_open, _, turn = _split_chat_template(template, _LLM())
     assert system_open is None
+    # its answers open with "<start_of_turn>assistant", not with the suffix it ends a query
+    # with ("<start_of_turn>model"): not a conversation our segments can rebuild
+    assert turn is None
     from longhand.core.backends.formats import PromptFormat
     fmt = PromptFormat("t", "chat", prefix=prefix, suffix=suffix, system_open=None)
     assert fmt.render_head("Only the text.") == "<s><start_of_turn>user\nOnly the text.\n\n"

@@ -63,10 +63,16 @@ class Prompt:
     Chat models see ``format.prefix + user + format.suffix + answer``; completion (base)
     models see ``user + answer``. Segments are tokenized one by one and concatenated, so an
     unchanged leading segment always yields the same tokens (the prefix cache hits).
+
+    ``turns`` makes it a conversation: (the assistant's answer as segments, the user's next
+    message) pairs that follow the request, each answer closed and the message opened with the
+    format's turn markers; ``answer`` then continues the answer to the last message. A
+    conversation only grows at its end, so consecutive prompts share their prefix too.
     """
 
     user: list[str]
     answer: list[str] = field(default_factory=list)
+    turns: list[tuple[list[str], str]] = field(default_factory=list)
     # The system message of chat models (who the model is and what it must never write);
     # formats without a system role get it at the top of the user message. Base models
     # (completion style) get no system message.
@@ -77,7 +83,7 @@ class Prompt:
     grammar: Optional[str] = None
 
     def text(self) -> str:
-        return "".join(self.user) + "".join(self.answer)
+        return "".join(self.user) + "".join("".join(a) + "\n\n" + u for a, u in self.turns) + "".join(self.answer)
 
 
 @dataclass

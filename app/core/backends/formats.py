@@ -27,6 +27,9 @@ class PromptFormat:
     # (special tokens parsed in both). None: the format has no system role.
     system_open: str | None = None
     system_close: str = ""
+    # Between an assistant's answer and the user's next message (closes the one, opens the
+    # other; the next answer opens with ``suffix``). None: no conversations in this format.
+    turn: str | None = None
 
     def chat_pieces(self, system: str) -> list[tuple[str, bool]]:
         """The text before the user's segments, as (text, special) pieces: the prefix, or the
@@ -46,19 +49,20 @@ FORMATS: dict[str, PromptFormat] = {
     "longwriter-llama3": PromptFormat(
         "longwriter-llama3", "chat", prefix="[INST]", suffix="[/INST]", add_bos=True,
         sampling=Sampling(temperature=0.5, top_p=0.9),
-        system_open="[INST]<<SYS>>\n", system_close="\n<</SYS>>\n\n"),
+        system_open="[INST]<<SYS>>\n", system_close="\n<</SYS>>\n\n", turn="[INST]"),
     # LongWriter-glm4-9b: "[gMASK]<sop><|user|>\n{query}<|assistant|>", stop at user/observation.
     "longwriter-glm4": PromptFormat(
         "longwriter-glm4", "chat", prefix="[gMASK]<sop><|user|>\n", suffix="<|assistant|>",
         add_bos=False, stops=("<|user|>", "<|observation|>"),
         sampling=Sampling(temperature=0.5, top_p=0.8),
-        system_open="[gMASK]<sop><|system|>\n", system_close="<|user|>\n"),
+        system_open="[gMASK]<sop><|system|>\n", system_close="<|user|>\n", turn="<|user|>\n"),
     # ChatML (Qwen2.5 and its fine-tunes: LongWriter-Qwen2.5-7B-Instruct, LongWriter-Zero-32B,
     # whose answers open with a <think> block the engine strips).
     "chatml": PromptFormat(
         "chatml", "chat", prefix="<|im_start|>user\n", suffix="<|im_end|>\n<|im_start|>assistant\n",
         add_bos=False, stops=("<|im_end|>",), sampling=Sampling(temperature=0.6, top_p=0.9),
-        system_open="<|im_start|>system\n", system_close="<|im_end|>\n<|im_start|>user\n"),
+        system_open="<|im_start|>system\n", system_close="<|im_end|>\n<|im_start|>user\n",
+        turn="<|im_end|>\n<|im_start|>user\n"),
     # Base models: plain continuation.
     "completion": PromptFormat(
         "completion", "completion", add_bos=True,

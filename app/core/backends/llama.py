@@ -255,9 +255,9 @@ class LlamaCppBackend(Backend):
         if name == "gguf-template":
             template = meta.get("tokenizer.chat_template", "")
             try:
-                prefix, suffix, system_open, system_close = _split_chat_template(template, self.llm)
-                return PromptFormat("gguf-template", "chat", prefix=prefix, suffix=suffix,
-                                    add_bos=False, system_open=system_open, system_close=system_close)
+                prefix, suffix, system_open, system_close, turn = _split_chat_template(template, self.llm)
+                return PromptFormat("gguf-template", "chat", prefix=prefix, suffix=suffix, add_bos=False,
+                                    system_open=system_open, system_close=system_close, turn=turn)
             except Exception as e:  # a template we cannot render: treat as a base model
                 log.warning("chat template unusable (%s); using completion style", e)
                 return FORMATS["completion"]
@@ -326,12 +326,20 @@ class LlamaCppBackend(Backend):
                 out.append(bos)
         for text, special in fmt.chat_pieces(prompt.system):
             out += self._tokens(text, special)
-        for seg in prompt.user:
-            if seg:
-                out += self._tokens(seg, False)
+        out += self._segments(prompt.user)
         if fmt.style == "chat" and fmt.suffix:
             out += self._tokens(fmt.suffix, True)
-        for seg in prompt.answer:
+        for answer, message in prompt.turns:
+            if fmt.turn is None:
+                raise BackendError(f"The {fmt.name} prompt format has no conversations.")
+            out += self._segments(answer) + self._tokens(fmt.turn, True) + self._tokens(message, False) \
+                + self._tokens(fmt.suffix, True)
+        return out + self._segments(prompt.answer)
+
+    def _segments(self, segments: list[str]) -> list[int]:
+        """Segments tokenized one by one (an unchanged segment always gives the same tokens)."""
+        out: list[int] = []
+        for seg in segments:
             if seg:
                 out += self._tokens(seg, False)
         return out
@@ -550,9 +558,10 @@ class LlamaCppBackend(Backend):
             self.llm = None
 
 
-def _split_chat_template(template: str, llm) -> tuple[str, str, str | None, str]:
-    """Render a GGUF chat template around markers: the text before and after a query, and
-    the text around a system message (None when the template has no system role)."""
+def _split_chat_template(template: str, llm) -> tuple[str, str, str | None, str, str | None]:
+    """Render a GGUF chat template around markers: the text before and after a query, the
+    text around a system message (None when the template has no system role) and the text
+    between an answer and the next query (None when the template renders no conversation)."""
     import jinja2.sandbox
     marker = "\x00LONGHAND_QUERY\x00"
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
@@ -582,4 +591,17 @@ def _split_chat_template(template: str, llm) -> tuple[str, str, str | None, str]
     if sys_marker in both and marker in both and both.endswith(marker + suffix):
         system_open, rest = both.split(sys_marker, 1)
         system_close = rest[: len(rest) - len(marker + suffix)]
-    return prefix, suffix, system_open, system_close
+    turn: str | None = None
+    answer, again = "\x00LONGHAND_ANSWER\x00", "\x00LONGHAND_AGAIN\x00"
+    try:
+        talk = compiled.render(messages=[{"role": "user", "content": marker},
+                                         {"role": "assistant", "content": answer},
+                                         {"role": "user", "content": again}],
+                               add_generation_prompt=True, bos_token=bos, eos_token=eos)
+    except Exception:  # noqa: BLE001 - a template that takes one message only
+        talk = ""
+    # (only a template that renders the conversation as our segments join it: the first
+    # query exactly as alone, the answer right after its suffix, the last query's suffix)
+    if talk.startswith(prefix + marker + suffix + answer) and talk.endswith(again + suffix):
+        turn = talk[len(prefix + marker + suffix + answer): len(talk) - len(again + suffix)]
+    return prefix, suffix, system_open, system_close, turn

@@ -61,7 +61,10 @@ class _Round:
     got_chunk: bool = False
 
 
-CHAT_FORMAT = PromptFormat("chat", "chat", add_bos=False, sampling=Sampling(temperature=0.5, top_p=0.9))
+# (the server applies the model's template to /v1/chat/completions messages; ``turn`` only
+# stands between an answer and the next message when the prompt is rendered for counting)
+CHAT_FORMAT = PromptFormat("chat", "chat", add_bos=False, sampling=Sampling(temperature=0.5, top_p=0.9),
+                           turn="\n\n")
 
 # Texts of end-of-text / end-of-turn tokens in common model families; those the server's
 # tokenizer maps to a single token are banned while the engine says the text is too short.
@@ -259,6 +262,10 @@ class OpenAIBackend(Backend):
         user = "".join(prompt.user)
         if fmt.style == "chat":
             user = fmt.render_head(prompt.system) + user + fmt.suffix
+        if prompt.turns and fmt.turn is None:
+            raise BackendError(f"The {fmt.name} prompt format has no conversations.")
+        for answer, message in prompt.turns:
+            user += "".join(answer) + (fmt.turn or "") + message + fmt.suffix
         return user + "".join(prompt.answer)
 
     def _params(self, s: Sampling, max_tokens: int, ban: list[int]) -> dict:
@@ -286,6 +293,8 @@ class OpenAIBackend(Backend):
         if self.format is CHAT_FORMAT:
             messages: list[Any] = [{"role": "system", "content": prompt.system}] if prompt.system else []
             messages.append({"role": "user", "content": "".join(prompt.user)})
+            for said, message in prompt.turns:
+                messages += [{"role": "assistant", "content": "".join(said)}, {"role": "user", "content": message}]
             answer = "".join(prompt.answer) + extra
             if answer:
                 # llama-server continues a final assistant message (prefill)

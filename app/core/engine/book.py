@@ -76,12 +76,17 @@ from .prompts import (
     BOOK_PLAN_COMPLETION,
     CHAPTER_HEAD_CHAT,
     CHAPTER_HEAD_COMPLETION,
-    CHAT_WRITE_CHAPTER,
+    SCENE_ASK_CHAT,
+    SCENE_ENDS_BOOK_CHAT,
+    SCENE_ENDS_CHAPTER_CHAT,
+    SCENE_GOES_ON_CHAT,
     SCENE_HEADING,
+    SCENE_NOTES_CHAT,
     SCENE_NOTES_COMPLETION,
     SCENE_PLAN_CHAT,
-    SCENE_TOP_UP_CHAT,
+    SCENE_TOP_UP_ASK_CHAT,
     SCENE_TOP_UP_LATER,
+    SCENES_INTRO_CHAT,
     STORY_SO_FAR,
     SUMMARY_CUE_COMPLETION,
     SYSTEM,
@@ -374,7 +379,10 @@ class BookWriter(AgentWriter):
                 break
             idx = chapter_scenes(job, c)
             found = [job.sections[i] for i in idx]
-            prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found, top_up=True)
+            if self.style == "completion":
+                prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
+            else:
+                prompt = self._top_up_prompt(job, c, lack)
             raw = self._generate_plan(prompt, 1, emit, cancel)
             seen = {plan_key(s.main_point) for s in found}
             step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
@@ -395,6 +403,20 @@ class BookWriter(AgentWriter):
             last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words
             added += 1
         return added
+
+    def _top_up_prompt(self, job, c: int, lack: int) -> Prompt:
+        """A chat model's request for one more scene, at the end of the chapter's conversation
+        (its prefix is in the cache)."""
+        idx = chapter_scenes(job, c)
+        request = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
+        nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
+        ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1, later=SCENE_TOP_UP_LATER.format(
+            n=c + 2, synopsis=nxt.synopsis.strip().rstrip(".")) if nxt else "")
+        prompt = self._conversation(job, idx, len(idx) - 1, request, [], ask=ask)
+        if self.use_grammar and not _chinese(job.instruction):
+            from .grammar import plan_grammar
+            prompt.grammar = plan_grammar("scene-titled", max_lines=1, min_lines=1, start="line", max_words=40)
+        return prompt
 
     def finish_chapter(self, job, c: int, *, on_event: BookEventSink | None = None,
                        stats: JobStats | None = None) -> None:
@@ -420,11 +442,10 @@ class BookWriter(AgentWriter):
         if self.style == "completion":
             prompt = Prompt(user=base + [cue])
         else:
-            # at the end of the chapter's own answer, as for a base model: the whole prompt
+            # at the end of the chapter's last answer, as for a base model: the whole prompt
             # is in the cache, and a chat model asked anew would re-read the chapter
-            n_request = self._request_parts
-            prompt = Prompt(user=base[:n_request], answer=base[n_request:] + [cue],
-                            system=_system(job.instruction))
+            k = len(idx) - 1
+            prompt = self._conversation(job, idx, k, base, [*self._said(job, idx, k), cue])
         buf: list[str] = []
 
         def on_piece(piece: str) -> Steer:
@@ -499,14 +520,45 @@ class BookWriter(AgentWriter):
                 user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
             user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
             return Prompt(user=user, answer=[shown] if shown else [])
-        # (a chat model's scene notes are in the request's scene list, see _prompt_parts: in
-        # its own answer it would take them for part of the text and write more of them)
-        user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
-        # chat: the request is everything up to the chapter's scene list; the rest (the scenes
-        # so far, the notes and heading of this one) is the model's own answer
-        n_request = self._request_parts
-        return Prompt(user=user[:n_request], answer=user[n_request:] + ([shown] if shown else []),
-                      system=_system(job.instruction))
+        # chat: a conversation, one scene per answer (see prompts.SCENES_INTRO_CHAT); the
+        # scene's heading opens its answer, so the model writes the scene, not a reply
+        return self._conversation(job, idx, k, user, [SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}")]
+                                  + ([shown] if shown else []))
+
+    def _conversation(self, job, idx: list[int], k: int, request: list[str], answer: list[str],
+                      ask: str | None = None) -> Prompt:
+        """A chat model's prompt for scene ``k`` of a chapter (scene indices ``idx``): the
+        request and the ask for the first carried scene, then one (scene, ask for the next)
+        turn per carried scene before ``k``; ``answer`` answers the ask for scene ``k`` (or
+        ``ask``, a last message after scene ``k``, answers it)."""
+        c = job.sections[idx[0]].chapter
+        ws = min(self._scene_start.get(c, 0), k)
+        first = [*request, SCENES_INTRO_CHAT.format(n=c + 1), self._scene_ask(job, idx, ws)]
+        turns = [(self._said(job, idx, j), self._scene_ask(job, idx, j + 1)) for j in range(ws, k)]
+        if ask is not None:
+            turns.append((self._said(job, idx, k), ask))
+        return Prompt(user=first, turns=turns, answer=answer, system=_system(job.instruction))
+
+    def _said(self, job, idx: list[int], j: int) -> list[str]:
+        """Scene ``j`` of a chapter as the model's answer in a conversation."""
+        s = job.sections[idx[j]]
+        return [SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}"), s.text.strip()]
+
+    def _scene_ask(self, job, idx: list[int], j: int) -> str:
+        """The request for scene ``j`` of a chapter: its title, main point, notes, length
+        and where it stands (what the next scene or chapter will tell, not to be told yet)."""
+        sec = job.sections[idx[j]]
+        c = sec.chapter
+        if j + 1 < len(idx):
+            position = SCENE_GOES_ON_CHAT.format(next=job.sections[idx[j + 1]].main_point.strip())
+        elif c + 1 < len(job.chapters):
+            position = SCENE_ENDS_CHAPTER_CHAT.format(n=c + 2, next=job.chapters[c + 1].synopsis.strip())
+        else:
+            position = SCENE_ENDS_BOOK_CHAT
+        notes = self._scene_notes(job, idx[j])
+        return SCENE_ASK_CHAT.format(k=j + 1, n=c + 1, title=sec.heading, point=sec.main_point.strip(),
+                                     notes=SCENE_NOTES_CHAT.format(notes=notes) if notes else "",
+                                     words=sec.target_words, position=position)
 
     def _head(self, job) -> str:
         from .prompts import synopsis, title_line
@@ -590,8 +642,8 @@ class BookWriter(AgentWriter):
         idx = chapter_scenes(job, c)
         longest = max([job.sections[i].target_words for i in idx] or [min(MAX_SCENE_WORDS, ch.target_words)])
         block = 60 * max(len(idx), expected_scenes(ch.target_words))
-        if self.style != "completion":     # the chat request lists each scene's own notes too
-            block += SCENE_NOTES_BUDGET * max(len(idx), expected_scenes(ch.target_words)) // 2
+        if self.style != "completion":     # a chat model's asks, one a scene, with its notes
+            block += (120 + SCENE_NOTES_BUDGET // 2) * max(len(idx), expected_scenes(ch.target_words))
         reserve = int(longest * self._tokens_per_word * 1.6) + 400
         avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
             - count(self._chapter_head(job, c)) - block
@@ -611,26 +663,19 @@ class BookWriter(AgentWriter):
         sec = job.sections[index]
         c = sec.chapter
         idx = chapter_scenes(job, c)
-        block = scene_lines(job, idx) + "\n\n"
-        if self.style != "completion":
-            last = c == len(job.chapters) - 1
-            # every scene's notes are chosen when the chapter's first prompt is made, so that
-            # all the chapter's prompts share this request (and its cached tokens)
-            scene_notes = [self._scene_notes(job, i) for i in idx]
-            block = "\n".join(f"### {k}. {job.sections[i].heading}\n   {job.sections[i].main_point}"
-                              + (f"\n   (Notes: {note})" if note else "")
-                              for k, (i, note) in enumerate(zip(idx, scene_notes), 1))
-            block += "\n" + CHAT_WRITE_CHAPTER.format(
-                n=c + 1, ending=", and the book ends with this chapter" if last else
-                ", and the book goes on after this chapter: do not end the story")
+        chat = self.style != "completion"
         count = self.backend.count_tokens
         ss, text_budget = self._window(job, c)
         scenes_text = []
-        for i in idx[:upto_scene]:
+        for j, i in enumerate(idx[:upto_scene]):
             s = job.sections[i]
-            notes = self._stored_scene_notes(job, i) if self.style == "completion" else ""
-            seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
-            seg += SCENE_HEADING.format(heading=f"{idx.index(i) + 1}. {s.heading}")
+            if chat:        # (a turn: the scene, then the ask for the next one)
+                seg = SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}") \
+                    + (self._scene_ask(job, idx, j + 1) if j + 1 < len(idx) else "")
+            else:
+                notes = self._stored_scene_notes(job, i)
+                seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
+                seg += SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
         cost = [count(a) + count(b) + 2 for a, b, _ in scenes_text]
         ws = min(self._scene_start.get(c, 0), max(0, len(cost) - 1))
@@ -647,10 +692,10 @@ class BookWriter(AgentWriter):
         summaries = self._summaries(job, c)[ss:]
         if summaries:
             parts += [STORY_SO_FAR, *summaries, "\n"]
-        parts += [self._chapter_head(job, c), block]
-        self._request_parts = len(parts)       # (chat: the user's request ends here)
-        if self.style != "completion" and ws:
-            parts.append("[…]\n\n")            # earlier scenes of the chapter left the context
+        parts.append(self._chapter_head(job, c))
+        if chat:        # the scenes are the conversation's turns (see _conversation)
+            return parts
+        parts.append(scene_lines(job, idx) + "\n\n")
         for seg, text, gap in scenes_text[ws:]:
             if seg:
                 parts.append(seg)
@@ -658,10 +703,10 @@ class BookWriter(AgentWriter):
                 parts += [text, gap]
         return parts
 
-    def _scene_plan_prompt(self, job, c: int, n: int, words: int, found=(), top_up: bool = False) -> Prompt:
+    def _scene_plan_prompt(self, job, c: int, n: int, words: int, found=()) -> Prompt:
         """The request for chapter ``c``'s scenes: the start of the chapter's own prompt
         (book head, story so far, chapter head), so the write prompts reuse its prefix.
-        ``top_up``: one more scene for a chapter that ended short, before the next chapter."""
+        ``found``: scenes planned so far (the answer is continued after them)."""
         ss, _ = self._window(job, c)
         user = [self._head(job)]
         summaries = self._summaries(job, c)[ss:]
@@ -676,12 +721,8 @@ class BookWriter(AgentWriter):
             prompt = Prompt(user=user, answer=[so_far + f"Scene {len(found) + 1} - Main Point:"])
             start = "point"
         else:
-            ask = SCENE_PLAN_CHAT.format(n=c + 1, k=n, target=words, lo=MIN_SCENE_WORDS, hi=MAX_SCENE_WORDS)
-            if top_up:
-                nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
-                ask += SCENE_TOP_UP_CHAT.format(n=c + 1, later=SCENE_TOP_UP_LATER.format(
-                    n=c + 2, synopsis=nxt.synopsis.strip().rstrip(".")) if nxt else "")
-            user.append(ask)
+            user.append(SCENE_PLAN_CHAT.format(n=c + 1, k=n, target=words, lo=MIN_SCENE_WORDS,
+                                               hi=MAX_SCENE_WORDS))
             prompt = Prompt(user=user, answer=[so_far] if so_far else [], system=_system(job.instruction))
             start = "line"
         if self.use_grammar and not _chinese(job.instruction):

@@ -386,9 +386,7 @@ Scenes:
 CHAPTER_HEAD_CHAT = """\
 Now writing chapter {n}: {title}
 What happens in it: {synopsis}
-{previous}{notes}
-Scenes of this chapter:
-"""
+{previous}{notes}"""
 
 SCENE_PLAN_CHAT = """\
 
@@ -406,24 +404,40 @@ TOP_UP_POINT = {"en": "Go on from where the text stops, in the same voice, and b
                 "zh": "从上文停下的地方接着写，保持同样的语气，直到结尾。"}
 TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
 
-# A chapter that ended short gets one more scene (BookWriter._top_up_chapter): the model, its
-# planned events all written, otherwise plans the end of the book ("The Cartographer's Legacy",
-# "The Cartographer's Death" in chapter 1 of 12).
-SCENE_TOP_UP_CHAT = """ The scenes listed in the answer are written; add the next one only. It \
-stays inside chapter {n}: it deepens what this chapter is about, does not end the book{later}."""
+# What a top-up scene must not tell (the model, its planned events all written, otherwise
+# plans the end of the book: "The Cartographer's Legacy", "The Cartographer's Death" in
+# chapter 1 of 12).
 SCENE_TOP_UP_LATER = " and tells nothing of what chapter {n} tells ({synopsis})"
 
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
-# A chat model writes a chapter as one answer it is already writing (see engine.prompts):
-# the request lists the scenes under their headings, the answer holds the scenes written so
-# far and ends with the heading of the scene to write now.
-CHAT_WRITE_CHAPTER = """
-Write chapter {n} now, scene by scene in this order. Begin each scene with its heading line \
-exactly as listed above (the ### mark, the number and the title), then write the scene in \
-full. Each scene starts where the one before it ended and tells only what is new: never retell \
-what an earlier scene told. The chapter goes on after every scene but the last{ending}. Write \
-only the story itself: nothing before the first heading, no notes, no comments, no words to \
-the reader."""
+
+# A chat model writes a chapter as a conversation, one scene per request (AgentWrite's
+# write step): the first message is the book's and the chapter's block followed by the
+# request for the first scene; each answer is a scene (its heading written for the model),
+# and the next message asks for the next scene. Asked for the whole chapter in one answer, a
+# model spends the length of one answer on it (a 2,500-word chapter in twelve scenes of 120
+# words, each closing on a moral); asked for one scene, it writes a scene.
+SCENES_INTRO_CHAT = """
+Chapter {n} is written one scene at a time, each in its own answer. A scene starts where the \
+one before it ended and tells only what is new: never retell what an earlier scene told. Write \
+only the story itself: no title or heading, no notes, no comments, no words to the reader.
+
+"""
+SCENE_ASK_CHAT = """Write scene {k} of chapter {n} now: "{title}". What happens in it: {point}{notes}
+Write it in full, about {words} words. {position}"""
+SCENE_NOTES_CHAT = "\nNotes: {notes}"
+SCENE_GOES_ON_CHAT = ("The chapter goes on after it: end the scene where its events end, without a "
+                      "summing-up, a reflection or a look ahead. The next scene (not to be told yet) "
+                      "will tell: {next}")
+SCENE_ENDS_CHAPTER_CHAT = ("It is the chapter's last scene; the story goes on in chapter {n}, which will "
+                           "tell (not to be told yet): {next}")
+SCENE_ENDS_BOOK_CHAT = "It is the last scene of the book: bring the story to its end."
+# A chapter that ended short asks for one more scene (BookWriter._top_up_chapter) at the end
+# of its conversation.
+SCENE_TOP_UP_ASK_CHAT = """Chapter {n} is still {lack} words short. Plan one more scene for it, \
+to come after the scenes written so far: it stays inside chapter {n}, deepens what this chapter \
+is about and does not end the book{later}. Answer with the scene only, in exactly this format:
+Scene {k} - Title: [title] - Main Point: [main point] - Word Count: [number] words"""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"

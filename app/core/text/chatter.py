@@ -165,6 +165,9 @@ def chatter_share(text: str, letter: bool = False) -> float:
     return chatter_words(text, letter) / total if total else 0.0
 
 
+_RULE = re.compile(r"[ \t]*(?:-{3,}|\*{3,}|_{3,}|\*(?:[ \t]*\*){2,})[ \t]*$")
+
+
 def strip_preamble(text: str) -> str:
     """``text`` without the assistant's opening lines ("Certainly! Here is part 2:",
     "**Paragraph 2**", a blank line) and without a reasoning block; the manuscript after them
@@ -177,7 +180,9 @@ def strip_preamble(text: str) -> str:
         line = body if nl < 0 else body[:nl]
         if nl < 0 and not re.search(r"[:：.!?。！？]\s*$", line):
             break                 # an unfinished first line: not judged yet
-        if not line_chatter(line) or (line_chatter(line).startswith("meta") and count_words(line) > 40):
+        rule = _RULE.match(line)        # a horizontal rule the answer opens with ("---")
+        if not rule and (not line_chatter(line) or (line_chatter(line).startswith("meta")
+                                                    and count_words(line) > 40)):
             break
         body = "" if nl < 0 else body[nl + 1:].lstrip()
     return body if body != text[lead:] else text
