@@ -75,6 +75,8 @@ def main() -> int:
     C.add_model_arg(ap)
     C.add_threads_arg(ap)
     args = ap.parse_args()
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
     from longhand.core.backends.llama import LlamaCppBackend
     from longhand.core.engine import book as B

@@ -410,8 +410,8 @@ class BookWriter(AgentWriter):
         idx = chapter_scenes(job, c)
         request = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
         nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
-        ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1, later=SCENE_TOP_UP_LATER.format(
-            n=c + 2, synopsis=nxt.synopsis.strip().rstrip(".")) if nxt else "")
+        ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1,
+                                           later=SCENE_TOP_UP_LATER.format(n=c + 2) if nxt else "")
         prompt = self._conversation(job, idx, len(idx) - 1, request, [], ask=ask)
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar

@@ -406,8 +406,9 @@ TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
 
 # What a top-up scene must not tell (the model, its planned events all written, otherwise
 # plans the end of the book: "The Cartographer's Legacy", "The Cartographer's Death" in
-# chapter 1 of 12).
-SCENE_TOP_UP_LATER = " and tells nothing of what chapter {n} tells ({synopsis})"
+# chapter 1 of 12). Not the next chapter's synopsis itself: a small model shown it in this
+# request planned exactly that as the new scene.
+SCENE_TOP_UP_LATER = " and stops before the events of chapter {n} (listed in the plan of the book)"
 
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
