@@ -43,3 +43,32 @@ def test_a_two_part_story_is_only_story_and_the_second_part_reuses_the_first(ins
     # the second part's prompt is the first one plus the first part's text: that text was
     # generated into the cache and is not evaluated again
     assert evaluated[0] < first_tokens, (evaluated, first_tokens)
+
+
+def test_a_chapters_scenes_are_a_conversation_the_cache_holds(instruct_backend):
+    from longhand.core.engine import book_model as BM
+    from longhand.core.engine.book import BookWriter
+    from longhand.core.projects.project import Project
+
+    # the template's own marker between an answer and the next message
+    assert instruct_backend.format.turn == "<|im_end|>\n<|im_start|>user\n"
+    job = Project(instruction="Write a 20000-word novel about a lighthouse keeper.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Bottle", "Mara finds a message in a bottle and answers it.", 400),
+                    BM.Chapter("The Ship", "The ship that sent the message reaches the harbour.", 400)]
+    job.sections = [Section("Mara finds a green bottle on the rocks at dawn and carries it up the tower", 200,
+                            title="The Bottle", chapter=0),
+                    Section("She reads the message, a plea from a ship, and lights the lamp to answer it", 200,
+                            title="The Answer", chapter=0)]
+    writer = BookWriter(instruct_backend, seed=3)
+    writer.write_section(job, 0)
+    first_tokens = instruct_backend.count_tokens(job.sections[0].text)
+    before = instruct_backend.prompt_tokens_evaluated
+    writer.write_section(job, 1)
+    evaluated = instruct_backend.prompt_tokens_evaluated - before
+    for sec in job.sections:
+        assert sec.words >= 0.4 * sec.target_words, sec.text
+        assert find_chatter(sec.text) == [], sec.text
+        assert not sec.text.lstrip().startswith(("#", "---")), sec.text
+    # the second scene's prompt is the first one, its answer (the scene, generated into the
+    # cache) and the ask for the next scene: only the ask is evaluated
+    assert evaluated < first_tokens, (evaluated, first_tokens)

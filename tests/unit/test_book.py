@@ -388,3 +388,41 @@ def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_plann
     assert BM.MIN_SCENE_WORDS <= w.scene_words(job) < BM.DEFAULT_SCENE_WORDS
     # a base model is kept going to its targets: scenes keep the default length
     assert B.BookWriter(BookBackend()).scene_words(job) == BM.DEFAULT_SCENE_WORDS
+
+
+def test_an_ending_or_back_matter_before_the_last_chapter_is_refused_and_the_plan_goes_on():
+    # the instruct model's 30,000-word plan: "The End" as chapter 7 of 12, then appendices
+    assert BP.not_a_chapter("Appendix A", last=True) and BP.not_a_chapter("**Glossary of Places**", last=False)
+    assert BP.not_a_chapter("The End", last=False) and not BP.not_a_chapter("The End", last=True)
+    assert BP.not_a_chapter("Epilogue: The Tide", last=False) and not BP.not_a_chapter("Epilogue: The Tide", last=True)
+    assert not BP.not_a_chapter("The End of the Road", last=False)
+    assert BP.not_a_chapter("Index", last=False) and not BP.not_a_chapter("Index Cards and Ink", last=False)
+    story = ["The Discovery", "The Guild's Secrets", "The Journey", "The Greywater's Fate",
+             "The Return", "The Guild's New Rules"]
+    rounds = ["\n".join(f"Chapter {i} - Title: {t} - Synopsis: Ilse Marren meets {_w(i, 1)} in {_w(i, 2)} "
+                        f"and learns of the {_w(i, 3)} - Word Count: 2500 words" for i, t in enumerate(story, 1))
+              + "\nChapter 7 - Title: The End - Synopsis: Ilse burns every map and the land is still - Word Count: 5000 words"
+              + "".join(f"\nChapter {i} - Title: Appendix {a} - Synopsis: A list of the maps drawn in part {a} "
+                        f"of the story - Word Count: 2000 words" for i, a in zip(range(8, 13), "ABCDE")),
+              "\n".join(f"Chapter {i} - Title: The {_w(i, 5)} Tide - Synopsis: {_w(i, 1)} and {_w(i, 4)} cross the "
+                        f"{_w(i, 2)} to {_w(i, 3)} - Word Count: 2500 words" for i in range(7, 13))]
+
+    class Planner(ScriptedBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            self.prompts.append(prompt)
+            text = rounds[min(len(self.prompts), len(rounds)) - 1]
+            for piece in text.splitlines(keepends=True):
+                if on_piece and on_piece(piece).stop:
+                    break
+            return Generation(text=text, finish="end", prompt_tokens=1, generated_tokens=1, seconds=0.0,
+                              prompt_tokens_evaluated=1)
+
+    w = B.BookWriter(Planner(style="chat"))
+    chapters = w.plan_book("Write a 30000-word fantasy novel about a cartographer.", 30_000)
+    titles = [c.title for c in chapters]
+    # the story's six chapters kept, the ending and the appendices refused, the story continued
+    assert titles[:6] == story and "The End" not in titles and not any(t.startswith("Appendix") for t in titles)
+    assert titles[6:] == [f"The {_w(i, 5)} Tide" for i in range(7, 13)]
+    # the second round continued after the six chapters kept (they are in its answer)
+    assert "".join(w.backend.prompts[1].answer).count("Chapter ") == 6
+    assert sum(c.target_words for c in chapters) == 30_000

@@ -62,6 +62,7 @@ from .book_plan import (
     dedupe_chapters,
     fallback_chapters,
     fallback_scenes,
+    not_a_chapter,
     parse_chapters,
     plan_key,
     scene_lines,
@@ -175,6 +176,7 @@ class BookWriter(AgentWriter):
             text = self._generate_plan(prompt, batch, emit, cancel)
             raw_all.append(lead + text)
             new = dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
+            new = self._story_chapters(new, len(found), n)
             if not new:
                 continue       # a round that added nothing distinct; the loop is bounded
             found += new[: n - len(found)]
@@ -193,6 +195,18 @@ class BookWriter(AgentWriter):
         log.info("book plan: %d chapters (%s)", len(chapters), how)
         emit(BookPlanReady(chapters, how, raw))
         return chapters
+
+    @staticmethod
+    def _story_chapters(new: list[ParsedChapter], before: int, n: int) -> list[ParsedChapter]:
+        """The new plan lines up to the first that is not a story chapter: back matter, or an
+        ending before chapter ``n`` (the next round continues the story from those kept)."""
+        kept: list[ParsedChapter] = []
+        for p in new:
+            if not_a_chapter(p.title, last=before + len(kept) + 1 >= n):
+                log.info("book plan: %r as chapter %d of %d refused", p.title, before + len(kept) + 1, n)
+                break
+            kept.append(p)
+        return kept
 
     def replan_book(self, job, *, on_event: BookEventSink | None = None,
                     cancel: CancelToken | None = None) -> list[Chapter]:

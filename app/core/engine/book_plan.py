@@ -96,6 +96,21 @@ def dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
     return out
 
 
+# Titles that are not a story's chapter: back matter, never; an ending, only as the last
+# chapter. (The instruct model's 30,000-word plan on record: "The End" as chapter 7 of 12,
+# 5,373 words, then "Appendix A" to "Appendix E".)
+_BACK_MATTER = re.compile(r"^(?:appendix\b.*|appendices|glossary(?: of [\w ]+)?|index|bibliography|references|"
+                          r"end ?notes|acknowledge?ments?|about the author|afterword|author'?s note|"
+                          r"(?:table of )?contents|dramatis personae|cast of characters)\W*$", re.I)
+_ENDING = re.compile(r"^(?:the end\W*$|epilogue\b|conclusion\b|finale\b)", re.I)
+
+
+def not_a_chapter(title: str, last: bool) -> bool:
+    """Is a planned chapter's title back matter, or an ending before the book's last chapter?"""
+    title = re.sub(r"^[\W_]+", "", title.strip())
+    return bool(_BACK_MATTER.match(title) or (not last and _ENDING.match(title)))
+
+
 def bounded_targets(given: list[int | None], total: int, lo: int, hi: int) -> list[int]:
     """Model numbers clamped to [lo, hi] around the mean, then scaled to sum to ``total``."""
     n = len(given)

@@ -342,7 +342,8 @@ Plan the following novel as {n} chapters. For each chapter give a short title, a
 what happens in it (one or two detailed sentences: who, where, what changes) and its length \
 in words. The chapters must add up to about {target} words; each should have between \
 {lo} and {hi} words. Every chapter must move the story forward: no two chapters may tell the \
-same events.
+same events. Every chapter is part of the story (no appendix, glossary or afterword), and only \
+the last one brings it to its end.
 
 Writing task:
 {instruction}
