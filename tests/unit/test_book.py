@@ -21,6 +21,12 @@ def _w(i: int, k: int) -> str:
     return "".join("bdfgklmnprstvz"[(n // 14 ** j) % 14] + "aeiou"[(n // 7 ** j) % 5] for j in range(3)).capitalize()
 
 
+def _point(call: int, k: int) -> str:
+    """Scene ``k``'s main point in plan answer ``call``: every scene tells something of its own
+    (the engine refuses a scene that retells one planned before)."""
+    return f"In Lowmere Mara Voss does step {k}: {_w(50 + call, k)} {_w(70 + call, k)} {_w(90 + call, k)}"
+
+
 class BookBackend(ScriptedBackend):
     """Answers plan requests with scripted plan lines; writes Lorem-ipsum prose otherwise."""
 
@@ -42,7 +48,7 @@ class BookBackend(ScriptedBackend):
         m = re.search(r"Scene (\d+) - Main Point:$", t)
         if m:
             self.plan_calls += 1
-            lines = [f"Scene {i} - Main Point: In Lowmere Mara Voss does step {i} of the chapter "
+            lines = [f"Scene {i} - Main Point: {_point(self.plan_calls, i)} "
                      f"- Word Count: {300 + 100 * i} words" for i in range(1, self.scene_lines + 1)]
             return self._answer(prompt, "\n".join(lines)[len("Scene 1 - Main Point:"):] + "\n\n"
                                 if self.scene_lines else "\n\n", on_piece)
@@ -316,8 +322,8 @@ class ChatBookBackend(BookBackend):
             first = "".join(prompt.answer).count("Scene ") + 1     # a plan continued after its scenes
             if "Plan one more scene" in last:                      # a top-up: the scene asked for
                 first = int(re.search(r"Scene (\d+) - Title", last).group(1))
-            lines = [f"Scene {i} - Title: The {_w(0, i)} Crossing - Main Point: In Lowmere Mara Voss does "
-                     f"step {i} of the chapter - Word Count: {300 + 100 * i} words" for i in range(first, first + 3)]
+            lines = [f"Scene {i} - Title: The {_w(0, i)} Crossing - Main Point: {_point(self.plan_calls, i)} "
+                     f"- Word Count: {300 + 100 * i} words" for i in range(first, first + 3)]
             return self._answer(prompt, "\n".join(lines) + "\n\n", on_piece)
         return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
                                 cancel=cancel, allow_end=allow_end)
@@ -426,3 +432,34 @@ def test_an_ending_or_back_matter_before_the_last_chapter_is_refused_and_the_pla
     # the second round continued after the six chapters kept (they are in its answer)
     assert "".join(w.backend.prompts[1].answer).count("Chapter ") == 6
     assert sum(c.target_words for c in chapters) == 30_000
+
+
+def test_a_chapter_planned_in_an_earlier_chapters_scenes_is_asked_again():
+    # the instruct model planned chapter 2 in chapter 1's scenes, word for word
+    class Repeater(BookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if re.search(r"Scene (\d+) - Main Point:$", prompt.text()):
+                self.plan_calls += 1
+                call = 1 if self.plan_calls <= 2 else self.plan_calls     # the second answer retells the first
+                lines = [f"Scene {i} - Main Point: {_point(call, i)} - Word Count: 500 words" for i in range(1, 6)]
+                return self._answer(prompt, "\n".join(lines)[len("Scene 1 - Main Point:"):] + "\n\n", on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    backend = Repeater()
+    w = B.BookWriter(backend)
+    job = _job(20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 2500),
+                    BM.Chapter("The Flood", "The sea wall moves.", 2500)]
+    w.plan_chapter(job, 0)
+    w.plan_chapter(job, 1)
+    first = [job.sections[i].main_point for i in BM.chapter_scenes(job, 0)]
+    second = [job.sections[i].main_point for i in BM.chapter_scenes(job, 1)]
+    assert first == [_point(1, i) for i in range(1, 6)]
+    # the retold answer was refused and the plan asked again: chapter 2 tells its own scenes
+    assert backend.plan_calls == 3 and second == [_point(3, i) for i in range(1, 6)]
+    assert job.chapters[1].plan_how == "parsed"
+    # near-copies count as copies (word overlap, not string identity)
+    told = BP.Told(["The Duke wants to move the Greywater, but it is forbidden by the Guild."])
+    assert not told.add("The Duke wants to move the Greywater, which the Guild has forbidden")
+    assert told.add("Ilse rows out at night and draws the river's old bed")

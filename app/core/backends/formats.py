@@ -44,32 +44,23 @@ class PromptFormat:
         return "".join(text for text, _ in self.chat_pieces(system))
 
 
-def chat_sampling(**kw) -> Sampling:
-    """Sampling for instruction-tuned models: without DRY. On the instruct test model, one
-    1,200-word chapter written with DRY (0.8, 2,048 tokens back) had 8.9 % repeated 4-grams
-    and names cut short to dodge the penalty ("Ile Marren"); without it 1.1 %, names whole
-    (bench/chat_samplers.py). LongWriter's own recipe uses no repetition penalty. A chat
-    model that loops gets DRY from the engine's loop recovery (engine.writer)."""
-    return Sampling(**{"dry_multiplier": 0.0, **kw})
-
-
 FORMATS: dict[str, PromptFormat] = {
     # LongWriter-llama3.1-8b: "[INST]{query}[/INST]" after BOS.
     "longwriter-llama3": PromptFormat(
         "longwriter-llama3", "chat", prefix="[INST]", suffix="[/INST]", add_bos=True,
-        sampling=chat_sampling(temperature=0.5, top_p=0.9),
+        sampling=Sampling(temperature=0.5, top_p=0.9),
         system_open="[INST]<<SYS>>\n", system_close="\n<</SYS>>\n\n", turn="[INST]"),
     # LongWriter-glm4-9b: "[gMASK]<sop><|user|>\n{query}<|assistant|>", stop at user/observation.
     "longwriter-glm4": PromptFormat(
         "longwriter-glm4", "chat", prefix="[gMASK]<sop><|user|>\n", suffix="<|assistant|>",
         add_bos=False, stops=("<|user|>", "<|observation|>"),
-        sampling=chat_sampling(temperature=0.5, top_p=0.8),
+        sampling=Sampling(temperature=0.5, top_p=0.8),
         system_open="[gMASK]<sop><|system|>\n", system_close="<|user|>\n", turn="<|user|>\n"),
     # ChatML (Qwen2.5 and its fine-tunes: LongWriter-Qwen2.5-7B-Instruct, LongWriter-Zero-32B,
     # whose answers open with a <think> block the engine strips).
     "chatml": PromptFormat(
         "chatml", "chat", prefix="<|im_start|>user\n", suffix="<|im_end|>\n<|im_start|>assistant\n",
-        add_bos=False, stops=("<|im_end|>",), sampling=chat_sampling(temperature=0.6, top_p=0.9),
+        add_bos=False, stops=("<|im_end|>",), sampling=Sampling(temperature=0.6, top_p=0.9),
         system_open="<|im_start|>system\n", system_close="<|im_end|>\n<|im_start|>user\n",
         turn="<|im_end|>\n<|im_start|>user\n"),
     # Base models: plain continuation.

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import BackendError, CancelToken, ModelError
 from ..library.gguf import GGUF_MAGIC
 from .base import MAX_CONTEXT, Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
-from .formats import FORMATS, PromptFormat, chat_sampling, detect_format
+from .formats import FORMATS, PromptFormat, detect_format
 from .ggml import gpu_memory_error, log_mark, log_since
 from .streaming import PieceStream
 
@@ -257,8 +257,7 @@ class LlamaCppBackend(Backend):
             try:
                 prefix, suffix, system_open, system_close, turn = _split_chat_template(template, self.llm)
                 return PromptFormat("gguf-template", "chat", prefix=prefix, suffix=suffix, add_bos=False,
-                                    system_open=system_open, system_close=system_close, turn=turn,
-                                    sampling=chat_sampling())
+                                    system_open=system_open, system_close=system_close, turn=turn)
             except Exception as e:  # a template we cannot render: treat as a base model
                 log.warning("chat template unusable (%s); using completion style", e)
                 return FORMATS["completion"]

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BackendError, CancelToken
 from .base import Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
-from .formats import FORMATS, PromptFormat, chat_sampling, detect_format
+from .formats import FORMATS, PromptFormat, detect_format
 from .streaming import PieceStream
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class _Round:
 
 # (the server applies the model's template to /v1/chat/completions messages; ``turn`` only
 # stands between an answer and the next message when the prompt is rendered for counting)
-CHAT_FORMAT = PromptFormat("chat", "chat", add_bos=False, sampling=chat_sampling(temperature=0.5, top_p=0.9),
+CHAT_FORMAT = PromptFormat("chat", "chat", add_bos=False, sampling=Sampling(temperature=0.5, top_p=0.9),
                            turn="\n\n")
 
 # Texts of end-of-text / end-of-turn tokens in common model families; those the server's

@@ -58,13 +58,13 @@ from .book_model import (
 from .book_plan import (
     MAX_SYNOPSIS_WORDS,
     ParsedChapter,
+    Told,
     bounded_targets,
     dedupe_chapters,
     fallback_chapters,
     fallback_scenes,
     not_a_chapter,
     parse_chapters,
-    plan_key,
     scene_lines,
 )
 from .codex import CodexEntry, propose_entries
@@ -173,7 +173,7 @@ class BookWriter(AgentWriter):
                 from .grammar import plan_grammar
                 prompt.grammar = plan_grammar("chapter", max_lines=batch, min_lines=batch, start=start,
                                               max_words=30)
-            text = self._generate_plan(prompt, batch, emit, cancel)
+            text = self._generate_plan(prompt, batch, emit, cancel, attempt=_round)
             raw_all.append(lead + text)
             new = dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
             new = self._story_chapters(new, len(found), n)
@@ -226,7 +226,9 @@ class BookWriter(AgentWriter):
         job.sections[:] = sections
         return chapters
 
-    def _generate_plan(self, prompt: Prompt, lines: int, emit, cancel) -> str:
+    def _generate_plan(self, prompt: Prompt, lines: int, emit, cancel, attempt: int = 0) -> str:
+        """A plan answer. ``attempt`` > 0: a request asked again (its answer was refused), with
+        another seed: the same prompt and seed would give the same answer."""
         from .events import PlanToken
         buf: list[str] = []
 
@@ -239,8 +241,10 @@ class BookWriter(AgentWriter):
             return Steer(allow_end=True, stop=done or n > lines + 1)
 
         s = self.sampling
+        seed = None if s.seed is None else s.seed + 7919 * attempt
         g = self.backend.generate(prompt, max_tokens=min(3000, 110 * (lines + 2)),
-                                  sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.7)}),
+                                  sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.7),
+                                                       "seed": seed}),
                                   on_piece=on_piece, cancel=cancel)
         self._plan_stats.add(g) if hasattr(self, "_plan_stats") else None
         return g.text
@@ -265,17 +269,16 @@ class BookWriter(AgentWriter):
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
         steps: list = []
-        seen: set = set()
+        told = Told(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c)
         raws: list = []
         for _round in range(3):         # a short answer is continued, at most twice
             prompt = self._scene_plan_prompt(job, c, n, words, steps)
-            raw = self._generate_plan(prompt, n + 2 - len(steps), emit, cancel)
+            raw = self._generate_plan(prompt, n + 2 - len(steps), emit, cancel, attempt=_round)
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                if plan_key(st.main_point) not in seen and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS \
-                        and not garbled(st.main_point):
-                    seen.add(plan_key(st.main_point))
+                if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point) \
+                        and told.add(st.main_point):
                     steps.append(st)
             if len(steps) >= lo or (cancel is not None and cancel.cancelled):
                 break
@@ -398,11 +401,10 @@ class BookWriter(AgentWriter):
             else:
                 prompt = self._top_up_prompt(job, c, lack)
             raw = self._generate_plan(prompt, 1, emit, cancel)
-            seen = {plan_key(s.main_point) for s in found}
+            told = Told(x.main_point for x in job.sections if x.chapter is not None and x.chapter <= c)
             step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                         if plan_key(st.main_point) not in seen
-                         and 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
-                         and not garbled(st.main_point)), None)
+                         if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
+                         and not garbled(st.main_point) and told.add(st.main_point)), None)
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
                 break

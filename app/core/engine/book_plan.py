@@ -111,6 +111,24 @@ def not_a_chapter(title: str, last: bool) -> bool:
     return bool(_BACK_MATTER.match(title) or (not last and _ENDING.match(title)))
 
 
+class Told:
+    """Scene main points planned so far (this chapter's and the earlier chapters'). A new one
+    sharing most of its content words with one of them retells it: the instruct model planned
+    chapter 2 in chapter 1's scenes, word for word ("The Duke wants to move the Greywater, but
+    it is forbidden by the Guild")."""
+
+    def __init__(self, points=()) -> None:
+        self.keys = [k for k in (chapter_keys("", p) for p in points) if k]
+
+    def add(self, point: str) -> bool:
+        """Take ``point`` if it tells something new; False (not taken) if it retells."""
+        keys = chapter_keys("", point)
+        if not keys or any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.keys):
+            return False
+        self.keys.append(keys)
+        return True
+
+
 def bounded_targets(given: list[int | None], total: int, lo: int, hi: int) -> list[int]:
     """Model numbers clamped to [lo, hi] around the mean, then scaled to sum to ``total``."""
     n = len(given)
