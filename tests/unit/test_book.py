@@ -403,34 +403,40 @@ def test_an_ending_or_back_matter_before_the_last_chapter_is_refused_and_the_pla
     assert BP.not_a_chapter("Epilogue: The Tide", last=False) and not BP.not_a_chapter("Epilogue: The Tide", last=True)
     assert not BP.not_a_chapter("The End of the Road", last=False)
     assert BP.not_a_chapter("Index", last=False) and not BP.not_a_chapter("Index Cards and Ink", last=False)
-    story = ["The Discovery", "The Guild's Secrets", "The Journey", "The Greywater's Fate",
-             "The Return", "The Guild's New Rules"]
-    rounds = ["\n".join(f"Chapter {i} - Title: {t} - Synopsis: Ilse Marren meets {_w(i, 1)} in {_w(i, 2)} "
-                        f"and learns of the {_w(i, 3)} - Word Count: 2500 words" for i, t in enumerate(story, 1))
-              + "\nChapter 7 - Title: The End - Synopsis: Ilse burns every map and the land is still - Word Count: 5000 words"
-              + "".join(f"\nChapter {i} - Title: Appendix {a} - Synopsis: A list of the maps drawn in part {a} "
-                        f"of the story - Word Count: 2000 words" for i, a in zip(range(8, 13), "ABCDE")),
-              "\n".join(f"Chapter {i} - Title: The {_w(i, 5)} Tide - Synopsis: {_w(i, 1)} and {_w(i, 4)} cross the "
-                        f"{_w(i, 2)} to {_w(i, 3)} - Word Count: 2500 words" for i in range(7, 13))]
+
+    def line(k: int, title: str) -> str:
+        return (f"Chapter {k} - Title: {title} - Synopsis: Ilse Marren meets {_w(k, 1)} in {_w(k, 2)} "
+                f"and learns of the {_w(k, 3)} - Word Count: 2500 words")
 
     class Planner(ScriptedBackend):
+        """Plans the chapters asked for; the first time it reaches chapter 7 it ends the story
+        there and adds an appendix."""
+        ended = False
+
         def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
             self.prompts.append(prompt)
-            text = rounds[min(len(self.prompts), len(rounds)) - 1]
-            for piece in text.splitlines(keepends=True):
-                if on_piece and on_piece(piece).stop:
-                    break
+            a, b = (int(x) for x in re.search(r"Now plan chapters (\d+) to (\d+) of 12", prompt.user[0]).groups())
+            titles = {k: f"The {_w(k, 5)} Tide" for k in range(a, b + 1)}
+            if 7 in titles and not self.ended:
+                self.ended = True
+                titles[7], titles[8] = "The End", "Appendix A"
+            text = "\n".join(line(k, t) for k, t in titles.items()) + "\n\n"
+            if on_piece:
+                on_piece(text)
             return Generation(text=text, finish="end", prompt_tokens=1, generated_tokens=1, seconds=0.0,
                               prompt_tokens_evaluated=1)
 
     w = B.BookWriter(Planner(style="chat"))
     chapters = w.plan_book("Write a 30000-word fantasy novel about a cartographer.", 30_000)
     titles = [c.title for c in chapters]
-    # the story's six chapters kept, the ending and the appendices refused, the story continued
-    assert titles[:6] == story and "The End" not in titles and not any(t.startswith("Appendix") for t in titles)
-    assert titles[6:] == [f"The {_w(i, 5)} Tide" for i in range(7, 13)]
-    # the second round continued after the six chapters kept (they are in its answer)
-    assert "".join(w.backend.prompts[1].answer).count("Chapter ") == 6
+    asks = [re.search(r"Now plan chapters (\d+ to \d+) of 12: they are the (\w+)", p.user[0]).groups()
+            for p in w.backend.prompts]
+    # the book is planned an act at a time, each answer told what its part of a story does;
+    # "The End" as chapter 7 ended that answer, and the middle act was asked for again from there
+    assert asks == [("1 to 4", "beginning"), ("5 to 8", "middle"), ("7 to 8", "middle"), ("9 to 12", "end")]
+    assert titles == [f"The {_w(k, 5)} Tide" for k in range(1, 13)]
+    # each answer continues after the chapters kept (they are in it)
+    assert ["".join(p.answer).count("Chapter ") for p in w.backend.prompts] == [0, 4, 6, 8]
     assert sum(c.target_words for c in chapters) == 30_000
 
 

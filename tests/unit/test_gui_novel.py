@@ -23,6 +23,14 @@ from longhand.ui.window import MainWindow
 JOB_MS = 30_000
 
 
+_VERBS = ["walks", "rebuilds", "crosses", "sketches", "surveys", "measures", "follows", "charts", "searches",
+          "guards", "floods", "climbs", "burns", "mends", "sells", "steals", "buries", "opens", "locks",
+          "paints", "rows", "counts", "hides", "finds"]
+_NOUNS = ["shore", "harbour", "bridge", "canal", "tower", "archive", "market", "chapel", "quarry", "orchard",
+          "lighthouse", "granary", "ferry", "mill", "barracks", "vault", "garden", "well", "forge", "dock",
+          "gallery", "cellar", "school", "stable", "causeway"]
+
+
 class NovelBackend(ScriptedBackend):
     """Completion-style scripted model: chapter lines, scene lines, summaries, prose."""
 
@@ -42,8 +50,11 @@ class NovelBackend(ScriptedBackend):
         m = re.search(r"Scene (\d+) - Main Point:$", t)
         if m:
             self.scene_plans += 1
-            lines = [f"Scene {i} - Main Point: Mara Voss walks the shore of Lowmere in step {i} "
-                     f"- Word Count: 300 words" for i in range(1, self.scenes + 1)]
+            # (each scene tells something of its own: the engine refuses one that retells another)
+            k0 = (self.scene_plans - 1) * self.scenes
+            lines = [f"Scene {i} - Main Point: Mara Voss {_VERBS[(k0 + i) % len(_VERBS)]} the "
+                     f"{_NOUNS[(k0 + i) % len(_NOUNS)]} of Lowmere - Word Count: 300 words"
+                     for i in range(1, self.scenes + 1)]
             return self._say("\n".join(lines)[len("Scene 1 - Main Point:"):] + "\n\n", on_piece)
         if "(In short, what happens in chapter" in t[-80:]:
             return self._say(" Mara Voss maps the drowned coast and finds that the land moves "

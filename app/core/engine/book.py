@@ -71,8 +71,10 @@ from .codex import CodexEntry, propose_entries
 from .events import BookEventSink, BookPlanReady, ChapterDone, ChapterPlanned, JobDone, JobStats, PlanReady
 from .plan import Section, parse_plan, short_title
 from .prompts import (
+    BOOK_ACTS,
     BOOK_HEAD_CHAT,
     BOOK_HEAD_COMPLETION,
+    BOOK_PLAN_ACT_CHAT,
     BOOK_PLAN_CHAT,
     BOOK_PLAN_COMPLETION,
     CHAPTER_HEAD_CHAT,
@@ -117,6 +119,14 @@ def _system(instruction: str) -> str:
     return SYSTEM["zh" if _chinese(instruction) else "en"]
 
 
+def _act(k: int, n: int) -> tuple[int, int]:
+    """(the act chapter ``k`` of ``n`` belongs to, the act's last chapter): a book's chapters
+    in three acts of about equal length."""
+    acts = len(BOOK_ACTS)
+    act = min(acts - 1, (k - 1) * acts // n)
+    return act, max(j for j in range(1, n + 1) if min(acts - 1, (j - 1) * acts // n) == act)
+
+
 def _bible_block(bible: str) -> str:
     if not bible.strip():
         return ""
@@ -150,7 +160,7 @@ class BookWriter(AgentWriter):
         chat = self.style != "completion"
         raw_all: list[str] = []
         found: list[ParsedChapter] = []
-        for _round in range(max(3, 2 * math.ceil(n / PLAN_LINES_PER_ANSWER) + 2)):
+        for _round in range(2 * (len(BOOK_ACTS) + math.ceil(n / PLAN_LINES_PER_ANSWER)) + 2):
             if len(found) >= n or (cancel is not None and cancel.cancelled):
                 break
             k = len(found) + 1
@@ -158,9 +168,13 @@ class BookWriter(AgentWriter):
             so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
                              f"{p.target_words or words // n} words\n" for i, p in enumerate(found, 1))
             if chat:
+                # a chat model plans the book an act at a time (see prompts.BOOK_ACTS)
+                act, last = _act(k, n)
+                batch = min(batch, last - k + 1)
                 prompt = Prompt(user=[BOOK_PLAN_CHAT.format(
                     n=n, target=words, lo=lo, hi=hi, instruction=instruction.strip(),
-                    bible=_bible_block(bible))],
+                    bible=_bible_block(bible)) + BOOK_PLAN_ACT_CHAT.format(
+                    a=k, b=k + batch - 1, n=n, part=BOOK_ACTS[act])],
                     answer=[so_far] if so_far else [], system=_system(instruction))
                 start = "line"
                 lead = ""
@@ -179,7 +193,7 @@ class BookWriter(AgentWriter):
             new = self._story_chapters(new, len(found), n)
             if not new:
                 continue       # a round that added nothing distinct; the loop is bounded
-            found += new[: n - len(found)]
+            found += new[:batch]
         raw = "\n".join(raw_all)
         how = "parsed"
         if len(found) < max(1, math.ceil(n / 2)):
@@ -269,7 +283,10 @@ class BookWriter(AgentWriter):
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
         steps: list = []
-        told = Told(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c)
+        # (nor what another chapter of the book tells: the instruct model's chapter 1 took in
+        # chapter 2's synopsis as its last scene, and chapter 2 then retold it)
+        told = Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c),
+                     *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
         raws: list = []
         for _round in range(3):         # a short answer is continued, at most twice
             prompt = self._scene_plan_prompt(job, c, n, words, steps)
@@ -401,7 +418,8 @@ class BookWriter(AgentWriter):
             else:
                 prompt = self._top_up_prompt(job, c, lack)
             raw = self._generate_plan(prompt, 1, emit, cancel)
-            told = Told(x.main_point for x in job.sections if x.chapter is not None and x.chapter <= c)
+            told = Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter <= c),
+                         *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
             step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
                          if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
                          and not garbled(st.main_point) and told.add(st.main_point)), None)

@@ -353,6 +353,22 @@ Chapter 1 - Title: [title] - Synopsis: [what happens] - Word Count: [number] wor
 Chapter 2 - Title: [title] - Synopsis: [what happens] - Word Count: [number] words
 ..."""
 
+# A chat model plans a book an act at a time: asked for twelve chapters in one answer, the
+# instruct model ended the story by chapter 7 ("The End of the World", "The Aftermath", "A New
+# Beginning", "The End of the World Revisited"). Each answer plans one act's chapters, told
+# what that part of a story does.
+BOOK_ACTS = (
+    "the beginning of the story: it introduces the people, the places and the problem; nothing "
+    "is resolved and nothing ends",
+    "the middle of the story: complications, discoveries and setbacks that raise the stakes; the "
+    "problem is not solved and nothing ends",
+    "the end of the story: the crisis, the decisive choice and what follows from it; only the "
+    "last chapter ends the story",
+)
+BOOK_PLAN_ACT_CHAT = """
+
+Now plan chapters {a} to {b} of {n}: they are {part}."""
+
 BOOK_HEAD_COMPLETION = """\
 {title}
 
