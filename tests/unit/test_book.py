@@ -469,3 +469,33 @@ def test_a_chapter_planned_in_an_earlier_chapters_scenes_is_asked_again():
     told = BP.Told(["The Duke wants to move the Greywater, but it is forbidden by the Guild."])
     assert not told.add("The Duke wants to move the Greywater, which the Guild has forbidden")
     assert told.add("Ilse rows out at night and draws the river's old bed")
+
+
+def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_with_it():
+    # a plan repeats its line format and people, a summary the chapter's words: DRY there made
+    # the instruct model swap in Chinese words and open the book with "The Resolution"
+    calls = []
+
+    class Recording(ChatBookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            calls.append((prompt, sampling))
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    backend = Recording()
+    w = B.BookWriter(backend, seed=1)
+    assert w.sampling.dry_multiplier > 0
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.write_book(job, chapters=[0])
+    plans = [s for p, s in calls if "Break chapter" in "".join(p.user)]
+    summaries = [s for p, s in calls if "(In short, what happens" in "".join(p.answer)]
+    scenes = [s for p, s in calls if p.answer and p.answer[0].startswith("### ")
+              and "(In short" not in "".join(p.answer)]
+    assert plans and summaries and scenes
+    assert all(s.dry_multiplier == 0 for s in plans + summaries)
+    assert all(s.dry_multiplier == w.sampling.dry_multiplier for s in scenes)
+    # a base model's plans keep the writer's sampling (measured that way)
+    base = B.BookWriter(BookBackend(), seed=1)
+    assert base._plain_sampling(0.7).dry_multiplier == base.sampling.dry_multiplier

@@ -254,14 +254,24 @@ class BookWriter(AgentWriter):
             done = ("Request:" in text or "\n\n" in text.lstrip("\n")) and n > 0
             return Steer(allow_end=True, stop=done or n > lines + 1)
 
-        s = self.sampling
+        s = self._plain_sampling(0.7)
         seed = None if s.seed is None else s.seed + 7919 * attempt
         g = self.backend.generate(prompt, max_tokens=min(3000, 110 * (lines + 2)),
-                                  sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.7),
-                                                       "seed": seed}),
+                                  sampling=Sampling(**{**s.__dict__, "seed": seed}),
                                   on_piece=on_piece, cancel=cancel)
         self._plan_stats.add(g) if hasattr(self, "_plan_stats") else None
         return g.text
+
+    def _plain_sampling(self, temperature: float) -> Sampling:
+        """Sampling for plans and summaries: cooler, and on chat models without DRY. A plan
+        repeats its line format and its people by design, a summary the chapter's words; with
+        DRY the instruct model's book plan swapped words for Chinese ones ("cause chaos and
+        破坏") and opened the book with "The Resolution"."""
+        s = self.sampling
+        changes: dict = {"temperature": min(s.temperature, temperature)}
+        if self.style != "completion":
+            changes["dry_multiplier"] = 0.0
+        return Sampling(**{**s.__dict__, **changes})
 
     # -- level 2: a chapter ----------------------------------------------------------------
 
@@ -489,9 +499,8 @@ class BookWriter(AgentWriter):
                 or count_words(done) >= SUMMARY_WORDS * 1.3
             return Steer(allow_end=True, stop=stop)
 
-        s = self.sampling
         g = self.backend.generate(prompt, max_tokens=int(SUMMARY_WORDS * 2.2) + 16,
-                                  sampling=Sampling(**{**s.__dict__, "temperature": min(s.temperature, 0.3)}),
+                                  sampling=self._plain_sampling(0.3),
                                   on_piece=on_piece)
         if stats is not None:
             stats.add(g)
