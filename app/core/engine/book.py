@@ -307,7 +307,9 @@ class BookWriter(AgentWriter):
                 if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point) \
                         and told.add(st.main_point):
                     steps.append(st)
-            if len(steps) >= lo or (cancel is not None and cancel.cancelled):
+            # (a chat model's chapter in fewer scenes than asked gets longer ones than it writes:
+            # the instruct model, asked for 8, planned 4 of 938 words and wrote about 450 each)
+            if len(steps) >= (lo if self.style == "completion" else n) or (cancel is not None and cancel.cancelled):
                 break
         raw, lead = "\n".join(raws), ""
         steps = steps[: 2 * n]
@@ -427,14 +429,19 @@ class BookWriter(AgentWriter):
                 prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
             else:
                 prompt = self._top_up_prompt(job, c, lack)
-            raw = self._generate_plan(prompt, 1, emit, cancel)
-            told = Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter <= c),
-                         *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
-            step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                         if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
-                         and not garbled(st.main_point) and told.add(st.main_point)), None)
+            step, raw = None, ""
+            for attempt in range(3):    # a scene that retells (or no scene) is asked for again
+                raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
+                told = Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter <= c),
+                             *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
+                step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
+                             if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
+                             and not garbled(st.main_point) and told.add(st.main_point)), None)
+                if step is not None or (cancel and cancel.cancelled):
+                    break
             if step is None:
-                log.info("chapter %d is %d words short; no further scene was planned", c + 1, lack)
+                log.info("chapter %d is %d words short; no further scene was planned (last answer: %r)",
+                         c + 1, lack, raw[:200])
                 break
             # (a scene of the length this model writes: a longer target would keep it writing
             # past the end of its scene, into the next one's events)
