@@ -499,3 +499,54 @@ def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_wi
     # a base model's plans keep the writer's sampling (measured that way)
     base = B.BookWriter(BookBackend(), seed=1)
     assert base._plain_sampling(0.7).dry_multiplier == base.sampling.dry_multiplier
+
+
+def test_a_chat_models_short_scene_plan_is_continued_to_the_scenes_asked_for():
+    # three scene lines an answer; a 3,000-word chapter wants six scenes of the default length
+    backend = ChatBookBackend()
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 3000),
+                    BM.Chapter("The Flood", "The sea wall moves.", 3000)]
+    assert BM.expected_scenes(3000, w.scene_words(job)) == 6
+    idx = w.plan_chapter(job, 0)
+    # asked again after three, continuing after them: six scenes of about 500 words (the
+    # model's own numbers, scaled), not three of 1,000
+    assert backend.plan_calls == 2 and len(idx) == 6
+    assert "".join(backend.prompts[1].answer).count("Scene ") == 3
+    targets = [job.sections[i].target_words for i in idx]
+    assert sum(targets) == 3000 and max(targets) < 750
+
+
+def test_a_top_up_scene_that_retells_is_asked_for_again():
+    class Retelling(ChatBookBackend):
+        top_ups = 0
+
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            last = prompt.turns[-1][1] if prompt.turns else ""
+            if "Plan one more scene" in last:
+                self.top_ups += 1
+                self.seeds.append(sampling.seed)
+                k = int(re.search(r"Scene (\d+) - Title", last).group(1))
+                # the first answer retells scene 1 word for word; the second plans a new scene
+                point = job.sections[0].main_point if self.top_ups == 1 else _point(99, k)
+                return self._answer(prompt, f"Scene {k} - Title: The Last Crossing - Main Point: {point} "
+                                            f"- Word Count: 300 words\n\n", on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    backend = Retelling(wants_end_after=150)
+    backend.seeds = []
+    w = B.BookWriter(backend, seed=1)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.plan_chapter(job, 0)
+    for i in BM.chapter_scenes(job, 0):
+        w.write_section(job, i)
+    added = w._top_up_chapter(job, 0, lambda e: None, None, EV.JobStats(target_words=job.target_words))
+    idx = BM.chapter_scenes(job, 0)
+    # the retold scene was refused and asked for again, with another seed; the new one written
+    assert added >= 1 and backend.seeds[:2] == [1, 1 + 7919]
+    assert job.sections[idx[3]].main_point == _point(99, 4) and job.sections[idx[3]].text
+    assert sum(job.sections[i].main_point == job.sections[idx[0]].main_point for i in idx) == 1
