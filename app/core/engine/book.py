@@ -24,8 +24,9 @@ A scene's prompt is a document whose parts only grow between consecutive scenes,
 backend's prefix cache serves everything but the new text: the book header (instruction,
 story bible, the chapter list), the story so far (one summary per earlier chapter), the
 chapter's block (synopsis, how the previous chapter ended, codex notes, the scene list),
-then the chapter's scenes so far. Reopening a long project reads only that: never the
-earlier chapters' text.
+then the chapter's scenes so far. For a chat model the chapter's part is a conversation, one
+scene per answer, each scene asked for in its own message (:meth:`BookWriter._conversation`);
+it too only grows. Reopening a long project reads only that: never the earlier chapters' text.
 """
 
 from __future__ import annotations
