@@ -308,6 +308,8 @@ class BookWriter(AgentWriter):
                 if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point) \
                         and told.add(st.main_point):
                     steps.append(st)
+                else:
+                    log.info("chapter %d: scene %r refused (retells, or not a scene)", c + 1, st.main_point[:100])
             # (a chat model's chapter in fewer scenes than asked gets longer ones than it writes:
             # the instruct model, asked for 8, planned 4 of 938 words and wrote about 450 each)
             if len(steps) >= (lo if self.style == "completion" else n) or (cancel is not None and cancel.cancelled):
@@ -463,7 +465,7 @@ class BookWriter(AgentWriter):
         request = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
         nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
         ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1,
-                                           later=SCENE_TOP_UP_LATER.format(n=c + 2) if nxt else "")
+                                           later=SCENE_TOP_UP_LATER.format(n=c + 2, title=nxt.title) if nxt else "")
         prompt = self._conversation(job, idx, len(idx) - 1, request, [], ask=ask)
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar
@@ -620,8 +622,12 @@ class BookWriter(AgentWriter):
             return BOOK_HEAD_COMPLETION.format(title=title_line(job.instruction),
                                                synopsis=synopsis(job.instruction),
                                                bible=_bible_block(job.bible), chapters=chapters)
+        # A chat model gets the chapters' titles only: shown every synopsis, the instruct model
+        # planned a chapter's scenes as the book's chapters, copied line by line. (What the
+        # chapter tells, what the next one will, and the story so far are in its own block.)
+        titles = "\n".join(f"{i}. {ch.title}" for i, ch in enumerate(job.chapters, 1))
         return BOOK_HEAD_CHAT.format(instruction=job.instruction.strip(),
-                                     bible=_bible_block(job.bible), chapters=chapters)
+                                     bible=_bible_block(job.bible), chapters=titles)
 
     def _chapter_head(self, job, c: int) -> str:
         ch = job.chapters[c]

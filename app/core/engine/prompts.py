@@ -385,7 +385,7 @@ You are writing a novel one scene at a time.
 Writing task:
 {instruction}
 {bible}
-Plan of the book:
+Chapters of the book:
 {chapters}
 
 """
@@ -425,7 +425,7 @@ TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
 # plans the end of the book: "The Cartographer's Legacy", "The Cartographer's Death" in
 # chapter 1 of 12). Not the next chapter's synopsis itself: a small model shown it in this
 # request planned exactly that as the new scene.
-SCENE_TOP_UP_LATER = " and stops before the events of chapter {n} (listed in the plan of the book)"
+SCENE_TOP_UP_LATER = " and stops before the events of chapter {n}, \"{title}\""
 
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
