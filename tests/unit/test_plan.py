@@ -169,3 +169,15 @@ def test_a_repeated_label_is_not_part_of_the_point():
     steps = parse_plan("Paragraph 1 - Main Point: Paragraph 1 - Main Point: Mara finds the bottle - Word Count: 60 words\n"
                        "Paragraph 2 - Main Point: 3 ships sail at dawn - Word Count: 60 words")
     assert [s.main_point for s in steps] == ["Mara finds the bottle", "3 ships sail at dawn"]
+
+
+def test_a_word_count_inside_the_line_ends_the_main_point():
+    # the instruct model's top-up scene: the count inside the line, its own talk after it
+    line = ("Scene 10 - Title: The Greywater's Secret - Main Point: The Greywater is a living thing, and its "
+            "relationship to the land is complex. Word Count: 245 words. It stays inside chapter 1")
+    [step] = parse_plan(line)
+    assert step.title == "The Greywater's Secret" and step.target_words == 245
+    assert step.main_point == "The Greywater is a living thing, and its relationship to the land is complex."
+    # a main point that speaks of words is not cut: only a labelled count is
+    [step] = parse_plan("Paragraph 1 - Main Point: Why a hundred words can hold a life - Word Count: 300 words")
+    assert step.main_point == "Why a hundred words can hold a life" and step.target_words == 300

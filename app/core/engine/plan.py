@@ -135,6 +135,10 @@ _COUNT = re.compile(
 _LABELLED_COUNT = re.compile(
     r"\s*[-–—|,;(]?\s*(?:words?\s*count|words?|length|字数)\s*[:：]\s*(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*[)\]]?\s*\.?\s*$",
     re.IGNORECASE)
+# "… - Main Point: X. Word Count: 245 words. It stays inside chapter 1": a count written
+# inside the line (the grammar's free text allowed it), with the model's talk after it
+_EMBEDDED_COUNT = re.compile(
+    r"\s*[-–—|,;(]?\s*\bword\s*count\s*[:：]\s*(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*(?:words?)?\b", re.IGNORECASE)
 _COUNT_LABEL_ONLY = re.compile(r"\s*[-–—|,;(]?\s*(?:words?\s*count|字数)\s*[:：]?\s*[)\]]?\s*$", re.IGNORECASE)
 _CHATTER = re.compile(r"^(?:here\s+is|here's|sure|outline|plan|the\s+plan|okay|ok\b|note|total)", re.IGNORECASE)
 
@@ -163,7 +167,7 @@ def parse_plan(text: str) -> list[ParsedStep]:
         if again and again.group("num") and _MAIN_POINT_LABEL.match(body[again.end():].strip()):
             body = _MAIN_POINT_LABEL.sub("", body[again.end():].strip()).strip()
         target = None
-        cm = _COUNT.search(body) or _LABELLED_COUNT.search(body)
+        cm = _COUNT.search(body) or _LABELLED_COUNT.search(body) or _EMBEDDED_COUNT.search(body)
         if cm:
             try:
                 target = int(cm.group("n").replace(",", ""))
