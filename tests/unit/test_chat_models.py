@@ -13,7 +13,14 @@ from fakes import ScriptedBackend
 from longhand.core.backends.base import Generation
 from longhand.core.engine.plan import Section
 from longhand.core.engine.writer import AgentWriter, Job, LengthControl
-from longhand.core.text.chatter import chatter_share, find_chatter, is_refusal, strip_preamble, strip_reasoning
+from longhand.core.text.chatter import (
+    chatter_share,
+    find_chatter,
+    is_refusal,
+    line_chatter,
+    strip_preamble,
+    strip_reasoning,
+)
 
 STORY = ("Mara climbed the lighthouse stairs with the bottle in her coat. The lamp was cold and the glass "
          "rattled in the wind. She set the bottle on the table and looked at it for a long time. ")
@@ -187,3 +194,18 @@ def test_a_chat_models_text_that_ends_short_gets_a_part_that_continues_it():
     j2 = job(200)
     AgentWriter(base, seed=1, memory=False).write(j2)
     assert len(j2.sections) == 1
+
+
+def test_a_scene_sheet_and_a_running_word_tally_are_chatter():
+    # both reached the instruct model's novel unflagged
+    assert line_chatter("**Setting:** Saltmarsh, harbour town near the grey water River.") == "label"
+    assert line_chatter("**Characters:** Ilse Marren, Duke Orrin.") == "label"
+    assert line_chatter("**Plot Summary:**") == "label"
+    tally = ("As Duke Orrin left Saltmarsh, he felt a mix of excitement and worry. 1327 words. 1049 words "
+             "written. 85% completion. Next scene: Chapter 5 - The Mapmaker's Choice. 936 words.")
+    assert line_chatter(tally).startswith("meta")
+    # prose that uses the words is manuscript
+    for line in ["The setting sun lit the harbour, and the characters of the town came out to watch.",
+                 "She had written four thousand words of the survey by spring.",
+                 "Setting out at dawn, Ilse took the coast road north."]:
+        assert line_chatter(line) == "", line

@@ -51,6 +51,9 @@ _META = (
     r"|\bthis (?:completes|concludes) (?:the|this|our|my)\b"
     r"|\b(?:paragraph|part|section|scene|step) \d+ (?:of the (?:plan|outline)|is complete|ends here)\b"
     r"|\bapproximately \d[\d,]* words\b|\b\d[\d,]* words? (?:long|in length|total)\b|\(\d[\d,]* words?\)"
+    # a running tally: "1049 words written. 85% completion. Next scene: Chapter 5 - …"
+    r"|\b\d[\d,]* words (?:written|so far)\b|\b\d{1,3}% (?:completion|complete|done)\b"
+    r"|\bnext (?:scene|chapter)\s*[:：]\s*chapter \d+"
     r"|\bas (?:per|requested in) (?:the|your) (?:instructions?|request|plan|outline)\b"
     r"|\bthe (?:given|provided) (?:instructions?|plan|outline|step)\b"
     # the assistant persona
@@ -80,7 +83,9 @@ LETTER = re.compile(r"\b(?:e-?mails?|letters?|memos?|notes? to)\b|邮件|书信|
 _LABEL_RE = re.compile(
     r"^\W{0,6}(?:(?:paragraph|part|section|scene|step|segment|chapter)\s+\d+\b(?:\s*[(:\-–—]|\W*$)"
     r"|note\s*[:：]|notes\s*[:：]|\((?:end|continued|to be continued)\b[^)]*\)\W*$|end of (?:the )?(?:part|paragraph|"
-    r"section|scene|chapter|book|story|novel)\b)", re.I)
+    r"section|scene|chapter|book|story|novel)\b"
+    # a scene sheet instead of a scene: "**Setting:** …", "**Characters:** …", "**Plot Summary:**"
+    r"|(?:setting|characters|plot(?: summary)?|scene summary)\s*[:：])", re.I)
 
 _NUMBERED = re.compile(r"^\W{0,4}(?:paragraph|part|section|scene|step|segment)\s+\d+\b", re.I)
 
