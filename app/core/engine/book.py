@@ -294,10 +294,7 @@ class BookWriter(AgentWriter):
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
         steps: list = []
-        # (nor what another chapter of the book tells: the instruct model's chapter 1 took in
-        # chapter 2's synopsis as its last scene, and chapter 2 then retold it)
-        told = Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c),
-                     *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
+        told = self._told(job, c, own=False)
         raws: list = []
         for _round in range(3):         # a short answer is continued, at most twice
             prompt = self._scene_plan_prompt(job, c, n, words, steps)
@@ -433,10 +430,9 @@ class BookWriter(AgentWriter):
             else:
                 prompt = self._top_up_prompt(job, c, lack)
             step, raw = None, ""
+            told = self._told(job, c, own=True)
             for attempt in range(3):    # a scene that retells (or no scene) is asked for again
                 raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
-                told = Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter <= c),
-                             *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
                 step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
                              if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
                              and not garbled(st.main_point) and told.add(st.main_point)), None)
@@ -457,6 +453,15 @@ class BookWriter(AgentWriter):
             last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words
             added += 1
         return added
+
+    @staticmethod
+    def _told(job, c: int, own: bool) -> Told:
+        """What a new scene of chapter ``c`` must not retell: the scenes of earlier chapters
+        (and, ``own``, of this one), and what the other chapters tell (the instruct model's
+        chapter 1 took in chapter 2's synopsis as its last scene, and chapter 2 retold it)."""
+        return Told([*(x.main_point for x in job.sections
+                       if x.chapter is not None and (x.chapter < c or (own and x.chapter == c))),
+                     *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
 
     def _top_up_prompt(self, job, c: int, lack: int) -> Prompt:
         """A chat model's request for one more scene, at the end of the chapter's conversation
