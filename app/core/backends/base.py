@@ -8,12 +8,17 @@ prefix and the backend's prefix cache is reused. While it streams, the backend c
 says whether the end of text may be sampled next and whether to stop now. That is how the
 engine controls length without knowing anything about tokens or samplers.
 
+Optional hooks have a default that does nothing: ``ensure_context`` (grow the context for a
+long job) and ``save_cache``/``load_cache`` (the prefix cache on disk, so that a reopened job
+does not evaluate its first prompt again; the llama.cpp backend only).
+
 Real backends live in ``backends.llama`` (llama-cpp-python) and ``backends.remote``
 (OpenAI-compatible servers). Test doubles live in ``tests/``.
 """
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -138,6 +143,19 @@ class Backend(ABC):
 
     def ensure_context(self, n_tokens: int) -> None:  # noqa: B027 - optional hook
         """Make room for prompts of ``n_tokens`` if the backend can (default: nothing)."""
+
+    def save_cache(self, path: str | os.PathLike) -> bool:
+        """Write the prompt cache (what the model has already read) to ``path``, so that a
+        new backend can :meth:`load_cache` it instead of reading the prompt again. True when
+        written; False when the backend keeps no such cache (the default) or the write failed
+        (never raises: the cache is an optimisation)."""
+        return False
+
+    def load_cache(self, path: str | os.PathLike) -> int:
+        """Restore a cache written by :meth:`save_cache`; returns the tokens restored, 0 when
+        there is none, it does not belong to this model and context, or it is damaged (never
+        raises). The next prompt then evaluates only what the cache lacks."""
+        return 0
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free resources."""

@@ -221,11 +221,12 @@ class LlamaCppBackend(Backend):
             return
         # Never past the model's training size, nor past max_ctx: GLM GGUFs claim 1M tokens,
         # and a KV cache that size would not fit in memory. Longer books use summaries.
-        limit = min(max(self.n_ctx_train, current), max(self.max_ctx, current))
+        limit = self._context_limit()
         new = min(limit, ((n_tokens + 4095) // 4096) * 4096)
         if new <= current:
             return
         log.info("growing context from %d to %d tokens", current, new)
+        kept = self._kv_snapshot()       # the cache moves to the larger context
         old = self.llm
         old.close()                      # free its memory (GPU memory too) before the reload
         ladder = offload_ladder(self._layers)
@@ -237,6 +238,7 @@ class LlamaCppBackend(Backend):
             except ModelError as e:
                 if i == len(ladder) - 1:
                     self.llm = self._load(current, self._layers)   # keep working at the old size
+                    self._reloaded(kept)
                     raise
                 msg = _fallback_note(f"{self.path.name} ({new}-token context)", attempt,
                                      ladder[i + 1], log_since(mark))
@@ -245,9 +247,20 @@ class LlamaCppBackend(Backend):
         self._layers = attempt
         if attempt == 0:
             self.info.device = "CPU"
+        self._reloaded(kept)
+
+    def _reloaded(self, kept: tuple[Any, int, list[int]] | None) -> None:
+        """After a reload: the new model's vocabulary, and the KV cache copied back."""
         self._vocab = self.llm._model.vocab
         self._cached = []
         self.info.n_ctx = self.llm.n_ctx()
+        if kept is not None:
+            self._kv_restore(*kept)
+
+    def _context_limit(self) -> int:
+        """The largest context :meth:`ensure_context` may grow to."""
+        current = self.llm.n_ctx()
+        return min(max(self.n_ctx_train, current), max(self.max_ctx, current))
 
     def _make_format(self, name: str, meta: dict) -> PromptFormat:
         if name in FORMATS:
@@ -547,6 +560,142 @@ class LlamaCppBackend(Backend):
             self._generated_memo.clear()
         self._generated_memo[stream.text] = list(out_tokens)
         return stream.result(prompt_tokens=len(tokens), evaluated=evaluated, generated=len(out_tokens))
+
+    # -- the prompt cache on disk (see kvfile) ---------------------------------------------
+
+    def _cache_identity(self) -> dict[str, Any]:
+        """What a cache file must have been made with to be used here."""
+        import hashlib
+
+        import llama_cpp
+        st = self.path.stat()
+        p = self.llm.context_params
+        fmt = hashlib.sha256(repr(self.format).encode("utf-8")).hexdigest()[:16]
+        return {"model": {"path": str(self.path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns},
+                "n_ctx": self.llm.n_ctx(),
+                "kv": {"type_k": int(p.type_k), "type_v": int(p.type_v),
+                       "flash_attn": int(getattr(p, "flash_attn_type", getattr(p, "flash_attn", 0))),
+                       "swa_full": bool(p.swa_full)},
+                "format": {"name": self.format.name, "sha": fmt},
+                "llama_cpp": llama_cpp.__version__}
+
+    def _valid_cached(self) -> list[int]:
+        """The tokens whose KV entries are valid, the cache cut to exactly them."""
+        n = min(len(self._cached), self.llm.n_tokens)
+        self._cached = self._cached[:n]
+        self.llm._ctx.kv_cache_seq_rm(-1, n, -1)     # (a failed batch may have left entries past n)
+        return self._cached
+
+    def _kv_set(self, tokens: list[int]) -> None:
+        """The context now holds ``tokens`` (restored): tell the prefix matching and llama-cpp-python."""
+        self._cached = list(tokens)
+        self.llm.n_tokens = len(tokens)
+        self.llm.input_ids[: len(tokens)] = tokens
+
+    def _kv_snapshot(self) -> tuple[Any, int, list[int]] | None:
+        """The KV cache's sequence in memory (buffer, size, tokens), or None when empty."""
+        import llama_cpp as C
+        tokens = list(self._valid_cached())
+        if not tokens:
+            return None
+        ctx = self.llm._ctx.ctx
+        size = C.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        if C.llama_state_seq_get_data(ctx, buf, size, 0) != size:
+            log.warning("could not copy the KV cache; the prompt is evaluated again after the reload")
+            return None
+        return buf, size, tokens
+
+    def _kv_restore(self, buf: Any, size: int, tokens: list[int]) -> None:
+        import llama_cpp as C
+        if C.llama_state_seq_set_data(self.llm._ctx.ctx, buf, size, 0) == 0:
+            log.warning("could not restore the KV cache after the reload; the prompt is evaluated again")
+            self.llm._ctx.kv_cache_clear()
+            return
+        self._kv_set(tokens)
+
+    def save_cache(self, path: str | os.PathLike) -> bool:
+        """Write the KV cache (the tokens the model has read, with their keys and values) to
+        ``path`` and its identity to ``path.json`` (see :mod:`.kvfile`). Also written: the
+        ids of recent generations, so that text passed back after a reload still matches
+        the cache token for token (see :meth:`_from_generated`)."""
+        from . import kvfile
+        if self.llm is None:
+            return False
+        try:
+            import llama_cpp as C
+            tokens = list(self._valid_cached())
+            if not tokens:
+                return False
+            ctx = self.llm._ctx.ctx
+
+            def write(tmp: Path) -> bool:
+                arr = (C.llama_token * len(tokens))(*tokens)
+                return C.llama_state_seq_save_file(ctx, os.fsencode(tmp), 0, arr, len(tokens)) > 0
+
+            generated = [[text, ids] for text, ids in self._generated_memo.items()]
+            return kvfile.save(path, self._cache_identity(), write, tokens=len(tokens),
+                               extra={"generated": generated})
+        except Exception as e:  # noqa: BLE001 - the cache is an optimisation
+            log.warning("prompt cache not saved to %s: %s", path, e)
+            return False
+
+    def load_cache(self, path: str | os.PathLike) -> int:
+        """Restore a cache written by :meth:`save_cache`; returns the tokens restored (0: none,
+        refused, or failed, with a log line). A cache made at a larger context than this one
+        is loaded after growing the context to it, when this backend may grow that far (the
+        job that made it needed it); one made at a smaller context is refused."""
+        from . import kvfile
+        if self.llm is None:
+            return 0
+        touched = False
+        try:
+            import llama_cpp as C
+            meta = kvfile.peek(path)
+            saved_ctx = meta["identity"].get("n_ctx") if meta else None
+            if isinstance(saved_ctx, int) and self.llm.n_ctx() < saved_ctx <= self._context_limit():
+                self.ensure_context(saved_ctx)
+
+            def read(p: Path) -> list[int] | None:
+                nonlocal touched
+                touched = True
+                cap = self.llm.n_ctx()
+                out = (C.llama_token * cap)()
+                n = ctypes.c_size_t(0)
+                self.llm._ctx.kv_cache_clear()
+                self._kv_set([])
+                if C.llama_state_seq_load_file(self.llm._ctx.ctx, os.fsencode(p), 0, out, cap, ctypes.byref(n)) == 0:
+                    return None
+                return list(out[: n.value])
+
+            got = kvfile.load(path, self._cache_identity(), read)
+        except Exception as e:  # noqa: BLE001 - never stops a job
+            log.warning("prompt cache %s not loaded: %s", path, e)
+            got = None
+        if got is None:
+            if touched:                   # whatever was half restored is not trusted
+                self.llm._ctx.kv_cache_clear()
+                self._kv_set([])
+            return 0
+        tokens, meta = got
+        self._kv_set(tokens)
+        self._restore_generated(meta.get("generated"))
+        log.info("prompt cache %s: %d tokens restored", path, len(tokens))
+        return len(tokens)
+
+    def _restore_generated(self, entries: Any) -> None:
+        """Put back the saved generations' ids, each only if its ids still spell its text."""
+        if not isinstance(entries, list):
+            return
+        for entry in entries[-64:]:
+            try:
+                text, ids = entry
+                if not (isinstance(text, str) and all(isinstance(t, int) and 0 <= t < self._n_vocab for t in ids)):
+                    continue
+            except (TypeError, ValueError):
+                continue
+            if b"".join(self._piece(t) for t in ids).decode("utf-8", "replace") == text:
+                self._generated_memo[text] = list(ids)
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)
