@@ -5,7 +5,8 @@ Everything Longhand writes — settings, projects, logs, models — goes under t
 (``/opt``, ``Program Files``, a signed macOS ``.app``) and is replaced on every update.
 
 Each dir can be moved with an environment variable (``LONGHAND_CONFIG_DIR``: settings and
-the recent list; ``LONGHAND_DATA_DIR``: models and backups; ``LONGHAND_LOG_DIR``,
+the recent list; ``LONGHAND_DATA_DIR``: models and backups; ``LONGHAND_CACHE_DIR``: files that
+may be deleted at any time, such as the prompt caches; ``LONGHAND_LOG_DIR``,
 ``LONGHAND_PROJECTS_DIR``; models alone: ``LONGHAND_MODELS_DIR``). Every module asks here;
 none calls platformdirs itself.
 """
@@ -18,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from platformdirs import user_config_path, user_data_path, user_documents_path, user_log_path
+from platformdirs import user_cache_path, user_config_path, user_data_path, user_documents_path, user_log_path
 
 APP_DIR_NAME = "longhand"
 LOG_FILE_NAME = "longhand.log"
@@ -54,6 +55,16 @@ def data_dir() -> Path:
 def models_dir() -> Path:
     """Model files: ``LONGHAND_MODELS_DIR``, else ``models`` in the data dir."""
     return _dir("LONGHAND_MODELS_DIR", data_dir() / "models")
+
+
+def cache_dir() -> Path:
+    """Files that may be deleted at any time (``~/.cache/longhand`` on Linux)."""
+    return _dir("LONGHAND_CACHE_DIR", user_cache_path(APP_DIR_NAME, appauthor=False))
+
+
+def prompt_cache_dir() -> Path:
+    """The projects' prompt caches (the model's KV cache on disk), in the cache dir."""
+    return cache_dir() / "prompt-cache"
 
 
 def recent_file() -> Path:

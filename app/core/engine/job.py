@@ -22,6 +22,12 @@ runs each kind of job, flat or book:
 
 The front ends only decide what to run and turn the events into output: the CLI's progress
 lines, the GUI's widgets (it runs the runner on its worker thread), a batch's journal.
+
+A job on a saved project keeps the backend's **prompt cache** in step with it
+(:class:`~.prompt_cache.PromptCache`): loaded when the job starts on a backend that does not
+hold that project's yet, saved after finished sections (at most every two minutes) and when
+``write`` or ``write_section`` stops, however it stops. A reopened job then evaluates only
+what the cache lacks instead of its whole first prompt.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ from . import book_model as BM
 from . import revise
 from .events import JobDone, JobStats
 from .plan import Section
+from .prompt_cache import PromptCache, cache_path
 from .session import EngineConfig, JobSession, plan_then_write
+from .status import SectionStatus
 from .writer import AgentWriter, Job
 
 # Events go to one sink per job: the writer's events, and for books BookPlanReady,
@@ -51,16 +59,43 @@ class PlanAdopted:
 class JobRunner(JobSession):
     """Runs every kind of writing job on one backend. One job at a time."""
 
+    _prompt_cache: PromptCache | None = None
+
     # -- the engine for a project ---------------------------------------------------------
 
     def start(self, project: Job, config: EngineConfig, *, given: Collection[str] = (),
               on_loading: Any = None, on_loaded: Any = None) -> Backend:
         """Before a job on ``project``: its engine (``config``'s ``given`` fields, else what
-        the project remembers, else ``config``'s), the backend opened, the project told."""
+        the project remembers, else ``config``'s), the backend opened, the project told, and
+        the project's prompt cache loaded into it unless it holds it already."""
         self.config = config.with_project(getattr(project, "settings", None) or {}, overridden=given)
         backend = self.open(project.target_words, on_loading=on_loading, on_loaded=on_loaded)
         self.remember(project)
+        self.prompt_cache(project)
         return backend
+
+    def prompt_cache(self, job: Job) -> PromptCache | None:
+        """The prompt cache of ``job`` (a saved project) on the open backend, loaded into it
+        the first time this backend runs a job on that project; None without a saved project."""
+        path = getattr(job, "path", None)
+        backend = self._backend
+        if path is None or backend is None:
+            return None
+        cache = self._prompt_cache
+        if cache is None or cache.backend is not backend or cache.path != cache_path(path):
+            cache = self._prompt_cache = PromptCache(backend, path)
+            cache.load()
+        return cache
+
+    def _cache_done(self, job: Job, cache: PromptCache | None) -> None:
+        """A write stopped (done, cancelled or failed): save the cache, or delete it when the
+        job has nothing left to write (a finished project is not resumed)."""
+        if cache is None:
+            return
+        if _nothing_left(job):
+            cache.discard()
+        else:
+            cache.save()
 
     def remember(self, project: Job, info: BackendInfo | None = None) -> bool:
         """The project keeps the engine it is written with (never the API key); True when
@@ -85,7 +120,15 @@ class JobRunner(JobSession):
         ``stats.seconds`` covers planning and writing.
         """
         self.open(job.target_words)
+        cache = self.prompt_cache(job)
         emit = self.sink(on_event, autosave)
+        try:
+            return self._write(job, book, chapters, max_scenes, cache.watch(emit) if cache else emit, cancel)
+        finally:
+            self._cache_done(job, cache)
+
+    def _write(self, job: Job, book: bool | None, chapters: list[int] | None, max_scenes: int | None,
+               emit: EventSink, cancel: CancelToken | None) -> JobStats:
         if not (BM.is_book(job) if book is None else book):
             return plan_then_write(self.writer(AgentWriter), job, on_event=emit, cancel=cancel)
         t0 = time.perf_counter()
@@ -111,8 +154,14 @@ class JobRunner(JobSession):
         """Write one section (``mode``: write, regenerate, extend, continue); a book's scene
         with the book's prompt."""
         self.open(job.target_words)
+        cache = self.prompt_cache(job)
         writer = self.writer(B.BookWriter) if BM.is_book(job) else self.writer(AgentWriter)
-        return writer.write_section(job, index, mode=mode, on_event=self.sink(on_event, autosave), cancel=cancel)
+        emit = self.sink(on_event, autosave)
+        try:
+            return writer.write_section(job, index, mode=mode, on_event=cache.watch(emit) if cache else emit,
+                                        cancel=cancel)
+        finally:
+            self._cache_done(job, cache)
 
     def plan(self, job: Job, *, on_event: EventSink | None = None,
              cancel: CancelToken | None = None) -> list[Section]:
@@ -142,3 +191,13 @@ class JobRunner(JobSession):
         """Plan chapter ``c`` into scenes, keeping its locked scenes (``job`` is changed)."""
         self.open(job.target_words)
         return self.writer(B.BookWriter).plan_chapter(job, c, on_event=on_event, cancel=cancel)
+
+
+def _nothing_left(job: Job) -> bool:
+    """Every section finished (or locked), and for a book every chapter written."""
+    if not job.sections or not all(s.locked or SectionStatus(s.status).finished for s in job.sections):
+        return False
+    if not BM.is_book(job):
+        return True
+    bj = cast(BM.BookJob, job)
+    return all(BM.chapter_status(bj, c) == "done" for c in range(len(bj.chapters)))
