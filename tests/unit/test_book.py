@@ -329,6 +329,16 @@ class ChatBookBackend(BookBackend):
                                 cancel=cancel, allow_end=allow_end)
 
 
+class WillNotGoOn(ChatBookBackend):
+    """A chat model that answers an ask to go on with a scene with nothing."""
+
+    def generate(self, prompt, **kw):
+        if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
+            self.prompts.append(prompt)
+            return Generation("", "end", 100, 10, 0, 0.01)
+        return super().generate(prompt, **kw)
+
+
 def test_a_chat_models_scenes_have_titles_and_their_notes_stay_in_the_request():
     backend = ChatBookBackend()
     w = B.BookWriter(backend)
@@ -362,9 +372,45 @@ def test_a_chat_models_scenes_have_titles_and_their_notes_stay_in_the_request():
         assert said[0] == a.answer[0] and said[1] in job.sections[BM.chapter_scenes(job, 0)[len(a.turns)]].text
 
 
-def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_planned_shorter():
-    # a chat model that ends each scene after 150 words, or as soon as it may after that
+def test_a_scene_whose_answer_ends_short_is_asked_to_go_on_in_a_new_message():
+    # a chat model that ends each answer after 150 words (the instruct model wrote 200-350
+    # words a scene, whatever the scene's target)
     backend = ChatBookBackend(wants_end_after=150)
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.write_book(job, chapters=[0])
+    idx = BM.chapter_scenes(job, 0)
+    scenes = [job.sections[i] for i in idx]
+    # every scene reached its target in several answers; where each later answer began is kept
+    assert len(scenes) == 3 and all(s.words >= 0.85 * s.target_words for s in scenes)
+    assert all(len(s.parts) >= 1 and all(0 < p < len(s.text) for p in s.parts) for s in scenes)
+    assert BM.chapter_words(job, 0) >= 0.92 * 1200 and not any(s.needs_attention for s in scenes)
+    writes = [p for p in backend.prompts if "Break chapter" not in "".join(p.user)]
+    go_on = [p for p in writes if p.turns and p.turns[-1][1].startswith("Go on with scene") and not p.answer]
+    assert len(go_on) == sum(len(s.parts) for s in scenes)
+    # (the summary is asked at the end of the last answer of the last scene)
+    assert writes[-1].turns[-1][1].startswith("Go on with scene 3") and "In short" in writes[-1].answer[-1]
+    # each prompt is the one before it, the answer it got and one new message: the cache holds
+    for a, b in zip(writes, writes[1:-1]):
+        assert b.user == a.user and b.turns[:-1] == a.turns
+        said = b.turns[-1][0]
+        assert said[:len(a.answer)] == a.answer and said[-1].strip() and said[-1] in job.sections[idx[0]].text + \
+            job.sections[idx[1]].text + job.sections[idx[2]].text
+    # the ask to go on names the scene and what it still lacks, not the next scene's events
+    first = go_on[0].turns[-1][1]
+    assert first.startswith('Go on with scene 1, "The ' + _w(0, 1) + ' Crossing"') and "step 2" not in first
+    assert f"about {scenes[0].target_words - len(go_on[0].turns[-1][0][1].split())} more words" in first
+    # the next scene's prompt replays scene 1 as the answers it was written in
+    second = next(p for p in writes if p.turns and p.turns[-1][1].startswith("Write scene 2"))
+    replay = second.turns[-(len(scenes[0].parts) + 1):]
+    assert [t[1][:len("Go on with scene 1")] for t in replay[:-1]] == ["Go on with scene 1"] * len(scenes[0].parts)
+    assert "\n\n".join(seg for t in replay for seg in t[0][1 if t is replay[0] else 0:]) == scenes[0].text.strip()
+
+
+def test_a_chapter_whose_scenes_end_short_gets_more_scenes_when_the_model_will_not_go_on():
+    backend = WillNotGoOn(wants_end_after=150)
     w = B.BookWriter(backend)
     job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
     job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
@@ -373,12 +419,18 @@ def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_plann
     events = []
     w.write_book(job, chapters=[0], on_event=events.append)
     idx = BM.chapter_scenes(job, 0)
-    # three planned scenes fell short; scenes planned after them (titled, new main points)
-    # brought the chapter onto its target
+    # three planned scenes fell short (closed by the model, which would not go on: scenes, not
+    # failures); scenes planned after them (titled, new main points) brought the chapter onto
+    # its target
     assert [e.how for e in events if isinstance(e, EV.ChapterPlanned)][1:] == ["top-up"] * (len(idx) - 3)
     assert len(idx) > 3 and job.sections[idx[3]].heading == f"The {_w(0, 4)} Crossing"
     assert BM.chapter_words(job, 0) >= 0.92 * 1200
     assert all(job.sections[i].words < job.sections[i].target_words for i in idx[:3])
+    assert not any(job.sections[i].needs_attention or job.sections[i].parts for i in idx[:3])
+    # each was asked to go on twice (another seed the second time), then left as it was
+    asked = [p.turns[-1][1][:len("Go on with scene 1")] for p in backend.prompts
+             if p.turns and p.turns[-1][1].startswith("Go on") and not p.answer]
+    assert asked[:6] == ["Go on with scene 1"] * 2 + ["Go on with scene 2"] * 2 + ["Go on with scene 3"] * 2
     # a top-up is asked to stay inside the chapter, before what the next one tells
     top_ups = [p for p in backend.prompts if p.turns and "Plan one more scene" in p.turns[-1][1]]
     assert len(top_ups) == len(idx) - 3
@@ -387,7 +439,8 @@ def test_a_chapter_whose_scenes_end_early_gets_more_scenes_and_the_next_is_plann
         ask = p.turns[-1][1]
         assert "does not end the book" in ask and "stops before the events of chapter 2" in ask
         assert "The sea wall moves" not in ask      # (a small model plans what it is shown)
-        assert [t[0][0].split(". ", 1)[0] for t in p.turns] == [f"### {k}" for k in range(1, len(p.turns) + 1)]
+        shown = [int(t[0][0][len("### "):].split(".")[0]) for t in p.turns]
+        assert shown == list(range(shown[0], shown[0] + len(shown))) and f"Scene {shown[-1] + 1} - Title" in ask
     # (a scene's shortfall is not carried to the next scene: the planned targets stand)
     assert sum(job.sections[i].target_words for i in idx[:3]) == 1200
     # the next chapter is planned in scenes of the length this model writes
@@ -519,7 +572,7 @@ def test_a_chat_models_short_scene_plan_is_continued_to_the_scenes_asked_for():
 
 
 def test_a_top_up_scene_that_retells_is_asked_for_again():
-    class Retelling(ChatBookBackend):
+    class Retelling(WillNotGoOn):
         top_ups = 0
 
         def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):

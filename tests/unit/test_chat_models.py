@@ -209,3 +209,12 @@ def test_a_scene_sheet_and_a_running_word_tally_are_chatter():
                  "She had written four thousand words of the survey by spring.",
                  "Setting out at dawn, Ilse took the coast road north."]:
         assert line_chatter(line) == "", line
+
+
+def test_an_echo_of_the_scene_requests_not_to_be_told_yet_is_chatter():
+    # the instruct model, asked to go on with a scene and told what the next one holds,
+    # closed its answer with the request's own words
+    echo = ("In the next scene (not to be told), Ilse finds shelter and food in the cottage, where she "
+            "decides to protect her maps with all her heart.")
+    assert line_chatter(echo).startswith("meta")
+    assert line_chatter("Some things were not to be told, and the Duke knew them all.") == ""

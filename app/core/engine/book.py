@@ -83,6 +83,7 @@ from .prompts import (
     SCENE_ASK_CHAT,
     SCENE_ENDS_BOOK_CHAT,
     SCENE_ENDS_CHAPTER_CHAT,
+    SCENE_GO_ON_CHAT,
     SCENE_GOES_ON_CHAT,
     SCENE_HEADING,
     SCENE_NOTES_CHAT,
@@ -395,6 +396,9 @@ class BookWriter(AgentWriter):
             return self.length.chat_scene_allow_end
         return super()._chat_allow_end(job, index)
 
+    def _in_turns(self, job, index: int) -> bool:
+        return is_book(job) and job.sections[index].chapter is not None
+
     def scene_words(self, job) -> int:
         """How long a scene is planned. A chat model ends a scene where it sees fit (its
         ending is accepted from ``LengthControl.chat_allow_end``); a chapter planned in scenes
@@ -471,7 +475,7 @@ class BookWriter(AgentWriter):
         nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
         ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1,
                                            later=SCENE_TOP_UP_LATER.format(n=c + 2, title=nxt.title) if nxt else "")
-        prompt = self._conversation(job, idx, len(idx) - 1, request, [], ask=ask)
+        prompt = self._conversation(job, idx, len(idx) - 1, request, ask=ask)
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar
             prompt.grammar = plan_grammar("scene-titled", max_lines=1, min_lines=1, start="line", max_words=40)
@@ -503,8 +507,7 @@ class BookWriter(AgentWriter):
         else:
             # at the end of the chapter's last answer, as for a base model: the whole prompt
             # is in the cache, and a chat model asked anew would re-read the chapter
-            k = len(idx) - 1
-            prompt = self._conversation(job, idx, k, base, [*self._said(job, idx, k), cue])
+            prompt = self._conversation(job, idx, len(idx) - 1, base, [cue])
         buf: list[str] = []
 
         def on_piece(piece: str) -> Steer:
@@ -578,45 +581,80 @@ class BookWriter(AgentWriter):
                 user.append(SCENE_NOTES_COMPLETION.format(notes=notes))
             user.append(SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}"))
             return Prompt(user=user, answer=[shown] if shown else [])
-        # chat: a conversation, one scene per answer (see prompts.SCENES_INTRO_CHAT); the
-        # scene's heading opens its answer, so the model writes the scene, not a reply
-        return self._conversation(job, idx, k, user, [SCENE_HEADING.format(heading=f"{k + 1}. {sec.heading}")]
-                                  + ([shown] if shown else []))
+        # chat: a conversation, one scene per request (see prompts.SCENES_INTRO_CHAT); the
+        # scene's heading opens its first answer, so the model writes the scene, not a reply
+        return self._conversation(job, idx, k, user, text=shown, split=shown == partial)
 
-    def _conversation(self, job, idx: list[int], k: int, request: list[str], answer: list[str],
-                      ask: str | None = None) -> Prompt:
+    def _conversation(self, job, idx: list[int], k: int, request: list[str], tail: tuple[str, ...] | list[str] = (),
+                      *, ask: str | None = None, text: str | None = None, split: bool = True) -> Prompt:
         """A chat model's prompt for scene ``k`` of a chapter (scene indices ``idx``): the
-        request and the ask for the first carried scene, then one (scene, ask for the next)
-        turn per carried scene before ``k``; ``answer`` answers the ask for scene ``k`` (or
-        ``ask``, a last message after scene ``k``, answers it)."""
+        request and the ask for the first carried scene, then each carried scene before ``k``
+        as its answers (with the asks to go on between them) and the ask for the next scene;
+        then scene ``k``'s answers (``text``: its text so far, default: all of it), the last
+        one open and ending in ``tail`` (or, with ``ask``, closed and followed by that last
+        message)."""
         c = job.sections[idx[0]].chapter
         ws = min(self._scene_start.get(c, 0), k)
         first = [*request, SCENES_INTRO_CHAT.format(n=c + 1), self._scene_ask(job, idx, ws)]
-        turns = [(self._said(job, idx, j), self._scene_ask(job, idx, j + 1)) for j in range(ws, k)]
+        turns: list[tuple[list[str], str]] = []
+        for j in range(ws, k):
+            *said, last = self._scene_turns(job, idx, j)
+            turns += said
+            turns.append((last[0], self._scene_ask(job, idx, j + 1)))
+        *said, last = self._scene_turns(job, idx, k, text, split=split)
+        turns += said
+        answer = [*last[0], *tail]
         if ask is not None:
-            turns.append((self._said(job, idx, k), ask))
+            turns.append((answer, ask))
+            answer = []
         return Prompt(user=first, turns=turns, answer=answer, system=_system(job.instruction))
 
-    def _said(self, job, idx: list[int], j: int) -> list[str]:
-        """Scene ``j`` of a chapter as the model's answer in a conversation."""
+    def _scene_turns(self, job, idx: list[int], j: int, text: str | None = None,
+                     split: bool = True) -> list[tuple[list[str], str]]:
+        """Scene ``j`` of a chapter as the model's answers, each with the ask to go on that
+        followed it (the last one's is ""): the first opens with the scene's heading; the
+        scene is cut where ``Section.parts`` says each later answer began. ``text``: the
+        scene so far, being written (its last answer is left as it is, open)."""
         s = job.sections[idx[j]]
-        return [SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}"), s.text.strip()]
+        live = text is not None
+        text = s.text if text is None else text
+        cuts = sorted({p for p in s.parts if 0 < p < len(text) + live}) if split else []
+        bounds = [0, *cuts, len(text)]
+        out: list[tuple[list[str], str]] = []
+        for n, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            open_end = live and n == len(bounds) - 2
+            piece = text[a:b] if open_end else text[a:b].strip()
+            if n and not piece and not open_end:
+                continue                    # (an answer that kept nothing)
+            if out:
+                out[-1] = (out[-1][0], self._go_on_ask(job, idx, j, count_words(text[:a])))
+            heading = [SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}")] if n == 0 else []
+            out.append((heading + ([piece] if piece else []), ""))
+        return out
+
+    def _go_on_ask(self, job, idx: list[int], j: int, written: int) -> str:
+        """The request to go on with scene ``j`` of a chapter, ``written`` words into it."""
+        sec = job.sections[idx[j]]
+        return SCENE_GO_ON_CHAT.format(k=j + 1, title=sec.heading,
+                                       more=max(MIN_SCENE_WORDS // 2, sec.target_words - written))
+
+    def _position(self, job, idx: list[int], j: int) -> str:
+        """Where scene ``j`` stands: what the next scene or chapter will tell, not yet."""
+        c = job.sections[idx[j]].chapter
+        if j + 1 < len(idx):
+            return SCENE_GOES_ON_CHAT.format(next=job.sections[idx[j + 1]].main_point.strip())
+        if c + 1 < len(job.chapters):
+            return SCENE_ENDS_CHAPTER_CHAT.format(n=c + 2, next=job.chapters[c + 1].synopsis.strip())
+        return SCENE_ENDS_BOOK_CHAT
 
     def _scene_ask(self, job, idx: list[int], j: int) -> str:
         """The request for scene ``j`` of a chapter: its title, main point, notes, length
         and where it stands (what the next scene or chapter will tell, not to be told yet)."""
         sec = job.sections[idx[j]]
-        c = sec.chapter
-        if j + 1 < len(idx):
-            position = SCENE_GOES_ON_CHAT.format(next=job.sections[idx[j + 1]].main_point.strip())
-        elif c + 1 < len(job.chapters):
-            position = SCENE_ENDS_CHAPTER_CHAT.format(n=c + 2, next=job.chapters[c + 1].synopsis.strip())
-        else:
-            position = SCENE_ENDS_BOOK_CHAT
         notes = self._scene_notes(job, idx[j])
-        return SCENE_ASK_CHAT.format(k=j + 1, n=c + 1, title=sec.heading, point=sec.main_point.strip(),
+        return SCENE_ASK_CHAT.format(k=j + 1, n=sec.chapter + 1, title=sec.heading, point=sec.main_point.strip(),
                                      notes=SCENE_NOTES_CHAT.format(notes=notes) if notes else "",
-                                     words=sec.target_words, position=position)
+                                     words=sec.target_words, position=self._position(job, idx, j))
 
     def _head(self, job) -> str:
         from .prompts import synopsis, title_line
@@ -731,13 +769,14 @@ class BookWriter(AgentWriter):
         scenes_text = []
         for j, i in enumerate(idx[:upto_scene]):
             s = job.sections[i]
-            if chat:        # (a turn: the scene, then the ask for the next one)
-                seg = SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}") \
+            if chat:        # (its answers, the asks to go on between them, the ask for the next scene)
+                seg = "".join(ask + "".join(said) for said, ask in self._scene_turns(job, idx, j)) \
                     + (self._scene_ask(job, idx, j + 1) if j + 1 < len(idx) else "")
-            else:
-                notes = self._stored_scene_notes(job, i)
-                seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
-                seg += SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}")
+                scenes_text.append((seg, "", "\n\n"))
+                continue
+            notes = self._stored_scene_notes(job, i)
+            seg = (SCENE_NOTES_COMPLETION.format(notes=notes) if notes else "")
+            seg += SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
         cost = [count(a) + count(b) + 2 for a, b, _ in scenes_text]
         ws = min(self._scene_start.get(c, 0), max(0, len(cost) - 1))

@@ -54,6 +54,10 @@ class Section:
     # the text failed the health check and recovery gave up: the section ends short here
     # (see text.health and AgentWriter.write_section); cleared when it is written again
     needs_attention: bool = False
+    # A chat model's scene written in several answers (asked to go on after it ended one):
+    # where in ``text`` each answer after the first begins. Prompts replay the scene as those
+    # answers, so that the conversation's prefix stays in the cache (engine.book).
+    parts: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # a stored string becomes the enum; an unknown one: done if there is text, else planned

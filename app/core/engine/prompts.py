@@ -451,6 +451,13 @@ SCENE_GOES_ON_CHAT = ("The chapter goes on after it: end the scene where its eve
 SCENE_ENDS_CHAPTER_CHAT = ("It is the chapter's last scene; the story goes on in chapter {n}, which will "
                            "tell (not to be told yet): {next}")
 SCENE_ENDS_BOOK_CHAT = "It is the last scene of the book: bring the story to its end."
+# A scene whose answer ended short of its target: asked to go on, in a new message
+# (BookWriter._go_on_ask). Told what the next scene holds, the instruct model wrote its
+# events here, or echoed "In the next scene (not to be told), …"; asked for the scene's next
+# moments in detail, it stays in the scene.
+SCENE_GO_ON_CHAT = """Go on with scene {k}, "{title}", from its last sentence: its next moments, in detail \
+(what the characters do, say and notice), about {more} more words. Only what is new: repeat nothing \
+already written. The scene is not over yet."""
 # A chapter that ended short asks for one more scene (BookWriter._top_up_chapter) at the end
 # of its conversation.
 SCENE_TOP_UP_ASK_CHAT = """Chapter {n} is still {lack} words short. Plan one more scene for it, \

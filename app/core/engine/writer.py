@@ -93,11 +93,16 @@ class LengthControl:
     # about the text instead ("This article is 600 words long…"); its ending is accepted
     # from here on, and the words it left are carried to the next part (see carry_shortfall).
     chat_allow_end: float = 0.6
-    # A book's scene on a chat model: accepted from here. Kept writing past the end of its
-    # scene, the instruct model wrote the next scene's events (which that scene then retold)
-    # or "**End of Chapter 1**. Continue with the next scene…"; a chapter short of its target
-    # gets more scenes instead (BookWriter._top_up_chapter).
-    chat_scene_allow_end: float = 0.4
+    # A book's scene on a chat model is written in answers (SectionTargets.turns): the model
+    # ends an answer where it likes, and below this share of the scene's target it is asked,
+    # in a new message, to go on with the scene. (Kept from ending inside one answer, the
+    # instruct model wrote the next scene's events, which that scene then retold, or "**End
+    # of Chapter 1**. Continue with the next scene…". Asked once per scene, it wrote about
+    # 200-350 words whatever the scene's target.)
+    chat_scene_allow_end: float = 0.85
+    # ... and a scene the model closed, and would not go on with when asked, needs attention
+    # only below this share (its chapter gets more scenes: BookWriter._top_up_chapter).
+    chat_scene_short: float = 0.3
 
 
 @dataclass
@@ -322,7 +327,8 @@ class AgentWriter:
         chat = self.style != "completion"
         targets = SectionTargets.of(self.length, mode=mode, target_words=sec.target_words,
                                     start_words=count_words(sec.text), extra_words=extra_words, chat=chat,
-                                    allow_share=self._chat_allow_end(job, index) if chat else self.length.allow_end)
+                                    allow_share=self._chat_allow_end(job, index) if chat else self.length.allow_end,
+                                    turns=chat and self._in_turns(job, index))
         sec.status = WRITING
         emit(SectionStarted(index, targets.goal, mode))
         words_before = job.words - sec.words
@@ -360,19 +366,26 @@ class AgentWriter:
         t = run.targets
         words = count_words(run.text)
         partial = continuation_partial(run.text, empty_last=run.empty_last, inline=run.inline)
+        if t.turns:
+            partial = next_answer(run.sec, run.text, partial, new_answer=run.answer_ended)
+        # (an answer of its own: the model may open it like an assistant, as the first)
+        fresh = not partial or (t.turns and bool(run.sec.parts) and run.sec.parts[-1] == len(partial))
         prompt = self.section_prompt(job, run.index, partial)
         self.backend.ensure_context(self.backend.count_tokens(prompt.text())
                                     + int((t.cap - words) * self._tokens_per_word * 1.4) + 64)
         max_tokens = int((t.cap - words) * self._tokens_per_word * 1.4) + 48
         steer = SectionSteer(run.index, partial, t, run.monitor, run.emit, words_before=run.words_before,
-                             t0=run.t0, gen_tokens=run.gen_tokens)
+                             t0=run.t0, gen_tokens=run.gen_tokens, fresh=fresh)
         run.inline = False
         g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=run.sampling,
-                                  on_piece=steer, cancel=run.cancel, allow_end=words >= t.allow_from)
+                                  on_piece=steer, cancel=run.cancel, allow_end=words >= t.allow_from or t.turns)
+        # (the model closed its answer, or began another part: in turns, the next call asks
+        # it to go on in a new message rather than write on inside this answer)
+        run.answer_ended = g.finish == "end" or steer.leaked
         run.stats.add(g)
         run.stats.first_token_seconds.append(g.first_token_seconds)
         run.gen_tokens += g.generated_tokens
-        new = _cut_leak(strip_reasoning(g.text) if partial else strip_preamble(g.text), after=partial)
+        new = _cut_leak(strip_preamble(g.text).lstrip() if fresh else strip_reasoning(g.text), after=partial)
         if g.generated_tokens and count_words(g.text):
             observed = g.generated_tokens / max(1, count_words(g.text))
             self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
@@ -436,6 +449,8 @@ class AgentWriter:
         run.continuations += 1
         if stalled and count_words(run.text) >= run.targets.goal * run.targets.short_share:
             return True        # close enough: a landing, not worth cutting text to retry
+        if stalled and run.targets.turns:
+            return True        # asked twice to go on, the model added nothing: its scene ends here
         if stalled and run.recoveries < self.length.max_recoveries and self._unstall(run):
             return False
         if run.empty_last:
@@ -475,6 +490,7 @@ class AgentWriter:
             run.needs_attention = True
         sec.needs_attention = run.needs_attention
         sec.status = WRITING if interrupted else DONE
+        sec.parts = [p for p in sec.parts if p < len(text)]       # (an answer that kept nothing)
         if chat and not interrupted and mode in ("write", "regenerate") and self._carries_shortfall(job, index):
             carry_shortfall(job, index)
         run.stats.recoveries += run.recoveries
@@ -491,6 +507,12 @@ class AgentWriter:
         """From which share of its target a chat model's ending of section ``index`` is
         accepted (two-level books: their scenes, see BookWriter)."""
         return self.length.chat_allow_end
+
+    def _in_turns(self, job: Job, index: int) -> bool:
+        """Is a chat model's section ``index`` written in answers, asked to go on in a new
+        message after each answer that ends short (see ``SectionTargets.turns``)? Only a
+        book's scenes, whose prompt is a conversation (BookWriter)."""
+        return False
 
     # -- health ----------------------------------------------------------------------------
 
@@ -598,10 +620,14 @@ class SectionTargets:
     allow_from: int       # end-of-text is allowed from here
     cap: int              # never written past this
     short_share: float    # below ``goal * short_share`` words the section needs attention
+    # Written in answers (a chat model's scene in a conversation): the model may end an
+    # answer at any length; below ``allow_from`` the next call asks it to go on in a new
+    # message (``Section.parts`` records where each answer begins).
+    turns: bool = False
 
     @classmethod
     def of(cls, lc: LengthControl, *, mode: str, target_words: int, start_words: int,
-           extra_words: int | None, chat: bool, allow_share: float) -> "SectionTargets":
+           extra_words: int | None, chat: bool, allow_share: float, turns: bool = False) -> "SectionTargets":
         """The targets of a section of ``target_words`` holding ``start_words`` written in
         ``mode``; ``allow_share``: from which share of the goal its ending is accepted."""
         if mode == "extend":
@@ -610,12 +636,12 @@ class SectionTargets:
             goal = target_words
         # below this share a section "needs attention"; a chat model's accepted ending may
         # land a little under its allow_end when cut back to a full sentence
-        short_share = round(allow_share - 0.1, 3) if chat else lc.short
+        short_share = lc.chat_scene_short if turns else round(allow_share - 0.1, 3) if chat else lc.short
         # (extending: the share is of the words to add, the section's own text is kept)
         base = start_words if mode == "extend" else 0
         allow_from = max(1, base + math.ceil((goal - base) * allow_share))
         cap = max(goal + 5, math.floor(goal * lc.hard_cap))
-        return cls(goal, allow_from, cap, short_share)
+        return cls(goal, allow_from, cap, short_share, turns)
 
     def landed(self, text: str) -> str:
         """The final trim: land on a sentence boundary at or above ``allow_from``, and never
@@ -639,6 +665,20 @@ def continuation_partial(text: str, *, empty_last: bool, inline: bool) -> str:
     if empty_last or inline:
         return text.rstrip() + " "
     return continue_from(text)
+
+
+def next_answer(sec: Section, text: str, partial: str, *, new_answer: bool) -> str:
+    """The partial text a section written in answers (``SectionTargets.turns``) writes on
+    from, keeping ``sec.parts`` in step: answers cut away by a recovery are forgotten, and
+    after an answer the model closed (``new_answer``) the next one begins after a paragraph
+    break, recorded once (an empty answer asked again is the same answer)."""
+    sec.parts = [p for p in sec.parts if p <= len(partial)]
+    if not new_answer or not text.strip():
+        return partial
+    partial = text.rstrip() + "\n\n"
+    if not sec.parts or sec.parts[-1] != len(partial):
+        sec.parts = [p for p in sec.parts if p < len(partial)] + [len(partial)]
+    return partial
 
 
 def recovery_cut(healthy: str, *, best_healthy: str, recovered_at: int | None, giving_up: bool,
@@ -680,20 +720,24 @@ class SectionSteer:
     """
 
     def __init__(self, index: int, partial: str, targets: SectionTargets, monitor: HealthMonitor,
-                 emit: EventSink, *, words_before: int = 0, t0: float | None = None, gen_tokens: int = 0) -> None:
+                 emit: EventSink, *, words_before: int = 0, t0: float | None = None, gen_tokens: int = 0,
+                 fresh: bool | None = None) -> None:
         self.index, self.partial, self.targets, self.monitor, self.emit = index, partial, targets, monitor, emit
+        # a new answer (the first, or one that goes on in a new message): its opening may be chatter
+        self.fresh = not partial if fresh is None else fresh
         self.words_before, self.gen_tokens = words_before, gen_tokens
         self.t0 = time.perf_counter() if t0 is None else t0
         self.acc: list[str] = []
         self.n = 0
         self.bad: Health | None = None
+        self.leaked = False          # stopped where the model began another part
 
     def __call__(self, piece: str) -> Steer:
         self.acc.append(piece)
         self.n += 1
         written = "".join(self.acc)
         # (an assistant's opening line "Certainly! Here is…" is dropped, not judged)
-        current = self.partial + (strip_reasoning(written) if self.partial else strip_preamble(written))
+        current = self.partial + (strip_preamble(written).lstrip() if self.fresh else strip_reasoning(written))
         w = count_words(current)
         dt = time.perf_counter() - self.t0
         self.emit(SectionToken(self.index, piece, w, self.words_before + w,
@@ -704,12 +748,13 @@ class SectionSteer:
             return Steer(allow_end=True, stop=True)
         if self._ends(current, piece, w):
             return Steer(allow_end=True, stop=True)
-        return Steer(allow_end=w >= self.targets.allow_from)
+        return Steer(allow_end=w >= self.targets.allow_from or self.targets.turns)
 
     def _ends(self, current: str, piece: str, w: int) -> bool:
         # (a leak starts at a line break and is short: the tail that holds the new piece
         # is enough, every earlier piece was searched when it came)
         if _LEAK.search((self.partial[-1:] + "".join(self.acc))[-(len(piece) + 120):]):
+            self.leaked = True
             return True
         t = self.targets
         if w >= t.cap:
@@ -742,6 +787,7 @@ class _SectionRun:
     landings: int = 0                  # endings rewritten after a missed landing
     inline: bool = False               # write on inside the paragraph (a rewritten ending)
     gen_tokens: int = 0
+    answer_ended: bool = False         # the last call ended the model's answer (turns)
 
     @property
     def cancelled(self) -> bool:

@@ -42,6 +42,8 @@ _META = (
     r"|\bkeep writing (?:the )?(?:chapters|scenes|parts|story|book)\b"
     r"|\bwrite each (?:chapter|scene|part) in full\b|\bdo not end the (?:story|book)\b"
     r"|\bnever retell\b|\btells only what is new\b|\bheading line\b"
+    # the scene request's "(not to be told yet)": "In the next scene (not to be told), Ilse…"
+    r"|\(not to be (?:told|said|written)\b|\bnot to be told yet\b"
     r"|\b(?:the )?(?:actual )?text of the story should\b"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
