@@ -603,3 +603,25 @@ def test_a_top_up_scene_that_retells_is_asked_for_again():
     assert added >= 1 and backend.seeds[:2] == [1, 1 + 7919]
     assert job.sections[idx[3]].main_point == _point(99, 4) and job.sections[idx[3]].text
     assert sum(job.sections[i].main_point == job.sections[idx[0]].main_point for i in idx) == 1
+
+
+def test_a_books_scenes_are_sampled_with_its_names_as_dry_breakers():
+    # penalised as repeats, the instruct model cut its heroine's name short ("Ile Marren", "Else")
+    class Seen(ChatBookBackend):
+        def generate(self, prompt, *, sampling=None, **kw):
+            self.samplings = [*getattr(self, "samplings", []), sampling]
+            return super().generate(prompt, sampling=sampling, **kw)
+
+    backend = Seen()
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer, 34.", aliases=["Mara"]))
+    job.codex.add(CodexEntry("the Tidewardens' Guild", "lore", "Keepers of the sea wall.", aliases=["the Guild"]))
+    job.codex.add(CodexEntry("Lowmere", "place", "A drowned town of canals."))
+    assert job.codex.name_words() == ("Mara", "Voss", "Tidewardens'", "Guild", "Lowmere")
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.write_book(job, chapters=[0])
+    scenes = [s for p, s in zip(backend.prompts, backend.samplings)
+              if p.answer and p.answer[0].startswith("###") and "In short" not in p.answer[-1]]
+    assert scenes and all(s.dry_breakers == job.codex.name_words() and s.dry_multiplier > 0 for s in scenes)

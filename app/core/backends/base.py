@@ -50,6 +50,10 @@ class Sampling:
     # Measured on the demo model, 1,200 words in 3 sections: repeated 4-gram share 0.278
     # with a 256-token window, 0.010 with 2048 (bench/dry_window.py).
     dry_last_n: int = 2048
+    # Words DRY never penalises a repeat through (besides line breaks, colons, quotes and
+    # asterisks): a story's names. Penalised, the instruct model cut them short to dodge the
+    # penalty ("Ile Marren", "Else" for Ilse).
+    dry_breakers: tuple[str, ...] = ()
     seed: Optional[int] = None
 
 

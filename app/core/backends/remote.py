@@ -287,6 +287,8 @@ class OpenAIBackend(Backend):
             "repeat_last_n": s.repeat_last_n, "dry_multiplier": s.dry_multiplier,
             "dry_base": s.dry_base, "dry_allowed_length": s.dry_allowed_length,
             "dry_penalty_last_n": s.dry_last_n, "cache_prompt": True}
+        if s.dry_breakers:
+            params["extra_body"]["dry_sequence_breakers"] = ["\n", ":", "\"", "*", *s.dry_breakers]
         return params
 
     def _open_stream(self, prompt: Prompt, extra: str, params: dict):

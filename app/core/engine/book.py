@@ -31,6 +31,7 @@ it too only grows. Reopening a long project reads only that: never the earlier c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -385,6 +386,12 @@ class BookWriter(AgentWriter):
             stats.seconds = time.perf_counter() - t0
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
+
+    def write_section(self, job, index: int, **kw):
+        if is_book(job):
+            # (a story repeats its names: DRY must not make the model mangle them)
+            self.sampling = dataclasses.replace(self.sampling, dry_breakers=job.codex.name_words())
+        return super().write_section(job, index, **kw)
 
     def _carries_shortfall(self, job, index: int) -> bool:
         # a scene's shortfall would make the next scene longer than the model writes one,

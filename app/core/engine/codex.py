@@ -166,6 +166,16 @@ class Codex:
     def known_names(self) -> set[str]:
         return {n.lower() for e in [*self.entries, *self.proposed] for n in e.names}
 
+    def name_words(self, limit: int = 40) -> tuple[str, ...]:
+        """The capitalised words of the entries' names ("Ilse", "Marren", "Saltmarsh"): the
+        words a story repeats by design (see ``Sampling.dry_breakers``)."""
+        words: dict[str, None] = {}
+        for e in self.entries:
+            for n in e.names:
+                for w in re.findall(r"\b[A-Z][\w'-]{2,}", n):
+                    words.setdefault(w, None)
+        return tuple(words)[:limit]
+
     # -- selection ---------------------------------------------------------------------------
 
     def current(self, chapter: int | None) -> list[CodexEntry]:
