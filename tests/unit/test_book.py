@@ -625,3 +625,38 @@ def test_a_books_scenes_are_sampled_with_its_names_as_dry_breakers():
     scenes = [s for p, s in zip(backend.prompts, backend.samplings)
               if p.answer and p.answer[0].startswith("###") and "In short" not in p.answer[-1]]
     assert scenes and all(s.dry_breakers == job.codex.name_words() and s.dry_multiplier > 0 for s in scenes)
+
+
+def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy():
+    class Retells(ChatBookBackend):
+        """Ends its first answer after 200 words; asked to go on, writes that answer again."""
+
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
+                self.prompts.append(prompt)
+                first = prompt.turns[-1][0][-1]
+                out = []
+                for word in first.split(" "):
+                    out.append(" " + word)
+                    if on_piece and on_piece(" " + word).stop:
+                        return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+                return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    backend = Retells(wants_end_after=200)
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.plan_chapter(job, 0)
+    events = []
+    sec = w.write_section(job, BM.chapter_scenes(job, 0)[0], on_event=events.append)
+    # the retold answer was cut at once and the scene ended with what it had told: one cut,
+    # no rewrite, no attention needed (the chapter is topped up with a new scene instead)
+    cuts = [e for e in events if isinstance(e, EV.SectionRecovery)]
+    assert len(cuts) == 1 and cuts[0].kind == "loop" and "the scene ends here" in cuts[0].reasons
+    assert sum(1 for p in backend.prompts if p.turns and p.turns[-1][1].startswith("Go on")) == 1
+    # (the check needs a few repeated sentences to see a loop: those few stay)
+    assert not sec.needs_attention and 200 <= sec.words < 200 + 60
+    assert sec.text.rstrip().endswith(".")

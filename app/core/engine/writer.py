@@ -345,7 +345,7 @@ class AgentWriter:
                 break
             finish, new, bad = self._write_on(job, run)
             if bad is not None:
-                if self._recover(run, bad):
+                if self._ran_out(run, bad) or self._recover(run, bad):
                     break           # giving up
                 continue
             sec.text = run.text
@@ -421,6 +421,25 @@ class AgentWriter:
         self._short_context = self._short_context or run.recoveries >= 2 or bad.kind == "drift"
         run.empty_last = False
         return False
+
+    def _ran_out(self, run: "_SectionRun", bad: Health) -> bool:
+        """A chat model asked to go on with its scene (``SectionTargets.turns``) that loops
+        back over it instead has nothing more to tell in it: the scene ends at its last healthy
+        sentence (its chapter gets more scenes), rather than be cut and written again. True:
+        the scene ends."""
+        if not (run.targets.turns and run.sec.parts and bad.kind == "loop"):
+            return False
+        healthy = trim_to_sentence(run.monitor.healthy_prefix(run.text))
+        if count_words(healthy) < run.targets.goal * run.targets.short_share:
+            return False
+        run.recoveries += 1
+        run.emit(SectionRecovery(run.index, run.recoveries, bad.kind, [*bad.reasons, "the scene ends here"],
+                                 count_words(healthy), count_words(run.text) - count_words(healthy),
+                                 run.text[len(healthy):][:6000]))
+        log.info("section %d: %s; asked to go on, the model retells: the scene ends at %d words",
+                 run.index + 1, "; ".join(bad.reasons), count_words(healthy))
+        run.text = run.sec.text = healthy
+        return True
 
     def _land_again(self, run: "_SectionRun") -> bool:
         """Past allow_end, but no sentence ends before the cap (one long sentence ran over
