@@ -128,3 +128,17 @@ def test_trimmed_sections_reuse_the_generated_token_ids(demo_backend):
     # all but the last few ids are the generated ones
     lead = 1 if g.text[:1].isspace() and ids and demo_backend._piece(ids[0]).isspace() else 0
     assert got[: len(got) - 3] == ids[lead: lead + len(got) - 3]
+
+
+def test_names_given_as_dry_breakers_are_never_penalised_as_repeats(demo_backend):
+    # a strong DRY penalty keeps the model from completing a name it has written before
+    # (the instruct model wrote "Ile Marren" and "Else" for Ilse); a story's names are breakers
+    from longhand.core.backends.base import Sampling
+    prompt = Prompt(user=["The cartographer's name was Ilse Marren. Everyone in Saltmarsh knew Ilse Marren. "
+                          "The Duke sent for Ilse Marren. At dawn Ilse"])
+    strong = dict(temperature=0.0, dry_multiplier=6.0, dry_base=2.0, dry_allowed_length=2, repeat_penalty=1.0)
+    without = demo_backend.generate(prompt, max_tokens=12, sampling=Sampling(**strong)).text
+    named = demo_backend.generate(prompt, max_tokens=12,
+                                  sampling=Sampling(**strong, dry_breakers=("Ilse", "Marren"))).text
+    assert not without.startswith(" Marren")
+    assert named.startswith(" Marren")
