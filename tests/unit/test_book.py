@@ -660,3 +660,42 @@ def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy
     # (the check needs a few repeated sentences to see a loop: those few stay)
     assert not sec.needs_attention and 200 <= sec.words < 200 + 60
     assert sec.text.rstrip().endswith(".")
+
+
+def test_a_scene_interrupted_in_a_later_answer_resumes_in_that_answer_after_reopening(tmp_path):
+    from longhand.core.errors import CancelToken
+    backend = ChatBookBackend(wants_end_after=150)
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.plan_chapter(job, 0)
+    first = BM.chapter_scenes(job, 0)[0]
+    cancel = CancelToken()
+    tokens = {"n": 0}
+
+    def on_event(e):
+        if isinstance(e, EV.SectionToken):
+            tokens["n"] += 1
+            if tokens["n"] == 200:          # 50 words into the second answer
+                cancel.cancel()
+
+    w.write_section(job, first, on_event=on_event, cancel=cancel)
+    sec = job.sections[first]
+    assert sec.interrupted and len(sec.parts) == 1 and 150 < sec.words < 220
+    stopped = backend.prompts[-1]
+    job.path = tmp_path / "novel.longhand"
+    job.save()
+    job.close()
+    again = Project.open(tmp_path / "novel.longhand")
+    assert again.sections[first].parts == sec.parts
+    backend.prompts.clear()
+    w2 = B.BookWriter(backend)
+    w2.write_book(again, chapters=[0], max_scenes=1)
+    resumed = backend.prompts[0]
+    # the same conversation: the first answer, the ask to go on, and the second answer so far
+    # (left open: the model writes on inside it)
+    assert resumed.user == stopped.user and resumed.turns == stopped.turns
+    assert resumed.answer and again.sections[first].text.startswith(sec.text.rstrip())
+    assert "".join(resumed.answer).strip() == sec.text[sec.parts[0]:].strip()
+    assert again.sections[first].status == "done" and again.sections[first].words >= 0.85 * sec.target_words
