@@ -35,7 +35,8 @@ def backend(model, n_ctx: int = 2048, max_ctx: int = 2048) -> LlamaCppBackend:
 @pytest.fixture(scope="module")
 def made(demo_model, tmp_path_factory):
     """A cache saved after evaluating PROMPT and generating 16 tokens greedily on a fresh
-    backend (2048-token context): (path, prompt tokens, the continuation)."""
+    backend (2048-token context): (path, prompt tokens, the continuation from scratch, the
+    continuation that backend gives when asked again, from its own cache)."""
     path = tmp_path_factory.mktemp("cache") / "demo.kv"
     b = backend(demo_model)
     try:
@@ -43,13 +44,19 @@ def made(demo_model, tmp_path_factory):
         assert g.prompt_tokens_evaluated == g.prompt_tokens        # from scratch
         assert len(b._cached) == g.prompt_tokens + g.generated_tokens
         assert b.save_cache(path)
+        again = b.generate(PROMPT, max_tokens=16, sampling=GREEDY)
+        assert again.prompt_tokens_evaluated <= 2
     finally:
         b.close()
-    return path, g.prompt_tokens, g.text
+    return path, g.prompt_tokens, g.text, again.text
 
 
 def test_a_new_backend_that_loads_the_cache_evaluates_almost_nothing_and_continues_the_same(demo_model, made):
-    path, n_prompt, text = made
+    # "the same": as the backend that saved the cache continues from its own cache. (A prompt
+    # evaluated from scratch, in batches, can differ from one taken from a cache in the last
+    # bits of its floats, and a base model's greedy choice with them; prefix reuse within one
+    # backend has always had that, the file adds nothing to it.)
+    path, n_prompt, text, again = made
     meta = json.loads(kvfile.sidecar(path).read_text())
     assert meta["tokens"] > n_prompt                                # the prompt and what was generated
     assert path.stat().st_size == meta["bytes"] > 1000 * meta["tokens"]   # KV entries, about 18 KB a token
@@ -58,7 +65,7 @@ def test_a_new_backend_that_loads_the_cache_evaluates_almost_nothing_and_continu
         assert b.load_cache(path) == meta["tokens"]
         g = b.generate(PROMPT, max_tokens=16, sampling=GREEDY)
         assert g.prompt_tokens_evaluated <= 2
-        assert g.text == text                                       # as evaluated from scratch
+        assert g.text == again                                      # as from the saving backend's cache
         # the continuation as the engine passes it back (the generated ids were saved with the
         # cache): still read from the cache
         more = b.generate(Prompt(user=PROMPT.user, answer=[text]), max_tokens=8, sampling=GREEDY)
@@ -92,9 +99,37 @@ def test_text_written_before_the_reload_still_matches_the_cache_token_for_token(
         b.close()
 
 
+def test_the_cache_keeps_what_slid_out_of_the_window_so_a_prompt_may_part_from_it_early(demo_model, tmp_path):
+    # Gemma 3 attends over a 512-token sliding window in most layers. A sequence's state
+    # (llama_state_seq_*) leaves out the entries that slid out of it; a prompt that parts from
+    # the cache before the last 512 tokens (an earlier scene edited) would then be evaluated
+    # without them. The whole context's state keeps them.
+    import llama_cpp
+    story = " ".join(f"On day {i} the keeper logged {i % 7 + 2} ships, {i % 5} storms and a gull named "
+                     f"{['Ash', 'Bell', 'Cole', 'Dune', 'Elm'][i % 5]}." for i in range(60))
+    long_prompt = Prompt(user=["# The Log\n\n", story])
+    edited = Prompt(user=["# The Log\n\n", story[:400] + " Then the lamp went out for good."])
+    a = backend(demo_model)
+    try:
+        assert a.generate(long_prompt, max_tokens=1, sampling=GREEDY).prompt_tokens > 700
+        assert a.save_cache(tmp_path / "long.kv")
+        own = a.generate(edited, max_tokens=8, sampling=GREEDY)    # parts from the cache at ~100
+    finally:
+        a.close()
+    b = backend(demo_model)
+    try:
+        assert b.load_cache(tmp_path / "long.kv") > 700
+        assert llama_cpp.llama_memory_seq_pos_min(b.llm._ctx.memory, 0) == 0    # nothing slid out
+        g = b.generate(edited, max_tokens=8, sampling=GREEDY)
+        assert g.prompt_tokens_evaluated == own.prompt_tokens_evaluated < 50
+        assert g.text == own.text
+    finally:
+        b.close()
+
+
 def test_without_the_cache_the_same_prompt_is_evaluated_in_full(demo_model, made, tmp_path):
     # the control: the test above would pass trivially if a backend read nothing anyway
-    path, n_prompt, _ = made
+    path, n_prompt, _, _ = made
     b = backend(demo_model)
     try:
         assert b.load_cache(tmp_path / "none.kv") == 0
@@ -104,7 +139,7 @@ def test_without_the_cache_the_same_prompt_is_evaluated_in_full(demo_model, made
 
 
 def test_a_cache_from_another_context_or_model_file_is_refused(demo_model, made, tmp_path, caplog):
-    path, n_prompt, text = made
+    path, n_prompt, text, _ = made
     other_model = tmp_path / "other.gguf"
     os.link(demo_model, other_model)          # the same bytes at another path: another model file
     for b in (backend(demo_model, n_ctx=4096, max_ctx=4096), backend(other_model)):
@@ -120,7 +155,7 @@ def test_a_cache_from_another_context_or_model_file_is_refused(demo_model, made,
 
 
 def test_a_cache_from_a_larger_context_is_loaded_after_growing_to_it_when_allowed(demo_model, made, tmp_path):
-    path, n_prompt, _ = made
+    path, n_prompt, _, _ = made
     b = backend(demo_model, n_ctx=2048, max_ctx=4096)
     try:
         b.generate(PROMPT, max_tokens=4, sampling=GREEDY)
@@ -146,7 +181,7 @@ def test_a_cache_from_a_larger_context_is_loaded_after_growing_to_it_when_allowe
 def test_a_state_llama_cpp_cannot_read_leaves_an_empty_cache_and_a_working_backend(demo_model, made, tmp_path):
     # past the file checks (its JSON rewritten to match), llama.cpp's own read fails: nothing
     # half restored may stay in the context
-    path, n_prompt, text = made
+    path, n_prompt, text, _ = made
     bad = tmp_path / "bad.kv"
     bad.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     meta = json.loads(kvfile.sidecar(path).read_text())

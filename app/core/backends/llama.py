@@ -592,23 +592,29 @@ class LlamaCppBackend(Backend):
         self.llm.n_tokens = len(tokens)
         self.llm.input_ids[: len(tokens)] = tokens
 
+    # The context's whole state, not one sequence's (llama_state_seq_*): for sliding-window
+    # models (Gemma 3) a sequence's state leaves out the KV entries that have slid out of the
+    # window, and a prompt that parts from the cache earlier than the window's length would
+    # then be evaluated without them (measured on the demo model: logits off by up to 11
+    # after such a rewind, against 0.0 with the whole state).
+
     def _kv_snapshot(self) -> tuple[Any, int, list[int]] | None:
-        """The KV cache's sequence in memory (buffer, size, tokens), or None when empty."""
+        """The context's state in memory (buffer, size, tokens), or None when the cache is empty."""
         import llama_cpp as C
         tokens = list(self._valid_cached())
         if not tokens:
             return None
         ctx = self.llm._ctx.ctx
-        size = C.llama_state_seq_get_size(ctx, 0)
+        size = C.llama_state_get_size(ctx)
         buf = (ctypes.c_uint8 * size)()
-        if C.llama_state_seq_get_data(ctx, buf, size, 0) != size:
+        if C.llama_state_get_data(ctx, buf, size) != size:
             log.warning("could not copy the KV cache; the prompt is evaluated again after the reload")
             return None
         return buf, size, tokens
 
     def _kv_restore(self, buf: Any, size: int, tokens: list[int]) -> None:
         import llama_cpp as C
-        if C.llama_state_seq_set_data(self.llm._ctx.ctx, buf, size, 0) == 0:
+        if C.llama_state_set_data(self.llm._ctx.ctx, buf, size) == 0:
             log.warning("could not restore the KV cache after the reload; the prompt is evaluated again")
             self.llm._ctx.kv_cache_clear()
             return
@@ -616,9 +622,11 @@ class LlamaCppBackend(Backend):
 
     def save_cache(self, path: str | os.PathLike) -> bool:
         """Write the KV cache (the tokens the model has read, with their keys and values) to
-        ``path`` and its identity to ``path.json`` (see :mod:`.kvfile`). Also written: the
-        ids of recent generations, so that text passed back after a reload still matches
-        the cache token for token (see :meth:`_from_generated`)."""
+        ``path`` and its identity to ``path.json`` (see :mod:`.kvfile`). It is the context's
+        whole state (``llama_state_save_file``: the KV cache and the last token's logits,
+        about 1 MB; not ``Llama.save_state``, which copies a logits array per context slot).
+        Also written: the ids of recent generations, so that text passed back after a reload
+        still matches the cache token for token (see :meth:`_from_generated`)."""
         from . import kvfile
         if self.llm is None:
             return False
@@ -631,7 +639,7 @@ class LlamaCppBackend(Backend):
 
             def write(tmp: Path) -> bool:
                 arr = (C.llama_token * len(tokens))(*tokens)
-                return C.llama_state_seq_save_file(ctx, os.fsencode(tmp), 0, arr, len(tokens)) > 0
+                return bool(C.llama_state_save_file(ctx, os.fsencode(tmp), arr, len(tokens)))
 
             generated = [[text, ids] for text, ids in self._generated_memo.items()]
             return kvfile.save(path, self._cache_identity(), write, tokens=len(tokens),
@@ -664,7 +672,7 @@ class LlamaCppBackend(Backend):
                 n = ctypes.c_size_t(0)
                 self.llm._ctx.kv_cache_clear()
                 self._kv_set([])
-                if C.llama_state_seq_load_file(self.llm._ctx.ctx, os.fsencode(p), 0, out, cap, ctypes.byref(n)) == 0:
+                if not C.llama_state_load_file(self.llm._ctx.ctx, os.fsencode(p), out, cap, ctypes.byref(n)):
                     return None
                 return list(out[: n.value])
 
