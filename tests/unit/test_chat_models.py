@@ -218,3 +218,23 @@ def test_an_echo_of_the_scene_requests_not_to_be_told_yet_is_chatter():
             "decides to protect her maps with all her heart.")
     assert line_chatter(echo).startswith("meta")
     assert line_chatter("Some things were not to be told, and the Duke knew them all.") == ""
+
+
+def test_a_line_that_names_the_next_scene_or_counts_its_words_is_chatter():
+    # the instruct model closed scenes of its novel so (found by the chatter calibration)
+    for line in ["The next scene: Ilse embarks on her first journey.",
+                 "She continued her journey back to Saltmarsh. 938 words. End scene. Next scene: Ilse "
+                 "discovers that the grey water originates form the Harrow Hills. 950 words.",
+                 "**Conclusion:** 1006 words.",
+                 "She will gather evidence. The next chapter will tell us how she embarks on this journey. "
+                 "785 words."]:
+        assert line_chatter(line).startswith("meta"), line
+    assert line_chatter("The next scene: Ilse embarks on her first journey.") == "meta: the next scene:"
+    # prose that speaks of scenes, chapters and words is manuscript
+    for line in ["He described the next scene: a woman walking into the sea.",
+                 "The next scene of the play opened on a dock, and the actors took their places.",
+                 "At the end of the scene, the actors bowed. The scene ended.",
+                 "She knew that it was time to start preparing for the next chapter.",
+                 "By noon she had written 938 words of the survey.",
+                 "The Duke's letter ran to 900 words. She read it twice."]:
+        assert line_chatter(line) == "", line

@@ -56,6 +56,10 @@ _META = (
     # a running tally: "1049 words written. 85% completion. Next scene: Chapter 5 - …"
     r"|\b\d[\d,]* words (?:written|so far)\b|\b\d{1,3}% (?:completion|complete|done)\b"
     r"|\bnext (?:scene|chapter)\s*[:：]\s*chapter \d+"
+    # a sentence that only names the next scene, ends one or counts words: "The next scene: Ilse
+    # embarks…", "938 words. End scene. Next scene: …" ("the next scene of the play" is prose)
+    r"|(?:^|[.!?:]\s+)(?:the )?next (?:scene|chapter)\s*[:：]|(?:^|[.!?]\s+)end scene[.!]"
+    r"|(?:^|[.!?:]\s+)\d[\d,]* words\.(?:\s|$)"
     r"|\bas (?:per|requested in) (?:the|your) (?:instructions?|request|plan|outline)\b"
     r"|\bthe (?:given|provided) (?:instructions?|plan|outline|step)\b"
     # the assistant persona
@@ -144,7 +148,7 @@ def line_chatter(line: str, letter: bool = False) -> str:
         return "preamble"
     m = _META_RE.search(head) or (None if letter else _CLOSING_RE.search(head))
     if m:
-        return "meta: " + m.group(0).lower()
+        return "meta: " + m.group(0).lstrip(" .!?:：").rstrip().lower()
     z = _ZH_META.search(head)
     if z:
         return "meta: " + z.group(0)
