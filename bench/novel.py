@@ -14,7 +14,9 @@ again and it continues where it stopped. Each run appends its per-scene rows to
   computed (book plan, scene plans, scenes, summaries) over the tokens of the written text;
 * time to first token per scene (flat: median of the first and the last ten chapters);
 * peak RSS per chapter; codex entries in each scene's prompt;
-* ``--reopen``: the time from opening the project (model load apart) to the first new token.
+* ``--reopen``: the time from opening the project (model load apart) to the first new token;
+  the project's prompt cache (``core.engine.prompt_cache``, as every job path uses it) is loaded
+  in that time, ``--no-prompt-cache`` measures without it.
 
 Nothing here is timed by a test; the numbers come from this script's runs on this machine.
 """
@@ -67,6 +69,8 @@ def main() -> int:
     ap.add_argument("--codex", default=str(C.PROMPTS / "novel_codex.json"))
     ap.add_argument("--reopen", action="store_true", help="measure the time to the first new token, then stop")
     ap.add_argument("--out", help="results folder (default bench/results)")
+    ap.add_argument("--no-prompt-cache", action="store_true",
+                    help="neither load nor save the project's prompt cache (the KV cache on disk)")
     ap.add_argument("--fill-to", type=int, metavar="WORDS",
                     help="make a synthetic copy of --project filled to WORDS words (later chapters get "
                          "fallback scenes holding the written scenes' text, cycled, and first/last-sentence "
@@ -84,6 +88,7 @@ def main() -> int:
     from longhand.core.engine import events as EV
     from longhand.core.engine.codex import load_codex
     from longhand.core.engine.events import PlanToken, SectionDone, SectionStarted, SectionToken
+    from longhand.core.engine.prompt_cache import PromptCache
     from longhand.core.errors import CancelToken
     from longhand.core.projects.autosave import Autosave
     from longhand.core.projects.project import Project
@@ -131,9 +136,17 @@ def main() -> int:
     autosave = Autosave(project, interval=5.0)
     state: dict = {"scene": None, "first_any": None}
     t_start = time.perf_counter()
+    # the prompt cache, as JobRunner keeps it (its load counts in the time to the first token)
+    cache = None if args.no_prompt_cache else PromptCache(backend, project.path)
+    if cache is not None:
+        cache.load()
+        run["prompt_cache"] = {"tokens_loaded": cache.loaded_tokens, "load_seconds": round(cache.load_seconds, 3),
+                               "bytes": cache.size()}
 
     def on_event(e):
         autosave(e)
+        if cache is not None:
+            cache(e)
         now = time.perf_counter()
         if state["first_any"] is None and isinstance(e, (PlanToken, SectionToken)):
             state["first_any"] = now - t_start
@@ -201,6 +214,10 @@ def main() -> int:
     finally:
         autosave.save()
         project.close()
+        if cache is not None:
+            cache.save()
+            run.setdefault("prompt_cache", {}).update(saved_bytes=cache.size(),
+                                                      save_seconds=round(cache.save_seconds, 3))
         run["seconds"] = round(time.perf_counter() - t_start, 1)
         run["words_at_end"] = project.words
         run["prompt_tokens_evaluated"] = backend.prompt_tokens_evaluated
@@ -301,6 +318,9 @@ def report(project, results: dict, out: Path, backend) -> None:
         "prompt_tokens_evaluated": evaluated, "document_tokens": doc_tokens,
         "evaluated_per_document_token": round(evaluated / doc_tokens, 3) if doc_tokens else None,
         "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"] if r.get("reopen")],
+        # tokens the prompt cache restored in each reopen (None: measured without the cache)
+        "reopen_prompt_cache_tokens": [r.get("prompt_cache", {}).get("tokens_loaded")
+                                       for r in results["runs"] if r.get("reopen")],
         "codex_entries": len(project.codex.entries), "codex_proposed": len(project.codex.proposed),
         "scenes_needing_attention": sum(1 for x in project.sections if x.needs_attention),
         "words_in_scenes_needing_attention": sum(x.words for x in project.sections if x.needs_attention),
