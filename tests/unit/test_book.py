@@ -390,8 +390,9 @@ def test_a_scene_whose_answer_ends_short_is_asked_to_go_on_in_a_new_message():
     writes = [p for p in backend.prompts if "Break chapter" not in "".join(p.user)]
     go_on = [p for p in writes if p.turns and p.turns[-1][1].startswith("Go on with scene") and not p.answer]
     assert len(go_on) == sum(len(s.parts) for s in scenes)
-    # (the summary is asked at the end of the last answer of the last scene)
-    assert writes[-1].turns[-1][1].startswith("Go on with scene 3") and "In short" in writes[-1].answer[-1]
+    # (the summary is asked for after the last answer of the last scene)
+    assert writes[-1].turns[-1][1].startswith("Chapter 1 ends here. Sum it up") and not writes[-1].answer
+    assert writes[-1].turns[-2][1].startswith("Go on with scene 3")
     # each prompt is the one before it, the answer it got and one new message: the cache holds
     for a, b in zip(writes, writes[1:-1]):
         assert b.user == a.user and b.turns[:-1] == a.turns
@@ -543,9 +544,8 @@ def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_wi
                     BM.Chapter("The Flood", "The sea wall moves.", 1200)]
     w.write_book(job, chapters=[0])
     plans = [s for p, s in calls if "Break chapter" in "".join(p.user)]
-    summaries = [s for p, s in calls if "(In short, what happens" in "".join(p.answer)]
-    scenes = [s for p, s in calls if p.answer and p.answer[0].startswith("### ")
-              and "(In short" not in "".join(p.answer)]
+    summaries = [s for p, s in calls if p.turns and p.turns[-1][1].startswith("Chapter 1 ends here")]
+    scenes = [s for p, s in calls if p.answer and p.answer[0].startswith("### ")]
     assert plans and summaries and scenes
     assert all(s.dry_multiplier == 0 for s in plans + summaries)
     assert all(s.dry_multiplier == w.sampling.dry_multiplier for s in scenes)
@@ -622,8 +622,7 @@ def test_a_books_scenes_are_sampled_with_its_names_as_dry_breakers():
     job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
                     BM.Chapter("The Flood", "The sea wall moves.", 1200)]
     w.write_book(job, chapters=[0])
-    scenes = [s for p, s in zip(backend.prompts, backend.samplings)
-              if p.answer and p.answer[0].startswith("###") and "In short" not in p.answer[-1]]
+    scenes = [s for p, s in zip(backend.prompts, backend.samplings) if p.answer and p.answer[0].startswith("###")]
     assert scenes and all(s.dry_breakers == job.codex.name_words() and s.dry_multiplier > 0 for s in scenes)
 
 
@@ -699,3 +698,42 @@ def test_a_scene_interrupted_in_a_later_answer_resumes_in_that_answer_after_reop
     assert resumed.answer and again.sections[first].text.startswith(sec.text.rstrip())
     assert "".join(resumed.answer).strip() == sec.text[sec.parts[0]:].strip()
     assert again.sections[first].status == "done" and again.sections[first].words >= 0.85 * sec.target_words
+
+
+def test_a_chat_models_chapter_summary_is_asked_for_in_the_last_message_and_checked():
+    # cued inside its last answer, the instruct model listed the book's chapter titles
+    class Summing(ChatBookBackend):
+        answer = ""
+
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if prompt.turns and prompt.turns[-1][1].startswith("Chapter 1 ends here"):
+                return self._answer(prompt, self.answer, on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map of the Sea Wall", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood at Lowmere", "The sea wall moves.", 1200)]
+    backend = Summing()
+    w = B.BookWriter(backend)
+    w.write_book(job, chapters=[0])
+    asked = backend.prompts[-1]
+    # the chapter's conversation, then the request: its prefix is the last scene's prompt
+    assert asked.turns[-1][1] == ("Chapter 1 ends here. Sum it up in two or three sentences, at most "
+                                  f"{B.SUMMARY_WORDS} words: who does what in it, what changes, and how it "
+                                  "ends. Write only the summary, in the past tense.") and asked.answer == []
+    idx = BM.chapter_scenes(job, 0)
+    assert [t[0][0] for t in asked.turns] == [f"### {k}. {job.sections[i].heading}\n\n" for k, i in
+                                              enumerate(idx, 1)]
+    good = "Mara drew the sea wall for the Tidewardens and saw it move an inch the next morning."
+    for answer, kept in [(f"Sure, here is the summary:\n{good}", good),
+                         (f"Summary: {good}", good),
+                         ("the map of the sea wall, the flood at lowmere, the map of the sea wall again.", None),
+                         ("This chapter concludes the first part of the story, and the next chapter will "
+                          "follow Mara.", None)]:
+        backend.answer = answer
+        summary = w.summarize_chapter(job, 0)
+        if kept:
+            assert summary == kept, answer
+        else:       # not used: the chapter's first and last sentences instead
+            assert summary != answer.strip() and summary.split()[0] in B.chapter_text(job, 0), answer

@@ -34,10 +34,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import time
 
 from ..backends.base import Prompt, Sampling, Steer
 from ..errors import CancelToken
+from ..text.chatter import find_chatter, strip_preamble
 from ..text.health import garbled
 from ..text.wordcount import count_words
 from .book_model import (
@@ -94,6 +96,7 @@ from .prompts import (
     SCENE_TOP_UP_LATER,
     SCENES_INTRO_CHAT,
     STORY_SO_FAR,
+    SUMMARY_ASK_CHAT,
     SUMMARY_CUE_COMPLETION,
     SYSTEM,
 )
@@ -114,6 +117,14 @@ def _chinese(text: str) -> bool:
     """The plan grammars' words are space-separated: not for Chinese (the parser copes)."""
     from ..text.language import ZH, detect_language
     return detect_language(text) == ZH
+
+
+def _lists_titles(summary: str, job) -> bool:
+    """A summary that is the book's chapter titles listed (the instruct model, cued for a
+    summary: "the conflict, the discovery of the greywater, the guild's secrets, …")."""
+    words = re.findall(r"[a-z']{4,}", summary.lower())
+    titles = set(re.findall(r"[a-z']{4,}", " ".join(ch.title for ch in job.chapters).lower()))
+    return bool(words) and sum(w in titles for w in words) >= 0.6 * len(words)
 
 
 def _system(instruction: str) -> str:
@@ -510,19 +521,19 @@ class BookWriter(AgentWriter):
             return ""
         idx = chapter_scenes(job, c)
         base = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
-        cue = SUMMARY_CUE_COMPLETION.format(n=c + 1)
-        if self.style == "completion":
-            prompt = Prompt(user=base + [cue])
+        chat = self.style != "completion"
+        if not chat:
+            prompt = Prompt(user=base + [SUMMARY_CUE_COMPLETION.format(n=c + 1)])
         else:
-            # at the end of the chapter's last answer, as for a base model: the whole prompt
-            # is in the cache, and a chat model asked anew would re-read the chapter
-            prompt = self._conversation(job, idx, len(idx) - 1, base, [cue])
+            # the last message of the chapter's conversation (its prefix is in the cache)
+            prompt = self._conversation(job, idx, len(idx) - 1, base,
+                                        ask=SUMMARY_ASK_CHAT.format(n=c + 1, words=SUMMARY_WORDS))
         buf: list[str] = []
 
         def on_piece(piece: str) -> Steer:
             buf.append(piece)
             done = "".join(buf)
-            stop = ")" in done or "\n\n" in done.lstrip() or "\n#" in done \
+            stop = (")" in done and not chat) or "\n\n" in done.lstrip() or "\n#" in done \
                 or count_words(done) >= SUMMARY_WORDS * 1.3
             return Steer(allow_end=True, stop=stop)
 
@@ -531,8 +542,11 @@ class BookWriter(AgentWriter):
                                   on_piece=on_piece)
         if stats is not None:
             stats.add(g)
-        summary = clean_summary(g.text.split(")")[0], SUMMARY_WORDS)
-        if count_words(summary) < 8:
+        said = strip_preamble(g.text) if chat else g.text.split(")")[0]
+        summary = clean_summary(re.sub(r"^\W*summary\W*:\W*", "", said.strip(), flags=re.I), SUMMARY_WORDS)
+        if count_words(summary) < 8 or find_chatter(summary) or _lists_titles(summary, job):
+            log.info("chapter %d: the model's summary was not used (%r); its first and last sentences instead",
+                     c + 1, summary[:120])
             summary = fallback_summary(text, SUMMARY_WORDS)
         return summary
 

@@ -466,3 +466,8 @@ is about and does not end the book{later}. Answer with the scene only, in exactl
 Scene {k} - Title: [title] - Main Point: [main point] - Word Count: [number] words"""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
+# A chat model's chapter summary: the last message of the chapter's conversation. (Cued
+# inside its last answer, as a base model is, the instruct model listed the book's chapter
+# titles, or echoed the scene request: "end the scene without a summing-up, reflection…")
+SUMMARY_ASK_CHAT = """Chapter {n} ends here. Sum it up in two or three sentences, at most {words} \
+words: who does what in it, what changes, and how it ends. Write only the summary, in the past tense."""

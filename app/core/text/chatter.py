@@ -47,7 +47,7 @@ _META = (
     r"|\b(?:the )?(?:actual )?text of the story should\b"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
-    r"text|passage|continuation|content)\s+(?:continues|describes|explores|covers|introduces|focuses|"
+    r"chapter|text|passage|continuation|content)\s+(?:continues|describes|explores|covers|introduces|focuses|"
     r"concludes|completes|ends|is written|was written|follows|provides|highlights|sets|delves|"
     r"serves|maintains|adheres|meets|contains|has been|will)\b"
     r"|\bthis (?:completes|concludes) (?:the|this|our|my)\b"
