@@ -238,3 +238,15 @@ def test_a_line_that_names_the_next_scene_or_counts_its_words_is_chatter():
                  "By noon she had written 938 words of the survey.",
                  "The Duke's letter ran to 900 words. She read it twice."]:
         assert line_chatter(line) == "", line
+
+
+def test_an_answer_that_only_says_the_scene_continues_is_chatter():
+    # asked to go on with a scene, the instruct model answered only "**Scene Continues** 620
+    # words:", four times in a row, and the lines stood in the manuscript
+    for line in ["**Scene Continues** 620 words:", "**Scene Continues**", "Scene continues (598 words)",
+                 "Continued:", "*Continuation*"]:
+        assert line_chatter(line) == "label", line
+    assert strip_preamble("**Scene Continues** 620 words:\n\nIlse walked on.") == "Ilse walked on."
+    for line in ["The scene continues to haunt her.", "Continued rain kept the boats in harbour.",
+                 "The story continues where the river bends, the old men said."]:
+        assert line_chatter(line) == "", line

@@ -111,6 +111,7 @@ PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is 
 # A finished chapter below this share of its target gets another scene (see _top_up_chapter).
 CHAPTER_LANDS = 0.92
 TOP_UP_SCENES = 8
+TOP_UP_ATTEMPTS = 5
 
 
 def _chinese(text: str) -> bool:
@@ -455,7 +456,9 @@ class BookWriter(AgentWriter):
                 prompt = self._top_up_prompt(job, c, lack)
             step, raw = None, ""
             told = self._told(job, c, own=True)
-            for attempt in range(3):    # a scene that retells (or no scene) is asked for again
+            # a scene that retells (or no scene) is asked for again, with another seed (the
+            # instruct model planned one of the book's chapter titles three times running)
+            for attempt in range(TOP_UP_ATTEMPTS):
                 raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
                 step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
                              if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS

@@ -91,7 +91,10 @@ _LABEL_RE = re.compile(
     r"|note\s*[:：]|notes\s*[:：]|\((?:end|continued|to be continued)\b[^)]*\)\W*$|end of (?:the )?(?:part|paragraph|"
     r"section|scene|chapter|book|story|novel)\b"
     # a scene sheet instead of a scene: "**Setting:** …", "**Characters:** …", "**Plot Summary:**"
-    r"|(?:setting|characters|plot(?: summary)?|scene summary)\s*[:：])", re.I)
+    r"|(?:setting|characters|plot(?: summary)?|scene summary)\s*[:：]"
+    # an answer that only says the scene goes on: "**Scene Continues** 620 words:", "Continued:"
+    r"|(?:the\s+)?(?:scene|chapter|story|text)\s+continues\b\W*(?:\d[\d,]*\s+words?)?\W*$"
+    r"|(?:continued|continuation)\s*(?:\(?\d[\d,]*\s+words?\)?)?\s*[:：]?\W*$)", re.I)
 
 _NUMBERED = re.compile(r"^\W{0,4}(?:paragraph|part|section|scene|step|segment)\s+\d+\b", re.I)
 
