@@ -737,3 +737,40 @@ def test_a_chat_models_chapter_summary_is_asked_for_in_the_last_message_and_chec
             assert summary == kept, answer
         else:       # not used: the chapter's first and last sentences instead
             assert summary != answer.strip() and summary.split()[0] in B.chapter_text(job, 0), answer
+
+
+def test_a_scene_that_opens_by_copying_an_earlier_one_is_started_over_without_it_in_view():
+    # the instruct model opened five scenes running with the same lines of its earlier answer
+    # ('**Ilse Marren:** "Saltmarsh! I'm here!"'); cut back to the copy's healthy-looking
+    # start, each recovery copied on
+    class Copies(ChatBookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            said = [t[0][-1] for t in prompt.turns if len(t[0]) > 1]
+            if said and prompt.answer and prompt.answer[-1].startswith("### ") and "Write scene" in prompt.turns[-1][1]:
+                self.prompts.append(prompt)
+                out = []
+                for word in said[0].split(" ")[:120]:
+                    out.append(" " + word)
+                    if on_piece and on_piece(" " + word).stop:
+                        return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+                return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    backend = Copies()
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.plan_chapter(job, 0)
+    idx = BM.chapter_scenes(job, 0)
+    w.write_section(job, idx[0])
+    events = []
+    sec = w.write_section(job, idx[1], on_event=events.append)
+    cuts = [e for e in events if isinstance(e, EV.SectionRecovery)]
+    # one loop, cut back to nothing; written again without scene 1 in view, the scene is whole
+    assert len(cuts) == 1 and cuts[0].kind == "loop" and cuts[0].words_kept == 0
+    again = [p for p in backend.prompts if p.answer and p.answer[0].startswith("### 2.")][-1]
+    assert not any(job.sections[idx[0]].text[:200] in "".join(t[0]) for t in again.turns)
+    assert not sec.needs_attention and sec.words >= 0.85 * sec.target_words
+    assert job.sections[idx[0]].text[:200] not in sec.text

@@ -406,6 +406,12 @@ class AgentWriter:
             run.best_healthy = healthy
         text = recovery_cut(healthy, best_healthy=run.best_healthy, recovered_at=run.recovered_at,
                             giving_up=giving_up, keep=run.monitor.protected)
+        restart = self._restarts_scene(run, bad, text) and not giving_up
+        if restart:
+            # the scene's opening copies an earlier scene's (the instruct model, shown its
+            # chapter's scenes, opened five running with the same lines): cut back to what
+            # it held before, and write it without the earlier scenes in view
+            text = run.text[:run.monitor.protected].rstrip()
         run.recovered_at = count_words(text)
         run.text = run.sec.text = text
         same = len(os.path.commonprefix([text, before_cut]))
@@ -418,9 +424,17 @@ class AgentWriter:
             return True
         run.sampling = self._recovery_sampling(run.recoveries, bad.kind)
         self._firm_language = self._firm_language or bad.kind == "language"
-        self._short_context = self._short_context or run.recoveries >= 2 or bad.kind == "drift"
+        self._short_context = self._short_context or run.recoveries >= 2 or bad.kind == "drift" or restart
         run.empty_last = False
         return False
+
+    @staticmethod
+    def _restarts_scene(run: "_SectionRun", bad: Health, cut: str) -> bool:
+        """Does a loop in a chat model's scene (``SectionTargets.turns``) start it over? When
+        its first answer loops before it holds a sixth of its target, what it holds is the
+        start of a copy of an earlier scene (kept as "healthy": too short to judge)."""
+        return (run.targets.turns and not run.sec.parts and bad.kind == "loop"
+                and count_words(cut) - count_words(run.text[:run.monitor.protected]) < run.targets.goal / 6)
 
     def _ran_out(self, run: "_SectionRun", bad: Health) -> bool:
         """A chat model asked to go on with its scene (``SectionTargets.turns``) that loops
