@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from fakes import ScriptedBackend
@@ -774,3 +775,36 @@ def test_a_scene_that_opens_by_copying_an_earlier_one_is_started_over_without_it
     assert not any(job.sections[idx[0]].text[:200] in "".join(t[0]) for t in again.turns)
     assert not sec.needs_attention and sec.words >= 0.85 * sec.target_words
     assert job.sections[idx[0]].text[:200] not in sec.text
+
+
+def test_a_scene_that_loops_back_in_its_first_answer_ends_there_once_it_has_a_third_of_its_target():
+    class LoopsBack(ChatBookBackend):
+        """Writes 200 fresh words, then its first 100 words again, in the same answer."""
+
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if not (prompt.answer and prompt.answer[-1].startswith("### ")):
+                return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                        cancel=cancel, allow_end=allow_end)
+            self.prompts.append(prompt)
+            fresh = list(itertools.islice(self._sentences(), 200))
+            out = []
+            for piece in fresh + fresh[:100]:
+                out.append(piece)
+                if on_piece and on_piece(piece).stop:
+                    return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+            return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+
+    backend = LoopsBack()
+    w = B.BookWriter(backend)
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    w.plan_chapter(job, 0)
+    events = []
+    sec = w.write_section(job, BM.chapter_scenes(job, 0)[0], on_event=events.append)
+    cuts = [e for e in events if isinstance(e, EV.SectionRecovery)]
+    # one cut, no rewrite: the scene ends with what it told before it looped
+    asked = [p for p in backend.prompts if p.answer and p.answer[-1].startswith("### ")]
+    assert len(cuts) == 1 and "the scene ends here" in cuts[0].reasons and len(asked) == 1
+    # (the check needs a few repeated sentences to see a loop: those few stay)
+    assert 200 <= sec.words <= 250 and not sec.needs_attention

@@ -437,11 +437,12 @@ class AgentWriter:
                 and count_words(cut) - count_words(run.text[:run.monitor.protected]) < run.targets.goal / 6)
 
     def _ran_out(self, run: "_SectionRun", bad: Health) -> bool:
-        """A chat model asked to go on with its scene (``SectionTargets.turns``) that loops
-        back over it instead has nothing more to tell in it: the scene ends at its last healthy
-        sentence (its chapter gets more scenes), rather than be cut and written again. True:
-        the scene ends."""
-        if not (run.targets.turns and run.sec.parts and bad.kind == "loop"):
+        """A chat model's scene (``SectionTargets.turns``) that loops back over what it has
+        told, asked to go on or not, has nothing more to tell: the scene ends at its last
+        healthy sentence (its chapter gets more scenes), rather than be cut and written again
+        (the instruct model, cut back, looped at the same spot three times running). Not
+        before ``LengthControl.chat_scene_short`` of its target. True: the scene ends."""
+        if not (run.targets.turns and bad.kind == "loop"):
             return False
         healthy = trim_to_sentence(run.monitor.healthy_prefix(run.text))
         if count_words(healthy) < run.targets.goal * run.targets.short_share:
@@ -450,7 +451,7 @@ class AgentWriter:
         run.emit(SectionRecovery(run.index, run.recoveries, bad.kind, [*bad.reasons, "the scene ends here"],
                                  count_words(healthy), count_words(run.text) - count_words(healthy),
                                  run.text[len(healthy):][:6000]))
-        log.info("section %d: %s; asked to go on, the model retells: the scene ends at %d words",
+        log.info("section %d: %s; the model retells: the scene ends at %d words",
                  run.index + 1, "; ".join(bad.reasons), count_words(healthy))
         run.text = run.sec.text = healthy
         return True
