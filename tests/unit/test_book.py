@@ -330,6 +330,24 @@ class ChatBookBackend(BookBackend):
                                 cancel=cancel, allow_end=allow_end)
 
 
+def _mara_job() -> Project:
+    """A two-chapter book, chapter 1 to be planned and written."""
+    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    return job
+
+
+def _stream(pieces: list[str], on_piece) -> Generation:
+    """A scripted answer streamed piece by piece, stopped where the engine says so."""
+    out = []
+    for piece in pieces:
+        out.append(piece)
+        if on_piece and on_piece(piece).stop:
+            return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
+    return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+
+
 class WillNotGoOn(ChatBookBackend):
     """A chat model that answers an ask to go on with a scene with nothing."""
 
@@ -378,9 +396,7 @@ def test_a_scene_whose_answer_ends_short_is_asked_to_go_on_in_a_new_message():
     # words a scene, whatever the scene's target)
     backend = ChatBookBackend(wants_end_after=150)
     w = B.BookWriter(backend)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.write_book(job, chapters=[0])
     idx = BM.chapter_scenes(job, 0)
     scenes = [job.sections[i] for i in idx]
@@ -414,9 +430,7 @@ def test_a_scene_whose_answer_ends_short_is_asked_to_go_on_in_a_new_message():
 def test_a_chapter_whose_scenes_end_short_gets_more_scenes_when_the_model_will_not_go_on():
     backend = WillNotGoOn(wants_end_after=150)
     w = B.BookWriter(backend)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     assert w.scene_words(job) == BM.DEFAULT_SCENE_WORDS
     events = []
     w.write_book(job, chapters=[0], on_event=events.append)
@@ -540,9 +554,7 @@ def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_wi
     backend = Recording()
     w = B.BookWriter(backend, seed=1)
     assert w.sampling.dry_multiplier > 0
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.write_book(job, chapters=[0])
     plans = [s for p, s in calls if "Break chapter" in "".join(p.user)]
     summaries = [s for p, s in calls if p.turns and p.turns[-1][1].startswith("Chapter 1 ends here")]
@@ -592,9 +604,7 @@ def test_a_top_up_scene_that_retells_is_asked_for_again():
     backend = Retelling(wants_end_after=150)
     backend.seeds = []
     w = B.BookWriter(backend, seed=1)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.plan_chapter(job, 0)
     for i in BM.chapter_scenes(job, 0):
         w.write_section(job, i)
@@ -635,20 +645,13 @@ def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy
             if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
                 self.prompts.append(prompt)
                 first = prompt.turns[-1][0][-1]
-                out = []
-                for word in first.split(" "):
-                    out.append(" " + word)
-                    if on_piece and on_piece(" " + word).stop:
-                        return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
-                return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+                return _stream([" " + word for word in first.split(" ")], on_piece)
             return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
                                     cancel=cancel, allow_end=allow_end)
 
     backend = Retells(wants_end_after=200)
     w = B.BookWriter(backend)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.plan_chapter(job, 0)
     events = []
     sec = w.write_section(job, BM.chapter_scenes(job, 0)[0], on_event=events.append)
@@ -666,9 +669,7 @@ def test_a_scene_interrupted_in_a_later_answer_resumes_in_that_answer_after_reop
     from longhand.core.errors import CancelToken
     backend = ChatBookBackend(wants_end_after=150)
     w = B.BookWriter(backend)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.plan_chapter(job, 0)
     first = BM.chapter_scenes(job, 0)[0]
     cancel = CancelToken()
@@ -749,20 +750,13 @@ def test_a_scene_that_opens_by_copying_an_earlier_one_is_started_over_without_it
             said = [t[0][-1] for t in prompt.turns if len(t[0]) > 1]
             if said and prompt.answer and prompt.answer[-1].startswith("### ") and "Write scene" in prompt.turns[-1][1]:
                 self.prompts.append(prompt)
-                out = []
-                for word in said[0].split(" ")[:120]:
-                    out.append(" " + word)
-                    if on_piece and on_piece(" " + word).stop:
-                        return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
-                return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+                return _stream([" " + word for word in said[0].split(" ")[:120]], on_piece)
             return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
                                     cancel=cancel, allow_end=allow_end)
 
     backend = Copies()
     w = B.BookWriter(backend)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.plan_chapter(job, 0)
     idx = BM.chapter_scenes(job, 0)
     w.write_section(job, idx[0])
@@ -787,18 +781,11 @@ def test_a_scene_that_loops_back_in_its_first_answer_ends_there_once_it_has_a_th
                                         cancel=cancel, allow_end=allow_end)
             self.prompts.append(prompt)
             fresh = list(itertools.islice(self._sentences(), 200))
-            out = []
-            for piece in fresh + fresh[:100]:
-                out.append(piece)
-                if on_piece and on_piece(piece).stop:
-                    return Generation("".join(out), "stop", 100, 10, len(out), 0.01)
-            return Generation("".join(out), "end", 100, 10, len(out), 0.01)
+            return _stream(fresh + fresh[:100], on_piece)
 
     backend = LoopsBack()
     w = B.BookWriter(backend)
-    job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
-    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
-                    BM.Chapter("The Flood", "The sea wall moves.", 1200)]
+    job = _mara_job()
     w.plan_chapter(job, 0)
     events = []
     sec = w.write_section(job, BM.chapter_scenes(job, 0)[0], on_event=events.append)
