@@ -142,3 +142,14 @@ def test_names_given_as_dry_breakers_are_never_penalised_as_repeats(demo_backend
                                   sampling=Sampling(**strong, dry_breakers=("Ilse", "Marren"))).text
     assert not without.startswith(" Marren")
     assert named.startswith(" Marren")
+
+
+def test_banned_characters_never_reach_the_text(demo_backend):
+    # a chat model's story is sampled with "*" banned (it set whole paragraphs in bold)
+    from longhand.core.backends.base import Sampling
+    prompt = Prompt(user=["**Note:** this is **very** important.\n\n**Warning:** do **not** touch.\n\n**"])
+    plain = dict(temperature=0.0, repeat_penalty=1.0, dry_multiplier=0.0)
+    free = demo_backend.generate(prompt, max_tokens=40, sampling=Sampling(**plain)).text
+    banned = demo_backend.generate(prompt, max_tokens=40, sampling=Sampling(**plain, ban_chars="*")).text
+    assert "*" in free
+    assert "*" not in banned and banned.strip()

@@ -635,6 +635,8 @@ def test_a_books_scenes_are_sampled_with_its_names_as_dry_breakers():
     w.write_book(job, chapters=[0])
     scenes = [s for p, s in zip(backend.prompts, backend.samplings) if p.answer and p.answer[0].startswith("###")]
     assert scenes and all(s.dry_breakers == job.codex.name_words() and s.dry_multiplier > 0 for s in scenes)
+    # (and without asterisks: the instruct model set paragraphs and script lines in bold)
+    assert all(s.ban_chars == "*" for s in scenes)
 
 
 def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy():
@@ -659,10 +661,43 @@ def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy
     # no rewrite, no attention needed (the chapter is topped up with a new scene instead)
     cuts = [e for e in events if isinstance(e, EV.SectionRecovery)]
     assert len(cuts) == 1 and cuts[0].kind == "loop" and "the scene ends here" in cuts[0].reasons
+    assert "retells earlier text" in cuts[0].reasons[0]
     assert sum(1 for p in backend.prompts if p.turns and p.turns[-1][1].startswith("Go on")) == 1
-    # (the check needs a few repeated sentences to see a loop: those few stay)
-    assert not sec.needs_attention and 200 <= sec.words < 200 + 60
+    # the retold answer went as a whole: the scene is its first answer, to its last full sentence
+    assert not sec.needs_attention and 180 <= sec.words <= 200 and not sec.parts
     assert sec.text.rstrip().endswith(".")
+
+
+def test_a_scene_the_model_starts_over_in_other_words_when_asked_to_go_on_ends_before_it():
+    class StartsOver(ChatBookBackend):
+        """Asked to go on, tells the scene's first sentences again with their words reordered
+        (no 4-gram repeats: the instruct model's "Ilse stood at the edge of Salt Marsh,
+        surrounded by piles of maps, sketches." after "… Saltmarsh, surrounded by piles of
+        maps and sketches.")."""
+
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
+                self.prompts.append(prompt)
+                said = prompt.turns[-1][0][-1]
+                sentences = [x.strip(" .") for x in said.split(".") if len(x.split()) >= 6][:6]
+                again = " ".join(" ".join(reversed(x.split())).capitalize() + "." for x in sentences)
+                return _stream([" " + word for word in again.split(" ")], on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    backend = StartsOver(wants_end_after=200, sentence_words=10)
+    w = B.BookWriter(backend)
+    job = _mara_job()
+    w.plan_chapter(job, 0)
+    events = []
+    i = BM.chapter_scenes(job, 0)[0]
+    sec = w.write_section(job, i, on_event=events.append)
+    cuts = [e for e in events if isinstance(e, EV.SectionRecovery)]
+    assert len(cuts) == 1 and "retells earlier text" in cuts[0].reasons[0] and "the scene ends here" in cuts[0].reasons
+    # cut as soon as three sentences told nothing new, back to where the answer began
+    told = [e for e in events if isinstance(e, EV.SectionToken)]
+    assert cuts[0].cut_text.count(".") == 3 and 180 <= sec.words <= 200 and not sec.parts
+    assert not sec.needs_attention and len(told) > sec.words
 
 
 def test_a_scene_interrupted_in_a_later_answer_resumes_in_that_answer_after_reopening(tmp_path):

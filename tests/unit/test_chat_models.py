@@ -250,3 +250,23 @@ def test_an_answer_that_only_says_the_scene_continues_is_chatter():
     for line in ["The scene continues to haunt her.", "Continued rain kept the boats in harbour.",
                  "The story continues where the river bends, the old men said."]:
         assert line_chatter(line) == "", line
+
+
+def test_echoes_of_the_ask_to_go_on_are_chatter_and_a_label_before_the_text_goes_alone():
+    # asked for a scene's "next moments, in detail", the instruct model opened answers with
+    # "Her next moments, in detail:", "Its next moments: As I sit here…", "Continuing...",
+    # "**The scene goes on as follows:**", and closed one with "**The scene ends here, with Ilse…"
+    for line in ["Her next moments, in detail:", "Continuing...", "**The scene goes on as follows:**",
+                 "**The scene ends here, with Ilse walking towards the people, determined to protect her maps.",
+                 "The scene is not over yet.", "Its next moments: As I sit here, surrounded by Saltmarsh."]:
+        assert line_chatter(line), line
+    for line in ["In the next moments, she ran to the door.", "Her next moments were the worst of her life.",
+                 "Continuing down the road, she saw the boats.", "The scene was set for a quarrel."]:
+        assert line_chatter(line) == "", line
+    # a label the answer opens with goes; the story after it on the same line stays
+    assert strip_preamble("Its next moments: As I sit here, the tide turns.\n\nMore.") == \
+        "As I sit here, the tide turns.\n\nMore."
+    assert strip_preamble("Continuing...  It was a dark night.") == "It was a dark night."
+    assert strip_preamble("**Scene Continues**  Elise Marren returned.") == "Elise Marren returned."
+    assert strip_preamble("Her next moments, in detail:\n\nAs Ilse walked back.") == "As Ilse walked back."
+    assert strip_preamble("Continuing down the road, she saw it.") == "Continuing down the road, she saw it."

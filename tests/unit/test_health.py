@@ -16,7 +16,7 @@ from longhand.core.engine.plan import DONE, EDITED, Section, fallback_plan, make
 from longhand.core.engine.prompts import example_plan, plan_prompt, synopsis, write_prompt
 from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.projects.project import Project
-from longhand.core.text.health import HealthMonitor, check_text, compression_ratio, junk_share
+from longhand.core.text.health import DEFAULT, HealthMonitor, check_text, compression_ratio, junk_share
 from longhand.core.text.language import EN, ZH, detect_language, language_share
 from longhand.core.text.wordcount import count_words
 
@@ -539,3 +539,42 @@ def test_a_count_with_nothing_in_it_is_a_loop():
     real = start + "".join(f"{i}. {item}。\n" for i, item in enumerate(items, 1))
     assert HealthMonitor(ZH).feed(real, final=True) is None
     assert HealthMonitor(EN).feed("Items to fill in:\n1.\n2.\n3.\n" + CLEAN, final=True) is None
+
+
+# The instruct model's first answer to a scene (abridged) and two answers it gave when asked to
+# go on: one starts the scene over in other words, one goes on with it.
+_SCENE = (
+    "In the narrow alleyway leading to Ilse's workshop, the air was thick with the scent of damp earth and "
+    "salt. She sat alone at her desk, her silver-nibbed pen resting against the edge of the desk.\n\n"
+    "With a heavy heart, she stood up from her desk and walked towards the door. As she reached for the "
+    "handle, she heard a faint noise coming from outside. It was the sound of water rushing through the "
+    "Greywater river, a sound that she had never heard before.\n\n"
+    "She turned around quickly and saw the fishermen standing at the edge of the river, their faces filled "
+    "with awe. They looked at each other with a mix of surprise and gratitude.\n\n"
+    "Ilse took a deep breath and walked back into the workshop. She sat down on the edge of the desk and "
+    "began drawing out another map.\n\n")
+_STARTS_OVER = (
+    "As Ilse walked back into the workshop, she noticed that the air was thicker than usual. It seemed to be "
+    "filled with the scent of salt and damp earth. She could hear the sound of water rushing through the "
+    "river, a sound she had never heard before.\n\nShe turned around quickly and saw the fishermen still "
+    "standing at the edge of the river.")
+_GOES_ON = (
+    "By midnight the map was finished, and Ilse carried it down to the harbour wall. The tide had turned "
+    "early, and three boats lay stranded on the mud where the channel had run the week before. Old Petra, "
+    "mending nets by lantern light, asked her what the Guild would make of it.")
+
+
+def test_an_answer_that_starts_the_scene_over_in_other_words_is_found_and_one_that_goes_on_is_not():
+    from longhand.core.text.health import retold_share
+    share, n = retold_share(_STARTS_OVER, _SCENE)
+    assert n == 3 and share >= DEFAULT.retold
+    share, n = retold_share(_GOES_ON, _SCENE)
+    assert n == 3 and share < 0.4
+    # the monitor cuts a retold answer back to where it began, once three sentences stand
+    text = _SCENE + _STARTS_OVER
+    mon = HealthMonitor("en")
+    bad = mon.retold(text, len(_SCENE))
+    assert bad is not None and bad.kind == "loop" and bad.cut_to == len(_SCENE)
+    assert mon.retold(_SCENE + _GOES_ON, len(_SCENE)) is None
+    # (text the user kept is never judged)
+    assert HealthMonitor("en", protected=len(text)).retold(text, len(_SCENE)) is None

@@ -54,6 +54,10 @@ class Sampling:
     # asterisks): a story's names. Penalised, the instruct model cut them short to dodge the
     # penalty ("Ile Marren", "Else" for Ilse).
     dry_breakers: tuple[str, ...] = ()
+    # Characters no token of the text may hold (llama.cpp bans every token that contains
+    # one; a remote server cannot be told, its text is taken as it comes): "*" in a chat
+    # model's story, which set whole paragraphs in bold ("**Ilse took a deep breath…**").
+    ban_chars: str = ""
     seed: Optional[int] = None
 
 

@@ -188,6 +188,7 @@ class LlamaCppBackend(Backend):
         self._generated_memo: dict[str, list[int]] = {}
         self._end_tokens: list[int] | None = None
         self._heading_tokens: list[int] | None = None
+        self._char_tokens: dict[str, list[int]] = {}
         self._markup_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self.prompt_tokens_evaluated = 0
@@ -383,6 +384,17 @@ class LlamaCppBackend(Backend):
             self._markup_tokens = ids
         return self._markup_tokens
 
+    def _char_token_ids(self, chars: str) -> list[int]:
+        """Tokens whose text holds any of ``chars`` (``Sampling.ban_chars``), looked up once."""
+        if not chars:
+            return []
+        key = "".join(sorted(set(chars)))
+        if key not in self._char_tokens:
+            wanted = [c.encode() for c in key]
+            self._char_tokens[key] = [i for i in range(self._n_vocab)
+                                      if any(c in self._piece(i) for c in wanted)]
+        return self._char_tokens[key]
+
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
         if self._heading_tokens is None:
@@ -451,7 +463,7 @@ class LlamaCppBackend(Backend):
         import llama_cpp as C
         end_ids = self._end_token_ids()
         # While the text is too short a base model must not open the next section either.
-        never = self._markup_token_ids()
+        never = self._markup_token_ids() + self._char_token_ids(s.ban_chars)
         # (chat prompts lay the text out under headings too: see engine.prompts)
         ban_ids = end_ids + never + self._heading_token_ids()
         samplers = _Samplers(set(end_ids), self._sampler_chain(s, never), self._sampler_chain(s, ban_ids))

@@ -403,8 +403,11 @@ class BookWriter(AgentWriter):
 
     def write_section(self, job, index: int, **kw):
         if is_book(job):
-            # (a story repeats its names: DRY must not make the model mangle them)
-            self.sampling = dataclasses.replace(self.sampling, dry_breakers=job.codex.name_words())
+            # (a story repeats its names: DRY must not make the model mangle them; a chat
+            # model's story is prose, never markdown: the instruct model set whole paragraphs
+            # and "**Ilse Marren:**" script lines in bold)
+            self.sampling = dataclasses.replace(self.sampling, dry_breakers=job.codex.name_words(),
+                                                ban_chars="*" if self.style != "completion" else "")
         return super().write_section(job, index, **kw)
 
     def _carries_shortfall(self, job, index: int) -> bool:

@@ -390,7 +390,7 @@ class AgentWriter:
             observed = g.generated_tokens / max(1, count_words(g.text))
             self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
         run.text = (partial + new) if partial else new.lstrip()
-        bad: Health | None = steer.bad or (run.monitor.feed(run.text, final=True)
+        bad: Health | None = steer.bad or (run.monitor.feed(run.text, final=True) or steer.retold(run.text, final=True)
                                            if g.finish != "cancelled" else None)
         return g.finish, new, bad
 
@@ -401,7 +401,7 @@ class AgentWriter:
         run.recoveries += 1
         giving_up = run.recoveries > self.length.max_recoveries
         written, before_cut = count_words(run.text), run.text
-        healthy = run.monitor.healthy_prefix(run.text)
+        healthy = run.text[:bad.cut_to].rstrip() if bad.cut_to is not None else run.monitor.healthy_prefix(run.text)
         if count_words(healthy) > count_words(run.best_healthy):
             run.best_healthy = healthy
         text = recovery_cut(healthy, best_healthy=run.best_healthy, recovered_at=run.recovered_at,
@@ -444,7 +444,8 @@ class AgentWriter:
         before ``LengthControl.chat_scene_short`` of its target. True: the scene ends."""
         if not (run.targets.turns and bad.kind == "loop"):
             return False
-        healthy = trim_to_sentence(run.monitor.healthy_prefix(run.text))
+        healthy = trim_to_sentence(run.text[:bad.cut_to] if bad.cut_to is not None
+                                   else run.monitor.healthy_prefix(run.text))
         if count_words(healthy) < run.targets.goal * run.targets.short_share:
             return False
         run.recoveries += 1
@@ -765,6 +766,8 @@ class SectionSteer:
         self.n = 0
         self.bad: Health | None = None
         self.leaked = False          # stopped where the model began another part
+        # a later answer of a section written in answers: judged once for starting it over
+        self.answer_start = len(partial) if (targets.turns and self.fresh and partial.strip()) else None
 
     def __call__(self, piece: str) -> Steer:
         self.acc.append(piece)
@@ -776,13 +779,23 @@ class SectionSteer:
         dt = time.perf_counter() - self.t0
         self.emit(SectionToken(self.index, piece, w, self.words_before + w,
                                (self.gen_tokens + self.n) / dt if dt else 0.0))
-        bad = self.monitor.feed(current)
+        bad = self.monitor.feed(current) or self.retold(current)
         if bad is not None:          # stop at once: what follows would be worse
             self.bad = bad
             return Steer(allow_end=True, stop=True)
         if self._ends(current, piece, w):
             return Steer(allow_end=True, stop=True)
         return Steer(allow_end=w >= self.targets.allow_from or self.targets.turns)
+
+    def retold(self, current: str, final: bool = False) -> Health | None:
+        """A later answer that starts the section over (HealthMonitor.retold), judged once,
+        on its first three sentences (``final``: on the sentences the answer ended with)."""
+        if self.answer_start is None or (not final and not re.search(r"[.!?…]\W{0,2}$", current)):
+            return None
+        bad = self.monitor.retold(current, self.answer_start, final=final)
+        if final or bad is not None or len(sentence_ends(current[self.answer_start:])) >= 3:
+            self.answer_start = None
+        return bad
 
     def _ends(self, current: str, piece: str, w: int) -> bool:
         # (a leak starts at a line break and is short: the tail that holds the new piece

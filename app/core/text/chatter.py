@@ -44,6 +44,11 @@ _META = (
     r"|\bnever retell\b|\btells only what is new\b|\bheading line\b"
     # the scene request's "(not to be told yet)": "In the next scene (not to be told), Ilse…"
     r"|\(not to be (?:told|said|written)\b|\bnot to be told yet\b"
+    # the ask to go on with a scene, echoed: "Her next moments, in detail:", "Its next moments:
+    # As I sit here…", "**The scene goes on as follows:**", "The scene ends here, with Ilse…"
+    r"|\bnext moments,? in detail\b|(?:^|[.!?]\s+)(?:her|his|its|their|the scene's) next moments\s*[:：]"
+    r"|\bthe scene is not over yet\b|\brepeat nothing already written\b|\bwhat the characters do, say and\b"
+    r"|\bthe (?:scene|chapter|story) (?:goes on|continues) as follows\b|\b(?:the|this) scene (?:ends|closes) here\b"
     r"|\b(?:the )?(?:actual )?text of the story should\b"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
@@ -94,7 +99,7 @@ _LABEL_RE = re.compile(
     r"|(?:setting|characters|plot(?: summary)?|scene summary)\s*[:：]"
     # an answer that only says the scene goes on: "**Scene Continues** 620 words:", "Continued:"
     r"|(?:the\s+)?(?:scene|chapter|story|text)\s+continues\b\W*(?:\d[\d,]*\s+words?)?\W*$"
-    r"|(?:continued|continuation)\s*(?:\(?\d[\d,]*\s+words?\)?)?\s*[:：]?\W*$)", re.I)
+    r"|(?:continued|continuation|continuing)\s*(?:\(?\d[\d,]*\s+words?\)?)?\s*[:：.…]*\W*$)", re.I)
 
 _NUMBERED = re.compile(r"^\W{0,4}(?:paragraph|part|section|scene|step|segment)\s+\d+\b", re.I)
 
@@ -180,6 +185,12 @@ def chatter_share(text: str, letter: bool = False) -> float:
 
 
 _RULE = re.compile(r"[ \t]*(?:-{3,}|\*{3,}|_{3,}|\*(?:[ \t]*\*){2,})[ \t]*$")
+# A label an answer opens with, the text on the same line: "Its next moments: As I sit here…"
+_LEAD_LABEL = re.compile(
+    r"[*_#\s]{0,4}(?:(?:her|his|its|their|the scene's)\s+next moments(?:,?\s*in detail)?"
+    r"|(?:the\s+)?scene\s+(?:goes on|continues)(?:\s+as follows)?|continuing|continued)"
+    r"\s*(?:[*_]+\s*[:：.…]*|[:：.…]+[*_]*)[ \t]*(?=[^\s\d(*_])",
+    re.I)
 
 
 def strip_preamble(text: str) -> str:
@@ -194,6 +205,10 @@ def strip_preamble(text: str) -> str:
         line = body if nl < 0 else body[:nl]
         if nl < 0 and not re.search(r"[:：.!?。！？]\s*$", line):
             break                 # an unfinished first line: not judged yet
+        label = _LEAD_LABEL.match(line)
+        if label:                       # the label goes, the text after it on its line stays
+            body = body[label.end():]
+            continue
         rule = _RULE.match(line)        # a horizontal rule the answer opens with ("---")
         if not rule and (not line_chatter(line) or (line_chatter(line).startswith("meta")
                                                     and count_words(line) > 40)):

@@ -162,6 +162,38 @@ def topic_overlap(text: str, topic: set[str], lang: str) -> int:
     return len(topic_keys(text, lang) & topic) if topic else 0
 
 
+def _sentences(text: str) -> list[str]:
+    out, start = [], 0
+    for end in [*sentence_ends(text), len(text)]:
+        for piece in text[start:end].splitlines():
+            if piece.strip():
+                out.append(piece.strip())
+        start = end
+    return out
+
+
+def retold_share(new: str, earlier: str, lang: str = "en", *, first: int = 3,
+                 min_keys: int = 5) -> tuple[float, int]:
+    """How much the opening of ``new`` retells ``earlier``: for each of its ``first``
+    sentences with at least ``min_keys`` content words, the largest share of them that one
+    sentence of ``earlier`` (or of ``new`` before it) holds; their mean (0 = all new). A chat
+    model asked to go on with a scene often starts it over in other words ("Ilse stood at
+    the edge of Salt Marsh, surrounded by piles of maps, sketches." after "… Saltmarsh,
+    surrounded by piles of maps and sketches."), which 4-gram repeats miss. Returns (the
+    mean, the sentences it is the mean of)."""
+    before = [k for k in (topic_keys(x, lang) for x in _sentences(earlier[-20000:])) if len(k) >= min_keys]
+    scores: list[float] = []
+    for sentence in _sentences(new):
+        keys = topic_keys(sentence, lang)
+        if len(keys) < min_keys:
+            continue
+        scores.append(max((len(keys & b) / min(len(keys), len(b)) for b in before), default=0.0))
+        before.append(keys)
+        if len(scores) == first:
+            break
+    return (sum(scores) / len(scores) if scores else 0.0), len(scores)
+
+
 def line_counts(text: str, min_units: int = 3) -> dict[str, int]:
     """How often each line of ``min_units`` or more units stands in ``text`` (compared in
     lower case, punctuation ignored)."""
@@ -259,6 +291,10 @@ class Thresholds:
     drift_words: int = 300           # a stretch this long with no topic key is drift
     empty_items: int = 6             # this many list numbers in a row with nothing after them
     window: int = 80                 # words (Chinese characters) in the rolling window
+    # a chat model's answer going on with a section whose first three sentences share this
+    # much of their content words with earlier ones starts it over (HealthMonitor.retold;
+    # the instruct model's copies scored 0.65-1.0, its new answers 0.16-0.56)
+    retold: float = 0.65
     min_units: int = 40              # no verdict on less text than this
     min_topic: int = 3               # drift is judged only against a topic of this many keys
 
@@ -278,6 +314,9 @@ class Health:
     repeats: float = 0.0
     language: float | None = None
     topic: int | None = None
+    # where the text must be cut back to, when the failure is a whole stretch rather than
+    # its last sentences (a new answer that starts the scene over: HealthMonitor.retold)
+    cut_to: int | None = None
 
     @property
     def kind(self) -> str:
@@ -342,7 +381,8 @@ class HealthMonitor:
         self.protected = protected
         self.every = every
         self._last = 0
-        self.seen = set(grams(units(reference[-20000:]))) if reference else set()
+        self.reference = reference[-20000:]
+        self.seen = set(grams(units(self.reference))) if reference else set()
         self.story = story            # fiction: a heading-like line repeated across sections is a loop
         self.lines = opening_lines(reference[-20000:], thresholds.line_repeats_units, story=story) \
             if reference else {}
@@ -402,6 +442,23 @@ class HealthMonitor:
                 h.reasons.append("drift: shares nothing with the request or the plan step")
         h.ok = not h.reasons
         return h
+
+    def retold(self, text: str, start: int, *, final: bool = False) -> Health | None:
+        """A failure when the answer that begins at ``start`` in ``text`` (a chat model's
+        new message going on with a section) opens by retelling the text before it or the
+        reference: its first three sentences share on average ``Thresholds.retold`` of
+        their content words with earlier sentences. Judged once three sentences stand
+        (``final``: on what there is); the cut goes back to the answer's start."""
+        if start < self.protected or self.lang == ZH:
+            return None
+        new = text[start:]
+        if not final:
+            new = new[:sentence_ends(new)[-1]] if sentence_ends(new) else ""
+        share, n = retold_share(new, self.reference + "\n\n" + text[:start], self.lang)
+        if (n < 3 and not final) or share < self.t.retold:
+            return None
+        return Health(ok=False, reasons=[f"loop: the new answer retells earlier text ({share:.2f} of its "
+                                         f"opening's content words)"], cut_to=start)
 
     def _first_look(self, new: str, n_units: int, whole: bool) -> Health | None:
         """The verdicts given before any measure: chatter, a count of empty list items, too
