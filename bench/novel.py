@@ -1,6 +1,6 @@
 """Bench: a 100,000-word novel in two levels (book -> chapters -> scenes) on the demo model.
 
-    python bench/novel.py --project bench/results/novel.longhand [--words 100000] [--ctx 8192]
+    python bench/novel.py --project bench/results/novel.longhand [--words 100000] [--ctx 8192|auto]
                           [--until 08:10] [--threads 1] [--seed 1]
     python bench/novel.py --project bench/results/novel.longhand --reopen   # time to first token
 
@@ -63,7 +63,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--project", required=True, help="the novel's project file (created, then resumed)")
     ap.add_argument("--words", type=int, default=100_000)
-    ap.add_argument("--ctx", type=int, default=8192)
+    ap.add_argument("--ctx", default="8192",
+                    help="the context in tokens, fixed (long books use summaries); 'auto': as the app "
+                         "sizes it for --words (up to the model's 32k), growing when a chapter needs more")
     ap.add_argument("--until", help="stop at this UTC time (HH:MM), saving everything")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--codex", default=str(C.PROMPTS / "novel_codex.json"))
@@ -112,11 +114,16 @@ def main() -> int:
         project.lock()
         project.save()
     t_load = time.perf_counter()
+    if args.ctx == "auto":
+        from longhand.core.engine.session import EngineConfig
+        n_ctx, max_ctx = EngineConfig().context(project.target_words)
+    else:
+        n_ctx = max_ctx = int(args.ctx)
     if args.model == "demo":
-        backend = LlamaCppBackend(C.demo_model(), n_ctx=args.ctx, max_ctx=args.ctx, n_threads=args.threads, demo=True)
+        backend = LlamaCppBackend(C.demo_model(), n_ctx=n_ctx, max_ctx=max_ctx, n_threads=args.threads, demo=True)
     else:
         path = C.instruct_model() if args.model == "instruct" else Path(args.model)
-        backend = LlamaCppBackend(path, n_ctx=args.ctx, max_ctx=args.ctx, n_threads=args.threads)
+        backend = LlamaCppBackend(path, n_ctx=n_ctx, max_ctx=max_ctx, n_threads=args.threads)
     load_seconds = time.perf_counter() - t_load
     writer = B.BookWriter(backend, seed=args.seed)
     run = {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": C.machine(),

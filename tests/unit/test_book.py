@@ -830,3 +830,27 @@ def test_a_scene_that_loops_back_in_its_first_answer_ends_there_once_it_has_a_th
     assert len(cuts) == 1 and "the scene ends here" in cuts[0].reasons and len(asked) == 1
     # (the check needs a few repeated sentences to see a loop: those few stay)
     assert 200 <= sec.words <= 250 and not sec.needs_attention
+
+
+def test_a_chat_chapters_whole_conversation_stays_in_its_prompt_when_the_context_holds_it():
+    # a chat chapter of 2,500 words in seven scenes, each written in two answers: its scenes
+    # and the asks between them outgrow the chapter's words; room for its words alone, the
+    # conversation slid, and every slide evaluated what it kept again (the instruct model's
+    # novel: 1,500-3,100 prompt tokens evaluated at scenes 3-7, 40-85 s to the first token)
+    backend = ChatBookBackend()
+    backend.info.n_ctx = 32768
+    w = B.BookWriter(backend)
+    job = _mara_job()
+    job.chapters[0].target_words = 2500
+    for k in range(7):
+        sec = BM.add_scene(job, 0, k, f"In Lowmere Mara Voss does step {k + 1}: " + _w(60, k), 357)
+        first = " ".join(f"{_w(k, j)} {_w(k + 20, j)} {_w(k + 40, j)}." for j in range(60))
+        second = " ".join(f"{_w(k + 60, j)} {_w(k + 80, j)} {_w(k + 100, j)}." for j in range(59))
+        sec.text, sec.parts, sec.status = first + "\n\n" + second, [len(first) + 2], "done"
+    idx = BM.chapter_scenes(job, 0)
+    job.sections[idx[-1]].text, job.sections[idx[-1]].status, job.sections[idx[-1]].parts = "", "planned", []
+    w._tokens_per_word = 1.0                 # (the fake's tokens are its words)
+    prompt = w.section_prompt(job, idx[-1])
+    told = "".join("".join(said) for said, _ in prompt.turns)
+    assert all(job.sections[i].text.split("\n\n")[0] in told for i in idx[:-1])
+    assert prompt.user[-1].startswith("Write scene 1 of chapter 1 now")

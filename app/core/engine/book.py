@@ -106,6 +106,9 @@ log = logging.getLogger(__name__)
 
 SUMMARY_WORDS = 70
 NOTES_BUDGET = 300              # tokens of codex notes in a chapter's block
+# A chat model's scene costs its text plus about this many tokens of messages: the ask for it
+# (title, main point, notes, where it stands) and the asks to go on with it.
+_CHAT_TURN_TOKENS = 300
 SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries new to the chapter)
 PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
 # A finished chapter below this share of its target gets another scene (see _top_up_chapter).
@@ -560,7 +563,9 @@ class BookWriter(AgentWriter):
         head = self.backend.count_tokens(self._head(job)) + 200
         summaries = sum(self.backend.count_tokens(ch.summary) + 12 for ch in job.chapters if ch.summary)
         longest = max((ch.target_words for ch in job.chapters), default=DEFAULT_CHAPTER_WORDS)
-        return int(head + summaries + longest * self._tokens_per_word * 1.2 + MAX_SCENE_WORDS * 2.2 + 600)
+        turns = 0 if self.style == "completion" else \
+            _CHAT_TURN_TOKENS * (expected_scenes(longest) + 2) + int(longest * self._tokens_per_word * 0.1)
+        return int(head + summaries + longest * self._tokens_per_word * 1.2 + MAX_SCENE_WORDS * 2.2 + 600 + turns)
 
     # -- the prompt ------------------------------------------------------------------------
 
@@ -776,7 +781,14 @@ class BookWriter(AgentWriter):
         reserve = int(longest * self._tokens_per_word * 1.6) + 400
         avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
             - count(self._chapter_head(job, c)) - block
-        text_budget = max(0, min(int(avail * 0.7), int(ch.target_words * self._tokens_per_word * 1.15)))
+        need = int(ch.target_words * self._tokens_per_word * 1.15)
+        if self.style != "completion":
+            # a chat model's chapter is a conversation: its scenes, the asks between them (the
+            # asks to go on too) and a few top-up scenes; short of room for all of it, the
+            # conversation slides, and each slide evaluates what it keeps again
+            need = int(ch.target_words * self._tokens_per_word * 1.3) + \
+                _CHAT_TURN_TOKENS * (max(len(idx), expected_scenes(ch.target_words)) + 2)
+        text_budget = max(0, min(int(avail * 0.7), need))
         cost = [count(x) for x in self._summaries(job, c)]
         ss = min(self._summary_start, c)
         while ss < c and sum(cost[ss:]) > avail - text_budget:
