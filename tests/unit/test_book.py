@@ -802,6 +802,12 @@ def test_a_scene_that_opens_by_copying_an_earlier_one_is_started_over_without_it
     assert len(cuts) == 1 and cuts[0].kind == "loop" and cuts[0].words_kept == 0
     again = [p for p in backend.prompts if p.answer and p.answer[0].startswith("### 2.")][-1]
     assert not any(job.sections[idx[0]].text[:200] in "".join(t[0]) for t in again.turns)
+    # what scene 1 told and how it ended are in the request (started over without them, the
+    # instruct model told the book's premise again), its opening is not
+    request = "".join(again.user)
+    tail = " ".join(job.sections[idx[0]].text.split()[-60:])
+    assert job.sections[idx[0]].main_point in request and f'ended: "… {tail}"' in request
+    assert job.sections[idx[0]].text[:200] not in request
     assert not sec.needs_attention and sec.words >= 0.85 * sec.target_words
     assert job.sections[idx[0]].text[:200] not in sec.text
 

@@ -94,6 +94,7 @@ from .prompts import (
     SCENE_PLAN_CHAT,
     SCENE_TOP_UP_ASK_CHAT,
     SCENE_TOP_UP_LATER,
+    SCENES_BEFORE_CHAT,
     SCENES_INTRO_CHAT,
     STORY_SO_FAR,
     SUMMARY_ASK_CHAT,
@@ -629,7 +630,8 @@ class BookWriter(AgentWriter):
         message)."""
         c = job.sections[idx[0]].chapter
         ws = min(self._scene_start.get(c, 0), k)
-        first = [*request, SCENES_INTRO_CHAT.format(n=c + 1), self._scene_ask(job, idx, ws)]
+        first = [*request, SCENES_INTRO_CHAT.format(n=c + 1), self._scenes_before(job, idx, ws),
+                 self._scene_ask(job, idx, ws)]
         turns: list[tuple[list[str], str]] = []
         for j in range(ws, k):
             *said, last = self._scene_turns(job, idx, j)
@@ -642,6 +644,16 @@ class BookWriter(AgentWriter):
             turns.append((answer, ask))
             answer = []
         return Prompt(user=first, turns=turns, answer=answer, system=_system(job.instruction))
+
+    def _scenes_before(self, job, idx: list[int], ws: int) -> str:
+        """What a chat chapter's conversation that starts at scene ``ws`` leaves out: the
+        earlier scenes' titles and main points, and the last words of the one before it."""
+        if ws <= 0:
+            return ""
+        points = "\n".join(f"{j + 1}. {job.sections[idx[j]].heading}: {job.sections[idx[j]].main_point.strip()}"
+                           for j in range(ws))
+        tail = " ".join(job.sections[idx[ws - 1]].text.split()[-60:])
+        return SCENES_BEFORE_CHAT.format(points=points, tail=tail)
 
     def _scene_turns(self, job, idx: list[int], j: int, text: str | None = None,
                      split: bool = True) -> list[tuple[list[str], str]]:

@@ -442,6 +442,16 @@ one before it ended and tells only what is new: never retell what an earlier sce
 only the story itself: no title or heading, no notes, no comments, no words to the reader.
 
 """
+# A chat chapter's conversation that starts after its first scene (a scene started over
+# without the earlier ones in view, or a chapter too long for the context): what the scenes
+# left out told, and how the last of them ended. Without it the instruct model, started over,
+# opened the scene by telling the book's premise again ("Ilse Marren, the cartographer from
+# Saltmarsh, had always been fascinated by the maps…").
+SCENES_BEFORE_CHAT = """The chapter's scenes before this one are written (not shown here):
+{points}
+The last of them ended: "… {tail}"
+
+"""
 SCENE_ASK_CHAT = """Write scene {k} of chapter {n} now: "{title}". What happens in it: {point}{notes}
 Write it in full, about {words} words. {position}"""
 SCENE_NOTES_CHAT = "\nNotes: {notes}"
