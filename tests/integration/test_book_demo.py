@@ -3,7 +3,6 @@ the two-level CLI (plan --json chapters; write with --codex and --project, resum
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 
@@ -77,12 +76,9 @@ def test_cli_write_two_levels_with_codex_resumes_and_exports(demo_model, tmp_pat
     out = json.loads(capsys.readouterr().out)
     assert len(out["chapters"]) == 2 and sum(c["target_words"] for c in out["chapters"]) == 800
     for c in out["chapters"]:
-        # the planned scenes split the chapter's target; a chapter that ended short got
-        # top-up scenes after them, each for at most the words it lacked
-        targets = list(itertools.accumulate(s["target_words"] for s in c["scenes"]))
-        assert c["target_words"] in targets
-        planned = targets.index(c["target_words"]) + 1
-        assert all(s["target_words"] <= c["target_words"] for s in c["scenes"][planned:])
+        # (a scene added to a chapter that ended short takes its target from the scenes that
+        # ended short: the chapter's scenes still add up)
+        assert c["scenes"] and sum(s["target_words"] for s in c["scenes"]) == c["target_words"]
         assert c["status"] == "done" and c["summary"]
     p = Project.load(proj)
     assert [e.name for e in p.codex.entries] == ["Ilse"] and len(p.chapters) == 2

@@ -441,7 +441,6 @@ def test_a_chapter_whose_scenes_end_short_gets_more_scenes_when_the_model_will_n
     assert [e.how for e in events if isinstance(e, EV.ChapterPlanned)][1:] == ["top-up"] * (len(idx) - 3)
     assert len(idx) > 3 and job.sections[idx[3]].heading == f"The {_w(0, 4)} Crossing"
     assert BM.chapter_words(job, 0) >= 0.92 * 1200
-    assert all(job.sections[i].words < job.sections[i].target_words for i in idx[:3])
     assert not any(job.sections[i].needs_attention or job.sections[i].parts for i in idx[:3])
     # each was asked to go on twice (another seed the second time), then left as it was
     asked = [p.turns[-1][1][:len("Go on with scene 1")] for p in backend.prompts
@@ -457,8 +456,12 @@ def test_a_chapter_whose_scenes_end_short_gets_more_scenes_when_the_model_will_n
         assert "The sea wall moves" not in ask      # (a small model plans what it is shown)
         shown = [int(t[0][0][len("### "):].split(".")[0]) for t in p.turns]
         assert shown == list(range(shown[0], shown[0] + len(shown))) and f"Scene {shown[-1] + 1} - Title" in ask
-    # (a scene's shortfall is not carried to the next scene: the planned targets stand)
-    assert sum(job.sections[i].target_words for i in idx[:3]) == 1200
+    # (a scene's shortfall is not carried to the next scene; the scenes that ended short gave
+    # the added ones their targets, the latest first, down to their words: the chapter adds up)
+    assert sum(job.sections[i].target_words for i in idx) == 1200
+    assert not [p for p in BM.check_totals(job) if p.startswith("Chapter 1")]
+    assert all(job.sections[i].target_words >= job.sections[i].words for i in idx[:-1])
+    assert job.sections[idx[-2]].target_words == job.sections[idx[-2]].words
     # the next chapter is planned in scenes of the length this model writes
     assert BM.MIN_SCENE_WORDS <= w.scene_words(job) < BM.DEFAULT_SCENE_WORDS
     # a base model is kept going to its targets: scenes keep the default length
@@ -860,3 +863,20 @@ def test_a_chat_chapters_whole_conversation_stays_in_its_prompt_when_the_context
     told = "".join("".join(said) for said, _ in prompt.turns)
     assert all(job.sections[i].text.split("\n\n")[0] in told for i in idx[:-1])
     assert prompt.user[-1].startswith("Write scene 1 of chapter 1 now")
+
+
+def test_a_scene_added_to_a_short_chapter_takes_its_target_from_the_scenes_that_ended_short():
+    job = _mara_job()
+    for k, (target, words, locked) in enumerate([(400, 100, False), (400, 150, True), (400, 200, False)]):
+        sec = BM.add_scene(job, 0, k, f"step {k + 1}", target)
+        sec.text, sec.status, sec.locked = " ".join(["word"] * words), "done", locked
+    extra = BM.add_scene(job, 0, 3, "step 4", 330)
+    i = BM.chapter_scenes(job, 0)[3]
+    assert BM.absorb_added_scene(job, i) == 0
+    # the latest short scene first, down to its words; then the one before; locked ones keep theirs
+    assert [job.sections[j].target_words for j in BM.chapter_scenes(job, 0)] == [270, 400, 200, 330]
+    assert not [p for p in BM.check_totals(job) if p.startswith("Chapter 1")] and extra.target_words == 330
+    # what cannot be absorbed is returned (and the plan does not add up: the outline says so)
+    more = BM.add_scene(job, 0, 4, "step 5", 500)
+    assert BM.absorb_added_scene(job, BM.chapter_scenes(job, 0)[4]) == 500 - 170
+    assert more.target_words == 500 and [p for p in BM.check_totals(job) if p.startswith("Chapter 1")]

@@ -49,6 +49,7 @@ from .book_model import (
     MIN_CHAPTER_WORDS,
     MIN_SCENE_WORDS,
     Chapter,
+    absorb_added_scene,
     add_scene,
     chapter_scenes,
     chapter_status,
@@ -482,6 +483,8 @@ class BookWriter(AgentWriter):
             sec.title = step.title or sec.title
             self._windows.pop(c, None)
             i = chapter_scenes(job, c)[-1]
+            # (the scenes that ended short give up its target: the chapter's still adds up)
+            absorb_added_scene(job, i)
             log.info("chapter %d is %d words short: scene %d added", c + 1, lack, len(idx) + 1)
             emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
             last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words

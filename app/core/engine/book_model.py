@@ -206,6 +206,26 @@ def add_scene(job, c: int, at: int, main_point: str, target_words: int = DEFAULT
     return sec
 
 
+def absorb_added_scene(job, index: int) -> int:
+    """Keep chapter targets adding up when a scene is added to a chapter that ended short (a
+    top-up): the scenes that ended short of their targets give up the added scene's target,
+    the latest first, each down to the words it holds (it ended where the model ended it; the
+    words it lacked are the added scene's now). Locked and unwritten scenes keep theirs.
+    Returns the words that could not be absorbed (0 when the plan adds up again)."""
+    sec = job.sections[index]
+    excess = sec.target_words
+    for i in reversed(chapter_scenes(job, sec.chapter)):
+        s = job.sections[i]
+        if excess <= 0:
+            break
+        if i == index or s.locked or not s.written or s.words >= s.target_words:
+            continue
+        cut = min(excess, s.target_words - s.words)
+        s.target_words -= cut
+        excess -= cut
+    return excess
+
+
 def delete_scene(job, index: int) -> Section:
     return job.sections.pop(index)
 
