@@ -880,3 +880,28 @@ def test_a_scene_added_to_a_short_chapter_takes_its_target_from_the_scenes_that_
     more = BM.add_scene(job, 0, 4, "step 5", 500)
     assert BM.absorb_added_scene(job, BM.chapter_scenes(job, 0)[4]) == 500 - 170
     assert more.target_words == 500 and [p for p in BM.check_totals(job) if p.startswith("Chapter 1")]
+
+
+def test_a_chapter_stopped_after_its_last_scene_is_topped_up_and_summed_up_when_the_job_resumes():
+    # the novel bench stopped right after a chapter's last scene (2,031 of 2,500 words): resumed,
+    # the chapter got its summary but never the scenes it lacked
+    def written_short(edited: bool = False):
+        backend = WillNotGoOn(wants_end_after=150)
+        w = B.BookWriter(backend)
+        job = _mara_job()
+        w.plan_chapter(job, 0)
+        for i in BM.chapter_scenes(job, 0):
+            w.write_section(job, i)
+        if edited:
+            job.sections[BM.chapter_scenes(job, 0)[1]].status = "edited"
+        planned = len(BM.chapter_scenes(job, 0))
+        assert BM.chapter_words(job, 0) < 0.92 * 1200 and not job.chapters[0].summary
+        w.write_book(job, chapters=[0])
+        return job, planned
+
+    job, planned = written_short()
+    assert len(BM.chapter_scenes(job, 0)) > planned and BM.chapter_words(job, 0) >= 0.92 * 1200
+    assert job.chapters[0].summary
+    # a chapter the user has edited is theirs: summed up, never added to
+    job, planned = written_short(edited=True)
+    assert len(BM.chapter_scenes(job, 0)) == planned and job.chapters[0].summary

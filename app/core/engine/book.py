@@ -395,7 +395,8 @@ class BookWriter(AgentWriter):
                     mode = "continue" if sec.interrupted else "write"
                     self.write_section(job, i, mode=mode, on_event=emit, cancel=cancel, stats=stats)
                     written += 1
-                if chapter_status(job, c) == "done" and written > before and not (cancel and cancel.cancelled):
+                if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled) \
+                        and (written > before or self._left_unfinished(job, c)):
                     written += self._top_up_chapter(job, c, emit, cancel, stats)
                 if chapter_status(job, c) == "done" and not (cancel and cancel.cancelled) \
                         and (written > before or not job.chapters[c].summary.strip()):
@@ -405,6 +406,16 @@ class BookWriter(AgentWriter):
             stats.seconds = time.perf_counter() - t0
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
+
+    @staticmethod
+    def _left_unfinished(job, c: int) -> bool:
+        """Was chapter ``c`` written by the model and stopped before it was finished (its
+        scenes all written, no top-up or summary yet: a job stopped at that moment)? Then a
+        resumed job finishes it. A chapter with a scene edited or locked by hand is the
+        user's: it is not topped up."""
+        idx = chapter_scenes(job, c)
+        return bool(idx) and not job.chapters[c].summary.strip() and all(
+            job.sections[i].status == "done" and not job.sections[i].locked for i in idx)
 
     def write_section(self, job, index: int, **kw):
         if is_book(job):
