@@ -811,6 +811,13 @@ def test_a_scene_that_opens_by_copying_an_earlier_one_is_started_over_without_it
     tail = " ".join(job.sections[idx[0]].text.split()[-60:])
     assert job.sections[idx[0]].main_point in request and f'ended: "… {tail}"' in request
     assert job.sections[idx[0]].text[:200] not in request
+    # the chapter's conversation goes on from the scene started over: the next scene's prompt
+    # is that one, its answer and one ask (back to the whole conversation, every scene started
+    # over cost the instruct model the chapter's evaluation again)
+    w.write_section(job, idx[2])
+    third = [p for p in backend.prompts if p.answer and p.answer[0].startswith("### 3.")][0]
+    assert third.user == again.user and third.turns[0][0][0].startswith("### 2.")
+    assert third.turns[-1][1].startswith("Write scene 3")
     assert not sec.needs_attention and sec.words >= 0.85 * sec.target_words
     assert job.sections[idx[0]].text[:200] not in sec.text
 

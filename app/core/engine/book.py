@@ -600,10 +600,16 @@ class BookWriter(AgentWriter):
         saved = (dict(self._scene_start), dict(self._windows), self._summary_start)
         if getattr(self, "_short_context", False) and k:
             # a recovery from a loop or drift: without the chapter's earlier scenes, which the
-            # model was retelling; for this prompt only (the next scene sees them again)
+            # model was retelling. A base model's next scene sees them again; a chat model's
+            # conversation goes on from this scene for the rest of the chapter (its first
+            # message says what the scenes left out told): back to the whole conversation,
+            # the next prompt evaluated the chapter again (2,400-3,200 tokens, 60-160 s to
+            # the first token on the instruct model, after each scene started over)
             prompt = self._scene_prompt(job, index, k, idx, partial, k)
             self._scene_start, self._windows, self._summary_start = saved
             if count(prompt.text()) <= limit:
+                if self.style != "completion":
+                    self._scene_start[sec.chapter] = max(self._scene_start.get(sec.chapter, 0), k)
                 return prompt
         drop = 0
         while True:
