@@ -401,7 +401,7 @@ class AgentWriter:
         run.recoveries += 1
         giving_up = run.recoveries > self.length.max_recoveries
         written, before_cut = count_words(run.text), run.text
-        healthy = run.text[:bad.cut_to].rstrip() if bad.cut_to is not None else run.monitor.healthy_prefix(run.text)
+        healthy = _healthy_part(run, bad)
         if count_words(healthy) > count_words(run.best_healthy):
             run.best_healthy = healthy
         text = recovery_cut(healthy, best_healthy=run.best_healthy, recovered_at=run.recovered_at,
@@ -444,8 +444,7 @@ class AgentWriter:
         before ``LengthControl.chat_scene_short`` of its target. True: the scene ends."""
         if not (run.targets.turns and bad.kind == "loop"):
             return False
-        healthy = trim_to_sentence(run.text[:bad.cut_to] if bad.cut_to is not None
-                                   else run.monitor.healthy_prefix(run.text))
+        healthy = trim_to_sentence(_healthy_part(run, bad))
         if count_words(healthy) < run.targets.goal * run.targets.short_share:
             return False
         run.recoveries += 1
@@ -714,6 +713,14 @@ def next_answer(sec: Section, text: str, partial: str, *, new_answer: bool) -> s
     if not sec.parts or sec.parts[-1] != len(partial):
         sec.parts = [p for p in sec.parts if p < len(partial)] + [len(partial)]
     return partial
+
+
+def _healthy_part(run: "_SectionRun", bad: Health) -> str:
+    """The section's text up to where ``bad`` says it must be cut: its ``cut_to`` (a whole
+    answer that failed), else the last healthy sentence."""
+    if bad.cut_to is not None:
+        return run.text[:bad.cut_to].rstrip()
+    return run.monitor.healthy_prefix(run.text)
 
 
 def recovery_cut(healthy: str, *, best_healthy: str, recovered_at: int | None, giving_up: bool,

@@ -385,7 +385,7 @@ class HealthMonitor:
         self.reference = reference[-20000:]
         self.seen = set(grams(units(self.reference))) if reference else set()
         self.story = story            # fiction: a heading-like line repeated across sections is a loop
-        self.lines = opening_lines(reference[-20000:], thresholds.line_repeats_units, story=story) \
+        self.lines = opening_lines(self.reference, thresholds.line_repeats_units, story=story) \
             if reference else {}
         self.topic = topic_keys(topic_text, lang) if topic_text else set()
         self.last: Health | None = None
@@ -454,7 +454,8 @@ class HealthMonitor:
             return None
         new = text[start:]
         if not final:
-            new = new[:sentence_ends(new)[-1]] if sentence_ends(new) else ""
+            ends = sentence_ends(new)
+            new = new[:ends[-1]] if ends else ""
         share, n = retold_share(new, self.reference + "\n\n" + text[:start], self.lang)
         if (n < 3 and not final) or share < self.t.retold:
             return None
