@@ -11,7 +11,8 @@ again and it continues where it stopped. Each run appends its per-scene rows to
 * words per chapter vs target and their S_l (goal: mean >= 95), whole-book S_l so far;
 * the repeated 4-gram share of the book so far (goal <= 0.05);
 * prompt tokens evaluated per document token (goal <= 1.1): every prompt token the backend
-  computed (book plan, scene plans, scenes, summaries) over the tokens of the written text;
+  computed (book plan, scene plans, scenes, summaries) over the tokens of the written text,
+  and the same split by what each prompt asked for (``evaluated_by_kind``);
 * time to first token per scene (flat: median of the first and the last ten chapters);
 * peak RSS per chapter; codex entries in each scene's prompt;
 * ``--reopen``: the time from opening the project (model load apart) to the first new token;
@@ -57,6 +58,39 @@ def _deadline(until: str | None) -> float | None:
     if end <= now:
         end += dt.timedelta(days=1)
     return time.time() + (end - now).total_seconds()
+
+
+# What a prompt asks for, by the words that open its last request (the engine's own prompts).
+_KINDS = [("book plan", ("Plan the following novel", "Outline the story")),
+          ("chapter summary", ("Sum it up", "(In short, what happens")),
+          ("top-up scene plan", ("Plan one more scene",)),
+          ("chapter plan", ("Break chapter", "Scene 1 - Main Point:")),
+          ("go on with a scene", ("Go on with scene",))]
+
+
+def _kind(prompt, in_scene: bool) -> str:
+    asks = [m for _, m in prompt.turns] or ["".join(prompt.user)]
+    last = asks[-1] + "".join(prompt.answer)[-40:]
+    for kind, marks in _KINDS:
+        if any(m in last for m in marks):
+            return kind if kind != "go on with a scene" or in_scene else "other"
+    return "scene" if in_scene else "other"
+
+
+def _count_by_kind(backend, table: dict, in_scene) -> None:
+    """Every generate call's evaluated prompt tokens, added up by what the prompt asks for."""
+    generate = backend.generate
+
+    def counted(prompt, **kw):
+        before = backend.prompt_tokens_evaluated
+        g = generate(prompt, **kw)
+        row = table.setdefault(_kind(prompt, in_scene()), {"calls": 0, "evaluated": 0, "generated": 0})
+        row["calls"] += 1
+        row["evaluated"] += backend.prompt_tokens_evaluated - before
+        row["generated"] += g.generated_tokens
+        return g
+
+    backend.generate = counted
 
 
 def main() -> int:
@@ -131,6 +165,8 @@ def main() -> int:
            "git": C.git_state(), "ctx": backend.info.n_ctx, "threads": args.threads,
            "words_at_start": project.words, "model_load_seconds": round(load_seconds, 2),
            "document_tokens_at_start": sum(backend.count_tokens(s.text) for s in project.sections if s.text)}
+    by_kind = run["evaluated_by_kind"] = {}
+    _count_by_kind(backend, by_kind, lambda: state["scene"] is not None)
     cancel = CancelToken()
     # Stop cleanly on SIGTERM or SIGINT (a background job ignores SIGINT): the scene being
     # written is cancelled, the project saved, this run's rows and the report written.
@@ -316,6 +352,12 @@ def report(project, results: dict, out: Path, backend) -> None:
     measured = [r for r in results["runs"] if "document_tokens_at_start" in r and not r.get("reopen")]
     evaluated = sum(r["prompt_tokens_evaluated"] for r in measured)
     doc_tokens = sum(r["document_tokens"] - r["document_tokens_at_start"] for r in measured)
+    by_kind: dict = {}
+    for r in measured:
+        for kind, row in r.get("evaluated_by_kind", {}).items():
+            into = by_kind.setdefault(kind, {"calls": 0, "evaluated": 0, "generated": 0})
+            for key in into:
+                into[key] += row[key]
     summary = {
         "chapters_planned": len(project.chapters), "chapters_written": len(done),
         "words": project.words, "target": project.target_words,
@@ -324,6 +366,9 @@ def report(project, results: dict, out: Path, backend) -> None:
         "repeated_4gram_share": round(repeated_ngram_share(text, 4), 4),
         "prompt_tokens_evaluated": evaluated, "document_tokens": doc_tokens,
         "evaluated_per_document_token": round(evaluated / doc_tokens, 3) if doc_tokens else None,
+        # by what the prompt asked for (runs that counted it), each per document token
+        "evaluated_by_kind": {k: {**v, "per_document_token": round(v["evaluated"] / doc_tokens, 3) if doc_tokens
+                                  else None} for k, v in sorted(by_kind.items())},
         "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"] if r.get("reopen")],
         # tokens the prompt cache restored in each reopen (None: measured without the cache)
         "reopen_prompt_cache_tokens": [r.get("prompt_cache", {}).get("tokens_loaded")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import sys
 import time
 from collections import Counter
@@ -34,10 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from longhand.core.engine import book as B
     from longhand.core.engine import book_plan as BP
+    from longhand.core.engine.events import BookPlanReady
     backend = C.open_backend(args.model, n_ctx=8192, n_threads=args.threads)
     writer = B.BookWriter(backend, seed=args.seed)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    ready = []
     t0 = time.perf_counter()
-    chapters = writer.plan_book(INSTRUCTION.format(words=args.words), args.words)
+    chapters = writer.plan_book(INSTRUCTION.format(words=args.words), args.words,
+                                on_event=lambda e: ready.append(e) if isinstance(e, BookPlanReady) else None)
     seconds = time.perf_counter() - t0
     keys = [BP.chapter_keys(c.title, c.synopsis) for c in chapters]
     pairs = [(BP.synopsis_overlap(keys[i], keys[j]), i, j) for i, j in itertools.combinations(range(len(keys)), 2)]
@@ -48,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             "chapters": len(chapters), "target_sum": sum(c.target_words for c in chapters),
             "repeated_titles": {t: n for t, n in titles.items() if n > 1},
             "largest_overlap": {"overlap": round(worst[0], 3), "chapters": [worst[1] + 1, worst[2] + 1]},
-            "plan": [{"title": c.title, "synopsis": c.synopsis, "words": c.target_words} for c in chapters]}
+            "how": ready[-1].how if ready else None,
+            "plan": [{"title": c.title, "synopsis": c.synopsis, "words": c.target_words} for c in chapters],
+            "answers": ready[-1].raw.splitlines() if ready else []}
     name = "demo" if args.model == "demo" else "instruct" if args.model == "instruct" else Path(args.model).stem
     C.write_json(C.out_dir(args.out) / f"plan_book_{name}.json", data)
     print(f"{len(chapters)} chapters summing to {data['target_sum']}; repeated titles {data['repeated_titles']}; "

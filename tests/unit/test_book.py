@@ -96,6 +96,89 @@ def test_book_plan_falls_back_when_the_model_plans_nothing():
     assert all(c.plan_how == "fallback" for c in chapters)
 
 
+def test_the_fallback_plan_tells_a_beat_of_its_own_in_every_chapter():
+    # the arc's stage with an "angle" added shared 0.86 of its words with the next chapter:
+    # the fallback broke the rule the engine applies to a model's chapters
+    for words in (30_000, 90_000, 100_000, 135_000):
+        chapters = BP.fallback_chapters("Write a novel about a cartographer.", words)
+        keys = [BP.chapter_keys(c.title, c.synopsis) for c in chapters]
+        worst = max(BP.synopsis_overlap(a, b) for a, b in itertools.combinations(keys, 2))
+        assert worst < BP.REPEAT_OVERLAP, (words, worst)
+        assert len({c.title for c in chapters}) == len(chapters)
+        assert sum(c.target_words for c in chapters) == words
+    # the arc is kept in order: a 12-chapter book opens on its first beat and closes on its last
+    twelve = BP.fallback_chapters("Write a novel.", 30_000)
+    assert twelve[0].title == "An Ordinary Day" and twelve[-1].title == "Last Light"
+
+
+def _part_line(i: int) -> str:
+    return f"Part {i} - Title: The {_w(200 + i, 1)} Road - Synopsis: Mara Voss reaches {_w(200 + i, 2)} and {_w(200 + i, 3)}"
+
+
+class PartsPlanner(ScriptedBackend):
+    """A chat model that outlines a story in the parts asked for, then plans each part's
+    chapters; ``retells``: parts whose chapters it only ever copies from part 1."""
+
+    def __init__(self, retells=()) -> None:
+        super().__init__(style="chat")
+        self.retells = set(retells)
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.prompts.append(prompt)
+        user = "".join(prompt.user)
+        if user.startswith("Outline the story"):
+            p = int(re.search(r"in (\d+) parts", user).group(1))
+            text = "\n".join(_part_line(i) for i in range(1, p + 1)) + "\n\n"
+        else:
+            a, b = (int(x) for x in re.search(r"Now plan chapters (\d+) to (\d+) of", user).groups())
+            part = int(re.search(r"The story, part (\d+) of", user).group(1))
+            src = 1 if part in self.retells else part
+            text = "\n".join(f"Chapter {k} - Title: The {_w(src * 10 + j, 4)} Gate - Synopsis: Mara Voss meets "
+                             f"{_w(src * 10 + j, 1)} in {_w(src * 10 + j, 2)} and learns of the {_w(src * 10 + j, 3)} "
+                             f"- Word Count: 2500 words" for j, k in enumerate(range(a, b + 1))) + "\n\n"
+        if on_piece:
+            on_piece(text)
+        return Generation(text=text, finish="end", prompt_tokens=1, generated_tokens=1, seconds=0.0,
+                          prompt_tokens_evaluated=1)
+
+
+def test_a_long_books_chat_plan_is_outlined_in_parts_then_planned_part_by_part():
+    # asked for chapters 1 to 12 of 36, the instruct model told its whole story in them, then
+    # copied chapters 2 to 4 for twenty answers: a long book's story is outlined in parts first
+    backend = PartsPlanner()
+    w = B.BookWriter(backend)
+    chapters = w.plan_book("Write a 90000-word fantasy novel about a cartographer.", 90_000)
+    users = ["".join(p.user) for p in backend.prompts]
+    assert users[0].startswith("Outline the story of the following novel in 9 parts")
+    asks = [(re.search(r"Now plan chapters (\d+ to \d+) of 36", u).group(1),
+             re.search(r"The story, part (\d+) of 9", u).group(1)) for u in users[1:]]
+    assert asks == [(f"{4 * i + 1} to {4 * i + 4}", str(i + 1)) for i in range(9)]
+    # every ask shows its part and its neighbours' names, not the whole outline (the instruct
+    # model made chapters out of the outline's lines); the last one ends the book
+    title = [_part_line(i).split(" - Title: ")[1].split(" - ")[0] for i in range(1, 10)]
+    for i, u in enumerate(users[1:]):
+        shown = {j for j in range(9) if title[j] in u}
+        assert shown == {j for j in (i - 1, i, i + 1) if 0 <= j < 9}, (i, shown)
+    assert f'up to part 2 ("{title[1]}")' in users[1] and f'("{title[7]}") to the end of the story' in users[-1]
+    # a part's answer is started afresh: the chapters of earlier parts are not in it to copy
+    assert all(not p.answer for p in backend.prompts)
+    assert len(chapters) == 36 and sum(c.target_words for c in chapters) == 90_000
+    assert len({c.title for c in chapters}) == 36
+
+
+def test_a_part_the_model_only_retells_is_given_up_and_the_plan_goes_on():
+    backend = PartsPlanner(retells={3})
+    w = B.BookWriter(backend)
+    chapters = w.plan_book("Write a 90000-word fantasy novel about a cartographer.", 90_000)
+    parts = [int(re.search(r"The story, part (\d+) of", "".join(p.user)).group(1)) for p in backend.prompts[1:]]
+    # part 3's answers retold part 1 and were refused three times; then part 4 was asked for
+    assert parts == [1, 2, 3, 3, 3, 4, 5, 6, 7, 8, 9]
+    assert len(chapters) == 32 and sum(c.target_words for c in chapters) == 90_000
+    assert all(c.plan_how != "fallback" for c in chapters)
+    keys = [BP.chapter_keys(c.title, c.synopsis) for c in chapters]
+    assert max(BP.synopsis_overlap(a, b) for a, b in itertools.combinations(keys, 2)) < BP.REPEAT_OVERLAP
+
+
 def test_replan_book_keeps_locked_chapters_and_written_ones():
     w = B.BookWriter(BookBackend(chapters=40))
     job = _job(20_000)
@@ -912,3 +995,24 @@ def test_a_chapter_stopped_after_its_last_scene_is_topped_up_and_summed_up_when_
     # a chapter the user has edited is theirs: summed up, never added to
     job, planned = written_short(edited=True)
     assert len(BM.chapter_scenes(job, 0)) == planned and job.chapters[0].summary
+
+
+def test_a_chapters_target_stays_near_the_mean_whatever_numbers_the_model_gives():
+    # the instruct model gave 5,000 words to the first five of 32 chapters and 1,500 to the
+    # rest; clamped and then scaled to the sum, the first five became 8,791-word chapters
+    targets = BP.bounded_targets([5000] * 5 + [1500] * 27, 90_000, 600, 0, spread=B.CHAPTER_SPREAD)
+    mean = 90_000 / 32
+    assert sum(targets) == 90_000
+    assert max(targets) <= mean * B.CHAPTER_SPREAD * 1.01 and min(targets) >= mean / B.CHAPTER_SPREAD * 0.99
+    # the model's order of lengths is kept: its long chapters stay the longer ones
+    assert min(targets[:5]) > max(targets[5:])
+
+
+def test_the_plan_formats_placeholders_are_not_chapters_and_brackets_are_not_titles():
+    # the instruct model's 90,000-word plan: "[title] | [what happens] + Chapter 17" as chapter
+    # 11, and "[The Dark Forest]" as a title
+    text = ("Chapter 11 - Title: [title] - Synopsis: [what happens] + Chapter 17 - Word Count: 2500 words\n"
+            "Chapter 12 - Title: [The Dark Forest] - Synopsis: Elara discovers a dark forest, where she must "
+            "battle a powerful demon. - Word Count: 2500 words")
+    assert [(c.title, c.synopsis) for c in BP.parse_chapters(text)] == [
+        ("The Dark Forest", "Elara discovers a dark forest, where she must battle a powerful demon.")]

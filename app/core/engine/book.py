@@ -68,6 +68,7 @@ from .book_plan import (
     dedupe_chapters,
     fallback_chapters,
     fallback_scenes,
+    is_ending,
     not_a_chapter,
     parse_chapters,
     scene_lines,
@@ -79,9 +80,12 @@ from .prompts import (
     BOOK_ACTS,
     BOOK_HEAD_CHAT,
     BOOK_HEAD_COMPLETION,
+    BOOK_PART_SPAN,
+    BOOK_PARTS_CHAT,
     BOOK_PLAN_ACT_CHAT,
     BOOK_PLAN_CHAT,
     BOOK_PLAN_COMPLETION,
+    BOOK_PLAN_PART_CHAT,
     CHAPTER_HEAD_CHAT,
     CHAPTER_HEAD_COMPLETION,
     SCENE_ASK_CHAT,
@@ -113,6 +117,13 @@ NOTES_BUDGET = 300              # tokens of codex notes in a chapter's block
 _CHAT_TURN_TOKENS = 300
 SCENE_NOTES_BUDGET = 150        # tokens of notes added before a scene (entries new to the chapter)
 PLAN_LINES_PER_ANSWER = 12      # chapters asked for in one answer; the plan is continued
+# A synopsis's words in a plan line, bounded by the grammar so a line ends. At 30, the instruct
+# model went on past the bound by gluing words ("willliveonforever", "未知.land"): a word
+# without a space was all the grammar still allowed.
+PLAN_LINE_WORDS = 60
+CHAPTER_SPREAD = 1.5            # a chapter's target is within this factor of the mean
+CHAPTERS_PER_PART = 4           # a long book's chapters per part of its story (chat models)
+STALLED_ROUNDS = 3              # answers in a row that add nothing before a part is given up
 # A finished chapter below this share of its target gets another scene (see _top_up_chapter).
 CHAPTER_LANDS = 0.92
 TOP_UP_SCENES = 8
@@ -152,6 +163,60 @@ def _bible_block(bible: str) -> str:
         return ""
     return f"\nStory bible (always respect it):\n{bible.strip()}\n"
 
+@dataclasses.dataclass
+class _Span:
+    """Chapters ``first`` … ``last`` of a book plan, asked for as one act (``act``: what that
+    part of a story does) or as one part of the model's outline (``parts[part]``)."""
+    first: int
+    last: int
+    act: str | None = None
+    parts: list[ParsedChapter] = dataclasses.field(default_factory=list)
+    part: int = 0
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+
+class _PlanPlace:
+    """Where a book plan stands: the span (act or part) a chat model is asked for, how many
+    chapters it has, and the answers in a row that added none (after STALLED_ROUNDS the span
+    is given up: the book has fewer, longer chapters). No spans: a completion model's plan,
+    asked for in answers of PLAN_LINES_PER_ANSWER lines until it is complete."""
+
+    def __init__(self, spans: list[_Span]) -> None:
+        self.spans = spans
+        self.i = 0
+        self.begun: dict[int, int] = {}     # span -> chapters found before it began
+        self.fruitless = 0
+
+    def ask(self, found: int, n: int) -> tuple[int, int] | None:
+        """(chapters to ask for next, the chapter that may end the story); None: planned."""
+        batch = min(PLAN_LINES_PER_ANSWER, n - found)
+        if batch <= 0 or not self.spans:
+            return (batch, n) if batch > 0 else None
+        while self.i + 1 < len(self.spans) and found - self.begun.setdefault(self.i, found) >= self.spans[self.i].size:
+            self.i += 1
+        left = self.spans[self.i].size - (found - self.begun.setdefault(self.i, found))
+        if left <= 0:
+            return None          # the last span is planned (a span given up leaves fewer chapters)
+        batch = min(batch, left)
+        return batch, (found + batch if self.i == len(self.spans) - 1 else n)
+
+    def went_on(self, kept: bool, k: int, batch: int) -> bool:
+        """Count an answer; False: stop planning (the last span added nothing, again and again)."""
+        if kept or not self.spans:
+            self.fruitless = 0
+            return True
+        self.fruitless += 1
+        if self.fruitless < STALLED_ROUNDS:
+            return True
+        if self.i + 1 == len(self.spans):
+            return False
+        log.info("book plan: chapters %d-%d left out, planning the next part", k, k + batch - 1)
+        self.i, self.fruitless = self.i + 1, 0
+        return True
+
 # ---------------------------------------------------------------------------------------
 
 class BookWriter(AgentWriter):
@@ -180,49 +245,50 @@ class BookWriter(AgentWriter):
         chat = self.style != "completion"
         raw_all: list[str] = []
         found: list[ParsedChapter] = []
+        where = _PlanPlace(self._spans(instruction, n, bible, emit, cancel, raw_all) if chat else [])
         # (bounded: rounds that add nothing distinct are asked again with another seed; the
         # instruct model's 30,000-word plan kept 8 of 12 chapters after 10 rounds)
-        for _round in range(3 * (len(BOOK_ACTS) + math.ceil(n / PLAN_LINES_PER_ANSWER)) + 4):
-            if len(found) >= n or (cancel is not None and cancel.cancelled):
+        for _round in range(3 * (max(len(where.spans), len(BOOK_ACTS)) + math.ceil(n / PLAN_LINES_PER_ANSWER)) + 4):
+            ask = where.ask(len(found), n)
+            if ask is None or (cancel is not None and cancel.cancelled):
                 break
+            batch, end_at = ask
             k = len(found) + 1
-            batch = min(PLAN_LINES_PER_ANSWER, n - len(found))
-            so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
-                             f"{p.target_words or words // n} words\n" for i, p in enumerate(found, 1))
             if chat:
-                # a chat model plans the book an act at a time (see prompts.BOOK_ACTS)
-                act, last = _act(k, n)
-                batch = min(batch, last - k + 1)
-                prompt = Prompt(user=[BOOK_PLAN_CHAT.format(
-                    n=n, target=words, lo=lo, hi=hi, instruction=instruction.strip(),
-                    bible=_bible_block(bible)) + BOOK_PLAN_ACT_CHAT.format(
-                    a=k, b=k + batch - 1, n=n, part=BOOK_ACTS[act])],
-                    answer=[so_far] if so_far else [], system=_system(instruction))
-                start = "line"
-                lead = ""
+                prompt = self._span_prompt(instruction, words, n, lo, hi, bible, where, k, batch, found)
+                start, lead = "line", ""
             else:
                 lead = f"Chapter {k} - Title:"
+                so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
+                                 f"{p.target_words or words // n} words\n" for i, p in enumerate(found, 1))
                 prompt = Prompt(user=[BOOK_PLAN_COMPLETION.format(instruction=instruction.strip())],
                                 answer=[so_far + lead])
                 start = "point"
             if self.use_grammar and not _chinese(instruction):
                 from .grammar import plan_grammar
                 prompt.grammar = plan_grammar("chapter", max_lines=batch, min_lines=batch, start=start,
-                                              max_words=30)
+                                              max_words=PLAN_LINE_WORDS)
             text = self._generate_plan(prompt, batch, emit, cancel, attempt=_round)
             raw_all.append(lead + text)
-            new = dedupe_chapters(found + parse_chapters(lead + text))[len(found):]
-            new = self._story_chapters(new, len(found), n)
-            if not new:
-                continue       # a round that added nothing distinct; the loop is bounded
-            found += new[:batch]
+            parsed = parse_chapters(lead + text)
+            new = dedupe_chapters(found + parsed)[len(found):]
+            distinct = len(new)
+            new = self._story_chapters(new, len(found), end_at)[:batch]
+            log.info("book plan round %d (chapters %d-%d): %d lines read, %d distinct, %d kept",
+                     _round + 1, k, k + batch - 1, len(parsed), distinct, len(new))
+            found += new
+            if not where.went_on(bool(new), k, batch):
+                break
+            if new and is_ending(new[-1].title) and len(found) < n:
+                log.info("book plan: the story ended at chapter %d of %d", len(found), n)
+                break
         raw = "\n".join(raw_all)
         how = "parsed"
         if len(found) < max(1, math.ceil(n / 2)):
             new_chapters = fallback_chapters(instruction, words, n)
             how = "fallback"
         else:
-            targets = bounded_targets([p.target_words for p in found], words, lo, hi)
+            targets = bounded_targets([p.target_words for p in found], words, lo, 0, spread=CHAPTER_SPREAD)
             new_chapters = [Chapter(title=p.title[:80], synopsis=p.synopsis, target_words=t)
                             for p, t in zip(found, targets)]
         chapters = list(new_chapters)
@@ -231,6 +297,71 @@ class BookWriter(AgentWriter):
         log.info("book plan: %d chapters (%s)", len(chapters), how)
         emit(BookPlanReady(chapters, how, raw))
         return chapters
+
+    def _spans(self, instruction: str, n: int, bible: str, emit, cancel, raw_all: list[str]) -> list[_Span]:
+        """What a chat model plans in each answer: the story's parts when the book has more
+        chapters than one answer holds and the model outlined them, its three acts otherwise."""
+        if n > PLAN_LINES_PER_ANSWER:
+            parts = self._story_parts(instruction, n, bible, emit, cancel, raw_all)
+            if len(parts) >= len(BOOK_ACTS):
+                p = len(parts)
+                return [_Span(i * n // p + 1, (i + 1) * n // p, parts=parts, part=i) for i in range(p)]
+        spans: list[_Span] = []
+        for k in range(1, n + 1):
+            act, last = _act(k, n)
+            if not spans or spans[-1].last < k:
+                spans.append(_Span(k, last, act=BOOK_ACTS[act]))
+        return spans
+
+    def _story_parts(self, instruction: str, n: int, bible: str, emit, cancel,
+                     raw_all: list[str]) -> list[ParsedChapter]:
+        """The story of a long book in parts (see prompts.BOOK_PARTS_CHAT); the best of a few
+        answers, none if the model could not give three distinct parts."""
+        p = min(PLAN_LINES_PER_ANSWER, max(len(BOOK_ACTS), round(n / CHAPTERS_PER_PART)))
+        best: list[ParsedChapter] = []
+        for attempt in range(3):
+            if cancel is not None and cancel.cancelled:
+                break
+            prompt = Prompt(user=[BOOK_PARTS_CHAT.format(p=p, instruction=instruction.strip(),
+                                                         bible=_bible_block(bible))],
+                            system=_system(instruction))
+            if self.use_grammar and not _chinese(instruction):
+                from .grammar import plan_grammar
+                prompt.grammar = plan_grammar("part", max_lines=p, min_lines=p, start="line",
+                                              max_words=PLAN_LINE_WORDS)
+            text = self._generate_plan(prompt, p, emit, cancel, attempt=attempt)
+            raw_all.append(text)
+            parts = self._story_chapters(dedupe_chapters(parse_chapters(text)), 0, p)[:p]
+            log.info("book plan: the story in %d parts (%d asked for)", len(parts), p)
+            if len(parts) > len(best):
+                best = parts
+            if len(best) >= p - 1:
+                break
+        return best
+
+    def _span_prompt(self, instruction: str, words: int, n: int, lo: int, hi: int, bible: str,
+                     where: _PlanPlace, k: int, batch: int, found: list[ParsedChapter]) -> Prompt:
+        """A chat model's request for chapters ``k`` … ``k + batch - 1``, in the span being
+        planned. An act's answer continues after every chapter planned so far; a part's answer
+        holds only that part's chapters (shown the chapters before it, the instruct model copied
+        them)."""
+        span = where.spans[where.i]
+        head = BOOK_PLAN_CHAT.format(n=n, target=words, lo=lo, hi=hi, instruction=instruction.strip(),
+                                     bible=_bible_block(bible))
+        shown = found if span.act is not None else found[where.begun[where.i]:]
+        so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
+                         f"{p.target_words or words // n} words\n"
+                         for i, p in enumerate(shown, len(found) - len(shown) + 1))
+        if span.act is not None:
+            ask = BOOK_PLAN_ACT_CHAT.format(a=k, b=k + batch - 1, n=n, part=span.act)
+        else:
+            parts, i = span.parts, span.part
+            where_ = "first" if i == 0 else "last" if i + 1 == len(parts) else "middle"
+            names = {"prev": parts[i - 1].title if i else "", "next": parts[i + 1].title if i + 1 < len(parts) else ""}
+            ask = BOOK_PLAN_PART_CHAT.format(
+                p=len(parts), i=i + 1, title=parts[i].title, synopsis=parts[i].synopsis.rstrip("."), a=k,
+                b=k + batch - 1, n=n, span=BOOK_PART_SPAN[where_].format(i_prev=i, i_next=i + 2, **names))
+        return Prompt(user=[head + ask], answer=[so_far] if so_far else [], system=_system(instruction))
 
     @staticmethod
     def _story_chapters(new: list[ParsedChapter], before: int, n: int) -> list[ParsedChapter]:

@@ -23,7 +23,7 @@ class ParsedChapter:
 
 
 _CHAPTER_LINE = re.compile(
-    r"^\s*(?:[-*#>]+\s*)?(?:chapter|ch\.?|第)\s*(?P<num>\d{1,3})\s*章?\s*[-–—:.)]?\s*"
+    r"^\s*(?:[-*#>]+\s*)?(?:chapter|ch\.?|part|第)\s*(?P<num>\d{1,3})\s*章?\s*[-–—:.)]?\s*"
     r"(?:title\s*[:：]\s*)?(?P<title>.*?)\s*[-–—|]\s*(?:synopsis|summary|what happens)\s*[:：]\s*"
     r"(?P<syn>.*?)(?:\s*[-–—|(]\s*(?:word\s*count|words?|length)\s*[:：]?\s*"
     r"(?P<n>\d{1,3}(?:,\d{3})+|\d{1,6})\s*(?:words?)?\s*\)?)?\s*\.?\s*$", re.I)
@@ -31,6 +31,16 @@ _CHAPTER_LINE = re.compile(
 
 MAX_SYNOPSIS_WORDS = 80        # longer is prose, not a plan line
 _TITLE_ONLY = re.compile(r"^\s*(?:chapter|ch\.?)\s*\d+\s*[-–—:.)]?\s*title\s*[:：]", re.I)
+
+
+# The format's placeholders ("Chapter 1 - Title: [title] - Synopsis: [what happens]"): the
+# instruct model wrote "[title] | [what happens] + Chapter 17" as a chapter, and bracketed
+# its real titles ("[The Dark Forest]").
+_PLACEHOLDER = re.compile(r"\[\s*(?:title|what happens|synopsis|number)\s*\]", re.I)
+
+
+def _unbracket(text: str) -> str:
+    return text[1:-1].strip() if text.startswith("[") and text.endswith("]") else text
 
 
 def parse_chapters(text: str) -> list[ParsedChapter]:
@@ -42,9 +52,11 @@ def parse_chapters(text: str) -> list[ParsedChapter]:
             continue
         m = _CHAPTER_LINE.match(line)
         if m:
-            title = m.group("title").strip(" -–—:\"'")
+            title = _unbracket(m.group("title").strip(" -–—:\"'"))
             # a synopsis the grammar's length bound cut mid-sentence ends at its last sentence
-            syn = trim_to_sentence(m.group("syn").strip(" -–—:"), min_words=4)
+            syn = _unbracket(trim_to_sentence(m.group("syn").strip(" -–—:"), min_words=4))
+            if _PLACEHOLDER.search(f"{title} {syn}"):
+                continue        # the format's own "[title]" or "[what happens]", echoed
             n = int(m.group("n").replace(",", "")) if m.group("n") else None
             if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS and not garbled(title + " " + syn):
                 out.append(ParsedChapter(title or short_title(syn), syn, n or None))
@@ -101,8 +113,14 @@ def dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
 # 5,373 words, then "Appendix A" to "Appendix E".)
 _BACK_MATTER = re.compile(r"^(?:appendix\b.*|appendices|glossary(?: of [\w ]+)?|index|bibliography|references|"
                           r"end ?notes|acknowledge?ments?|about the author|afterword|author'?s note|"
-                          r"(?:table of )?contents|dramatis personae|cast of characters)\W*$", re.I)
+                          r"(?:table of )?contents|dramatis personae|cast of characters|"
+                          r"(?:part|chapter) \d+(?: summary)?|summary)\W*$", re.I)
 _ENDING = re.compile(r"^(?:the end\W*$|epilogue\b|conclusion\b|finale\b)", re.I)
+
+
+def is_ending(title: str) -> bool:
+    """Is a planned chapter's title the story's end ("The End", "Epilogue", …)?"""
+    return bool(_ENDING.match(re.sub(r"^[\W_]+", "", title.strip())))
 
 
 def not_a_chapter(title: str, last: bool) -> bool:
@@ -129,51 +147,129 @@ class Told:
         return True
 
 
-def bounded_targets(given: list[int | None], total: int, lo: int, hi: int) -> list[int]:
-    """Model numbers clamped to [lo, hi] around the mean, then scaled to sum to ``total``."""
+def bounded_targets(given: list[int | None], total: int, lo: int, hi: int, *, spread: float = 2.0) -> list[int]:
+    """Model numbers scaled to the mean they should have, clamped to [lo, hi] and to within
+    ``spread`` times the mean, then scaled to sum to ``total``. (The model's numbers say which
+    parts are longer, not how long: the instruct model gave 5,000 words to the first five of 32
+    chapters of a 90,000-word plan and 1,500 to the rest, which unscaled made them 8,791.)"""
     n = len(given)
     if not n:
         return []
     mean = total / n
-    clamped = [min(max(t, mean * 0.5, lo), max(mean * 2, hi)) if t else None for t in given]
-    return rescale([int(t) if t else None for t in clamped], total)
+    known = [t for t in given if t]
+    scale = mean / (sum(known) / len(known)) if known else 1.0
+    low, high = max(mean / spread, lo), max(mean * spread, hi)
+    ts = [t * scale if t else None for t in given]
+    for _ in range(20):          # clamped, scaled to the sum, clamped again: it settles in bounds
+        ts = [min(max(t, low), high) if t else None for t in ts]
+        fill = sum(t for t in ts if t) / max(1, sum(1 for t in ts if t))
+        f = total / sum(t or fill for t in ts)
+        ts = [t * f if t else None for t in ts]
+    return rescale([int(t) if t else None for t in ts], total)
 
 
-_ARC = [
-    ("Opening", "Introduce the main character, her world and what she wants"),
-    ("The call", "Something disrupts her world and asks something of her"),
-    ("First steps", "She sets out, meets allies and rivals, and learns the rules of the new situation"),
-    ("Rising stakes", "Her efforts succeed in part, and the cost of going on becomes clear"),
-    ("Midpoint", "A discovery changes what she believes and what the story is about"),
-    ("Closing in", "The opposition strikes back; plans fail and allies are tested"),
-    ("The darkest hour", "Everything seems lost and she must decide who she is"),
-    ("Climax", "The central conflict comes to a head and is settled"),
-    ("Resolution", "The consequences unfold and the story closes on how she has changed"),
+# The arc of a story in nine stages, each told in beats of its own: a fallback chapter is one
+# beat, so no two fallback chapters retell each other (a stage's synopsis with an "angle" added
+# shared 0.86 of its words with the next one: the engine refuses such a chapter from a model).
+_ARC: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Opening", [
+        ("An Ordinary Day", "Introduce the main character at work in her world, and what she wants most"),
+        ("Home", "The people closest to her, and the old wound between her and one of them"),
+        ("The Rules", "How her world works, shown through a task that goes slightly wrong"),
+        ("A Small Wonder", "A first strange sign that she notices and explains away"),
+        ("Ambition", "A chance to get what she wants is offered, with a condition attached"),
+        ("Evening", "A quiet conversation reveals what she fears losing"),
+    ]),
+    ("The Call", [
+        ("The Disturbance", "Something breaks her routine and cannot be ignored"),
+        ("The Request", "Someone with power asks her for something she cannot easily refuse"),
+        ("Refusal", "She tries to say no, and learns what refusing would cost others"),
+        ("The Price", "She accepts, bargaining for something in return"),
+        ("Leaving", "Farewells, and the promise she makes before departing"),
+        ("The Threshold", "She crosses into unfamiliar ground where old habits fail"),
+    ]),
+    ("First Steps", [
+        ("Strangers", "New companions join her, each hiding a reason of their own"),
+        ("A Rival", "Someone wants the same prize and says so openly"),
+        ("Lessons", "An old hand teaches her a skill the journey demands"),
+        ("First Test", "A danger on the road that she survives by wit rather than strength"),
+        ("Trust", "She must rely on a companion she does not yet believe"),
+        ("Camp", "Around a fire, stories are traded and one of them is a lie"),
+    ]),
+    ("Rising Stakes", [
+        ("Success", "Her plan works at first, better than anyone expected"),
+        ("Side Effects", "Her success harms people she never meant to touch"),
+        ("The Bill", "Someone comes to collect on an earlier bargain"),
+        ("Divided Loyalties", "Two allies demand she choose between them"),
+        ("Pursuit", "Enemies close in and force a change of route"),
+        ("Sacrifice", "She gives up something precious to keep going"),
+    ]),
+    ("Midpoint", [
+        ("The Discovery", "A discovery changes what she believes the story is about"),
+        ("Hidden Truth", "A secret about her own past comes to light"),
+        ("Turnabout", "A friend is revealed as an enemy, or an enemy as a friend"),
+        ("New Purpose", "She sets a different goal, harder and more honest than the first"),
+        ("Reckoning", "She confronts someone she wronged and hears their side"),
+        ("The Map Redrawn", "Old plans are thrown away and a bolder one is made"),
+    ]),
+    ("Closing In", [
+        ("Counterstrike", "The opposition strikes back with full force"),
+        ("Betrayal", "A trusted ally breaks faith at the worst moment"),
+        ("Siege", "She and the others are trapped and must hold out"),
+        ("Losses", "Someone she cares for is hurt or taken"),
+        ("Desperate Measures", "A risky gamble buys time but burns bridges"),
+        ("Scattered", "The group splits up, each left to fend alone"),
+    ]),
+    ("The Darkest Hour", [
+        ("Everything Lost", "Her plan fails completely and all seems lost"),
+        ("Alone", "Stripped of help, she faces her doubts in solitude"),
+        ("The Mirror", "She sees in her enemy what she could become"),
+        ("Remembering", "A memory from her beginnings shows her what truly matters"),
+        ("Decision", "She decides who she is and what she will risk"),
+        ("Gathering", "She calls the survivors together for one last attempt"),
+    ]),
+    ("Climax", [
+        ("The Approach", "The final move begins, and nothing goes as rehearsed"),
+        ("Confrontation", "She faces the central opponent directly"),
+        ("The Turn", "An earlier kindness or lesson returns to change the fight"),
+        ("The Choice", "She makes the sacrifice the whole story has prepared"),
+        ("Aftershock", "The immediate cost of victory becomes visible"),
+        ("Settled", "The central conflict is settled for good"),
+    ]),
+    ("Resolution", [
+        ("Wounds", "The survivors count what they lost and what they kept"),
+        ("Return", "She goes back to where she began and finds it changed"),
+        ("Amends", "Broken bonds are mended, or honestly let go"),
+        ("New Order", "The world settles into a new shape because of what she did"),
+        ("Legacy", "What she passes on to those who come after"),
+        ("Last Light", "The story closes on how she has changed"),
+    ]),
 ]
-_ANGLES = ["", "; a quieter chapter that deepens a relationship",
-           "; a new place raises the stakes", "; a secret comes out",
-           "; told through the eyes of someone close to her", "; a setback forces a hard choice"]
 
 
 def fallback_chapters(instruction: str, target_words: int, n: int | None = None) -> list[Chapter]:
-    """A book plan that needs no model: a story arc over ``n`` chapters, distinct synopses."""
+    """A book plan that needs no model: a story arc over ``n`` chapters, a beat of its own each
+    (distinct up to 54 chapters, 135,000 words at the default chapter length; past that a stage's
+    beats come round again)."""
     n = n or expected_chapters(target_words)
     subject = re.sub(r"^\s*(?:please\s+)?write\s+(?:me\s+)?an?\s+[\d,]+[- ]word\s+", "", instruction.strip(),
                      flags=re.I).rstrip(".")
-    chapters = []
+    chapters: list[Chapter] = []
     per = [0] * len(_ARC)
     for i in range(n):
         per[min(len(_ARC) - 1, i * len(_ARC) // n)] += 1
-    i = 0
-    for stage, (name, point) in enumerate(_ARC):
-        for k in range(per[stage]):
-            angle = _ANGLES[k % len(_ANGLES)] + (f" (part {k // len(_ANGLES) + 1})" if k >= len(_ANGLES) else "")
-            title = name if per[stage] == 1 else f"{name} {_roman(k + 1)}"
-            syn = f"{point}{angle}."
-            if i == 0 and subject:
-                syn = f"{point} ({subject}){angle}."
+    for stage, (_name, beats) in enumerate(_ARC):
+        # a stage of few chapters takes beats spread over its own (its first and last kept; a
+        # book's one closing chapter is the story's last beat)
+        m = per[stage]
+        only = -1 if stage == len(_ARC) - 1 else 0
+        picks = [beats[round(j * (len(beats) - 1) / (m - 1)) if m > 1 else only] if m <= len(beats)
+                 else beats[j % len(beats)] for j in range(m)]
+        for j, (title, point) in enumerate(picks):
+            if m > len(beats) and j >= len(beats):
+                title, point = f"{title} {_roman(j // len(beats) + 1)}", f"{point}, once more and at a higher cost"
+            syn = f"{point} ({subject})." if not chapters and subject else f"{point}."
             chapters.append(Chapter(title=title, synopsis=syn, target_words=0, plan_how="fallback"))
-            i += 1
     for ch, t in zip(chapters, rescale([None] * n, target_words)):
         ch.target_words = t
     return chapters

@@ -12,7 +12,10 @@ Three line shapes, one per plan level:
 
 * ``Paragraph N - Main Point: … - Word Count: N words`` (one-level plans, AgentWrite's own);
 * ``Chapter N - Title: … - Synopsis: … - Word Count: N words`` (the book plan);
-* ``Scene N - Main Point: … - Word Count: N words`` (a chapter's scenes).
+* ``Scene N - Main Point: … - Word Count: N words`` (a chapter's scenes);
+
+and ``Part N - Title: … - Synopsis: …``, the parts of a long book's story (chat models plan
+them before its chapters).
 
 A completion-style prompt already ends with the first line's label (``Paragraph 1 - Main
 Point:``), so its grammar starts inside that line (``start="point"``); a chat answer starts
@@ -49,7 +52,7 @@ def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = 
     Title:``), the answer starts with a space and the text. The plan ends with a blank line,
     after ``min_lines`` to ``max_lines`` lines (a small model otherwise likes to stop after one).
     """
-    if level not in ("chapter", *LABELS):
+    if level not in ("chapter", "part", *LABELS):
         raise ValueError(f"unknown plan level {level!r}")
     if start not in ("line", "point"):
         raise ValueError(f"unknown start {start!r}")
@@ -59,6 +62,10 @@ def plan_grammar(level: str = "paragraph", *, max_lines: int = 50, start: str = 
         line = ('line ::= "Chapter " num " - Title: " title " - Synopsis: " text '
                 '" - Word Count: " num " words"')
         first_rest = 'first ::= " " title " - Synopsis: " text " - Word Count: " num " words"'
+        extra = 'title ::= word (" " word){0,9}'
+    elif level == "part":
+        line = 'line ::= "Part " num " - Title: " title " - Synopsis: " text'
+        first_rest = 'first ::= " " title " - Synopsis: " text'
         extra = 'title ::= word (" " word){0,9}'
     else:
         word, label = LABELS[level]

@@ -369,6 +369,40 @@ BOOK_PLAN_ACT_CHAT = """
 
 Now plan chapters {a} to {b} of {n}: they are {part}."""
 
+# A book of more chapters than one answer holds is planned in two steps on a chat model. Asked
+# for chapters 1 to 12 of 36, the instruct model told the whole story in them (the heroine's
+# death in chapter 9, "The End" in chapter 10) and then, asked for chapters 10 to 12, copied
+# chapters 2 to 4 twenty times over. A story in a dozen parts is what such a model plans well:
+# the parts come first, then each part's chapters, the model shown only that part to tell.
+BOOK_PARTS_CHAT = """\
+Outline the story of the following novel in {p} parts, from its beginning to its end. For \
+each part give a short title and a synopsis (one or two detailed sentences: who, where, what \
+changes). Every part moves the story forward: no two parts may tell the same events, and only \
+the last part ends the story.
+
+Writing task:
+{instruction}
+{bible}
+Answer with the parts only, one per line, in exactly this format:
+Part 1 - Title: [title] - Synopsis: [what happens]
+Part 2 - Title: [title] - Synopsis: [what happens]
+..."""
+# (Shown the whole outline, the instruct model made each part's chapters out of the parts'
+# lines: "The Lost Key: A cartographer named Elara discovers…"; shown its neighbours as lines,
+# it copied them and the words around them into titles: "The Mountain Sage comes next: These
+# chapters lead into itwithout". It is shown its part, and only the names of its neighbours.)
+BOOK_PLAN_PART_CHAT = """
+
+The story, part {i} of {p}: "{title}". {synopsis}.
+
+Now plan chapters {a} to {b} of {n}. They tell this part only, {span}, step by step: each \
+chapter a different event of the part, in the order they happen, with a short title of its own."""
+BOOK_PART_SPAN = {
+    "first": 'from the start of the story up to part 2 ("{next}")',
+    "middle": 'from the end of part {i_prev} ("{prev}") up to part {i_next} ("{next}")',
+    "last": 'from the end of part {i_prev} ("{prev}") to the end of the story',
+}
+
 BOOK_HEAD_COMPLETION = """\
 {title}
 
