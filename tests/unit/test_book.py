@@ -1016,3 +1016,13 @@ def test_the_plan_formats_placeholders_are_not_chapters_and_brackets_are_not_tit
             "battle a powerful demon. - Word Count: 2500 words")
     assert [(c.title, c.synopsis) for c in BP.parse_chapters(text)] == [
         ("The Dark Forest", "Elara discovers a dark forest, where she must battle a powerful demon.")]
+
+
+def test_a_chapter_line_that_drifts_into_another_language_is_refused():
+    # late in the instruct model's 90,000-word plan: 'The Lost Map in the Mountains", Synopsis:
+    # Elara sets out,带着地图和希望…' as a title, in an English book
+    drifted = BP.ParsedChapter('The Map\'s Last Chance", Synopsis: Elara终于找到地图并进入山林。',
+                               "Elara与一群旅行者一起到达山顶，他们提供帮助。", None)
+    clean = BP.ParsedChapter("The Map's Last Chance", "Elara finds the map in the mountains.", None)
+    assert BP.off_language(drifted, chinese=False) and not BP.off_language(clean, chinese=False)
+    assert not BP.off_language(BP.ParsedChapter("山中地图", "Elara 在山中找到地图。", None), chinese=True)

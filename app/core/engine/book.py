@@ -70,6 +70,7 @@ from .book_plan import (
     fallback_scenes,
     is_ending,
     not_a_chapter,
+    off_language,
     parse_chapters,
     scene_lines,
 )
@@ -270,7 +271,8 @@ class BookWriter(AgentWriter):
                                               max_words=PLAN_LINE_WORDS)
             text = self._generate_plan(prompt, batch, emit, cancel, attempt=_round)
             raw_all.append(lead + text)
-            parsed = parse_chapters(lead + text)
+            zh = _chinese(instruction)
+            parsed = [p for p in parse_chapters(lead + text) if not off_language(p, zh)]
             new = dedupe_chapters(found + parsed)[len(found):]
             distinct = len(new)
             new = self._story_chapters(new, len(found), end_at)[:batch]
@@ -331,7 +333,9 @@ class BookWriter(AgentWriter):
                                               max_words=PLAN_LINE_WORDS)
             text = self._generate_plan(prompt, p, emit, cancel, attempt=attempt)
             raw_all.append(text)
-            parts = self._story_chapters(dedupe_chapters(parse_chapters(text)), 0, p)[:p]
+            zh = _chinese(instruction)
+            parts = [q for q in parse_chapters(text) if not off_language(q, zh)]
+            parts = self._story_chapters(dedupe_chapters(parts), 0, p)[:p]
             log.info("book plan: the story in %d parts (%d asked for)", len(parts), p)
             if len(parts) > len(best):
                 best = parts

@@ -39,6 +39,16 @@ _TITLE_ONLY = re.compile(r"^\s*(?:chapter|ch\.?)\s*\d+\s*[-–—:.)]?\s*title\s
 _PLACEHOLDER = re.compile(r"\[\s*(?:title|what happens|synopsis|number)\s*\]", re.I)
 
 
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def off_language(chapter: ParsedChapter, chinese: bool) -> bool:
+    """A chapter line of an English book that drifted into Chinese (the instruct model, late in
+    a long plan: "Elara sets out,带着地图和希望…"), or that holds a second line's labels."""
+    text = f"{chapter.title} {chapter.synopsis}"
+    return (not chinese and bool(_HAN.search(text))) or bool(re.search(r"\bsynopsis\s*:", text, re.I))
+
+
 def _unbracket(text: str) -> str:
     return text[1:-1].strip() if text.startswith("[") and text.endswith("]") else text
 
