@@ -605,7 +605,11 @@ class LlamaCppBackend(Backend):
         import llama_cpp
         st = self.path.stat()
         p = self.llm.context_params
-        fmt = hashlib.sha256(repr(self.format).encode("utf-8")).hexdigest()[:16]
+        # (what lays a prompt out in tokens; not its sampling defaults, which a cache does not
+        # depend on: a new Sampling field made every cache "made with another format")
+        f = self.format
+        fmt = hashlib.sha256(repr((f.name, f.style, f.prefix, f.suffix, f.add_bos, f.system_open, f.system_close,
+                                   f.turn)).encode("utf-8")).hexdigest()[:16]
         return {"model": {"path": str(self.path.resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns},
                 "n_ctx": self.llm.n_ctx(),
                 "kv": {"type_k": int(p.type_k), "type_v": int(p.type_v),
