@@ -696,8 +696,14 @@ def test_a_top_up_scene_that_retells_is_asked_for_again():
         w.write_section(job, i)
     added = w._top_up_chapter(job, 0, lambda e: None, None, EV.JobStats(target_words=job.target_words))
     idx = BM.chapter_scenes(job, 0)
-    # the retold scene was refused and asked for again, with another seed; the new one written
+    # the retold scene was refused and asked for again, with another seed, the model told what
+    # it proposed (the instruct model gave the same scene five times running); the new one written
     assert added >= 1 and backend.seeds[:2] == [1, 1 + 7919]
+    asks = [p.turns[-1][1] for p in backend.prompts if p.turns and "Plan one more scene" in p.turns[-1][1]]
+    refused = job.sections[idx[0]].main_point.rstrip(".")
+    assert f'Not "{refused}": that has been told already.' not in asks[0]
+    assert f'Not "{refused}": that has been told already.' in asks[1]
+    assert asks[1].endswith("- Word Count: [number] words")
     assert job.sections[idx[3]].main_point == _point(99, 4) and job.sections[idx[3]].text
     assert sum(job.sections[i].main_point == job.sections[idx[0]].main_point for i in idx) == 1
 

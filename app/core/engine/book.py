@@ -100,6 +100,7 @@ from .prompts import (
     SCENE_PLAN_CHAT,
     SCENE_TOP_UP_ASK_CHAT,
     SCENE_TOP_UP_LATER,
+    SCENE_TOP_UP_NOT_AGAIN_CHAT,
     SCENES_BEFORE_CHAT,
     SCENES_INTRO_CHAT,
     STORY_SO_FAR,
@@ -626,14 +627,17 @@ class BookWriter(AgentWriter):
             step, raw = None, ""
             told = self._told(job, c, own=True)
             # a scene that retells (or no scene) is asked for again, with another seed (the
-            # instruct model planned one of the book's chapter titles three times running)
+            # instruct model planned one of the book's chapter titles three times running),
+            # a chat model told what it proposed that was refused
             for attempt in range(TOP_UP_ATTEMPTS):
                 raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
-                step = next((st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                             if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS
-                             and not garbled(st.main_point) and told.add(st.main_point)), None)
+                steps = [st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
+                         if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point)]
+                step = next((st for st in steps if told.add(st.main_point)), None)
                 if step is not None or (cancel and cancel.cancelled):
                     break
+                if steps and self.style != "completion":
+                    prompt = self._top_up_prompt(job, c, lack, refused=steps[0].main_point)
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned (last answer: %r)",
                          c + 1, lack, raw[:200])
@@ -661,14 +665,17 @@ class BookWriter(AgentWriter):
                        if x.chapter is not None and (x.chapter < c or (own and x.chapter == c))),
                      *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
 
-    def _top_up_prompt(self, job, c: int, lack: int) -> Prompt:
+    def _top_up_prompt(self, job, c: int, lack: int, refused: str = "") -> Prompt:
         """A chat model's request for one more scene, at the end of the chapter's conversation
-        (its prefix is in the cache)."""
+        (its prefix is in the cache); ``refused``: what it proposed before, a retelling."""
         idx = chapter_scenes(job, c)
         request = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
         nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
         ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1,
                                            later=SCENE_TOP_UP_LATER.format(n=c + 2, title=nxt.title) if nxt else "")
+        if refused:
+            head, sep, form = ask.partition(" Answer with the scene only")
+            ask = head + SCENE_TOP_UP_NOT_AGAIN_CHAT.format(point=refused.strip().rstrip(".")) + sep + form
         prompt = self._conversation(job, idx, len(idx) - 1, request, ask=ask)
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar

@@ -460,6 +460,12 @@ TOP_UP_TITLE = {"en": "Continued", "zh": "续"}
 # chapter 1 of 12). Not the next chapter's synopsis itself: a small model shown it in this
 # request planned exactly that as the new scene.
 SCENE_TOP_UP_LATER = " and stops before the events of chapter {n}, \"{title}\""
+# Asked again for a top-up scene whose first answer retold one already written (same prompt,
+# another seed), the instruct model gave the same scene five times running ("Ilse discovers
+# the truth about her maps and the Greywater…", 0.78 of the words of scene 5). The ask again
+# names what it proposed.
+SCENE_TOP_UP_NOT_AGAIN_CHAT = """ Not "{point}": that has been told already. Something else \
+happens in it."""
 
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
