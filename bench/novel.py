@@ -229,7 +229,8 @@ def main() -> int:
         elif isinstance(e, EV.ChapterPlanned):
             print(f"chapter {e.chapter + 1}: {len(e.scenes)} scenes ({e.how})", file=sys.stderr, flush=True)
         elif isinstance(e, EV.ChapterDone):
-            print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words; summary: "
+            print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words"
+                  f"{' (short: ' + e.short + ')' if e.short else ''}; summary: "
                   f"{e.summary[:100]!r}", file=sys.stderr, flush=True)
         if type(e).__name__ == "SectionRecovery":
             # what the health check cut, and why (to read the scenes that need attention)

@@ -389,6 +389,7 @@ class _BookProgress:
                 print(f"       [{s.target_words:>5} words] {s.main_point}", file=sys.stderr)
         elif isinstance(e, EV.ChapterDone) and not quiet:
             print(f"chapter {e.chapter + 1} done: {e.words}/{e.target_words} words"
+                  + (f" (short: {e.short})" if e.short else "")
                   + (f"; new names: {', '.join(x.name for x in e.proposed)}" if e.proposed else ""),
                   file=sys.stderr)
         self.progress(e)

@@ -380,10 +380,17 @@ class NovelActions(QObject):
             self.codex.refresh()
             w.outline.model.reset()
             w.outline.update_totals()
+            said = []
+            if e.short:
+                said.append(f"Chapter {e.chapter + 1} ended {e.target_words - e.words:,} words short of its "
+                            f"{e.target_words:,}: {e.short}. Add a scene to it in the outline, or write on "
+                            f"by hand.")
             if e.proposed:
-                w.show_info(f"Chapter {e.chapter + 1} is written. The model proposes {len(e.proposed)} "
-                            f"codex entr{'y' if len(e.proposed) == 1 else 'ies'} "
+                said.append(f"{'Chapter ' + str(e.chapter + 1) + ' is written. ' if not e.short else ''}The "
+                            f"model proposes {len(e.proposed)} codex entr{'y' if len(e.proposed) == 1 else 'ies'} "
                             f"({', '.join(x.name for x in e.proposed[:4])}): see the Codex tab.")
+            if said:
+                w.show_info(" ".join(said))
         elif self._job == "write" and isinstance(e, SectionStarted) and 0 <= e.index < len(p.sections):
             c = p.sections[e.index].chapter
             if c is not None:

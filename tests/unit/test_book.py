@@ -1058,3 +1058,32 @@ def test_a_later_chapters_scenes_are_sampled_against_the_stock_phrases_of_the_ch
     from longhand.core.text.wordcount import stock_phrases
     assert later and all(s.dry_seed == tuple(stock_phrases(written)) for s in later)
     assert "felt a sense of" in later[0].dry_seed
+
+
+def test_a_chapter_the_model_cannot_top_up_says_why_it_ended_short():
+    # the instruct model proposed "Ilse reveals the truth about her maps…" five times for a
+    # chapter 534 words short; the chapter ends short, and the engine says why
+    class AlwaysRetells(WillNotGoOn):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            last = prompt.turns[-1][1] if prompt.turns else ""
+            if "Plan one more scene" in last:
+                k = int(re.search(r"Scene (\d+) - Title", last).group(1))
+                return self._answer(prompt, f"Scene {k} - Title: Again - Main Point: {job.sections[0].main_point} "
+                                            f"- Word Count: 300 words\n\n", on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    events = []
+    w = B.BookWriter(AlwaysRetells(wants_end_after=150))
+    job = _mara_job()
+    w.write_book(job, chapters=[0], on_event=events.append)
+    done = [e for e in events if isinstance(e, EV.ChapterDone)]
+    assert len(done) == 1 and done[0].words < B.CHAPTER_LANDS * done[0].target_words
+    assert done[0].short == "the model could not plan another scene for it that does not retell one already written"
+    # a chapter that lands says nothing
+    events.clear()
+    w = B.BookWriter(ChatBookBackend())
+    job = _mara_job()
+    w.write_book(job, chapters=[0], on_event=events.append)
+    done = [e for e in events if isinstance(e, EV.ChapterDone)]
+    assert done and done[0].words >= B.CHAPTER_LANDS * done[0].target_words and done[0].short == ""

@@ -558,3 +558,20 @@ def test_open_chapters_stay_open_when_the_structure_changes(make_window):
     assert [ch.title for ch in p.chapters][:2] == ["The Moving Shore", "Flood Maps"]
     assert ob.tree.isExpanded(m.index(0, 0)) and not ob.tree.isExpanded(m.index(1, 0))
     assert ob.current_chapter() == 1
+
+
+def test_a_chapter_that_ended_short_says_why_in_the_banner(make_window):
+    from longhand.core.engine import events as EV
+    w = make_window()
+    p = book_project(written_scenes=2)
+    load(w, p)
+    w.novel._job = "write"           # as while the job that wrote it runs
+    why = "the model could not plan another scene for it that does not retell one already written"
+    w.novel._on_event(EV.ChapterDone(0, 1966, 2500, "", [CodexEntry("Saltmarsh", "place", "A town.")], short=why))
+    text = w.banner.label.text()
+    assert w.banner.isVisible()
+    assert text.startswith(f"Chapter 1 ended 534 words short of its 2,500: {why}. Add a scene")
+    assert "proposes 1 codex entry (Saltmarsh)" in text
+    w.novel._on_event(EV.ChapterDone(1, 2400, 2500, "", [], short=""))
+    assert w.banner.label.text() == text         # a chapter that landed adds nothing
+    w.novel._job = None

@@ -231,6 +231,7 @@ class BookWriter(AgentWriter):
         self._scene_start: dict[int, int] = {}   # per chapter: first scene carried verbatim
         self._windows: dict[int, tuple[int, int]] = {}   # per chapter: see _window
         self._stock: dict = {}             # the stock phrases of the chapters before one
+        self._short: dict[int, str] = {}   # per chapter: why topping it up was given up
 
     # -- level 1: the book -----------------------------------------------------------------
 
@@ -617,6 +618,7 @@ class BookWriter(AgentWriter):
                 break
             if last_words < MIN_SCENE_WORDS // 4:
                 log.info("chapter %d: the last added scene wrote %d words; no more", c + 1, last_words)
+                self._short[c] = "the scene added last to make it up wrote next to nothing"
                 break
             idx = chapter_scenes(job, c)
             found = [job.sections[i] for i in idx]
@@ -641,6 +643,9 @@ class BookWriter(AgentWriter):
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned (last answer: %r)",
                          c + 1, lack, raw[:200])
+                if not (cancel and cancel.cancelled):
+                    self._short[c] = ("the model could not plan another scene for it that does not retell "
+                                      "one already written")
                 break
             # (a scene of the length this model writes: a longer target would keep it writing
             # past the end of its scene, into the next one's events)
@@ -654,6 +659,8 @@ class BookWriter(AgentWriter):
             emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
             last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words
             added += 1
+        if added == TOP_UP_SCENES and chapter_words(job, c) < CHAPTER_LANDS * ch.target_words:
+            self._short[c] = f"{TOP_UP_SCENES} scenes were added to it and it is still short"
         return added
 
     @staticmethod
@@ -691,7 +698,9 @@ class BookWriter(AgentWriter):
             ch.summary = self.summarize_chapter(job, c, stats=stats)
         proposed = propose_entries(chapter_text(job, c), job.codex, chapter=c + 1)
         job.codex.proposed += proposed
-        emit(ChapterDone(c, chapter_words(job, c), ch.target_words, ch.summary, proposed))
+        words = chapter_words(job, c)
+        short = self._short.pop(c, "") if words < CHAPTER_LANDS * ch.target_words else ""
+        emit(ChapterDone(c, words, ch.target_words, ch.summary, proposed, short=short))
 
     def summarize_chapter(self, job, c: int, *, stats: JobStats | None = None) -> str:
         """The model's summary of chapter ``c``, asked for at the end of the chapter's own

@@ -136,6 +136,9 @@ class ChapterDone:
     target_words: int
     summary: str
     proposed: list[CodexEntry]
+    # why a chapter ended short of its target, when the engine gave up topping it up ("" if
+    # it did not end short, or nothing was tried: a chapter with scenes the user wrote)
+    short: str = ""
 
 
 BookEvent = Union[Event, BookPlanReady, ChapterPlanned, ChapterDone]
