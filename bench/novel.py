@@ -68,6 +68,15 @@ _KINDS = [("book plan", ("Plan the following novel", "Outline the story")),
           ("go on with a scene", ("Go on with scene",))]
 
 
+def _repeats_earlier(text: str, seen: set) -> float | None:
+    """The share of ``text``'s 4-grams in ``seen`` (then adds them to it)."""
+    from longhand.core.text.wordcount import grams, units
+    gs = grams(units(text), 4)
+    share = round(sum(g in seen for g in gs) / len(gs), 3) if gs else None
+    seen.update(gs)
+    return share
+
+
 def _kind(prompt, in_scene: bool) -> str:
     asks = [m for _, m in prompt.turns] or ["".join(prompt.user)]
     last = asks[-1] + "".join(prompt.answer)[-40:]
@@ -327,6 +336,7 @@ def report(project, results: dict, out: Path, backend) -> None:
     from longhand.core.text.health import junk_share, run_on_share
     from longhand.core.text.wordcount import length_score, repeated_ngram_share
     rows = []
+    seen_before: set = set()        # the 4-grams of the chapters before (see "repeats_earlier")
     for c, ch in enumerate(project.chapters):
         status = BM.chapter_status(project, c)
         if status == "unplanned":
@@ -346,6 +356,9 @@ def report(project, results: dict, out: Path, backend) -> None:
                      "recoveries": sum(r.get("recoveries", 0) for r in scenes),
                      "needs_attention": sum(1 for i in BM.chapter_scenes(project, c)
                                             if project.sections[i].needs_attention),
+                     # the share of its 4-grams that an earlier chapter already used: the
+                     # book's stock phrases (what Sampling.dry_seed is for)
+                     "repeats_earlier": _repeats_earlier(BM.chapter_text(project, c), seen_before),
                      "summary": ch.summary})
     done = [r for r in rows if r["status"] == "done"]
     text = project.text()
@@ -398,12 +411,13 @@ def report(project, results: dict, out: Path, backend) -> None:
              f"{len(results['runs'])}). The manuscript so far: `novel_manuscript.md` and `.pdf`.", "",
              f"Last run: {C.machine_line(results['runs'][-1]['machine'])}" if results["runs"] else "", "",
              "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB "
-             "| codex/scene | max junk | max run-on | recoveries | need attention |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| codex/scene | max junk | max run-on | recoveries | need attention | 4-grams of earlier chapters |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['chapter']} | {r['title']} | {r['status']} | {r['target']} | {r['words']} | {r['s_l']} | "
                      f"{r['scenes']} | {r['plan']} | {r['ttft_median']} | {r['peak_rss_mb']} | {r['codex_per_scene']} "
-                     f"| {r['max_junk']} | {r['max_run_on']} | {r['recoveries']} | {r['needs_attention']} |")
+                     f"| {r['max_junk']} | {r['max_run_on']} | {r['recoveries']} | {r['needs_attention']} "
+                     f"| {r['repeats_earlier']} |")
     lines += ["", "```", json.dumps(summary, indent=2), "```", ""]
     C.write_text(out / "novel.md", "\n".join(lines))
 
