@@ -357,7 +357,7 @@ def report(project, results: dict, out: Path, backend) -> None:
                      "needs_attention": sum(1 for i in BM.chapter_scenes(project, c)
                                             if project.sections[i].needs_attention),
                      # the share of its 4-grams that an earlier chapter already used: the
-                     # book's stock phrases (what Sampling.dry_seed is for)
+                     # book's stock phrases
                      "repeats_earlier": _repeats_earlier(BM.chapter_text(project, c), seen_before),
                      "summary": ch.summary})
     done = [r for r in rows if r["status"] == "done"]
@@ -367,7 +367,9 @@ def report(project, results: dict, out: Path, backend) -> None:
     evaluated = sum(r["prompt_tokens_evaluated"] for r in measured)
     doc_tokens = sum(r["document_tokens"] - r["document_tokens_at_start"] for r in measured)
     by_kind: dict = {}
-    for r in measured:
+    counted = [r for r in measured if "evaluated_by_kind" in r]
+    counted_doc = sum(r["document_tokens"] - r["document_tokens_at_start"] for r in counted)
+    for r in counted:
         for kind, row in r.get("evaluated_by_kind", {}).items():
             into = by_kind.setdefault(kind, {"calls": 0, "evaluated": 0, "generated": 0})
             for key in into:
@@ -380,9 +382,11 @@ def report(project, results: dict, out: Path, backend) -> None:
         "repeated_4gram_share": round(repeated_ngram_share(text, 4), 4),
         "prompt_tokens_evaluated": evaluated, "document_tokens": doc_tokens,
         "evaluated_per_document_token": round(evaluated / doc_tokens, 3) if doc_tokens else None,
-        # by what the prompt asked for (runs that counted it), each per document token
-        "evaluated_by_kind": {k: {**v, "per_document_token": round(v["evaluated"] / doc_tokens, 3) if doc_tokens
+        # by what the prompt asked for, in the runs that counted it (per document token
+        # written in those runs)
+        "evaluated_by_kind": {k: {**v, "per_document_token": round(v["evaluated"] / counted_doc, 3) if counted_doc
                                   else None} for k, v in sorted(by_kind.items())},
+        "document_tokens_in_runs_by_kind": counted_doc,
         "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"] if r.get("reopen")],
         # tokens the prompt cache restored in each reopen (None: measured without the cache)
         "reopen_prompt_cache_tokens": [r.get("prompt_cache", {}).get("tokens_loaded")

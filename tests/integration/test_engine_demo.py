@@ -153,22 +153,3 @@ def test_banned_characters_never_reach_the_text(demo_backend):
     banned = demo_backend.generate(prompt, max_tokens=40, sampling=Sampling(**plain, ban_chars="*")).text
     assert "*" in free
     assert "*" not in banned and banned.strip()
-
-
-def test_stock_phrases_seeded_into_dry_steer_the_model_off_them(demo_backend):
-    # a later chapter's prompt does not hold the earlier chapters: their stock phrases are
-    # given to DRY as written before the prompt (Sampling.dry_seed)
-    from longhand.core.backends.base import Sampling
-    prompt = Prompt(user=["Once upon a time, in a small village by the sea, there"])
-    plain = dict(temperature=0.0, repeat_penalty=1.0, dry_multiplier=2.0, dry_base=1.75, dry_allowed_length=2)
-    free = demo_backend.generate(prompt, max_tokens=24, sampling=Sampling(**plain)).text
-    words = free.split()
-    assert len(words) >= 4
-    # the model's own continuation, given as a stock phrase: it must now go another way
-    phrase = "there " + " ".join(words[:3])
-    seeded = demo_backend.generate(prompt, max_tokens=24, sampling=Sampling(**plain, dry_seed=(phrase,))).text
-    assert seeded.strip() and not seeded.startswith(free[:len(" ".join(words[:3])) + 1])
-    # without DRY the seed is nothing
-    off = dict(plain, dry_multiplier=0.0)
-    assert demo_backend.generate(prompt, max_tokens=24, sampling=Sampling(**off)).text == \
-        demo_backend.generate(prompt, max_tokens=24, sampling=Sampling(**off, dry_seed=(phrase,))).text

@@ -1034,32 +1034,6 @@ def test_a_chapter_line_that_drifts_into_another_language_is_refused():
     assert not BP.off_language(BP.ParsedChapter("山中地图", "Elara 在山中找到地图。", None), chinese=True)
 
 
-def test_a_later_chapters_scenes_are_sampled_against_the_stock_phrases_of_the_chapters_before():
-    # the instruct model's novel: "felt a sense of" 28 times, "she knew that she" 33 times;
-    # the earlier chapters are not in a scene's prompt, so DRY is given their stock phrases
-    class Seen(ChatBookBackend):
-        def generate(self, prompt, *, sampling=None, **kw):
-            self.samplings = [*getattr(self, "samplings", []), sampling]
-            return super().generate(prompt, sampling=sampling, **kw)
-
-    backend = Seen()
-    w = B.BookWriter(backend)
-    job = _mara_job()
-    w.write_book(job, chapters=[0])
-    first = [s for p, s in zip(backend.prompts, backend.samplings) if p.answer and p.answer[0].startswith("###")]
-    assert first and all(s.dry_seed == () for s in first)       # chapter 1: nothing before it
-    # (the scripted model writes no stock phrase: chapter 1 is given some by hand)
-    first_scene = job.sections[BM.chapter_scenes(job, 0)[0]]
-    first_scene.text += " She felt a sense of dread. He felt a sense of hope. They felt a sense of loss."
-    written = BM.chapter_text(job, 0)
-    backend.samplings, backend.prompts = [], []
-    w.write_book(job, chapters=[1])
-    later = [s for p, s in zip(backend.prompts, backend.samplings) if p.answer and p.answer[0].startswith("###")]
-    from longhand.core.text.wordcount import stock_phrases
-    assert later and all(s.dry_seed == tuple(stock_phrases(written)) for s in later)
-    assert "felt a sense of" in later[0].dry_seed
-
-
 def test_a_chapter_the_model_cannot_top_up_says_why_it_ended_short():
     # the instruct model proposed "Ilse reveals the truth about her maps…" five times for a
     # chapter 534 words short; the chapter ends short, and the engine says why

@@ -105,19 +105,3 @@ def test_counting_never_fails(text):
     assert target_from_instruction(text) is None or target_from_instruction(text) > 0
     trimmed = trim_to_sentence(text)
     assert text.startswith(trimmed) or text.rstrip().startswith(trimmed)
-
-
-def test_stock_phrases_are_the_phrases_a_text_keeps_using():
-    from longhand.core.text.wordcount import stock_phrases
-    text = ("She felt a sense of dread. Ilse felt a sense of hope, and Ilse Marren walked on. "
-            "Later she felt a sense of loss. She knew that she had to go. She knew that she "
-            "could not. she knew that she would. Ilse Marren smiled. Ilse Marren left. The river, "
-            "the sea. The river, the sea. The river, the sea.")
-    phrases = stock_phrases(text, skip=["Ilse", "Marren"])
-    # most used first, as most often written (capitalised where a sentence opens with it)
-    assert phrases[:2] == ["felt a sense of", "She knew that she"]
-    # a phrase never spans punctuation ("The river, the sea" is two runs of words), and a
-    # story's names are left out: they repeat by right
-    assert not any("river" in p or "Ilse" in p or "Marren" in p for p in phrases)
-    assert stock_phrases(text, min_count=4) == []
-    assert stock_phrases(text, limit=1) == ["felt a sense of"]

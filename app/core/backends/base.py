@@ -58,10 +58,6 @@ class Sampling:
     # one; a remote server cannot be told, its text is taken as it comes): "*" in a chat
     # model's story, which set whole paragraphs in bold ("**Ilse took a deep breath…**").
     ban_chars: str = ""
-    # Phrases DRY counts as written just before the prompt: a book's stock phrases (what its
-    # earlier chapters, which are not in the prompt, already repeat), so that a later chapter
-    # is penalised for using them again. llama.cpp only; a remote server cannot be told.
-    dry_seed: tuple[str, ...] = ()
     seed: Optional[int] = None
 
 

@@ -419,7 +419,7 @@ class LlamaCppBackend(Backend):
 
     # -- sampling --------------------------------------------------------------------------
 
-    def _sampler_chain(self, s: Sampling, ban: list[int], grammar: str | None = None, dry_extra: int = 0):
+    def _sampler_chain(self, s: Sampling, ban: list[int], grammar: str | None = None):
         import llama_cpp as C
         chain = C.llama_sampler_chain_init(C.llama_sampler_chain_default_params())
         if grammar:
@@ -447,7 +447,7 @@ class LlamaCppBackend(Backend):
             arr = (ctypes.c_char_p * len(breakers))(*breakers)
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_dry(
                 self._vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length,
-                max(s.dry_last_n, s.repeat_last_n) + dry_extra, arr, len(breakers)))
+                max(s.dry_last_n, s.repeat_last_n), arr, len(breakers)))
         if s.temperature <= 0:
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_greedy())
             return chain
@@ -466,11 +466,7 @@ class LlamaCppBackend(Backend):
         never = self._markup_token_ids() + self._char_token_ids(s.ban_chars)
         # (chat prompts lay the text out under headings too: see engine.prompts)
         ban_ids = end_ids + never + self._heading_token_ids()
-        # A book's stock phrases, one per line (a line break ends a DRY match), each with the
-        # space a word has inside prose; DRY's window holds them besides the prompt's tail.
-        seeded = self._dry_seed_tokens(s) if not prompt.grammar else []
-        samplers = _Samplers(set(end_ids), self._sampler_chain(s, never, dry_extra=len(seeded)),
-                             self._sampler_chain(s, ban_ids, dry_extra=len(seeded)))
+        samplers = _Samplers(set(end_ids), self._sampler_chain(s, never), self._sampler_chain(s, ban_ids))
         # A grammar (plans) is checked on the sampled token alone; it is applied to the whole
         # vocabulary (about 0.8 s a token with Gemma's 262k tokens on a busy CPU) only when
         # that token would break it. (llama.cpp's own samplers do the same.)
@@ -481,29 +477,10 @@ class LlamaCppBackend(Backend):
         # Seed the repetition history with the tail of the prompt (the text written so far),
         # so repetition control spans calls and sections. (Not with a grammar: it would have
         # to accept the prompt's tokens, which are not in its language.)
-        # (the stock phrases first: the repetition penalty's shorter window forgets them as the
-        # tail is accepted; DRY's keeps them)
-        for tok in seeded + tokens[-max(s.repeat_last_n, s.dry_last_n):]:
+        for tok in tokens[-max(s.repeat_last_n, s.dry_last_n):]:
             C.llama_sampler_accept(samplers.free_chain, tok)
             C.llama_sampler_accept(samplers.banned_chain, tok)
         return samplers
-
-    DRY_SEED_TOKENS = 1500     # at most this many tokens of stock phrases
-
-    def _dry_seed_tokens(self, s: Sampling) -> list[int]:
-        if not s.dry_seed or s.dry_multiplier <= 0:
-            return []
-        cached = getattr(self, "_dry_seed_cache", None)
-        if cached and cached[0] == s.dry_seed:
-            return cached[1]
-        out: list[int] = []
-        for phrase in s.dry_seed:
-            toks = self.llm.tokenize(("\n " + phrase.strip()).encode("utf-8"), add_bos=False, special=False)
-            if len(out) + len(toks) > self.DRY_SEED_TOKENS:
-                break
-            out += toks
-        self._dry_seed_cache = (s.dry_seed, out)
-        return out
 
     def _grammar_sampler(self, grammar: str):
         import llama_cpp as C

@@ -41,7 +41,7 @@ from ..backends.base import Prompt, Sampling, Steer
 from ..errors import CancelToken
 from ..text.chatter import find_chatter, strip_preamble
 from ..text.health import garbled
-from ..text.wordcount import count_words, stock_phrases
+from ..text.wordcount import count_words
 from .book_model import (
     DEFAULT_CHAPTER_WORDS,
     DEFAULT_SCENE_WORDS,
@@ -230,7 +230,6 @@ class BookWriter(AgentWriter):
         self._summary_start = 0            # first chapter whose summary is still carried
         self._scene_start: dict[int, int] = {}   # per chapter: first scene carried verbatim
         self._windows: dict[int, tuple[int, int]] = {}   # per chapter: see _window
-        self._stock: dict = {}             # the stock phrases of the chapters before one
         self._short: dict[int, str] = {}   # per chapter: why topping it up was given up
 
     # -- level 1: the book -----------------------------------------------------------------
@@ -428,8 +427,7 @@ class BookWriter(AgentWriter):
         DRY the instruct model's book plan swapped words for Chinese ones ("cause chaos and
         破坏") and opened the book with "The Resolution"."""
         s = self.sampling
-        # (and never against the book's stock phrases: those are for its prose)
-        changes: dict = {"temperature": min(s.temperature, temperature), "dry_seed": ()}
+        changes: dict = {"temperature": min(s.temperature, temperature)}
         if self.style != "completion":
             changes["dry_multiplier"] = 0.0
         return Sampling(**{**s.__dict__, **changes})
@@ -562,21 +560,8 @@ class BookWriter(AgentWriter):
             # model's story is prose, never markdown: the instruct model set whole paragraphs
             # and "**Ilse Marren:**" script lines in bold)
             self.sampling = dataclasses.replace(self.sampling, dry_breakers=job.codex.name_words(),
-                                                ban_chars="*" if self.style != "completion" else "",
-                                                dry_seed=self._stock_phrases(job, job.sections[index].chapter))
+                                                ban_chars="*" if self.style != "completion" else "")
         return super().write_section(job, index, **kw)
-
-    def _stock_phrases(self, job, c: int | None) -> tuple[str, ...]:
-        """What the chapters before ``c`` keep saying (see text.wordcount.stock_phrases): DRY
-        penalises a chapter for its earlier chapters' stock phrases, which are not in its
-        prompt. (Kept per chapter: earlier chapters change only when the user edits them.)"""
-        if c is None or c == 0:
-            return ()
-        text = "\n".join(chapter_text(job, j) for j in range(c))
-        key = (c, len(text))
-        if self._stock.get("key") != key:
-            self._stock = {"key": key, "phrases": tuple(stock_phrases(text, skip=job.codex.name_words()))}
-        return self._stock["phrases"]
 
     def _carries_shortfall(self, job, index: int) -> bool:
         # a scene's shortfall would make the next scene longer than the model writes one,

@@ -99,33 +99,6 @@ def grams(seq: Sequence[str], n: int = 4) -> list[tuple[str, ...]]:
     return [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
 
 
-_RUN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*(?: [A-Za-z]+(?:['’][A-Za-z]+)*)*")
-
-
-def stock_phrases(text: str, n: int = 4, *, min_count: int = 3, limit: int = 200,
-                  skip: Iterable[str] = ()) -> list[str]:
-    """The phrases of ``n`` words a text keeps using (``min_count`` times or more), most used
-    first, each as it is most often written: a small model's stock phrases ("felt a sense
-    of", "she knew that she"), 0.18 of the 4-grams of the instruct model's novel at 13,700
-    words. Only words joined by single spaces (no punctuation inside a phrase); phrases with
-    a word of ``skip`` (a story's names: those repeat by right) are left out."""
-    skipped = {w.lower() for w in skip}
-    counts: dict[str, int] = {}
-    forms: dict[str, dict[str, int]] = {}
-    for run in _RUN.findall(text or ""):
-        words = run.split(" ")
-        for i in range(len(words) - n + 1):
-            phrase = " ".join(words[i:i + n])
-            key = phrase.lower()
-            if skipped and any(w.lower() in skipped for w in words[i:i + n]):
-                continue
-            counts[key] = counts.get(key, 0) + 1
-            seen = forms.setdefault(key, {})
-            seen[phrase] = seen.get(phrase, 0) + 1
-    top = sorted((k for k, v in counts.items() if v >= min_count), key=lambda k: (-counts[k], k))[:limit]
-    return [max(forms[k], key=lambda f: forms[k][f]) for k in top]
-
-
 def repeated_ngram_share(text: str | Sequence[str], n: int = 4, *, seen: Iterable[tuple[str, ...]] = (),
                          last: int | None = None) -> float:
     """Share of the n-grams of ``text`` that repeat one seen before (0 = no loops, 1 = all
