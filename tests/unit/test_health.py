@@ -578,3 +578,45 @@ def test_an_answer_that_starts_the_scene_over_in_other_words_is_found_and_one_th
     assert mon.retold(_SCENE + _GOES_ON, len(_SCENE)) is None
     # (text the user kept is never judged)
     assert HealthMonitor("en", protected=len(text)).retold(text, len(_SCENE)) is None
+
+
+def test_a_chinese_word_in_english_text_cuts_back_its_sentence():
+    # the instruct model, its English story penalised on " her": "through她的 body"
+    from longhand.core.text.health import HealthMonitor
+    text = ("She stood by the sea. The storm broke over the harbor, and she felt a surge of power "
+            "coursing through她的 body. She knew what it meant.")
+    m = HealthMonitor("en", reference="Ilse walked to the harbor.", protected=0)
+    h = m.judge(text)
+    assert not h.ok and h.reasons == ["language: a Chinese word in en text: 'through她的'"]
+    assert text[:h.cut_to] == "She stood by the sea. "
+    # a protected prefix counts in the cut; text the book already holds (a name of the user's) is not a slip
+    m = HealthMonitor("en", reference="The inn was called 海风.", protected=22)
+    assert m.judge(text).cut_to == 22
+    assert HealthMonitor("en", reference="The inn was called 她的.").judge(text).ok
+    # Chinese text is judged as Chinese
+    assert not any("Chinese word" in r for r in HealthMonitor("zh").judge("她的地图在桌上。" * 20).reasons)
+
+
+def test_a_section_with_a_chinese_word_slipped_into_english_is_written_again_from_that_sentence():
+    class Slips(CollapsingBackend):
+        """Writes good prose with a Chinese word after ``good_words`` words, unless the seed
+        is a healthy one."""
+
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            self.calls += 1
+            self.seeds.append(sampling.seed if sampling else None)
+            self._n += 1
+            good = prose(self._n * 7919)
+            if sampling is not None and sampling.seed in self.healthy_seeds:
+                return stream(good, max_tokens, on_piece)
+            slip = itertools.chain(itertools.islice(good, self.good_words), [" through她的", " body."], good)
+            return stream(slip, max_tokens, on_piece)
+
+    backend = Slips(good_words=80, healthy_seeds={5 + 7919})
+    events = []
+    w = AgentWriter(backend, seed=5, memory=False)
+    w.write(job := job_of(300), on_event=events.append)
+    rec = [e for e in events if isinstance(e, SectionRecovery)]
+    assert len(rec) == 1 and rec[0].kind == "language" and "她的" in rec[0].reasons[0]
+    assert "她" not in job.sections[0].text and not job.sections[0].needs_attention
+    assert 0.92 * 300 <= job.sections[0].words <= 1.12 * 300

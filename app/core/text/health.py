@@ -473,6 +473,16 @@ class HealthMonitor:
             h.reasons.append(f"chatter: {talk[0].why}: {talk[0].snippet[:60]!r}")
             h.ok = False
             return h
+        stray = self._stray_han(new)
+        if stray is not None:
+            # a Chinese word in an English text (the instruct model: "through她的 body",
+            # "learn from我们的 mistakes"; the share-based check lets one word pass): the
+            # sentence holding it goes, and is written again
+            at, word = stray
+            h.reasons.append(f"language: a Chinese word in {self.lang} text: {word!r}")
+            h.cut_to = self.protected + at
+            h.ok = False
+            return h
         empty = _empty_items(new)
         if empty >= t.empty_items:
             # a count with nothing in it ("1.", "2.", … "147."): tokens that are no words, so
@@ -489,6 +499,23 @@ class HealthMonitor:
                 h.ok = False
             return h
         return None
+
+    def _stray_han(self, new: str) -> tuple[int, str] | None:
+        """(where the sentence begins, the word) of the first Chinese character in ``new``
+        when the text is not Chinese and the reference (the text before, the user's own
+        included) holds no such character; None otherwise."""
+        if self.lang == ZH:
+            return None
+        m = _HAN.search(new)
+        if m is None or m.group(0) in self.reference:
+            return None
+        starts = [e for e in sentence_ends(new) if e <= m.start()]
+        at = starts[-1] if starts else 0
+        while at < m.start() and new[at].isspace():
+            at += 1
+        before, after = new[:m.start()], new[m.start():]
+        word = before.split(" ")[-1] + after.split(" ")[0]
+        return at, word
 
     def _line_loop(self, new: str) -> str | None:
         """A line repeated in ``new``, or an opening line repeated across this section and
