@@ -580,7 +580,7 @@ def test_an_answer_that_starts_the_scene_over_in_other_words_is_found_and_one_th
     assert HealthMonitor("en", protected=len(text)).retold(text, len(_SCENE)) is None
 
 
-def test_a_chinese_word_in_english_text_cuts_back_its_sentence():
+def test_a_chinese_word_run_into_english_text_cuts_back_its_sentence():
     # the instruct model, its English story penalised on " her": "through她的 body"
     from longhand.core.text.health import HealthMonitor
     text = ("She stood by the sea. The storm broke over the harbor, and she felt a surge of power "
@@ -593,6 +593,8 @@ def test_a_chinese_word_in_english_text_cuts_back_its_sentence():
     m = HealthMonitor("en", reference="The inn was called 海风.", protected=22)
     assert m.judge(text).cut_to == 22
     assert HealthMonitor("en", reference="The inn was called 她的.").judge(text).ok
+    # Chinese set apart in English text is quoted, not a slip (an article on the tea trade)
+    assert HealthMonitor("en").judge('The ship "Gao Ming" (Chinese: 皇敏) was built in 1914. ' * 3).ok
     # Chinese text is judged as Chinese
     assert not any("Chinese word" in r for r in HealthMonitor("zh").judge("她的地图在桌上。" * 20).reasons)
 

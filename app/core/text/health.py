@@ -48,6 +48,7 @@ ll ve re
 
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _HAN = CJK_CHAR
+_GLUED_HAN = re.compile(r"[A-Za-z](?:" + CJK_CHAR.pattern + r")+|(?:" + CJK_CHAR.pattern + r")+[A-Za-z]")
 _SENTENCE_END = re.compile(r"""[.!?…。！？][”"’'»)\]」』]*(?=\s|$)|[。！？][”"’'」』]*""")
 
 # Words too common to say anything about a topic.
@@ -475,7 +476,7 @@ class HealthMonitor:
             return h
         stray = self._stray_han(new)
         if stray is not None:
-            # a Chinese word in an English text (the instruct model: "through她的 body",
+            # a Chinese word run into an English one (the instruct model: "through她的 body",
             # "learn from我们的 mistakes"; the share-based check lets one word pass): the
             # sentence holding it goes, and is written again
             at, word = stray
@@ -501,13 +502,14 @@ class HealthMonitor:
         return None
 
     def _stray_han(self, new: str) -> tuple[int, str] | None:
-        """(where the sentence begins, the word) of the first Chinese character in ``new``
-        when the text is not Chinese and the reference (the text before, the user's own
-        included) holds no such character; None otherwise."""
+        """(where the sentence begins, the word) of the first Chinese characters run into a
+        Latin word in ``new`` ("through她的"), when the text is not Chinese and the reference
+        (the text before, the user's own included) does not hold them; None otherwise.
+        Chinese set apart in English text is quoted, not a slip: "the Gao Ming (Chinese: 皇敏)"."""
         if self.lang == ZH:
             return None
-        m = _HAN.search(new)
-        if m is None or m.group(0) in self.reference:
+        m = _GLUED_HAN.search(new)
+        if m is None or "".join(_HAN.findall(m.group(0))) in self.reference:
             return None
         starts = [e for e in sentence_ends(new) if e <= m.start()]
         at = starts[-1] if starts else 0
