@@ -1022,6 +1022,9 @@ def test_the_plan_formats_placeholders_are_not_chapters_and_brackets_are_not_tit
             "battle a powerful demon. - Word Count: 2500 words")
     assert [(c.title, c.synopsis) for c in BP.parse_chapters(text)] == [
         ("The Dark Forest", "Elara discovers a dark forest, where she must battle a powerful demon.")]
+    # nor is a summary of the outline's part ("Part 6 Summary", chapter 29 of that plan)
+    assert BP.not_a_chapter("Part 6 Summary", last=False) and BP.not_a_chapter("Summary", last=True)
+    assert not BP.not_a_chapter("The Summary of a Life", last=False)
 
 
 def test_a_chapter_line_that_drifts_into_another_language_is_refused():

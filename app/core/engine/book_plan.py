@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..text.health import garbled
-from ..text.wordcount import count_words, trim_to_sentence
+from ..text.wordcount import CJK_CHAR, count_words, trim_to_sentence
 from .book_model import Chapter, expected_chapters
 from .plan import Section, parse_plan, rescale, short_title
 
@@ -39,14 +39,11 @@ _TITLE_ONLY = re.compile(r"^\s*(?:chapter|ch\.?)\s*\d+\s*[-–—:.)]?\s*title\s
 _PLACEHOLDER = re.compile(r"\[\s*(?:title|what happens|synopsis|number)\s*\]", re.I)
 
 
-_HAN = re.compile(r"[\u3400-\u9fff]")
-
-
 def off_language(chapter: ParsedChapter, chinese: bool) -> bool:
     """A chapter line of an English book that drifted into Chinese (the instruct model, late in
     a long plan: "Elara sets out,带着地图和希望…"), or that holds a second line's labels."""
     text = f"{chapter.title} {chapter.synopsis}"
-    return (not chinese and bool(_HAN.search(text))) or bool(re.search(r"\bsynopsis\s*:", text, re.I))
+    return (not chinese and bool(CJK_CHAR.search(text))) or bool(re.search(r"\bsynopsis\s*:", text, re.I))
 
 
 def _unbracket(text: str) -> str:
@@ -124,7 +121,7 @@ def dedupe_chapters(items: list[ParsedChapter]) -> list[ParsedChapter]:
 _BACK_MATTER = re.compile(r"^(?:appendix\b.*|appendices|glossary(?: of [\w ]+)?|index|bibliography|references|"
                           r"end ?notes|acknowledge?ments?|about the author|afterword|author'?s note|"
                           r"(?:table of )?contents|dramatis personae|cast of characters|"
-                          r"(?:part|chapter) \d+(?: summary)?|summary)\W*$", re.I)
+                          r"part \d+(?: summary)?|summary)\W*$", re.I)
 _ENDING = re.compile(r"^(?:the end\W*$|epilogue\b|conclusion\b|finale\b)", re.I)
 
 
