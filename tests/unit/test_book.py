@@ -1064,3 +1064,14 @@ def test_a_chapter_the_model_cannot_top_up_says_why_it_ended_short():
     w.write_book(job, chapters=[0], on_event=events.append)
     done = [e for e in events if isinstance(e, EV.ChapterDone)]
     assert done and done[0].words >= B.CHAPTER_LANDS * done[0].target_words and done[0].short == ""
+
+
+def test_plan_synopses_are_bounded_longer_on_a_chat_model_than_on_a_base_model():
+    # at 30 words the instruct model glued words to go on past the bound ("willliveonforever");
+    # at 60 the demo model's plan held three times as many words run together
+    base = BookBackend(chapters=40)
+    B.BookWriter(base).plan_book("Write a 30000-word fantasy novel.", 30_000)
+    chat = PartsPlanner()
+    B.BookWriter(chat).plan_book("Write a 90000-word fantasy novel about a cartographer.", 90_000)
+    assert base.prompts[0].grammar and '(" " word){2,30}' in base.prompts[0].grammar
+    assert all(p.grammar and '(" " word){2,60}' in p.grammar for p in chat.prompts)
