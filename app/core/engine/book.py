@@ -70,8 +70,8 @@ from .book_plan import (
     fallback_scenes,
     is_ending,
     not_a_chapter,
-    off_language,
     parse_chapters,
+    plan_so_far,
     scene_lines,
 )
 from .codex import CodexEntry, propose_entries
@@ -249,6 +249,7 @@ class BookWriter(AgentWriter):
         n = max(1, expected_chapters(target_words) - len(keep))
         lo, hi = MIN_CHAPTER_WORDS, max(DEFAULT_CHAPTER_WORDS * 2, words // n * 2)
         chat = self.style != "completion"
+        zh = _chinese(instruction)
         raw_all: list[str] = []
         found: list[ParsedChapter] = []
         where = _PlanPlace(self._spans(instruction, n, bible, emit, cancel, raw_all) if chat else [])
@@ -265,19 +266,16 @@ class BookWriter(AgentWriter):
                 start, lead = "line", ""
             else:
                 lead = f"Chapter {k} - Title:"
-                so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
-                                 f"{p.target_words or words // n} words\n" for i, p in enumerate(found, 1))
                 prompt = Prompt(user=[BOOK_PLAN_COMPLETION.format(instruction=instruction.strip())],
-                                answer=[so_far + lead])
+                                answer=[plan_so_far(found, 1, words // n) + lead])
                 start = "point"
-            if self.use_grammar and not _chinese(instruction):
+            if self.use_grammar and not zh:
                 from .grammar import plan_grammar
                 prompt.grammar = plan_grammar("chapter", max_lines=batch, min_lines=batch, start=start,
                                               max_words=PLAN_LINE_WORDS if chat else PLAN_LINE_WORDS_COMPLETION)
             text = self._generate_plan(prompt, batch, emit, cancel, attempt=_round)
             raw_all.append(lead + text)
-            zh = _chinese(instruction)
-            parsed = [p for p in parse_chapters(lead + text) if not off_language(p, zh)]
+            parsed = parse_chapters(lead + text, chinese=zh)
             new = dedupe_chapters(found + parsed)[len(found):]
             distinct = len(new)
             new = self._story_chapters(new, len(found), end_at)[:batch]
@@ -325,6 +323,7 @@ class BookWriter(AgentWriter):
         """The story of a long book in parts (see prompts.BOOK_PARTS_CHAT); the best of a few
         answers, none if the model could not give three distinct parts."""
         p = min(PLAN_LINES_PER_ANSWER, max(len(BOOK_ACTS), round(n / CHAPTERS_PER_PART)))
+        zh = _chinese(instruction)
         best: list[ParsedChapter] = []
         for attempt in range(3):
             if cancel is not None and cancel.cancelled:
@@ -332,15 +331,13 @@ class BookWriter(AgentWriter):
             prompt = Prompt(user=[BOOK_PARTS_CHAT.format(p=p, instruction=instruction.strip(),
                                                          bible=_bible_block(bible))],
                             system=_system(instruction))
-            if self.use_grammar and not _chinese(instruction):
+            if self.use_grammar and not zh:
                 from .grammar import plan_grammar
                 prompt.grammar = plan_grammar("part", max_lines=p, min_lines=p, start="line",
                                               max_words=PLAN_LINE_WORDS)
             text = self._generate_plan(prompt, p, emit, cancel, attempt=attempt)
             raw_all.append(text)
-            zh = _chinese(instruction)
-            parts = [q for q in parse_chapters(text) if not off_language(q, zh)]
-            parts = self._story_chapters(dedupe_chapters(parts), 0, p)[:p]
+            parts = self._story_chapters(dedupe_chapters(parse_chapters(text, chinese=zh)), 0, p)[:p]
             log.info("book plan: the story in %d parts (%d asked for)", len(parts), p)
             if len(parts) > len(best):
                 best = parts
@@ -358,9 +355,7 @@ class BookWriter(AgentWriter):
         head = BOOK_PLAN_CHAT.format(n=n, target=words, lo=lo, hi=hi, instruction=instruction.strip(),
                                      bible=_bible_block(bible))
         shown = found if span.act is not None else found[where.begun[where.i]:]
-        so_far = "".join(f"Chapter {i} - Title: {p.title} - Synopsis: {p.synopsis} - Word Count: "
-                         f"{p.target_words or words // n} words\n"
-                         for i, p in enumerate(shown, len(found) - len(shown) + 1))
+        so_far = plan_so_far(shown, len(found) - len(shown) + 1, words // n)
         if span.act is not None:
             ask = BOOK_PLAN_ACT_CHAT.format(a=k, b=k + batch - 1, n=n, part=span.act)
         else:
@@ -666,11 +661,10 @@ class BookWriter(AgentWriter):
         idx = chapter_scenes(job, c)
         request = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
         nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
-        ask = SCENE_TOP_UP_ASK_CHAT.format(n=c + 1, lack=lack, k=len(idx) + 1,
-                                           later=SCENE_TOP_UP_LATER.format(n=c + 2, title=nxt.title) if nxt else "")
-        if refused:
-            head, sep, form = ask.partition(" Answer with the scene only")
-            ask = head + SCENE_TOP_UP_NOT_AGAIN_CHAT.format(point=refused.strip().rstrip(".")) + sep + form
+        ask = SCENE_TOP_UP_ASK_CHAT.format(
+            n=c + 1, lack=lack, k=len(idx) + 1,
+            later=SCENE_TOP_UP_LATER.format(n=c + 2, title=nxt.title) if nxt else "",
+            again=SCENE_TOP_UP_NOT_AGAIN_CHAT.format(point=refused.strip().rstrip(".")) if refused else "")
         prompt = self._conversation(job, idx, len(idx) - 1, request, ask=ask)
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar

@@ -50,8 +50,10 @@ def _unbracket(text: str) -> str:
     return text[1:-1].strip() if text.startswith("[") and text.endswith("]") else text
 
 
-def parse_chapters(text: str) -> list[ParsedChapter]:
-    """Chapter lines out of a model's answer; other numbered lines are read as synopses."""
+def parse_chapters(text: str, *, chinese: bool | None = None) -> list[ParsedChapter]:
+    """Chapter lines out of a model's answer; other numbered lines are read as synopses.
+    ``chinese``: the book's language is known, and lines that left it are dropped
+    (:func:`off_language`)."""
     out: list[ParsedChapter] = []
     for raw in (text or "").splitlines():
         line = re.sub(r"[*_`]+", "", raw).strip()
@@ -73,7 +75,7 @@ def parse_chapters(text: str) -> list[ParsedChapter]:
         for step in parse_plan(line):
             if count_words(step.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(step.main_point):
                 out.append(ParsedChapter(short_title(step.main_point), step.main_point, step.target_words))
-    return out
+    return out if chinese is None else [p for p in out if not off_language(p, chinese)]
 
 
 def plan_key(text: str) -> str:
@@ -132,8 +134,7 @@ def is_ending(title: str) -> bool:
 
 def not_a_chapter(title: str, last: bool) -> bool:
     """Is a planned chapter's title back matter, or an ending before the book's last chapter?"""
-    title = re.sub(r"^[\W_]+", "", title.strip())
-    return bool(_BACK_MATTER.match(title) or (not last and _ENDING.match(title)))
+    return bool(_BACK_MATTER.match(re.sub(r"^[\W_]+", "", title.strip())) or (not last and is_ending(title)))
 
 
 class Told:
@@ -311,6 +312,14 @@ def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
             points.append(f"{beat}{' (again)' if k > len(_MIDDLE_BEATS) else ''}: {mid}")
     return [Section(main_point=p, target_words=t, title=short_title(p), chapter=c)
             for p, t in zip(points, rescale([None] * n, total))]
+
+
+def plan_so_far(found: list[ParsedChapter], first: int, words: int) -> str:
+    """Chapters planned so far as the plan's own lines (numbered from ``first``; ``words`` for a
+    chapter the model gave no length), to continue an answer after them."""
+    from .grammar import chapter_line
+    return "".join(chapter_line(i, p.title, p.synopsis, p.target_words or words) + "\n"
+                   for i, p in enumerate(found, first))
 
 
 def book_plan_lines(chapters: list[Chapter]) -> str:

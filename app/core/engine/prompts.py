@@ -512,7 +512,7 @@ already written. The scene is not over yet."""
 # of its conversation.
 SCENE_TOP_UP_ASK_CHAT = """Chapter {n} is still {lack} words short. Plan one more scene for it, \
 to come after the scenes written so far: it stays inside chapter {n}, deepens what this chapter \
-is about and does not end the book{later}. Answer with the scene only, in exactly this format:
+is about and does not end the book{later}.{again} Answer with the scene only, in exactly this format:
 Scene {k} - Title: [title] - Main Point: [main point] - Word Count: [number] words"""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
