@@ -1075,3 +1075,44 @@ def test_plan_synopses_are_bounded_longer_on_a_chat_model_than_on_a_base_model()
     B.BookWriter(chat).plan_book("Write a 90000-word fantasy novel about a cartographer.", 90_000)
     assert base.prompts[0].grammar and '(" " word){2,30}' in base.prompts[0].grammar
     assert all(p.grammar and '(" " word){2,60}' in p.grammar for p in chat.prompts)
+
+
+def test_a_chat_chapters_conversation_is_replayed_as_asked_when_a_scene_is_added_to_it():
+    # a chapter that ended short gets a top-up scene: its last scene's ask said "the chapter's
+    # last scene", and the scenes that ended short gave up part of their targets to the new
+    # one. Rendered anew, the asks changed, and every top-up plan and top-up scene made the
+    # instruct model evaluate the whole chapter again (about 500 tokens a call).
+    backend = WillNotGoOn(wants_end_after=150)
+    w = B.BookWriter(backend)
+    job = _mara_job()
+    w.plan_chapter(job, 0)
+    planned = BM.chapter_scenes(job, 0)
+    for i in planned:
+        w.write_section(job, i)
+    before = [job.sections[i].target_words for i in planned]
+    last = [p for p in backend.prompts if "Write scene" in (p.turns[-1][1] if p.turns else p.user[-1])][-1]
+    asks = [list(job.sections[i].asked) for i in planned]
+    assert all(a and a[0].startswith(f"Write scene {k + 1} of chapter 1") for k, a in enumerate(asks))
+    backend.prompts.clear()
+    w.write_book(job, chapters=[0])
+    assert len(BM.chapter_scenes(job, 0)) > len(planned)
+    assert [job.sections[i].target_words for i in planned] != before      # (targets were moved)
+    later = [p for p in backend.prompts if p.turns and len(p.turns) >= len(last.turns)]
+    assert later and any("Plan one more scene" in p.turns[-1][1] for p in later)
+    for p in later:      # every later prompt of the chapter goes on from the same conversation
+        assert p.user == last.user and p.turns[:len(last.turns)] == last.turns
+    assert [job.sections[i].asked for i in planned] == asks
+    assert "the chapter's last scene" in asks[-1][0]
+    # a scene written again is asked anew: it is no longer the chapter's last
+    w.write_section(job, planned[-1], mode="regenerate")
+    assert "The chapter goes on after it" in job.sections[planned[-1]].asked[0]
+
+
+def test_the_asks_a_scene_was_written_under_are_kept_in_the_project(tmp_path):
+    job = _mara_job()
+    sec = BM.add_scene(job, 0, 0, "Mara draws the wall.", 400)
+    sec.text, sec.parts, sec.asked, sec.status = "One. Two.", [5], ["Write scene 1 …", "Go on …"], "done"
+    path = tmp_path / "b.longhand"
+    job.save(path)
+    again = Project.load(path)
+    assert again.sections[0].asked == ["Write scene 1 …", "Go on …"]

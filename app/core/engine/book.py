@@ -828,22 +828,29 @@ class BookWriter(AgentWriter):
         """Scene ``j`` of a chapter as the model's answers, each with the ask to go on that
         followed it (the last one's is ""): the first opens with the scene's heading; the
         scene is cut where ``Section.parts`` says each later answer began. ``text``: the
-        scene so far, being written (its last answer is left as it is, open)."""
+        scene so far, being written (its last answer is left as it is, open; the asks it
+        was written under are recorded in ``Section.asked``, to be replayed as they were)."""
         s = job.sections[idx[j]]
         live = text is not None
         text = s.text if text is None else text
         cuts = sorted({p for p in s.parts if 0 < p < len(text) + live}) if split else []
         bounds = [0, *cuts, len(text)]
         out: list[tuple[list[str], str]] = []
+        asked = s.asked[:1] if s.asked else [self._scene_ask(job, idx, j)]
         for n, (a, b) in enumerate(zip(bounds, bounds[1:])):
             open_end = live and n == len(bounds) - 2
             piece = text[a:b] if open_end else text[a:b].strip()
             if n and not piece and not open_end:
                 continue                    # (an answer that kept nothing)
             if out:
-                out[-1] = (out[-1][0], self._go_on_ask(job, idx, j, count_words(text[:a])))
+                ask = s.asked[len(asked)] if len(s.asked) > len(asked) else \
+                    self._go_on_ask(job, idx, j, count_words(text[:a]))
+                asked.append(ask)
+                out[-1] = (out[-1][0], ask)
             heading = [SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}")] if n == 0 else []
             out.append((heading + ([piece] if piece else []), ""))
+        if live and split:
+            s.asked = asked
         return out
 
     def _go_on_ask(self, job, idx: list[int], j: int, written: int) -> str:
@@ -863,8 +870,11 @@ class BookWriter(AgentWriter):
 
     def _scene_ask(self, job, idx: list[int], j: int) -> str:
         """The request for scene ``j`` of a chapter: its title, main point, notes, length
-        and where it stands (what the next scene or chapter will tell, not to be told yet)."""
+        and where it stands (what the next scene or chapter will tell, not to be told yet);
+        for a scene begun, the request it was begun under."""
         sec = job.sections[idx[j]]
+        if sec.asked:
+            return sec.asked[0]
         notes = self._scene_notes(job, idx[j])
         return SCENE_ASK_CHAT.format(k=j + 1, n=sec.chapter + 1, title=sec.heading, point=sec.main_point.strip(),
                                      notes=SCENE_NOTES_CHAT.format(notes=notes) if notes else "",

@@ -58,6 +58,11 @@ class Section:
     # where in ``text`` each answer after the first begins. Prompts replay the scene as those
     # answers, so that the conversation's prefix stays in the cache (engine.book).
     parts: list[int] = field(default_factory=list)
+    # ... and what it was asked before each of those answers (the scene's request, then the
+    # asks to go on), replayed as they were: a later target, a scene added after it or a
+    # renamed next scene would otherwise change the conversation's start and make the model
+    # evaluate the whole chapter again.
+    asked: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # a stored string becomes the enum; an unknown one: done if there is text, else planned

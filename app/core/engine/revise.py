@@ -21,14 +21,14 @@ def start_new_take(sec: Section) -> None:
     """Before (re)writing a section from scratch: keep its text as a take and empty it."""
     keep_as_take(sec)
     sec.text = ""
-    sec.parts = []
+    sec.parts, sec.asked = [], []
 
 
 def replace_text(sec: Section, text: str, status: SectionStatus = SectionStatus.EDITED) -> None:
     """A new text for a section (edited by hand, by default); the old one becomes a take."""
     keep_as_take(sec)
     sec.text = text
-    sec.parts = []          # (edited text: its answers' boundaries are gone)
+    sec.parts, sec.asked = [], []       # (edited text: its answers' boundaries are gone)
     sec.status = status
 
 

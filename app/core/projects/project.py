@@ -536,6 +536,8 @@ def _read_book(p: "Project", data: dict, r: _Reader) -> None:
             s.chapter = None
         if not isinstance(s.codex_used, list) or not all(isinstance(n, str) for n in s.codex_used):
             s.codex_used = []
+        if not isinstance(s.asked, list) or not all(isinstance(a, str) for a in s.asked):
+            s.asked = []
 
 
 def _signature(p: Path) -> tuple | None:
