@@ -130,6 +130,32 @@ def test_trimmed_sections_reuse_the_generated_token_ids(demo_backend):
     assert got[: len(got) - 3] == ids[lead: lead + len(got) - 3]
 
 
+def test_text_the_context_holds_is_read_from_it_however_it_was_tokenized(demo_backend):
+    """A prompt's text that the KV cache already holds, spelled by other ids than a fresh
+    tokenization would give (a scene joined from two answers, cut back, or written in pieces),
+    is taken from the cache: only what follows it is evaluated."""
+    from longhand.core.backends.base import Sampling
+    head = "# The Harbour\n\n"
+    # the cache holds "quiet" split as "qu" + "iet" (two segments tokenized apart)
+    demo_backend.generate(Prompt(user=[head, "The harbour was qu", "iet that morning, and the boats"]), max_tokens=1)
+    joined = "The harbour was quiet that morning, and the boats"
+    assert demo_backend.llm.tokenize(joined.encode(), add_bos=False, special=False) != \
+        demo_backend._tokens("The harbour was qu", False) + demo_backend._tokens("iet that morning, and the boats", False)
+    before = demo_backend.prompt_tokens_evaluated
+    demo_backend.generate(Prompt(user=[head, joined, " lay still."]), max_tokens=1)
+    assert demo_backend.prompt_tokens_evaluated - before <= len(demo_backend._tokens(" lay still.", False)) + 1
+    # a text written in two calls (the second after the first was cut back), then passed back
+    # whole with an ask after it: only the ask is evaluated
+    greedy = Sampling(temperature=0.0)
+    g1 = demo_backend.generate(Prompt(user=[head], answer=[]), max_tokens=40, sampling=greedy)
+    cut = g1.text.lstrip()[: len(g1.text.lstrip()) * 2 // 3].rstrip()
+    g2 = demo_backend.generate(Prompt(user=[head], answer=[cut]), max_tokens=30, sampling=greedy)
+    ask = "\n\nThe next morning"
+    before = demo_backend.prompt_tokens_evaluated
+    demo_backend.generate(Prompt(user=[head], answer=[cut + g2.text, ask]), max_tokens=1, sampling=greedy)
+    assert demo_backend.prompt_tokens_evaluated - before <= len(demo_backend._tokens(ask, False)) + 2
+
+
 def test_names_given_as_dry_breakers_are_never_penalised_as_repeats(demo_backend):
     # a strong DRY penalty keeps the model from completing a name it has written before
     # (the instruct model wrote "Ile Marren" and "Else" for Ilse); a story's names are breakers

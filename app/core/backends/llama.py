@@ -191,6 +191,7 @@ class LlamaCppBackend(Backend):
         self._char_tokens: dict[str, list[int]] = {}
         self._markup_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
+        self._pieces: dict[int, bytes] = {}
         self.prompt_tokens_evaluated = 0
         self.generated_tokens = 0
 
@@ -338,25 +339,65 @@ class LlamaCppBackend(Backend):
             bos = self.llm.token_bos()
             if bos >= 0:
                 out.append(bos)
+        on_cache = out == self._cached[:len(out)]
+
+        def add(text: str, special: bool) -> None:
+            nonlocal on_cache
+            if not text:
+                return
+            toks = self._from_cache(text, len(out)) if on_cache and not special else None
+            if toks is None:
+                toks = self._tokens(text, special)
+            else:
+                self._segment_tokens[(text, False)] = toks
+            on_cache = on_cache and self._cached[len(out):len(out) + len(toks)] == toks
+            out.extend(toks)
+
         for text, special in fmt.chat_pieces(prompt.system):
-            out += self._tokens(text, special)
-        out += self._segments(prompt.user)
+            add(text, special)
+        for seg in prompt.user:
+            add(seg, False)
         if fmt.style == "chat" and fmt.suffix:
-            out += self._tokens(fmt.suffix, True)
+            add(fmt.suffix, True)
         for answer, message in prompt.turns:
             if fmt.turn is None:
                 raise BackendError(f"The {fmt.name} prompt format has no conversations.")
-            out += self._segments(answer) + self._tokens(fmt.turn, True) + self._tokens(message, False) \
-                + self._tokens(fmt.suffix, True)
-        return out + self._segments(prompt.answer)
-
-    def _segments(self, segments: list[str]) -> list[int]:
-        """Segments tokenized one by one (an unchanged segment always gives the same tokens)."""
-        out: list[int] = []
-        for seg in segments:
-            if seg:
-                out += self._tokens(seg, False)
+            for seg in answer:
+                add(seg, False)
+            add(fmt.turn, True)
+            add(message, False)
+            add(fmt.suffix, True)
+        for seg in prompt.answer:
+            add(seg, False)
         return out
+
+    def _from_cache(self, text: str, at: int) -> list[int] | None:
+        """The context's own tokens from position ``at`` on, where they spell ``text`` (or
+        its start, the rest tokenized), else None.
+
+        A text the model wrote comes back in later prompts trimmed, cut back to a sentence
+        end, or joined to what it wrote after a recovery: tokenized anew, it would not be
+        the ids the model generated and the KV cache holds, and everything after the first
+        difference would be evaluated again (a whole scene and the asks after it).
+        """
+        target = text.encode("utf-8")
+        pos, n = 0, 0
+        for tok in self._cached[at:]:
+            piece = self._pieces.get(tok)
+            if piece is None:
+                piece = self._pieces[tok] = self._piece(tok)
+            if not piece or not target.startswith(piece, pos):
+                break
+            pos += len(piece)
+            n += 1
+            if pos == len(target):
+                return self._cached[at:at + n]
+        while n and pos < len(target) and 0x80 <= target[pos] < 0xC0:    # (not inside a character)
+            n -= 1
+            pos -= len(self._pieces[self._cached[at + n]])
+        if not n:
+            return None
+        return self._cached[at:at + n] + self.llm.tokenize(target[pos:], add_bos=False, special=False)
 
     def _piece(self, tok: int) -> bytes:
         import llama_cpp as C
