@@ -333,18 +333,15 @@ class LlamaCppBackend(Backend):
         return None
 
     def prompt_tokens(self, prompt: Prompt) -> list[int]:
-        fmt = self.format
         out: list[int] = []
-        if fmt.add_bos:
+        if self.format.add_bos:
             bos = self.llm.token_bos()
             if bos >= 0:
                 out.append(bos)
         on_cache = out == self._cached[:len(out)]
-
-        def add(text: str, special: bool) -> None:
-            nonlocal on_cache
+        for text, special in self._pieces_of(prompt):
             if not text:
-                return
+                continue
             toks = self._from_cache(text, len(out)) if on_cache and not special else None
             if toks is None:
                 toks = self._tokens(text, special)
@@ -352,24 +349,22 @@ class LlamaCppBackend(Backend):
                 self._segment_tokens[(text, False)] = toks
             on_cache = on_cache and self._cached[len(out):len(out) + len(toks)] == toks
             out.extend(toks)
+        return out
 
-        for text, special in fmt.chat_pieces(prompt.system):
-            add(text, special)
-        for seg in prompt.user:
-            add(seg, False)
+    def _pieces_of(self, prompt: Prompt) -> list[tuple[str, bool]]:
+        """The prompt as (text, is it markup) pieces, in order, tokenized one by one (an
+        unchanged piece always gives the same tokens)."""
+        fmt = self.format
+        out = list(fmt.chat_pieces(prompt.system))
+        out += [(seg, False) for seg in prompt.user]
         if fmt.style == "chat" and fmt.suffix:
-            add(fmt.suffix, True)
+            out.append((fmt.suffix, True))
         for answer, message in prompt.turns:
             if fmt.turn is None:
                 raise BackendError(f"The {fmt.name} prompt format has no conversations.")
-            for seg in answer:
-                add(seg, False)
-            add(fmt.turn, True)
-            add(message, False)
-            add(fmt.suffix, True)
-        for seg in prompt.answer:
-            add(seg, False)
-        return out
+            out += [(seg, False) for seg in answer]
+            out += [(fmt.turn, True), (message, False), (fmt.suffix, True)]
+        return out + [(seg, False) for seg in prompt.answer]
 
     def _from_cache(self, text: str, at: int) -> list[int] | None:
         """The context's own tokens from position ``at`` on, where they spell ``text`` (or
