@@ -1116,3 +1116,43 @@ def test_the_asks_a_scene_was_written_under_are_kept_in_the_project(tmp_path):
     job.save(path)
     again = Project.load(path)
     assert again.sections[0].asked == ["Write scene 1 …", "Go on …"]
+
+
+def test_a_top_up_scene_asked_for_again_turns_on_who_the_chapter_has_had_least_of():
+    # named what it had proposed, the instruct model proposed the same scene again; asked
+    # again, the scene is to turn on a character of the story the chapter has named least
+    asks = []
+
+    class RetellsUnlessGivenAnAngle(WillNotGoOn):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            last = prompt.turns[-1][1] if prompt.turns else ""
+            if "Plan one more scene" in last:
+                asks.append(last)
+                k = int(re.search(r"Scene (\d+) - Title", last).group(1))
+                m = re.search(r"Let it turn on ([^:]+):", last)
+                point = (f"{m.group(1)} brings word from the harbour master at {_w(k, 7)} {_w(k, 8)}"
+                         if m else job.sections[0].main_point)
+                return self._answer(prompt, f"Scene {k} - Title: News - Main Point: {point} "
+                                            f"- Word Count: 300 words\n\n", on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    w = B.BookWriter(RetellsUnlessGivenAnAngle(wants_end_after=150))
+    job = _mara_job()
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer, 34. She draws the sea wall.", aliases=["Mara"]))
+    job.codex.add(CodexEntry("Tobin", "character", "Mara's apprentice, who cannot swim."))
+    job.codex.add(CodexEntry("Lowmere", "place", "A drowned town of canals."))
+    w.plan_chapter(job, 0)
+    idx = BM.chapter_scenes(job, 0)
+    for i in idx:
+        w.write_section(job, i)
+    # Tobin is named once in the story, Mara in every scene
+    first = job.sections[idx[0]]
+    first.text += " Tobin held the lamp."
+    w.write_book(job, chapters=[0])
+    assert asks and "Let it turn on" not in asks[0]          # (the first ask is as before)
+    assert "Let it turn on Tobin: Mara's apprentice, who cannot swim." in asks[1]
+    added = BM.chapter_scenes(job, 0)[len(idx):]
+    assert added and job.sections[added[0]].main_point.startswith("Tobin brings word")
+    # an entry the story has not named yet is never brought in (Lowmere: a place, never named)
+    assert not any("Let it turn on Lowmere" in a for a in asks)

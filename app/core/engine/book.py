@@ -98,6 +98,7 @@ from .prompts import (
     SCENE_NOTES_CHAT,
     SCENE_NOTES_COMPLETION,
     SCENE_PLAN_CHAT,
+    SCENE_TOP_UP_ANGLE_CHAT,
     SCENE_TOP_UP_ASK_CHAT,
     SCENE_TOP_UP_LATER,
     SCENE_TOP_UP_NOT_AGAIN_CHAT,
@@ -622,7 +623,8 @@ class BookWriter(AgentWriter):
                 if step is not None or (cancel and cancel.cancelled):
                     break
                 if steps and self.style != "completion":
-                    prompt = self._top_up_prompt(job, c, lack, refused=steps[0].main_point)
+                    prompt = self._top_up_prompt(job, c, lack, refused=steps[0].main_point,
+                                                 angle=self._top_up_angle(job, c, attempt))
             if step is None:
                 log.info("chapter %d is %d words short; no further scene was planned (last answer: %r)",
                          c + 1, lack, raw[:200])
@@ -647,6 +649,24 @@ class BookWriter(AgentWriter):
         return added
 
     @staticmethod
+    def _top_up_angle(job, c: int, attempt: int) -> str:
+        """Who or what a top-up scene asked for again should turn on: of the codex entries the
+        book has named so far, the ones chapter ``c`` names least (characters first), one
+        after the other with each attempt. "" without such entries."""
+        from .codex import mention_count
+        told = "\n".join(chapter_text(job, i) for i in range(c + 1))
+        entries = [e for e in job.codex.current(c + 1) if mention_count(e, told)]
+        if not entries:
+            return ""
+        own = chapter_text(job, c)
+        entries.sort(key=lambda e: (e.kind != "character", mention_count(e, own), e.name.lower()))
+        e = entries[attempt % len(entries)]
+        what = re.split(r"(?<=[.;!?])\s", " ".join(e.text.split()), maxsplit=1)[0].rstrip(".;!? ")
+        words = what.split()
+        what = " ".join(words[:16]) if words else e.kind
+        return SCENE_TOP_UP_ANGLE_CHAT.format(name=e.name, what=what)
+
+    @staticmethod
     def _told(job, c: int, own: bool) -> Told:
         """What a new scene of chapter ``c`` must not retell: the scenes of earlier chapters
         (and, ``own``, of this one), and what the other chapters tell (the instruct model's
@@ -655,16 +675,18 @@ class BookWriter(AgentWriter):
                        if x.chapter is not None and (x.chapter < c or (own and x.chapter == c))),
                      *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
 
-    def _top_up_prompt(self, job, c: int, lack: int, refused: str = "") -> Prompt:
+    def _top_up_prompt(self, job, c: int, lack: int, refused: str = "", angle: str = "") -> Prompt:
         """A chat model's request for one more scene, at the end of the chapter's conversation
-        (its prefix is in the cache); ``refused``: what it proposed before, a retelling."""
+        (its prefix is in the cache); ``refused``: what it proposed before, a retelling;
+        ``angle``: who or what the scene should turn on (see :meth:`_top_up_angle`)."""
         idx = chapter_scenes(job, c)
         request = self._prompt_parts(job, idx[-1], upto_scene=len(idx))
         nxt = job.chapters[c + 1] if c + 1 < len(job.chapters) else None
         ask = SCENE_TOP_UP_ASK_CHAT.format(
             n=c + 1, lack=lack, k=len(idx) + 1,
             later=SCENE_TOP_UP_LATER.format(n=c + 2, title=nxt.title) if nxt else "",
-            again=SCENE_TOP_UP_NOT_AGAIN_CHAT.format(point=refused.strip().rstrip(".")) if refused else "")
+            again=SCENE_TOP_UP_NOT_AGAIN_CHAT.format(point=refused.strip().rstrip(".")) if refused else "",
+            angle=angle)
         prompt = self._conversation(job, idx, len(idx) - 1, request, ask=ask)
         if self.use_grammar and not _chinese(job.instruction):
             from .grammar import plan_grammar

@@ -232,6 +232,11 @@ def _positions(e: CodexEntry, text: str) -> list[int]:
     return [m.start() for n in e.names for m in _pattern(n).finditer(text)]
 
 
+def mention_count(e: CodexEntry, text: str) -> int:
+    """How many times ``text`` names the entry (by its name or an alias)."""
+    return len(_positions(e, text))
+
+
 def _mentions(e: CodexEntry, text: str) -> int:
     return 1 if text and any(_pattern(n).search(text) for n in e.names) else 0
 

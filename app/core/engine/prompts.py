@@ -466,6 +466,10 @@ SCENE_TOP_UP_LATER = " and stops before the events of chapter {n}, \"{title}\""
 # names what it proposed.
 SCENE_TOP_UP_NOT_AGAIN_CHAT = """ Not "{point}": that has been told already. Something else \
 happens in it."""
+# Named what it had proposed, it proposed the same scene again (chapter 7 of the novel bench's
+# run: five times). Asked again, it is also given someone or something of the story that the
+# chapter has had least of (BookWriter._top_up_angle), for a scene that turns on them.
+SCENE_TOP_UP_ANGLE_CHAT = " Let it turn on {name}: {what}."
 
 SCENE_HEADING = "### {heading}\n\n"
 SCENE_NOTES_COMPLETION = "(Notes: {notes})\n\n"
@@ -512,7 +516,7 @@ already written. The scene is not over yet."""
 # of its conversation.
 SCENE_TOP_UP_ASK_CHAT = """Chapter {n} is still {lack} words short. Plan one more scene for it, \
 to come after the scenes written so far: it stays inside chapter {n}, deepens what this chapter \
-is about and does not end the book{later}.{again} Answer with the scene only, in exactly this format:
+is about and does not end the book{later}.{again}{angle} Answer with the scene only, in exactly this format:
 Scene {k} - Title: [title] - Main Point: [main point] - Word Count: [number] words"""
 
 SUMMARY_CUE_COMPLETION = "\n\n(In short, what happens in chapter {n}:"
