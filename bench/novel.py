@@ -126,6 +126,8 @@ def main() -> int:
     args = ap.parse_args()
     import logging
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    # (where each prompt parts from the context's cache: what the cost by kind does not say)
+    logging.getLogger("longhand.core.backends.llama").setLevel(logging.DEBUG)
 
     from longhand.core.backends.llama import LlamaCppBackend
     from longhand.core.engine import book as B

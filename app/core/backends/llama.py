@@ -546,6 +546,13 @@ class LlamaCppBackend(Backend):
             n_keep += 1
         if n_keep == len(tokens):
             n_keep -= 1              # the last token must be evaluated to get its logits
+        elif n_keep < len(self._cached) and log.isEnabledFor(logging.DEBUG):
+            # where a prompt parts from what the context holds (all after it is evaluated)
+            def show(ts: list[int]) -> str:
+                return b"".join(self._piece(t) for t in ts).decode("utf-8", "replace")
+            log.debug("prompt parts from the cache at token %d of %d (%d cached): %r | cached %r | now %r",
+                      n_keep, len(tokens), len(self._cached), show(tokens[max(0, n_keep - 12):n_keep]),
+                      show(self._cached[n_keep:n_keep + 12]), show(tokens[n_keep:n_keep + 12]))
         if not self.llm._ctx.kv_cache_seq_rm(-1, n_keep, -1):
             log.warning("KV cache could not be rewound; evaluating the prompt from scratch")
             self.llm._ctx.kv_cache_clear()
