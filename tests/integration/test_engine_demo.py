@@ -179,3 +179,21 @@ def test_banned_characters_never_reach_the_text(demo_backend):
     banned = demo_backend.generate(prompt, max_tokens=40, sampling=Sampling(**plain, ban_chars="*")).text
     assert "*" in free
     assert "*" not in banned and banned.strip()
+
+
+def test_a_text_sampled_without_cjk_holds_no_chinese_character(demo_backend):
+    # an English text is sampled with Chinese, Japanese and Korean characters banned (the
+    # instruct model slipped "gather更多的" into an English scene); English punctuation stays
+    from longhand.core.backends.base import Sampling
+    from longhand.core.text.wordcount import has_cjk
+    prompt = Prompt(user=["The harbour master\u2019s note read: \u201c今天的海风很大，我们"])
+    plain = dict(temperature=0.0, repeat_penalty=1.0, dry_multiplier=0.0)
+    free = demo_backend.generate(prompt, max_tokens=30, sampling=Sampling(**plain)).text
+    banned = demo_backend.generate(prompt, max_tokens=30, sampling=Sampling(**plain, ban_cjk=True)).text
+    assert has_cjk(free)
+    assert not has_cjk(banned) and banned.strip()
+    assert not any("\u3000" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uff00" <= ch <= "\uffef"
+                   for ch in banned)
+    ids = set(demo_backend._cjk_token_ids())
+    for ch in "\u2014\u2019\u201c\u2026\u00e9":       # a dash, quotes, an ellipsis, an accent
+        assert not ids & set(demo_backend.llm.tokenize(ch.encode(), add_bos=False, special=False))

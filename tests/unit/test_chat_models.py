@@ -270,3 +270,33 @@ def test_echoes_of_the_ask_to_go_on_are_chatter_and_a_label_before_the_text_goes
     assert strip_preamble("**Scene Continues**  Elise Marren returned.") == "Elise Marren returned."
     assert strip_preamble("Her next moments, in detail:\n\nAs Ilse walked back.") == "As Ilse walked back."
     assert strip_preamble("Continuing down the road, she saw it.") == "Continuing down the road, she saw it."
+
+
+def test_a_text_in_english_is_sampled_without_chinese_japanese_or_korean_characters():
+    # the instruct model slipped Chinese words into English scenes ("gather更多的", "through她的
+    # body"): each a health failure, a cut and a rewrite. A request in English that names no
+    # East Asian language is sampled with those characters banned; any other request is not.
+    from longhand.core.text.language import wants_no_cjk
+    assert wants_no_cjk("Write a 30000-word fantasy novel about a cartographer.")
+    assert not wants_no_cjk("写一篇关于城市养蜂的文章")
+    assert not wants_no_cjk("Write a story in Japanese about a fox.")
+    assert not wants_no_cjk("A short essay on Chinese calligraphy, quoting the characters.")
+    assert not wants_no_cjk("Ein Aufsatz über 漢字")
+
+    class Recording(ScriptedBackend):
+        def __init__(self, **kw) -> None:
+            super().__init__(**kw)
+            self.samplings = []
+
+        def generate(self, prompt, *, max_tokens, sampling=None, **kw):
+            self.samplings.append(sampling)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, **kw)
+
+    for instruction, banned in (("Write a 600-word essay about urban beekeeping.", True),
+                                ("写一篇600字的关于城市养蜂的文章", False)):
+        backend = Recording(wants_end_after=400)
+        w = AgentWriter(backend)
+        job = Job(instruction=instruction, target_words=600)
+        job.sections = w.plan(instruction, 600)
+        w.write_section(job, 0)
+        assert backend.samplings and all(s is not None and s.ban_cjk == banned for s in backend.samplings)

@@ -58,6 +58,10 @@ class Sampling:
     # one; a remote server cannot be told, its text is taken as it comes): "*" in a chat
     # model's story, which set whole paragraphs in bold ("**Ilse took a deep breath…**").
     ban_chars: str = ""
+    # No token holding a Chinese, Japanese or Korean character (or its first byte) may be
+    # sampled: a text in English asked for none (text.language.wants_no_cjk). llama.cpp
+    # only, as ban_chars.
+    ban_cjk: bool = False
     seed: Optional[int] = None
 
 

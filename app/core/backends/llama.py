@@ -190,6 +190,7 @@ class LlamaCppBackend(Backend):
         self._heading_tokens: list[int] | None = None
         self._char_tokens: dict[str, list[int]] = {}
         self._markup_tokens: list[int] | None = None
+        self._cjk_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self._pieces: dict[int, bytes] = {}
         self.prompt_tokens_evaluated = 0
@@ -431,6 +432,20 @@ class LlamaCppBackend(Backend):
                                       if any(c in self._piece(i) for c in wanted)]
         return self._char_tokens[key]
 
+    def _cjk_token_ids(self) -> list[int]:
+        """Tokens that hold a Chinese, Japanese or Korean character, or the first byte of one
+        (byte-level vocabularies split a character over tokens): UTF-8 lead bytes E3-ED
+        (U+3000-U+DFFF: CJK punctuation, kana, Han, Hangul) and the fullwidth forms (EF BC,
+        EF BD). English punctuation (dashes, quotes, the ellipsis: E2) is not among them."""
+        if self._cjk_tokens is None:
+            ids = []
+            for i in range(self._n_vocab):
+                piece = self._piece(i)
+                if any(0xE3 <= b <= 0xED for b in piece) or b"\xef\xbc" in piece or b"\xef\xbd" in piece:
+                    ids.append(i)
+            self._cjk_tokens = ids
+        return self._cjk_tokens
+
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
         if self._heading_tokens is None:
@@ -499,7 +514,8 @@ class LlamaCppBackend(Backend):
         import llama_cpp as C
         end_ids = self._end_token_ids()
         # While the text is too short a base model must not open the next section either.
-        never = self._markup_token_ids() + self._char_token_ids(s.ban_chars)
+        never = self._markup_token_ids() + self._char_token_ids(s.ban_chars) \
+            + (self._cjk_token_ids() if s.ban_cjk else [])
         # (chat prompts lay the text out under headings too: see engine.prompts)
         ban_ids = end_ids + never + self._heading_token_ids()
         samplers = _Samplers(set(end_ids), self._sampler_chain(s, never), self._sampler_chain(s, ban_ids))

@@ -244,6 +244,7 @@ class BookWriter(AgentWriter):
         """The chapters of a book. ``keep``: (position, chapter) pairs to keep (locked
         chapters when re-planning); the new chapters share the words they leave."""
         validate_request(instruction, target_words)
+        self._for_request(instruction)
         emit = on_event or (lambda e: None)
         kept_words = sum(ch.target_words for _, ch in keep)
         words = max(MIN_CHAPTER_WORDS, target_words - kept_words)
@@ -441,6 +442,7 @@ class BookWriter(AgentWriter):
         their place: nothing written is lost.
         """
         emit = on_event or (lambda e: None)
+        self._for_request(job.instruction)
         ch = job.chapters[c]
         old = chapter_scenes(job, c)
         locked = [(k, job.sections[i]) for k, i in enumerate(old) if job.sections[i].locked]

@@ -23,6 +23,7 @@ CLI prints, the GUI renders and the project autosaver persists.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -34,7 +35,7 @@ from ..backends.base import Backend, Prompt, Sampling, Steer
 from ..errors import CancelToken
 from ..text.chatter import LETTER, strip_preamble, strip_reasoning
 from ..text.health import Health, HealthMonitor, sentence_ends
-from ..text.language import ZH, detect_language
+from ..text.language import ZH, detect_language, wants_no_cjk
 from ..text.wordcount import continue_from, count_words, ends_sentence, trim_to_sentence
 from .events import (
     EventSink,
@@ -165,6 +166,14 @@ class AgentWriter:
     def style(self) -> str:
         return self.backend.info.prompt_style
 
+    def _for_request(self, instruction: str) -> None:
+        """Sampling rules that follow from the request: a text in English asked for no
+        Chinese, Japanese or Korean character is sampled without them (the instruct model
+        slipped Chinese words into English scenes, "gather更多的", each a cut and a rewrite)."""
+        no_cjk = wants_no_cjk(instruction)
+        if self.sampling.ban_cjk != no_cjk:
+            self.sampling = dataclasses.replace(self.sampling, ban_cjk=no_cjk)
+
     @property
     def format(self):
         return getattr(self.backend, "format", None) or _format_for(self.backend)
@@ -180,6 +189,7 @@ class AgentWriter:
         ``self.plan_checks`` keeps what was wrong with each answer (benchmarks count them).
         """
         validate_request(instruction, target_words)
+        self._for_request(instruction)
         emit = on_event or (lambda e: None)
         emit(PlanStarted(instruction, target_words))
         n = expected_sections(target_words, CHAT_SECTION_WORDS if self.style != "completion" else DEFAULT_SECTION_WORDS)
@@ -321,6 +331,7 @@ class AgentWriter:
         """
         emit = on_event or (lambda e: None)
         stats = stats if stats is not None else JobStats(target_words=job.target_words)
+        self._for_request(job.instruction)
         sec = job.sections[index]
         if mode in ("write", "regenerate"):
             start_new_take(sec)

@@ -53,3 +53,16 @@ def language_share(text: str, lang: str) -> float | None:
 def language_name(lang: str) -> str:
     """The language's name, as a prompt tells a model to write in it."""
     return {ZH: "Chinese (简体中文)", EN: "English"}.get(lang, "English")
+
+
+# A request that names an East Asian language may want its characters in the text.
+_NAMES_CJK = re.compile(r"\b(chinese|mandarin|cantonese|japanese|korean|kanji|hanzi|hanja|pinyin|kana)\b",
+                        re.IGNORECASE)
+_EAST_ASIAN = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def wants_no_cjk(instruction: str) -> bool:
+    """True when the text asked for is to hold no Chinese, Japanese or Korean character: a
+    request written without any, that names none of those languages. (The instruct model, a
+    Qwen, slipped Chinese words into English scenes: "gather更多的", "through她的 body".)"""
+    return not _EAST_ASIAN.search(instruction or "") and not _NAMES_CJK.search(instruction or "")
