@@ -626,6 +626,22 @@ def test_a_chapter_planned_in_an_earlier_chapters_scenes_is_asked_again():
     assert told.add("Ilse rows out at night and draws the river's old bed")
 
 
+def test_a_scene_planned_as_a_sentence_of_an_earlier_chapters_summary_is_refused():
+    # the instruct model planned chapter 3's second scene as a sentence of chapter 2's
+    # summary ("The Guild faces off against the Duke in a final confrontation…"), which the
+    # story so far had shown it
+    job = _mara_job()
+    job.chapters[0].summary = ("Mara draws the sea wall and finds it moved overnight. The Guild faces off "
+                               "against the Duke in a final confrontation, leading to a victory for the Guild.")
+    told = B.BookWriter._told(job, 1, own=False)
+    assert not told.add("The Guild faces off against the Duke in a final confrontation, leading to a decisive "
+                        "victory for the Guild.")
+    # a scene of the same people that tells something new is taken
+    assert told.add("Mara rows to the Guild hall at night and hides her map under the floor.")
+    # a chapter's own summary is not what its earlier chapters told
+    assert B.BookWriter._told(job, 0, own=False).add("The Guild faces off against the Duke in a final confrontation.")
+
+
 def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_with_it():
     # a plan repeats its line format and people, a summary the chapter's words: DRY there made
     # the instruct model swap in Chinese words and open the book with "The Resolution"

@@ -671,11 +671,14 @@ class BookWriter(AgentWriter):
     @staticmethod
     def _told(job, c: int, own: bool) -> Told:
         """What a new scene of chapter ``c`` must not retell: the scenes of earlier chapters
-        (and, ``own``, of this one), and what the other chapters tell (the instruct model's
-        chapter 1 took in chapter 2's synopsis as its last scene, and chapter 2 retold it)."""
+        (and, ``own``, of this one), what the other chapters tell (the instruct model's
+        chapter 1 took in chapter 2's synopsis as its last scene, and chapter 2 retold it),
+        and each sentence of the earlier chapters' summaries (it planned chapter 3's second
+        scene as a sentence of chapter 2's summary, shown in the story so far)."""
+        summed = [p for ch in job.chapters[:c] for p in re.split(r"(?<=[.!?。！？])\s*", ch.summary) if p.strip()]
         return Told([*(x.main_point for x in job.sections
                        if x.chapter is not None and (x.chapter < c or (own and x.chapter == c))),
-                     *(other.synopsis for j, other in enumerate(job.chapters) if j != c)])
+                     *(other.synopsis for j, other in enumerate(job.chapters) if j != c), *summed])
 
     def _top_up_prompt(self, job, c: int, lack: int, refused: str = "", angle: str = "") -> Prompt:
         """A chat model's request for one more scene, at the end of the chapter's conversation
