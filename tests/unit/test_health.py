@@ -593,6 +593,11 @@ def test_a_chinese_word_run_into_english_text_cuts_back_its_sentence():
     m = HealthMonitor("en", reference="The inn was called 海风.", protected=22)
     assert m.judge(text).cut_to == 22
     assert HealthMonitor("en", reference="The inn was called 她的.").judge(text).ok
+    # ... but a later slip in the same text is still one
+    later = text + " Then she learned from我们的 mistakes."
+    h = HealthMonitor("en", reference="The inn was called 她的.").judge(later)
+    assert not h.ok and h.reasons == ["language: a Chinese word in en text: 'from我们的'"]
+    assert later[:h.cut_to].endswith("She knew what it meant. ")
     # Chinese set apart in English text is quoted, not a slip (an article on the tea trade)
     assert HealthMonitor("en").judge('The ship "Gao Ming" (Chinese: 皇敏) was built in 1914. ' * 3).ok
     # Chinese text is judged as Chinese

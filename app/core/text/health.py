@@ -508,8 +508,9 @@ class HealthMonitor:
         Chinese set apart in English text is quoted, not a slip: "the Gao Ming (Chinese: 皇敏)"."""
         if self.lang == ZH:
             return None
-        m = _GLUED_HAN.search(new)
-        if m is None or "".join(_HAN.findall(m.group(0))) in self.reference:
+        m = next((m for m in _GLUED_HAN.finditer(new) if "".join(_HAN.findall(m.group(0))) not in self.reference),
+                 None)
+        if m is None:
             return None
         starts = [e for e in sentence_ends(new) if e <= m.start()]
         at = starts[-1] if starts else 0
