@@ -1172,3 +1172,32 @@ def test_a_top_up_scene_asked_for_again_turns_on_who_the_chapter_has_had_least_o
     assert added and job.sections[added[0]].main_point.startswith("Tobin brings word")
     # an entry the story has not named yet is never brought in (Lowmere: a place, never named)
     assert not any("Let it turn on Lowmere" in a for a in asks)
+
+
+def test_a_scene_started_over_in_a_slid_conversation_keeps_the_story_so_far():
+    # chapter 3 of the instruct model's novel: its conversation had already started at a later
+    # scene once, and a second scene started over (a loop) dropped the story so far too; the
+    # next scene's prompt had it again, and evaluated the whole chapter again (1,514 tokens)
+    backend = ChatBookBackend()
+    backend.info.n_ctx = 32768
+    w = B.BookWriter(backend)
+    job = _mara_job()
+    job.chapters.append(BM.Chapter("The Wall", "Mara walks the wall at night.", 2400))
+    job.chapters[0].summary = "Mara draws the sea wall and finds it moved overnight."
+    job.chapters[1].summary = "The wall moves again and the Guild blames Mara."
+    for c in (0, 1):
+        sec = BM.add_scene(job, c, 0, f"Chapter {c + 1}'s one scene.", 1200)
+        sec.text, sec.status = " ".join(_w(c, j) + "." for j in range(200)), "done"
+    for k in range(8):
+        sec = BM.add_scene(job, 2, k, f"In Lowmere Mara Voss does step {k + 1}: " + _w(60, k), 300)
+        if k < 7:
+            sec.text, sec.status = " ".join(f"{_w(k, j)} {_w(k + 20, j)}." for j in range(100)), "done"
+    idx = BM.chapter_scenes(job, 2)
+    w._tokens_per_word = 1.0
+    w._scene_start[2] = 3                   # (a scene started over there before)
+    w._short_context = True
+    restart = w.section_prompt(job, idx[7])
+    w._short_context = False
+    after = w.section_prompt(job, idx[7], partial="Mara ran.")
+    assert B.STORY_SO_FAR in restart.user and restart.user == after.user
+    assert "scenes before this one are written" in "".join(restart.user) and not restart.turns

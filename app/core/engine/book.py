@@ -780,7 +780,10 @@ class BookWriter(AgentWriter):
             # message says what the scenes left out told): back to the whole conversation,
             # the next prompt evaluated the chapter again (2,400-3,200 tokens, 60-160 s to
             # the first token on the instruct model, after each scene started over)
-            prompt = self._scene_prompt(job, index, k, idx, partial, k)
+            # (the scenes it has not left out yet, no more: carried past them, ``drop`` went on
+            # into the story so far, and the next scene's prompt, with it again, evaluated the
+            # whole chapter again)
+            prompt = self._scene_prompt(job, index, k, idx, partial, k - min(self._scene_start.get(sec.chapter, 0), k))
             self._scene_start, self._windows, self._summary_start = saved
             if count(prompt.text()) <= limit:
                 if self.style != "completion":
@@ -1037,7 +1040,9 @@ class BookWriter(AgentWriter):
             seg += SCENE_HEADING.format(heading=f"{j + 1}. {s.heading}")
             scenes_text.append((seg, s.text.strip(), "\n\n"))
         cost = [count(a) + count(b) + 2 for a, b, _ in scenes_text]
-        ws = min(self._scene_start.get(c, 0), max(0, len(cost) - 1))
+        # (a chat chapter's conversation may start at this very scene: one of its scenes was
+        # started over without the scenes before it, and its later calls go on from there)
+        ws = min(self._scene_start.get(c, 0), len(cost) if chat else max(0, len(cost) - 1))
         if sum(cost[ws:]) > text_budget:
             while ws < len(cost) - 1 and sum(cost[ws:]) > text_budget / 2:
                 ws += 1
