@@ -1201,3 +1201,13 @@ def test_a_scene_started_over_in_a_slid_conversation_keeps_the_story_so_far():
     after = w.section_prompt(job, idx[7], partial="Mara ran.")
     assert B.STORY_SO_FAR in restart.user and restart.user == after.user
     assert "scenes before this one are written" in "".join(restart.user) and not restart.turns
+    # reopened (a new writer, the project read back), the job builds the same prompt: the one
+    # its saved prompt cache holds (before, it started the conversation at scene 1 again and
+    # evaluated the whole chapter: 2,994 tokens when the novel bench resumed)
+    job.sections[idx[7]].text, job.sections[idx[7]].status = "Mara ran.", "writing"
+    again = Project.from_dict(job.to_dict())
+    reopened = B.BookWriter(backend)
+    reopened._tokens_per_word = 1.0
+    assert reopened.section_prompt(again, idx[7], partial="Mara ran.") == after
+    # and so does its top-up request, once the chapter's last scene is done
+    assert reopened._top_up_prompt(again, 2, 300) == w._top_up_prompt(job, 2, 300)

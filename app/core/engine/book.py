@@ -490,6 +490,7 @@ class BookWriter(AgentWriter):
         job.sections[at:at] = scenes
         ch.plan_how = how
         self._scene_start.pop(c, None)
+        ch.scenes_from = 0
         self._windows.pop(c, None)
         idx = chapter_scenes(job, c)
         log.info("chapter %d: %d scenes (%s)", c + 1, len(idx), how)
@@ -763,6 +764,12 @@ class BookWriter(AgentWriter):
         sec = job.sections[index]
         if not is_book(job) or sec.chapter is None:
             return super().section_prompt(job, index, partial)
+        prompt = self._fitted_scene_prompt(job, index, partial)
+        job.chapters[sec.chapter].scenes_from = self._scene_start.get(sec.chapter, 0)
+        return prompt
+
+    def _fitted_scene_prompt(self, job, index: int, partial: str) -> Prompt:
+        sec = job.sections[index]
         idx = chapter_scenes(job, sec.chapter)
         k = idx.index(index)
         # Room for the reply: a scene's tokens can run far above its words times the usual
@@ -1027,6 +1034,8 @@ class BookWriter(AgentWriter):
         chat = self.style != "completion"
         count = self.backend.count_tokens
         ss, text_budget = self._window(job, c)
+        if c not in self._scene_start and job.chapters[c].scenes_from:
+            self._scene_start[c] = job.chapters[c].scenes_from     # (a reopened job)
         scenes_text = []
         for j, i in enumerate(idx[:upto_scene]):
             s = job.sections[i]

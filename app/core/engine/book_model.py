@@ -63,6 +63,10 @@ class Chapter:
     summary_edited: bool = False    # the user wrote or edited it: never overwritten
     plan_how: str = ""              # how its scenes were planned: parsed / fallback / user
     codex_names: list[str] = field(default_factory=list)   # notes in the chapter's block
+    # the first scene its prompts carry whole (a chat model's conversation starts there, the
+    # scenes before it listed): kept, so that a reopened job builds the prompt the saved
+    # prompt cache holds (engine.book)
+    scenes_from: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +92,11 @@ class Chapter:
         return cls(title=text("title"), synopsis=text("synopsis"), target_words=target,
                    locked=data.get("locked") is True, summary=text("summary"),
                    summary_edited=data.get("summary_edited") is True,
-                   plan_how=text("plan_how"), codex_names=names)
+                   plan_how=text("plan_how"), codex_names=names, scenes_from=_count(data.get("scenes_from")))
+
+
+def _count(v) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
 @dataclass
