@@ -1211,3 +1211,21 @@ def test_a_scene_started_over_in_a_slid_conversation_keeps_the_story_so_far():
     assert reopened.section_prompt(again, idx[7], partial="Mara ran.") == after
     # and so does its top-up request, once the chapter's last scene is done
     assert reopened._top_up_prompt(again, 2, 300) == w._top_up_prompt(job, 2, 300)
+
+
+def test_a_scene_that_ends_the_book_is_refused_before_its_last_chapter():
+    # the instruct model planned "The End: the Guild members have saved the world" as a
+    # scene of chapter 7 of 12, and wrote it
+    class PlansAnEnd(ChatBookBackend):
+        def _answer(self, prompt, text, on_piece):
+            text = re.sub(r"Scene 2 - Title: [^-]+- Main Point: [^-]+",
+                          "Scene 2 - Title: The End - Main Point: Mara and the Guild have saved the world at last ", text)
+            return super()._answer(prompt, text, on_piece)
+
+    w = B.BookWriter(PlansAnEnd())
+    job = _mara_job()
+    w.plan_chapter(job, 0)
+    titles = [job.sections[i].title for i in BM.chapter_scenes(job, 0)]
+    assert titles and "The End" not in titles
+    w.plan_chapter(job, 1)                   # the book's last chapter may end it
+    assert "The End" in [job.sections[i].title for i in BM.chapter_scenes(job, 1)]

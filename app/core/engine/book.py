@@ -461,8 +461,7 @@ class BookWriter(AgentWriter):
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point) \
-                        and told.add(st.main_point):
+                if self._plannable(job, c, st) and told.add(st.main_point):
                     steps.append(st)
                 else:
                     log.info("chapter %d: scene %r refused (retells, or not a scene)", c + 1, st.main_point[:100])
@@ -621,7 +620,7 @@ class BookWriter(AgentWriter):
             for attempt in range(TOP_UP_ATTEMPTS):
                 raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
                 steps = [st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                         if 3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point)]
+                         if self._plannable(job, c, st)]
                 step = next((st for st in steps if told.add(st.main_point)), None)
                 if step is not None or (cancel and cancel.cancelled):
                     break
@@ -650,6 +649,15 @@ class BookWriter(AgentWriter):
         if added == TOP_UP_SCENES and chapter_words(job, c) < CHAPTER_LANDS * ch.target_words:
             self._short[c] = f"{TOP_UP_SCENES} scenes were added to it and it is still short"
         return added
+
+    @staticmethod
+    def _plannable(job, c: int, st) -> bool:
+        """Can a planned scene line be a scene of chapter ``c``: a main point of a few words,
+        not garbled, and not the book's end or back matter before its last chapter (the
+        instruct model planned "The End: the Guild members have saved the world" as a scene
+        of chapter 7 of 12, and wrote it)."""
+        return (3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point)
+                and not (st.title and not_a_chapter(st.title, last=c == len(job.chapters) - 1)))
 
     @staticmethod
     def _top_up_angle(job, c: int, attempt: int) -> str:
