@@ -277,8 +277,10 @@ def main() -> int:
         run["words_at_end"] = project.words
         run["prompt_tokens_evaluated"] = backend.prompt_tokens_evaluated
         run["generated_tokens"] = backend.generated_tokens
-        run["time_to_first_token_after_open"] = round(state["first_any"] or 0.0, 2)
-        run["time_to_first_scene_token_after_open"] = round(state.get("first_scene") or 0.0, 2)
+        # (None: nothing was generated, a finished book has no first new token)
+        first_any, first_scene = state["first_any"], state.get("first_scene")
+        run["time_to_first_token_after_open"] = None if first_any is None else round(first_any, 2)
+        run["time_to_first_scene_token_after_open"] = None if first_scene is None else round(first_scene, 2)
         run["open_seconds"] = round(t_load - t_open, 3)
         run["reopen"] = args.reopen
         run["document_tokens"] = sum(backend.count_tokens(s.text) for s in project.sections if s.text)
@@ -389,7 +391,8 @@ def report(project, results: dict, out: Path, backend) -> None:
         "evaluated_by_kind": {k: {**v, "per_document_token": round(v["evaluated"] / counted_doc, 3) if counted_doc
                                   else None} for k, v in sorted(by_kind.items())},
         "document_tokens_in_runs_by_kind": counted_doc,
-        "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"] if r.get("reopen")],
+        "reopen_ttft": [r["time_to_first_token_after_open"] for r in results["runs"]
+                        if r.get("reopen") and r.get("time_to_first_token_after_open")],
         # tokens the prompt cache restored in each reopen (None: measured without the cache)
         "reopen_prompt_cache_tokens": [r.get("prompt_cache", {}).get("tokens_loaded")
                                        for r in results["runs"] if r.get("reopen")],
