@@ -684,7 +684,8 @@ class BookWriter(AgentWriter):
         chapter 1 took in chapter 2's synopsis as its last scene, and chapter 2 retold it),
         and each sentence of the earlier chapters' summaries (it planned chapter 3's second
         scene as a sentence of chapter 2's summary, shown in the story so far)."""
-        summed = [p for ch in job.chapters[:c] for p in re.split(r"(?<=[.!?。！？])\s*", ch.summary) if p.strip()]
+        from ..text.health import sentences
+        summed = [p for ch in job.chapters[:c] for p in sentences(ch.summary)]
         return Told([*(x.main_point for x in job.sections
                        if x.chapter is not None and (x.chapter < c or (own and x.chapter == c))),
                      *(other.synopsis for j, other in enumerate(job.chapters) if j != c), *summed])

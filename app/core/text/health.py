@@ -163,7 +163,8 @@ def topic_overlap(text: str, topic: set[str], lang: str) -> int:
     return len(topic_keys(text, lang) & topic) if topic else 0
 
 
-def _sentences(text: str) -> list[str]:
+def sentences(text: str) -> list[str]:
+    """The sentences (and lines) of ``text``, stripped."""
     out, start = [], 0
     for end in [*sentence_ends(text), len(text)]:
         for piece in text[start:end].splitlines():
@@ -182,9 +183,9 @@ def retold_share(new: str, earlier: str, lang: str = "en", *, first: int = 3,
     the edge of Salt Marsh, surrounded by piles of maps, sketches." after "… Saltmarsh,
     surrounded by piles of maps and sketches."), which 4-gram repeats miss. Returns (the
     mean, the sentences it is the mean of)."""
-    before = [k for k in (topic_keys(x, lang) for x in _sentences(earlier[-20000:])) if len(k) >= min_keys]
+    before = [k for k in (topic_keys(x, lang) for x in sentences(earlier[-20000:])) if len(k) >= min_keys]
     scores: list[float] = []
-    for sentence in _sentences(new):
+    for sentence in sentences(new):
         keys = topic_keys(sentence, lang)
         if len(keys) < min_keys:
             continue
