@@ -187,10 +187,8 @@ class LlamaCppBackend(Backend):
         self._segment_tokens: dict[tuple[str, bool], list[int]] = {}
         self._generated_memo: dict[str, list[int]] = {}
         self._end_tokens: list[int] | None = None
-        self._heading_tokens: list[int] | None = None
-        self._char_tokens: dict[str, list[int]] = {}
+        self._scanned: dict[str, list[int]] = {}     # token ids by what they hold (_vocab_ids)
         self._markup_tokens: list[int] | None = None
-        self._cjk_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self._pieces: dict[int, bytes] = {}
         self.prompt_tokens_evaluated = 0
@@ -421,40 +419,32 @@ class LlamaCppBackend(Backend):
             self._markup_tokens = ids
         return self._markup_tokens
 
+    def _vocab_ids(self, key: str, test) -> list[int]:
+        """The tokens whose text (bytes) passes ``test``, looked up once per ``key``."""
+        ids = self._scanned.get(key)
+        if ids is None:
+            ids = self._scanned[key] = [i for i in range(self._n_vocab) if test(self._piece(i))]
+        return ids
+
     def _char_token_ids(self, chars: str) -> list[int]:
         """Tokens whose text holds any of ``chars`` (``Sampling.ban_chars``), looked up once."""
         if not chars:
             return []
         key = "".join(sorted(set(chars)))
-        if key not in self._char_tokens:
-            wanted = [c.encode() for c in key]
-            self._char_tokens[key] = [i for i in range(self._n_vocab)
-                                      if any(c in self._piece(i) for c in wanted)]
-        return self._char_tokens[key]
+        wanted = [c.encode() for c in key]
+        return self._vocab_ids("chars:" + key, lambda piece: any(c in piece for c in wanted))
 
     def _cjk_token_ids(self) -> list[int]:
         """Tokens that hold a Chinese, Japanese or Korean character, or the first byte of one
         (byte-level vocabularies split a character over tokens): UTF-8 lead bytes E3-ED
         (U+3000-U+DFFF: CJK punctuation, kana, Han, Hangul) and the fullwidth forms (EF BC,
         EF BD). English punctuation (dashes, quotes, the ellipsis: E2) is not among them."""
-        if self._cjk_tokens is None:
-            ids = []
-            for i in range(self._n_vocab):
-                piece = self._piece(i)
-                if any(0xE3 <= b <= 0xED for b in piece) or b"\xef\xbc" in piece or b"\xef\xbd" in piece:
-                    ids.append(i)
-            self._cjk_tokens = ids
-        return self._cjk_tokens
+        return self._vocab_ids("cjk", lambda piece: any(0xE3 <= b <= 0xED for b in piece)
+                               or b"\xef\xbc" in piece or b"\xef\xbd" in piece)
 
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
-        if self._heading_tokens is None:
-            ids = []
-            for i in range(self._n_vocab):
-                if b"#" in self._piece(i):
-                    ids.append(i)
-            self._heading_tokens = ids
-        return self._heading_tokens
+        return self._vocab_ids("heading", lambda piece: b"#" in piece)
 
     def _end_token_ids(self) -> list[int]:
         """Every token that ends a text: end-of-generation tokens and the format's stops."""
