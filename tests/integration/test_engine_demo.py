@@ -181,6 +181,26 @@ def test_banned_characters_never_reach_the_text(demo_backend):
     assert "*" not in banned and banned.strip()
 
 
+def test_a_text_that_avoids_the_books_phrases_repeats_none_of_its_4grams(demo_backend):
+    # a novel's scene may not repeat a word 4-gram of the book so far (Sampling.avoid): the
+    # instruct model's first novel wrote "stood at the edge of" 41 times
+    from longhand.core.backends.base import Sampling
+    from longhand.core.text.phrases import PhraseBook
+    from longhand.core.text.wordcount import grams, repeated_ngram_share, units
+    prompt = Prompt(user=["The lighthouse keeper climbed the stairs. The lighthouse keeper climbed the stairs. "
+                          "The lighthouse keeper climbed the stairs. The lighthouse keeper"])
+    plain = dict(temperature=0.0, repeat_penalty=1.0, dry_multiplier=0.0)
+    free = demo_backend.generate(prompt, max_tokens=60, sampling=Sampling(**plain)).text
+    book_text = "The lighthouse keeper climbed the stairs. " * 3 + free
+    book = PhraseBook(book_text, tail="The lighthouse keeper")
+    avoided = demo_backend.generate(prompt, max_tokens=60, sampling=Sampling(**plain, avoid=book)).text
+    seen = grams(units(book_text), 4)
+    assert repeated_ngram_share("The lighthouse keeper" + free, 4, seen=seen) > 0.5     # greedy, it loops
+    assert units(avoided)[:1] != ["climbed"] and len(units(avoided)) >= 20
+    assert repeated_ngram_share("The lighthouse keeper" + avoided, 4, seen=seen) == 0.0
+    assert repeated_ngram_share(avoided, 4) == 0.0
+
+
 def test_a_text_sampled_without_cjk_holds_no_chinese_character(demo_backend):
     # an English text is sampled with Chinese, Japanese and Korean characters banned (the
     # instruct model slipped "gather更多的" into an English scene); English punctuation stays

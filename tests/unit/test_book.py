@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 
@@ -13,6 +14,7 @@ from longhand.core.engine import book_plan as BP
 from longhand.core.engine import events as EV
 from longhand.core.engine.codex import CodexEntry
 from longhand.core.projects.project import Project
+from longhand.core.text.wordcount import units
 
 
 def _w(i: int, k: int) -> str:
@@ -1229,3 +1231,32 @@ def test_a_scene_that_ends_the_book_is_refused_before_its_last_chapter():
     assert titles and "The End" not in titles
     w.plan_chapter(job, 1)                   # the book's last chapter may end it
     assert "The End" in [job.sections[i].title for i in BM.chapter_scenes(job, 1)]
+
+
+def test_a_novels_scenes_are_sampled_avoiding_the_books_phrases_its_plans_are_not():
+    # a scene may not repeat a word 4-gram of the book so far (Sampling.avoid): the book's
+    # other scenes and the scene's own text before the call, with the codex's names kept
+    calls = []
+
+    class Recording(ChatBookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            calls.append((prompt, sampling))
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    w = B.BookWriter(Recording(), seed=1)
+    job = _mara_job()
+    job.codex.add(CodexEntry("the Guild of Cartographers", "organisation", "Mapmakers."))
+    w.write_book(job, chapters=[0])
+    scenes = [(p, s) for p, s in calls if p.answer and p.answer[0].startswith("### ")]
+    others = [s for p, s in calls if not (p.answer and p.answer[0].startswith("### "))]
+    assert len(scenes) >= 2 and others
+    assert all(s.avoid is None for s in others)
+    last = scenes[-1][1].avoid
+    written = [sec for sec in job.sections if sec.text][:-1]
+    gram = tuple(units(written[0].text)[:4])
+    assert last is not None and last.count(gram) >= 1 and last.limit == B.PHRASE_LIMIT
+    assert "guild" in last.keep_words and ("guild", "of") in last.keep_pairs
+    # a Chinese book's units are characters: no phrase guard there
+    assert B.BookWriter(Recording())._call_sampling(job, 0, dataclasses.replace(w.sampling, ban_cjk=False), "") \
+        .avoid is None

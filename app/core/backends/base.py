@@ -21,9 +21,12 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from ..errors import CancelToken
+
+if TYPE_CHECKING:
+    from ..text.phrases import PhraseBook
 
 # LongWriter models are trained at a 32k context; the default upper bound of a job's context.
 MAX_CONTEXT = 32768
@@ -62,6 +65,10 @@ class Sampling:
     # sampled: a text in English asked for none (text.language.wants_no_cjk). llama.cpp
     # only, as ban_chars.
     ban_cjk: bool = False
+    # The book's phrases the text may not repeat (a text.phrases.PhraseBook): at each step
+    # llama.cpp may not start a word that would complete a word 4-gram the book already holds
+    # (names excepted). A whole novel's phrases are out of DRY's reach. llama.cpp only.
+    avoid: Optional["PhraseBook"] = None
     seed: Optional[int] = None
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -442,6 +444,52 @@ class LlamaCppBackend(Backend):
         return self._vocab_ids("cjk", lambda piece: any(0xE3 <= b <= 0xED for b in piece)
                                or b"\xef\xbc" in piece or b"\xef\xbd" in piece)
 
+    def _word_token_ids(self) -> dict[str, list[tuple[int, bool]]]:
+        """Tokens by the word they start (lower case; see ``Sampling.avoid``): each with
+        whether it is glued (starts with a letter, so after a letter it goes on with that
+        word). Tokens that start with an apostrophe are none's: they go on with a word."""
+        table = self._scanned.get("words")
+        if table is None:
+            table = {}
+            first = re.compile(r"([^\w'’]*)([a-z]+(?:['’][a-z]+)*)")
+            for i in range(self._n_vocab):
+                try:
+                    piece = self._piece(i).decode("utf-8").lower()
+                except UnicodeDecodeError:
+                    continue
+                m = first.match(piece)
+                if m:
+                    table.setdefault(m.group(2), []).append((i, not m.group(1)))
+            self._scanned["words"] = table
+        return table
+
+    def _ban_words(self, ctx: Any, guard: Any) -> None:
+        """Make the words ``guard`` bans next impossible (their tokens' logits to -inf): the
+        tokens that start such a word, the first token of its own spelling in tokens when no
+        one token holds it, and the token that would finish the word the text ends in as one."""
+        words, endings = guard.banned(), guard.banned_endings()
+        if not words and not endings:
+            return
+        import llama_cpp as C
+        table = self._word_token_ids()
+        in_word = guard.ends_in_letter      # (then a glued token goes on with the last word)
+        ban: set[int] = set()
+        for w in words:
+            toks = [tok for tok, glued in table.get(w, ()) if not (glued and in_word)]
+            ban.update(toks)
+            if not any(not glued for _, glued in table.get(w, ())):
+                # no token holds " word": ban how it is spelt in tokens (" head" + "aches")
+                spellings = [" " + w, " " + w.capitalize()] + ([] if in_word else [w, w.capitalize()])
+                for spelt in spellings:
+                    first = self.llm.tokenize(spelt.encode(), add_bos=False, special=False)[:1]
+                    if first and any(ch.isalpha() for ch in self._piece(first[0]).decode("utf-8", "replace")):
+                        ban.add(first[0])
+        for rest in endings:
+            ban.update(tok for tok, glued in table.get(rest, ()) if glued)
+        logits = C.llama_get_logits_ith(ctx, -1)
+        for tok in ban:
+            logits[tok] = -math.inf
+
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
         return self._vocab_ids("heading", lambda piece: b"#" in piece)
@@ -600,15 +648,21 @@ class LlamaCppBackend(Backend):
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         out_tokens: list[int] = []
         ctx = self.llm._ctx.ctx
+        guard = s.avoid.guard() if s.avoid is not None else None
         try:
             while len(out_tokens) < max_tokens and not stream.cancelled():
+                if guard is not None:
+                    self._ban_words(ctx, guard)
                 tok = samplers.sample(ctx, stream.steer.allow_end)
                 if tok in samplers.ends:
                     stream.finish = "end"
                     break
                 out_tokens.append(tok)
                 self._eval([tok])
-                if stream.feed(decoder.decode(self._piece(tok))):
+                piece = decoder.decode(self._piece(tok))
+                if guard is not None:
+                    guard.feed(piece)
+                if stream.feed(piece):
                     break
         finally:
             samplers.free()

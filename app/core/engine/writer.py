@@ -388,7 +388,8 @@ class AgentWriter:
         steer = SectionSteer(run.index, partial, t, run.monitor, run.emit, words_before=run.words_before,
                              t0=run.t0, gen_tokens=run.gen_tokens, fresh=fresh)
         run.inline = False
-        g = self.backend.generate(prompt, max_tokens=max(16, max_tokens), sampling=run.sampling,
+        g = self.backend.generate(prompt, max_tokens=max(16, max_tokens),
+                                  sampling=self._call_sampling(job, run.index, run.sampling, partial),
                                   on_piece=steer, cancel=run.cancel, allow_end=words >= t.allow_from or t.turns)
         # (the model closed its answer, or began another part: in turns, the next call asks
         # it to go on in a new message rather than write on inside this answer)
@@ -547,6 +548,11 @@ class AgentWriter:
         """Are the words a chat model's part ended short of given to the next part? (A book's
         chapter gets more scenes instead: BookWriter.)"""
         return True
+
+    def _call_sampling(self, job: Job, index: int, sampling: Sampling, partial: str) -> Sampling:
+        """The sampling of one call that writes section ``index`` on from ``partial``
+        (BookWriter adds the book's phrases to avoid)."""
+        return sampling
 
     def _chat_allow_end(self, job: Job, index: int) -> float:
         """From which share of its target a chat model's ending of section ``index`` is
