@@ -190,6 +190,7 @@ class LlamaCppBackend(Backend):
         self._generated_memo: dict[str, list[int]] = {}
         self._end_tokens: list[int] | None = None
         self._scanned: dict[str, list[int]] = {}     # token ids by what they hold (_vocab_ids)
+        self._words: dict[str, list[tuple[int, bool]]] | None = None   # (_word_token_ids)
         self._markup_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self._pieces: dict[int, bytes] = {}
@@ -448,7 +449,7 @@ class LlamaCppBackend(Backend):
         """Tokens by the word they start (lower case; see ``Sampling.avoid``): each with
         whether it is glued (starts with a letter, so after a letter it goes on with that
         word). Tokens that start with an apostrophe are none's: they go on with a word."""
-        table = self._scanned.get("words")
+        table = self._words
         if table is None:
             table = {}
             first = re.compile(r"([^\w'’]*)([a-z]+(?:['’][a-z]+)*)")
@@ -460,7 +461,7 @@ class LlamaCppBackend(Backend):
                 m = first.match(piece)
                 if m:
                     table.setdefault(m.group(2), []).append((i, not m.group(1)))
-            self._scanned["words"] = table
+            self._words = table
         return table
 
     def _ban_words(self, ctx: Any, guard: Any) -> None:
