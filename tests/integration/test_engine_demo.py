@@ -201,6 +201,27 @@ def test_a_text_that_avoids_the_books_phrases_repeats_none_of_its_4grams(demo_ba
     assert repeated_ngram_share(avoided, 4) == 0.0
 
 
+def test_a_banned_word_is_banned_glued_to_the_last_word_too(demo_backend):
+    # after "at the edge" a banned " of" must not come back as "edgeof" (phrases penalised
+    # through DRY came back run together: "ofthe")
+    import math
+
+    import llama_cpp as C
+    from longhand.core.text.phrases import PhraseBook
+    demo_backend.generate(Prompt(user=["She walked to the edge"]), max_tokens=1)
+    g = PhraseBook("at the edge of the sea").guard()
+    g.feed("at the edge")
+    assert g.ends_in_letter and g.banned() == {"of"}
+    ctx = demo_backend.llm._ctx.ctx
+    demo_backend._ban_words(ctx, g)
+    logits = C.llama_get_logits_ith(ctx, -1)
+    tok = demo_backend.llm.tokenize
+    spaced, glued = tok(b" of", add_bos=False, special=False), tok(b"of", add_bos=False, special=False)
+    assert len(spaced) == 1 and len(glued) == 1
+    assert logits[spaced[0]] == -math.inf and logits[glued[0]] == -math.inf
+    assert logits[tok(b" and", add_bos=False, special=False)[0]] > -math.inf
+
+
 def test_a_text_sampled_without_cjk_holds_no_chinese_character(demo_backend):
     # an English text is sampled with Chinese, Japanese and Korean characters banned (the
     # instruct model slipped "gather更多的" into an English scene); English punctuation stays

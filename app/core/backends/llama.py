@@ -476,8 +476,9 @@ class LlamaCppBackend(Backend):
         in_word = guard.ends_in_letter      # (then a glued token goes on with the last word)
         ban: set[int] = set()
         for w in words:
-            toks = [tok for tok, glued in table.get(w, ()) if not (glued and in_word)]
-            ban.update(toks)
+            # (glued ones too: after "the", a banned " edge" would come back as "theedge",
+            # as phrases penalised through DRY came back run together: "ofthe")
+            ban.update(tok for tok, _ in table.get(w, ()))
             if not any(not glued for _, glued in table.get(w, ())):
                 # no token holds " word": ban how it is spelt in tokens (" head" + "aches")
                 spellings = [" " + w, " " + w.capitalize()] + ([] if in_word else [w, w.capitalize()])
