@@ -185,7 +185,7 @@ def test_a_text_that_avoids_the_books_phrases_repeats_none_of_its_4grams(demo_ba
     # a novel's scene may not repeat a word 4-gram of the book so far (Sampling.avoid): the
     # instruct model's first novel wrote "stood at the edge of" 41 times
     from longhand.core.backends.base import Sampling
-    from longhand.core.text.phrases import PhraseBook
+    from longhand.core.text.phrases import PhraseBook, function_word
     from longhand.core.text.wordcount import grams, repeated_ngram_share, units
     prompt = Prompt(user=["The lighthouse keeper climbed the stairs. The lighthouse keeper climbed the stairs. "
                           "The lighthouse keeper climbed the stairs. The lighthouse keeper"])
@@ -197,26 +197,32 @@ def test_a_text_that_avoids_the_books_phrases_repeats_none_of_its_4grams(demo_ba
     seen = grams(units(book_text), 4)
     assert repeated_ngram_share("The lighthouse keeper" + free, 4, seen=seen) > 0.5     # greedy, it loops
     assert units(avoided)[:1] != ["climbed"] and len(units(avoided)) >= 20
-    assert repeated_ngram_share("The lighthouse keeper" + avoided, 4, seen=seen) == 0.0
-    assert repeated_ngram_share(avoided, 4) == 0.0
+    # every 4-gram it repeats ends in a function word (never banned: the next word is)
+    known, repeats = set(seen), []
+    for g in grams(units("The lighthouse keeper" + avoided), 4):
+        if g in known:
+            repeats.append(g)
+        known.add(g)
+    assert all(function_word(g[-1]) for g in repeats), repeats
 
 
 def test_a_banned_word_is_banned_glued_to_the_last_word_too(demo_backend):
-    # after "at the edge" a banned " of" must not come back as "edgeof" (phrases penalised
+    # after "stood at the" a banned " edge" must not come back as "theedge" (phrases penalised
     # through DRY came back run together: "ofthe")
     import math
 
     import llama_cpp as C
+
     from longhand.core.text.phrases import PhraseBook
-    demo_backend.generate(Prompt(user=["She walked to the edge"]), max_tokens=1)
-    g = PhraseBook("at the edge of the sea").guard()
-    g.feed("at the edge")
-    assert g.ends_in_letter and g.banned() == {"of"}
+    demo_backend.generate(Prompt(user=["She stood at the"]), max_tokens=1)
+    g = PhraseBook("she stood at the edge of the sea").guard()
+    g.feed("she stood at the")
+    assert g.ends_in_letter and g.banned() == {"edge"}
     ctx = demo_backend.llm._ctx.ctx
     demo_backend._ban_words(ctx, g)
     logits = C.llama_get_logits_ith(ctx, -1)
     tok = demo_backend.llm.tokenize
-    spaced, glued = tok(b" of", add_bos=False, special=False), tok(b"of", add_bos=False, special=False)
+    spaced, glued = tok(b" edge", add_bos=False, special=False), tok(b"edge", add_bos=False, special=False)
     assert len(spaced) == 1 and len(glued) == 1
     assert logits[spaced[0]] == -math.inf and logits[glued[0]] == -math.inf
     assert logits[tok(b" and", add_bos=False, special=False)[0]] > -math.inf

@@ -19,15 +19,35 @@ def test_the_word_that_would_repeat_a_4gram_is_banned_after_its_three_words():
 
 
 def test_a_word_the_text_ends_in_counts_as_finished():
-    # the next token may start a new word: "edge" is done, "of" would repeat "at the edge of"
-    book = PhraseBook("at the edge of the sea")
+    # the next token may start a new word: "sharp" is done, "edge" would repeat "the sharp edge"
+    book = PhraseBook("at the sharp edge of the sea")
     g = book.guard()
-    g.feed("at the ed")
+    g.feed("at the sha")
     assert g.ends_in_letter and g.banned() == set()
-    g.feed("ge")
-    assert g.ends_in_letter and g.banned() == {"of"}
+    g.feed("rp")
+    assert g.ends_in_letter and g.banned() == {"edge"}
+    assert g.banned_endings() == set()
     g.feed(",")
-    assert not g.ends_in_letter and g.banned() == {"of"}   # (punctuation is not a unit)
+    assert not g.ends_in_letter and g.banned() == {"edge"}   # (punctuation is not a unit)
+
+
+def test_a_word_written_in_two_tokens_may_not_be_finished_as_a_banned_one():
+    book = PhraseBook("then the keeper's headaches returned")
+    g = book.guard()
+    g.feed("Then the keeper's head")
+    assert g.banned_endings() == {"aches"}
+    g.feed("aches")
+    assert g.banned() == {"returned"} and g.banned_endings() == set()
+
+
+def test_function_words_are_never_banned_the_next_word_is():
+    # banned "to" and "of", the instruct model dropped them ("I am willing risk my reputation")
+    book = PhraseBook("I am willing to risk my reputation")
+    g = book.guard()
+    feed(g, "and I am willing")
+    assert g.banned() == set()
+    feed(g, "to")
+    assert g.banned() == {"risk"}
 
 
 def test_an_apostrophe_joins_a_word_and_a_closing_quote_ends_it():
@@ -43,8 +63,8 @@ def test_an_apostrophe_joins_a_word_and_a_closing_quote_ends_it():
 def test_the_4grams_a_generation_writes_count_too_but_do_not_change_the_book():
     book = PhraseBook("")
     g = book.guard()
-    feed(g, "the tide came in and the tide came")
-    assert g.banned() == {"in"}
+    feed(g, "the tide rolled inland and the tide rolled")
+    assert g.banned() == {"inland"}
     assert book.followers == {} and book.guard().banned() == set()
 
 
@@ -58,7 +78,7 @@ def test_the_limit_allows_that_many_uses():
 
 
 def test_a_names_words_are_never_banned_nor_the_word_after_a_names_word_within_it():
-    book = PhraseBook("Members of the Guild of Cartographers met. Members of the Guild of Cartographers went.",
+    book = PhraseBook("Members of the Guild of Cartographers gathered. Members of the Guild of Cartographers left.",
                       names=["the Guild of Cartographers", "Ilse Marren"])
     g = book.guard()
     feed(g, "members of the")
@@ -68,13 +88,13 @@ def test_a_names_words_are_never_banned_nor_the_word_after_a_names_word_within_i
     feed(g, "of")
     assert g.banned() == set()
     feed(g, "cartographers")
-    assert g.banned() == {"met", "went"}
+    assert g.banned() == {"gathered", "left"}
 
 
 def test_the_tail_is_where_the_first_4grams_start():
-    book = PhraseBook("the keeper climbed the stairs", tail="Every night the keeper climbed")
-    assert book.guard().banned() == {"the"}
-    assert PhraseBook("the keeper climbed the stairs", tail="").guard().banned() == set()
+    book = PhraseBook("the old keeper climbed slowly", tail="Every night the old keeper climbed")
+    assert book.guard().banned() == {"slowly"}
+    assert PhraseBook("the old keeper climbed slowly", tail="").guard().banned() == set()
 
 
 def test_a_text_that_takes_no_banned_word_has_no_repeated_4gram():
@@ -82,8 +102,8 @@ def test_a_text_that_takes_no_banned_word_has_no_repeated_4gram():
     # the guard bans, repeats no 4-gram of the book or of itself
     import random
     rng = random.Random(4)
-    vocab = "the sea was dark and cold she stood at edge of cliff".split()
-    book = PhraseBook("she stood at the edge of the cliff and the sea was dark")
+    vocab = "ocean darkness cold silent standing watching edge cliff rocks".split()
+    book = PhraseBook("standing watching edge cliff rocks ocean darkness cold silent")
     g = book.guard()
     words = []
     for _ in range(300):

@@ -293,10 +293,14 @@ class LlamaCppBackend(Backend):
             toks = self._from_generated(text) if not special else None
             if toks is None:
                 toks = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
-            if len(self._segment_tokens) > 4096:
-                self._segment_tokens.clear()
-            self._segment_tokens[key] = toks
+            self._remember_tokens(key, toks)
         return toks
+
+    def _remember_tokens(self, key: tuple[str, bool], toks: list[int]) -> None:
+        """Keep a piece's tokens for the next prompt (a bounded memo: cleared when full)."""
+        if len(self._segment_tokens) > 4096:
+            self._segment_tokens.clear()
+        self._segment_tokens[key] = toks
 
     def _from_generated(self, text: str) -> list[int] | None:
         """The ids the model generated for ``text``, also when the engine trimmed it.
@@ -348,7 +352,7 @@ class LlamaCppBackend(Backend):
             if toks is None:
                 toks = self._tokens(text, special)
             else:
-                self._segment_tokens[(text, False)] = toks
+                self._remember_tokens((text, False), toks)
             on_cache = on_cache and self._cached[len(out):len(out) + len(toks)] == toks
             out.extend(toks)
         return out
@@ -452,7 +456,7 @@ class LlamaCppBackend(Backend):
         table = self._words
         if table is None:
             table = {}
-            first = re.compile(r"([^\w'’]*)([a-z]+(?:['’][a-z]+)*)")
+            first = re.compile(r"((?:[^\w'’]|_)*)([a-z]+(?:['’][a-z]+)*)")   # ("_land" too)
             for i in range(self._n_vocab):
                 try:
                     piece = self._piece(i).decode("utf-8").lower()

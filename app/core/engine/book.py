@@ -703,7 +703,8 @@ class BookWriter(AgentWriter):
         own = chapter_text(job, c)
         entries.sort(key=lambda e: (e.kind != "character", mention_count(e, own), e.name.lower()))
         e = entries[attempt % len(entries)]
-        what = re.split(r"(?<=[.;!?])\s", " ".join(e.text.split()), maxsplit=1)[0].rstrip(".;!? ")
+        from ..text.health import sentences
+        what = (sentences(" ".join(e.text.split())) or [""])[0].rstrip(".;!? ")
         words = what.split()
         what = " ".join(words[:16]) if words else e.kind
         return SCENE_TOP_UP_ANGLE_CHAT.format(name=e.name, what=what)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import LonghandError
+from ..text.health import sentences
 from ..text.wordcount import has_cjk
 
 KINDS = ("character", "place", "object", "lore")
@@ -338,7 +339,7 @@ def propose_entries(text: str, codex: Codex, *, chapter: int | None = None,
             continue        # a common word capitalised (a title's "Map"), not a name
         if any(name in other and name != other for other in counts if counts[other] >= n):
             continue        # "Mara" when "Mara Voss" is as frequent: keep the full name
-        sentence = next((s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if name in s), "")
+        sentence = next((s for s in sentences(text) if name in s), "")
         kind = "place" if place_like[name] * 2 >= n else "character"
         out.append(CodexEntry(name=name, kind=kind, text=" ".join(sentence.split())[:300],
                               from_chapter=chapter))

@@ -8,9 +8,11 @@ written so far; given to the llama.cpp backend (``Sampling.avoid``), it bans at 
 words that would complete a 4-gram already used ``limit`` times. The units are those of the
 repetition measure (:func:`..wordcount.units`): lower-case words, apostrophes inside them.
 
-A story's names repeat by design: a word of a codex name is never banned, nor the word after
-a name's word when the two stand together in the name ("Guild" "of" in "the Guild of
-Cartographers"). Text without spaces between words (Chinese) is not guarded.
+Function words ("of", "to", "her", "that") are never banned: the ban falls on the next word
+that is not one (the instruct model, banned "to", dropped it). A story's names repeat by
+design: a word of a codex name is never banned, nor the word after a name's word when the two
+stand together in the name ("Guild" "of" in "the Guild of Cartographers"). Text without spaces
+between words (Chinese) is not guarded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from .wordcount import units
 N = 4
 
 _WORD = re.compile(r"[a-z]+(?:['’][a-z]+)*")
+
+
+def function_word(word: str) -> bool:
+    """Words of one or two letters and the common function words: never banned."""
+    return len(word) <= 2 or word in STOPWORDS
 
 
 class PhraseBook:
@@ -65,8 +72,10 @@ class PhraseBook:
         return {w for w, c in nxt.items() if c >= self.limit and self.allows_ban(key, w)}
 
     def allows_ban(self, key: tuple[str, ...], word: str) -> bool:
-        """May ``word`` be banned after ``key``? Not a word of a name, nor a name's next word."""
-        return word not in self.keep_words and (key[-1], word) not in self.keep_pairs
+        """May ``word`` be banned after ``key``? Not a function word (the next word that is
+        not one is: banned "to" and "of", the instruct model dropped them: "I am willing risk
+        my reputation", "a deep shade blue"), nor a word of a name or a name's next word."""
+        return not function_word(word) and word not in self.keep_words and (key[-1], word) not in self.keep_pairs
 
     def guard(self) -> "PhraseGuard":
         """Per-generation state: feed it the pieces as they come, ask it what is banned next."""
@@ -110,7 +119,8 @@ class PhraseGuard:
             nxt[word] = nxt.get(word, 0) + 1
         self.last = (self.last + [word])[-(N - 1):]
 
-    def _banned_after(self, last: list[str]) -> set[str]:
+    def _banned_after(self, last: list[str], pending: tuple[str, ...] = ()) -> set[str]:
+        """``pending``: the 4-gram that the word the text ends in finishes (not counted yet)."""
         if len(last) < N - 1:
             return set()
         key = tuple(last)
@@ -118,6 +128,9 @@ class PhraseGuard:
         for w, c in self.own.get(key, {}).items():
             if c + self.book.count(key + (w,)) >= self.book.limit and self.book.allows_ban(key, w):
                 out.add(w)
+        if pending and pending[:-1] == key and self.book.allows_ban(key, pending[-1]) and \
+                self.own.get(key, {}).get(pending[-1], 0) + self.book.count(pending) + 1 >= self.book.limit:
+            out.add(pending[-1])
         return out
 
     def _partial(self) -> str:
@@ -128,7 +141,10 @@ class PhraseGuard:
         """Words that may not start next: they would repeat a 4-gram. A word the text ends in
         counts as finished (a token that starts a new word finishes it)."""
         partial = self._partial()
-        return self._banned_after((self.last + [partial])[-(N - 1):] if partial else self.last)
+        if not partial:
+            return self._banned_after(self.last)
+        pending = tuple(self.last + [partial]) if len(self.last) == N - 1 else ()
+        return self._banned_after((self.last + [partial])[-(N - 1):], pending)
 
     def banned_endings(self) -> set[str]:
         """What may not follow the word the text ends in, for it to finish as a banned word
@@ -141,4 +157,4 @@ class PhraseGuard:
                 if len(w) > len(partial) and w.startswith(partial)}
 
 
-__all__ = ["N", "PhraseBook", "PhraseGuard"]
+__all__ = ["N", "PhraseBook", "PhraseGuard", "function_word"]
