@@ -197,12 +197,9 @@ def test_a_text_that_avoids_the_books_phrases_repeats_none_of_its_4grams(demo_ba
     seen = grams(units(book_text), 4)
     assert repeated_ngram_share("The lighthouse keeper" + free, 4, seen=seen) > 0.5     # greedy, it loops
     assert units(avoided)[:1] != ["climbed"] and len(units(avoided)) >= 20
-    # every 4-gram it repeats ends in a function word (never banned: the next word is)
-    known, repeats = set(seen), []
-    for g in grams(units("The lighthouse keeper" + avoided), 4):
-        if g in known:
-            repeats.append(g)
-        known.add(g)
+    # every 4-gram of the book it repeats ends in a function word (never banned: the next
+    # word is)
+    repeats = [g for g in grams(units("The lighthouse keeper" + avoided), 4) if g in set(seen)]
     assert all(function_word(g[-1]) for g in repeats), repeats
 
 

@@ -14,7 +14,7 @@ from longhand.core.engine import book_plan as BP
 from longhand.core.engine import events as EV
 from longhand.core.engine.codex import CodexEntry
 from longhand.core.projects.project import Project
-from longhand.core.text.wordcount import units
+from longhand.core.text.phrases import PhraseBook
 
 
 def _w(i: int, k: int) -> str:
@@ -1233,9 +1233,9 @@ def test_a_scene_that_ends_the_book_is_refused_before_its_last_chapter():
     assert "The End" in [job.sections[i].title for i in BM.chapter_scenes(job, 1)]
 
 
-def test_a_novels_scenes_are_sampled_avoiding_the_books_phrases_its_plans_are_not():
-    # a scene may not repeat a word 4-gram of the book so far (Sampling.avoid): the book's
-    # other scenes and the scene's own text before the call, with the codex's names kept
+def test_a_novels_scenes_are_sampled_avoiding_the_other_chapters_phrases_its_plans_are_not():
+    # a scene may not repeat a word 4-gram of the other chapters (Sampling.avoid; its own
+    # chapter is DRY's), with the codex's names kept
     calls = []
 
     class Recording(ChatBookBackend):
@@ -1247,15 +1247,21 @@ def test_a_novels_scenes_are_sampled_avoiding_the_books_phrases_its_plans_are_no
     w = B.BookWriter(Recording(), seed=1)
     job = _mara_job()
     job.codex.add(CodexEntry("the Guild of Cartographers", "organisation", "Mapmakers."))
-    w.write_book(job, chapters=[0])
-    scenes = [(p, s) for p, s in calls if p.answer and p.answer[0].startswith("### ")]
+    w.write_book(job, chapters=[0, 1])
+    scene_calls = [(p, s) for p, s in calls if p.answer and p.answer[0].startswith("### ")]
     others = [s for p, s in calls if not (p.answer and p.answer[0].startswith("### "))]
-    assert len(scenes) >= 2 and others
+    assert len(scene_calls) >= 4 and others
     assert all(s.avoid is None for s in others)
-    last = scenes[-1][1].avoid
-    written = [sec for sec in job.sections if sec.text][:-1]
-    gram = tuple(units(written[0].text)[:4])
-    assert last is not None and last.count(gram) >= 1 and last.limit == B.PHRASE_LIMIT
+    first, last = scene_calls[0][1].avoid, scene_calls[-1][1].avoid
+    assert first is not None and first.followers == {}      # nothing written in another chapter yet
+    ch1 = [sec for sec in job.sections if sec.chapter == 0 and sec.text]
+    ch2 = [sec for sec in job.sections if sec.chapter == 1 and sec.text]
+    assert ch1 and len(ch2) >= 2
+    # chapter 2's last scene avoids chapter 1's phrases, not chapter 2's
+    expected = PhraseBook()
+    for sec in ch1:
+        expected.add(sec.text)
+    assert expected.followers and last.followers == expected.followers and last.limit == B.PHRASE_LIMIT
     assert "guild" in last.keep_words and ("guild", "of") in last.keep_pairs
     # a Chinese book's units are characters: no phrase guard there
     assert B.BookWriter(Recording())._call_sampling(job, 0, dataclasses.replace(w.sampling, ban_cjk=False), "") \

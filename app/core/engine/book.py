@@ -112,8 +112,8 @@ from .prompts import (
 )
 from .writer import AgentWriter, validate_request
 
-# How often a word 4-gram may stand in a novel's scenes before the model may not write it
-# again (Sampling.avoid; 0: never banned).
+# How often a word 4-gram may stand in a novel's other chapters before a scene may not write
+# it again (Sampling.avoid; 0: never banned).
 PHRASE_LIMIT = 1
 
 log = logging.getLogger(__name__)
@@ -576,15 +576,17 @@ class BookWriter(AgentWriter):
     def _call_sampling(self, job, index: int, sampling: Sampling, partial: str) -> Sampling:
         # A novel comes back to its phrases across chapters, out of DRY's reach (the instruct
         # model's first novel repeated 22 % of its 4-grams, "stood at the edge of" 41 times):
-        # the scene may not repeat a 4-gram of the book so far. (Text in English and the like:
-        # a Chinese text's units are characters.)
+        # a scene may not repeat a 4-gram of the other chapters. (Not of its own chapter, in
+        # the prompt, where DRY stops copies: see text.phrases.PhraseGuard. Text in English
+        # and the like: a Chinese text's units are characters.)
         sec = job.sections[index]
         if not is_book(job) or sec.chapter is None or PHRASE_LIMIT <= 0 or not sampling.ban_cjk:
             return sampling
         book = PhraseBook(limit=PHRASE_LIMIT, names=[n for e in job.codex.entries for n in e.names],
                           tail=partial or self._text_before(job, index))
-        for i, other in enumerate(job.sections):
-            book.add(partial if i == index else other.text)
+        for other in job.sections:
+            if other.chapter != sec.chapter:
+                book.add(other.text)
         return dataclasses.replace(sampling, avoid=book)
 
     @staticmethod

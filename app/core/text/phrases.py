@@ -61,6 +61,7 @@ class PhraseBook:
             nxt[us[i + N - 1]] = nxt.get(us[i + N - 1], 0) + 1
 
     def count(self, gram: Iterable[str]) -> int:
+        """How often the 4-gram ``gram`` stands in the book."""
         g = tuple(gram)
         return self.followers.get(g[:-1], {}).get(g[-1], 0)
 
@@ -84,22 +85,23 @@ class PhraseBook:
 
 class PhraseGuard:
     """Follows a generation piece by piece: the last words written, and which words may not
-    come next. Each 4-gram the generation completes counts from then on (a phrase may not be
-    repeated within the text either); the book itself is not changed."""
+    come next. Only the book's phrases are banned, not the ones the generation writes: within
+    the prompt's reach DRY stops loops, and a ban there breaks up the copies DRY penalises
+    into copies in other words, which it no longer sees (a scene that copied the one before
+    it with "intensity" for "intense", "thin space" for "thin air")."""
 
     def __init__(self, book: PhraseBook) -> None:
         self.book = book
-        self.own: dict[tuple[str, ...], dict[str, int]] = {}   # 4-grams of this generation
         self.last: list[str] = []
         self.pending = ""            # text after the last complete word (the lower-cased tail)
-        self.feed(book.tail[-200:], count=False)
+        self.feed(book.tail[-200:])
 
     @property
     def ends_in_letter(self) -> bool:
         """The text so far ends inside a word (a token that starts with a letter goes on with it)."""
         return bool(self.pending) and (self.pending[-1].isalpha() or self.pending[-1] in "'’")
 
-    def feed(self, piece: str, *, count: bool = True) -> None:
+    def feed(self, piece: str) -> None:
         if not piece:
             return
         self.pending += piece.lower()
@@ -109,29 +111,12 @@ class PhraseGuard:
             rest = self.pending[m.end():]
             if not rest or rest in ("'", "’"):
                 break       # it may go on in the next piece
-            self._complete(m.group(0), count)
+            self.last = (self.last + [m.group(0)])[-(N - 1):]
             done = m.end()
         self.pending = self.pending[done:]
 
-    def _complete(self, word: str, count: bool) -> None:
-        if count and len(self.last) == N - 1:
-            nxt = self.own.setdefault(tuple(self.last), {})
-            nxt[word] = nxt.get(word, 0) + 1
-        self.last = (self.last + [word])[-(N - 1):]
-
-    def _banned_after(self, last: list[str], pending: tuple[str, ...] = ()) -> set[str]:
-        """``pending``: the 4-gram that the word the text ends in finishes (not counted yet)."""
-        if len(last) < N - 1:
-            return set()
-        key = tuple(last)
-        out = self.book.banned_after(key)
-        for w, c in self.own.get(key, {}).items():
-            if c + self.book.count(key + (w,)) >= self.book.limit and self.book.allows_ban(key, w):
-                out.add(w)
-        if pending and pending[:-1] == key and self.book.allows_ban(key, pending[-1]) and \
-                self.own.get(key, {}).get(pending[-1], 0) + self.book.count(pending) + 1 >= self.book.limit:
-            out.add(pending[-1])
-        return out
+    def _banned_after(self, last: list[str]) -> set[str]:
+        return self.book.banned_after(tuple(last)) if len(last) == N - 1 else set()
 
     def _partial(self) -> str:
         words = _WORD.findall(self.pending)
@@ -141,10 +126,7 @@ class PhraseGuard:
         """Words that may not start next: they would repeat a 4-gram. A word the text ends in
         counts as finished (a token that starts a new word finishes it)."""
         partial = self._partial()
-        if not partial:
-            return self._banned_after(self.last)
-        pending = tuple(self.last + [partial]) if len(self.last) == N - 1 else ()
-        return self._banned_after((self.last + [partial])[-(N - 1):], pending)
+        return self._banned_after((self.last + [partial])[-(N - 1):] if partial else self.last)
 
     def banned_endings(self) -> set[str]:
         """What may not follow the word the text ends in, for it to finish as a banned word
