@@ -13,6 +13,7 @@ from longhand.core.engine import book_model as BM
 from longhand.core.engine import book_plan as BP
 from longhand.core.engine import events as EV
 from longhand.core.engine.codex import CodexEntry
+from longhand.core.engine.plan import Section
 from longhand.core.projects.project import Project
 from longhand.core.text.phrases import PhraseBook
 
@@ -1266,3 +1267,23 @@ def test_a_novels_scenes_are_sampled_avoiding_the_other_chapters_phrases_its_pla
     # a Chinese book's units are characters: no phrase guard there
     assert B.BookWriter(Recording())._call_sampling(job, 0, dataclasses.replace(w.sampling, ban_cjk=False), "") \
         .avoid is None
+
+
+def test_a_finished_chapters_misspelt_names_are_mended_in_its_scenes_and_summary_not_in_the_users():
+    job = _mara_job()
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer.", aliases=["Mara"]))
+    first, second = "Mra Voss drew the wall. ", "Mra looked up. Mara Vos smiled."
+    job.sections = [Section(main_point="The wall", target_words=100, chapter=0, status="done",
+                            text=first + second, parts=[len(first)]),
+                    Section(main_point="Her own", target_words=100, chapter=0, status="edited",
+                            text="Mra Voss, as the user wrote her."),
+                    Section(main_point="Next", target_words=100, chapter=1, status="done", text="Mra Voss.")]
+    job.chapters[0].summary = "Mra Voss draws the wall."
+    B.BookWriter(ChatBookBackend()).finish_chapter(job, 0)
+    scene = job.sections[0]
+    assert scene.text == "Mara Voss drew the wall. Mara looked up. Mara Voss smiled."
+    assert scene.text[scene.parts[0]:] == "Mara looked up. Mara Voss smiled."      # answers still split right
+    assert job.sections[1].text == "Mra Voss, as the user wrote her."
+    assert job.sections[2].text == "Mra Voss."                                     # another chapter
+    assert job.chapters[0].summary == "Mara Voss draws the wall."
+    assert not any(e.name in ("Mra", "Mra Voss") for e in job.codex.proposed)

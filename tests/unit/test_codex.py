@@ -100,3 +100,17 @@ def test_codex_file_missing_and_good(tmp_path):
                                           "aliases": "the drowned town"}]}), encoding="utf-8")
     c = load_codex(f)
     assert c.entries[0].aliases == ["the drowned town"] and c.entries[0].from_chapter is None
+
+
+def test_a_misspelt_word_of_a_name_is_mended_where_the_rest_of_the_name_is_right():
+    # the instruct model wrote "Ile Marren" all through its first chapter
+    codex = Codex()
+    codex.add(CodexEntry("Ilse Marren", "character", "A cartographer.", aliases=["Ilse"]))
+    codex.add(CodexEntry("Duke Orrin", "character", "The duke."))
+    text = ("Ile Marren stood at her desk. Ile said nothing. Ilse Maren went out. Duke Orrin waited. "
+            "Else Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ile's pen.")
+    mended, fixes = codex.mend(text)
+    assert fixes == {"Ile": "Ilse", "Maren": "Marren"}
+    assert mended == ("Ilse Marren stood at her desk. Ilse said nothing. Ilse Marren went out. Duke Orrin waited. "
+                      "Else Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ilse's pen.")
+    assert codex.mend(mended) == (mended, {})

@@ -75,7 +75,7 @@ from .book_plan import (
     plan_so_far,
     scene_lines,
 )
-from .codex import CodexEntry, propose_entries
+from .codex import CodexEntry, apply_fixes, propose_entries
 from .events import BookEventSink, BookPlanReady, ChapterDone, ChapterPlanned, JobDone, JobStats, PlanReady
 from .plan import Section, parse_plan, short_title
 from .prompts import (
@@ -749,11 +749,35 @@ class BookWriter(AgentWriter):
         ch = job.chapters[c]
         if not ch.summary.strip() and not ch.summary_edited:
             ch.summary = self.summarize_chapter(job, c, stats=stats)
+        self._mend_names(job, c)
         proposed = propose_entries(chapter_text(job, c), job.codex, chapter=c + 1)
         job.codex.proposed += proposed
         words = chapter_words(job, c)
         short = self._short.pop(c, "") if words < CHAPTER_LANDS * ch.target_words else ""
         emit(ChapterDone(c, words, ch.target_words, ch.summary, proposed, short=short))
+
+    @staticmethod
+    def _mend_names(job, c: int) -> None:
+        """Chapter ``c``'s codex names mended where the model misspelt them (Codex.mend: the
+        instruct model wrote "Ile Marren" all through a chapter): in its scenes the model
+        wrote and in its summary, once the chapter is done (before, a mended scene would part
+        the chapter's next prompts from the cache)."""
+        ch = job.chapters[c]
+        for i in chapter_scenes(job, c):
+            sec = job.sections[i]
+            if sec.status == "done" and not sec.locked and sec.text:
+                fixes = job.codex.mend(sec.text)[1]
+                if not fixes:
+                    continue
+                # (each answer on its own: where the answers start moves with the text)
+                cuts = [0, *[min(max(0, p), len(sec.text)) for p in sec.parts], len(sec.text)]
+                pieces = [apply_fixes(sec.text[a:b], fixes) for a, b in zip(cuts, cuts[1:])]
+                sec.text = "".join(pieces)
+                sec.parts = [sum(len(x) for x in pieces[:k]) for k in range(1, len(pieces))]
+                log.info("chapter %d, scene %s: names mended: %s", c + 1, sec.title or i,
+                         ", ".join(f"{a} -> {b}" for a, b in fixes.items()))
+        if not ch.summary_edited:
+            ch.summary = job.codex.mend(ch.summary)[0]
 
     def summarize_chapter(self, job, c: int, *, stats: JobStats | None = None) -> str:
         """The model's summary of chapter ``c``, asked for at the end of the chapter's own

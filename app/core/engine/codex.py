@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import LonghandError
-from ..text.health import sentences
+from ..text.health import STOPWORDS, sentences
 from ..text.wordcount import has_cjk
 
 KINDS = ("character", "place", "object", "lore")
@@ -177,6 +177,33 @@ class Codex:
                     words.setdefault(w, None)
         return tuple(words)[:limit]
 
+    def mend(self, text: str) -> tuple[str, dict[str, str]]:
+        """``text`` with the entries' names mended where the model misspelt one word of a
+        name of two words or more and wrote the others right ("Ile Marren" for Ilse Marren: a
+        small model cuts a name it has written many times), and that misspelling alone as
+        well. Returns the text and {misspelling: the word}. A word of another name, a common
+        word ("The", "Else") and a word not within one or two letters of the name's are kept."""
+        own = {w for e in self.entries for n in e.names for w in re.findall(r"[A-Z][\w'-]+", n)}
+        fixes: dict[str, str] = {}
+        for e in self.entries:
+            for name in e.names:
+                words = name.split()
+                caps = [i for i, w in enumerate(words) if w[:1].isupper()]
+                if len(caps) < 2 or has_cjk(name):
+                    continue
+                for i in caps:
+                    before = r"\s+".join(re.escape(w) for w in words[:i])
+                    after = r"\s+".join(re.escape(w) for w in words[i + 1:])
+                    # (a possessive is the word's: "Orrin's" is Orrin)
+                    pat = re.compile((before + r"\s+" if before else r"(?<![\w'-])") + r"([A-Z][a-z]+)"
+                                     + (r"\s+" + after if after else r"(?![\w-])"))
+                    for m in pat.finditer(text):
+                        got, want = m.group(1), words[i]
+                        if got != want and got not in own and got.lower() not in STOPWORDS \
+                                and _near(got, want):
+                            fixes[got] = want
+        return apply_fixes(text, fixes), fixes
+
     # -- selection ---------------------------------------------------------------------------
 
     def current(self, chapter: int | None) -> list[CodexEntry]:
@@ -218,6 +245,27 @@ class Codex:
             out.append(e)
             used += cost
         return out
+
+
+def apply_fixes(text: str, fixes: dict[str, str]) -> str:
+    """``text`` with each whole word ``got`` of ``fixes`` replaced by its ``want``."""
+    for got, want in fixes.items():
+        text = re.sub(r"(?<![\w'-])" + re.escape(got) + r"(?![\w-])", want, text)
+    return text
+
+
+def _near(a: str, b: str) -> bool:
+    """Within one edit (two for words of seven letters or more) of each other."""
+    limit = 2 if max(len(a), len(b)) >= 7 else 1
+    if abs(len(a) - len(b)) > limit:
+        return False
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1] <= limit
 
 
 def _pattern(name: str) -> re.Pattern:
