@@ -225,6 +225,24 @@ def test_a_banned_word_is_banned_glued_to_the_last_word_too(demo_backend):
     assert logits[tok(b" and", add_bos=False, special=False)[0]] > -math.inf
 
 
+def test_a_text_sampled_in_latin_letters_holds_no_other_script(demo_backend):
+    # banned a phrase it had used, the instruct model spelt a word half in Cyrillic
+    # ("cartографers"); accented Latin letters and English punctuation stay
+    import re
+
+    from longhand.core.backends.base import Sampling
+    prompt = Prompt(user=["The note read: “Дорогой друг, сегодня ветер очень сильный, и мы"])
+    plain = dict(temperature=0.0, repeat_penalty=1.0, dry_multiplier=0.0)
+    other = re.compile(r"[\u0370-\u1dff]")
+    free = demo_backend.generate(prompt, max_tokens=30, sampling=Sampling(**plain)).text
+    banned = demo_backend.generate(prompt, max_tokens=30, sampling=Sampling(**plain, ban_scripts=True)).text
+    assert other.search(free)
+    assert not other.search(banned) and banned.strip()
+    ids = set(demo_backend._script_token_ids())
+    for ch in "\u00e9\u00f1\u00fc\u0301\u2014\u201c\u1ea1":   # accents, a combining mark, a dash, Vietnamese
+        assert not ids & set(demo_backend.llm.tokenize(ch.encode(), add_bos=False, special=False)), ch
+
+
 def test_a_text_sampled_without_cjk_holds_no_chinese_character(demo_backend):
     # an English text is sampled with Chinese, Japanese and Korean characters banned (the
     # instruct model slipped "gather更多的" into an English scene); English punctuation stays

@@ -300,3 +300,34 @@ def test_a_text_in_english_is_sampled_without_chinese_japanese_or_korean_charact
         job.sections = w.plan(instruction, 600)
         w.write_section(job, 0)
         assert backend.samplings and all(s is not None and s.ban_cjk == banned for s in backend.samplings)
+
+
+def test_a_text_asked_for_in_latin_letters_is_sampled_without_other_scripts():
+    # banned a phrase it had used, the instruct model spelt the word half in Cyrillic
+    # ("cartографers"); a request in another script, or naming a language written in one,
+    # keeps them
+    from longhand.core.text.language import wants_latin_only
+    assert wants_latin_only("Write a 30000-word fantasy novel about a cartographer.")
+    assert wants_latin_only("Écris une nouvelle de 2000 mots sur un phare, en français.")
+    assert not wants_latin_only("Write a story in Russian about a fox.")
+    assert not wants_latin_only("An essay on Greek myths, quoting them in the original")
+    assert not wants_latin_only("Напиши рассказ о лисе")
+    assert not wants_latin_only("写一篇关于城市养蜂的文章")
+
+    class Recording(ScriptedBackend):
+        def __init__(self, **kw) -> None:
+            super().__init__(**kw)
+            self.samplings = []
+
+        def generate(self, prompt, *, max_tokens, sampling=None, **kw):
+            self.samplings.append(sampling)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, **kw)
+
+    for instruction, banned in (("Write a 600-word essay about urban beekeeping.", True),
+                                ("Write a 600-word essay about urban beekeeping, in Russian.", False)):
+        backend = Recording(wants_end_after=400)
+        w = AgentWriter(backend)
+        job = Job(instruction=instruction, target_words=600)
+        job.sections = w.plan(instruction, 600)
+        w.write_section(job, 0)
+        assert backend.samplings and all(s.ban_scripts == banned for s in backend.samplings)

@@ -65,6 +65,10 @@ class Sampling:
     # sampled: a text in English asked for none (text.language.wants_no_cjk). llama.cpp
     # only, as ban_chars.
     ban_cjk: bool = False
+    # No token holding a letter of another script than Latin (Greek, Cyrillic, Arabic,
+    # Hebrew, the Indic scripts, Thai…, or its first byte): a text asked for in Latin letters
+    # only (text.language.wants_latin_only). llama.cpp only, as ban_chars.
+    ban_scripts: bool = False
     # The book's phrases the text may not repeat (a text.phrases.PhraseBook): at each step
     # llama.cpp may not start a word that would complete a word 4-gram the book already holds
     # (names excepted). A whole novel's phrases are out of DRY's reach. llama.cpp only.

@@ -449,6 +449,21 @@ class LlamaCppBackend(Backend):
         return self._vocab_ids("cjk", lambda piece: any(0xE3 <= b <= 0xED for b in piece)
                                or b"\xef\xbc" in piece or b"\xef\xbd" in piece)
 
+    def _script_token_ids(self) -> list[int]:
+        """Tokens that hold a letter of another script than Latin, or the first byte of one
+        (``Sampling.ban_scripts``): UTF-8 lead bytes CE-DF (U+0380-U+07FF: Greek, Cyrillic,
+        Armenian, Hebrew, Arabic…), E0 (U+0800-U+0FFF: the Indic scripts, Thai, Tibetan) and
+        E1 80-B7 (U+1000-U+1DFF: Myanmar, Georgian, Ethiopic, Khmer…; not the Latin extensions
+        from U+1E00). Latin letters with accents (C3-C9) and combining marks are not among them."""
+        def other(piece: bytes) -> bool:
+            for k, b in enumerate(piece):
+                if 0xCE <= b <= 0xDF or b == 0xE0:
+                    return True
+                if b == 0xE1 and (k + 1 >= len(piece) or piece[k + 1] < 0xB8):
+                    return True
+            return False
+        return self._vocab_ids("scripts", other)
+
     def _word_token_ids(self) -> dict[str, list[tuple[int, bool]]]:
         """Tokens by the word they start (lower case; see ``Sampling.avoid``): each with
         whether it is glued (starts with a letter, so after a letter it goes on with that
@@ -559,7 +574,7 @@ class LlamaCppBackend(Backend):
         end_ids = self._end_token_ids()
         # While the text is too short a base model must not open the next section either.
         never = self._markup_token_ids() + self._char_token_ids(s.ban_chars) \
-            + (self._cjk_token_ids() if s.ban_cjk else [])
+            + (self._cjk_token_ids() if s.ban_cjk else []) + (self._script_token_ids() if s.ban_scripts else [])
         # (chat prompts lay the text out under headings too: see engine.prompts)
         ban_ids = end_ids + never + self._heading_token_ids()
         samplers = _Samplers(set(end_ids), self._sampler_chain(s, never), self._sampler_chain(s, ban_ids))

@@ -35,7 +35,7 @@ from ..backends.base import Backend, Prompt, Sampling, Steer
 from ..errors import CancelToken
 from ..text.chatter import LETTER, strip_preamble, strip_reasoning
 from ..text.health import Health, HealthMonitor, sentence_ends
-from ..text.language import ZH, detect_language, wants_no_cjk
+from ..text.language import ZH, detect_language, wants_latin_only, wants_no_cjk
 from ..text.wordcount import continue_from, count_words, ends_sentence, trim_to_sentence
 from .events import (
     EventSink,
@@ -169,10 +169,11 @@ class AgentWriter:
     def _for_request(self, instruction: str) -> None:
         """Sampling rules that follow from the request: a text in English asked for no
         Chinese, Japanese or Korean character is sampled without them (the instruct model
-        slipped Chinese words into English scenes, "gather更多的", each a cut and a rewrite)."""
-        no_cjk = wants_no_cjk(instruction)
-        if self.sampling.ban_cjk != no_cjk:
-            self.sampling = dataclasses.replace(self.sampling, ban_cjk=no_cjk)
+        slipped Chinese words into English scenes, "gather更多的", each a cut and a rewrite),
+        and one in Latin letters only without the letters of other scripts ("cartографers")."""
+        no_cjk, latin = wants_no_cjk(instruction), wants_latin_only(instruction)
+        if (self.sampling.ban_cjk, self.sampling.ban_scripts) != (no_cjk, latin):
+            self.sampling = dataclasses.replace(self.sampling, ban_cjk=no_cjk, ban_scripts=latin)
 
     @property
     def format(self):

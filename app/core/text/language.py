@@ -66,3 +66,24 @@ def wants_no_cjk(instruction: str) -> bool:
     request written without any, that names none of those languages. (The instruct model, a
     Qwen, slipped Chinese words into English scenes: "gather更多的", "through她的 body".)"""
     return not _EAST_ASIAN.search(instruction or "") and not _NAMES_CJK.search(instruction or "")
+
+
+# A request that names a language written in another script than Latin (or Chinese, Japanese,
+# Korean) may want its letters in the text.
+_NAMES_OTHER_SCRIPT = re.compile(
+    r"\b(russian|ukrainian|belarusian|bulgarian|serbian|macedonian|kazakh|kyrgyz|tajik|mongolian|cyrillic|"
+    r"greek|arabic|persian|farsi|urdu|pashto|hebrew|yiddish|syriac|hindi|marathi|nepali|sanskrit|bengali|"
+    r"punjabi|gujarati|oriya|odia|tamil|telugu|kannada|malayalam|sinhala|thai|lao|burmese|khmer|tibetan|"
+    r"georgian|armenian|amharic|tigrinya|cherokee)\b", re.IGNORECASE)
+# Letters of those scripts: Greek to Myanmar, Georgian, Hangul Jamo, Ethiopic, Cherokee, Khmer,
+# Mongolian (U+0370-U+1DFF, without the Latin extensions after it).
+_OTHER_SCRIPT = re.compile(r"[\u0370-\u1dff]")
+
+
+def wants_latin_only(instruction: str) -> bool:
+    """True when the text asked for is to hold letters of the Latin script only: a request
+    with no letter of another script, that names no language written in one. (Banned a
+    phrase it had used, the instruct model spelt the word half in Cyrillic: "cartографers".)"""
+    text = instruction or ""
+    return wants_no_cjk(text) and not _OTHER_SCRIPT.search(text) and not _NAMES_OTHER_SCRIPT.search(text)
+
