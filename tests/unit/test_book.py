@@ -1287,3 +1287,24 @@ def test_a_finished_chapters_misspelt_names_are_mended_in_its_scenes_and_summary
     assert job.sections[2].text == "Mra Voss."                                     # another chapter
     assert job.chapters[0].summary == "Mara Voss draws the wall."
     assert not any(e.name in ("Mra", "Mra Voss") for e in job.codex.proposed)
+
+
+def test_a_fallback_chapters_middle_scenes_turn_on_different_people_of_the_story():
+    # chapter 2's synopsis had two sentences: its three middle fallback scenes had the same
+    # main point, and the instruct model wrote the same scene three times (26, 165, 26 words)
+    w = B.BookWriter(BookBackend(scenes=0))
+    job = _mara_job()
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves. Mara suspects the Guild.", 2400)]
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer, 34. She drowns maps."))
+    job.codex.add(CodexEntry("Tobin Reel", "character", "The harbour master; owes the Guild money."))
+    job.codex.add(CodexEntry("Lowmere", "place", "A drowned town of canals."))
+    job.sections = [Section(main_point="The wall", target_words=1200, chapter=0, status="done",
+                            text="Mara Voss met Tobin Reel at Lowmere. Mara Voss drew. Mara Voss slept.")]
+    idx = w.plan_chapter(job, 1)
+    assert job.chapters[1].plan_how == "fallback"
+    middle = [job.sections[i].main_point for i in idx][1:-1]
+    assert len(middle) >= 3
+    turns = [next(n for n in ("Mara Voss", "Tobin Reel", "Lowmere") if f"turn on {n}" in p) for p in middle[:3]]
+    assert sorted(turns) == ["Lowmere", "Mara Voss", "Tobin Reel"]       # characters first, then the place
+    assert turns[2] == "Lowmere" and all("The sea wall moves." in p for p in middle)

@@ -481,7 +481,8 @@ class BookWriter(AgentWriter):
         raw, lead = "\n".join(raws), ""
         steps = steps[: 2 * n]
         if len(steps) < lo:
-            scenes, how = fallback_scenes(job, c, n, words), "fallback"
+            angles = [a for a in (self._top_up_angle(job, c, k) for k in range(max(1, n - 2))) if a]
+            scenes, how = fallback_scenes(job, c, n, words, angles=list(dict.fromkeys(angles))), "fallback"
         else:
             targets = bounded_targets([s.target_words for s in steps], words,
                                        MIN_SCENE_WORDS, MAX_SCENE_WORDS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..text.health import garbled
 from ..text.wordcount import CJK_CHAR, count_words, trim_to_sentence
@@ -291,9 +292,11 @@ _MIDDLE_BEATS = ["A complication gets in the way", "A conversation changes the p
                  "The stakes rise", "A quieter moment of doubt", "A discovery", "A setback"]
 
 
-def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
+def fallback_scenes(job, c: int, n: int, total: int, angles: Sequence[str] = ()) -> list[Section]:
     """A chapter the model planned into nothing: its synopsis split into opening, middle
-    steps and an ending that leads into the next chapter."""
+    steps and an ending that leads into the next chapter. ``angles``: who or what each middle
+    step turns on, one after the other (a synopsis of two sentences gave three middle scenes
+    the same main point, and the instruct model wrote the same scene three times)."""
     ch = job.chapters[c]
     nxt = job.chapters[c + 1].synopsis if c + 1 < len(job.chapters) else ""
     parts = [p.strip() for p in re.split(r"(?<=[.;!?])\s+", ch.synopsis) if count_words(p) >= 3]
@@ -309,7 +312,8 @@ def fallback_scenes(job, c: int, n: int, total: int) -> list[Section]:
         else:
             mid = parts[min(len(parts) - 1, k)] if len(parts) > 2 else ch.synopsis
             beat = _MIDDLE_BEATS[(k - 1) % len(_MIDDLE_BEATS)]
-            points.append(f"{beat}{' (again)' if k > len(_MIDDLE_BEATS) else ''}: {mid}")
+            angle = angles[(k - 1) % len(angles)] if angles else ""
+            points.append(f"{beat}{' (again)' if k > len(_MIDDLE_BEATS) else ''}: {mid}{angle}")
     return [Section(main_point=p, target_words=t, title=short_title(p), chapter=c)
             for p, t in zip(points, rescale([None] * n, total))]
 
