@@ -223,6 +223,17 @@ def test_a_banned_word_is_banned_glued_to_the_last_word_too(demo_backend):
     assert len(spaced) == 1 and len(glued) == 1
     assert logits[spaced[0]] == -math.inf and logits[glued[0]] == -math.inf
     assert logits[tok(b" and", add_bos=False, special=False)[0]] > -math.inf
+    # a word one token holds spaced but not glued: its glued spelling's first token is banned
+    # after a word too ("the" + "land" + "scape" made "thelandscape")
+    word = next(w for w in ("landscape", "harbour", "lighthouse", "cartographer", "shoreline")
+                if len(tok(b" " + w.encode(), add_bos=False, special=False)) == 1
+                and len(tok(w.encode(), add_bos=False, special=False)) > 1)
+    demo_backend.generate(Prompt(user=["She stood at the"]), max_tokens=1)
+    g = PhraseBook(f"she stood at the {word} again").guard()
+    g.feed("she stood at the")
+    demo_backend._ban_words(ctx, g)
+    logits = C.llama_get_logits_ith(ctx, -1)
+    assert logits[tok(word.encode(), add_bos=False, special=False)[0]] == -math.inf
 
 
 def test_a_text_sampled_in_latin_letters_holds_no_other_script(demo_backend):

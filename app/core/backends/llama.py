@@ -497,14 +497,18 @@ class LlamaCppBackend(Backend):
         for w in words:
             # (glued ones too: after "the", a banned " edge" would come back as "theedge",
             # as phrases penalised through DRY came back run together: "ofthe")
-            ban.update(tok for tok, _ in table.get(w, ()))
-            if not any(not glued for _, glued in table.get(w, ())):
-                # no token holds " word": ban how it is spelt in tokens (" head" + "aches")
-                spellings = [" " + w, " " + w.capitalize()] + ([] if in_word else [w, w.capitalize()])
-                for spelt in spellings:
-                    first = self.llm.tokenize(spelt.encode(), add_bos=False, special=False)[:1]
-                    if first and any(ch.isalpha() for ch in self._piece(first[0]).decode("utf-8", "replace")):
-                        ban.add(first[0])
+            toks = table.get(w, ())
+            ban.update(tok for tok, _ in toks)
+            # no token holds the word: ban the first token of its spelling (" head" of " head"
+            # + "aches"); glued to the word the text ends in, always ("the" + "land" + "scape"
+            # for a banned " landscape" made "thelandscape")
+            spellings = [] if any(not glued for _, glued in toks) else [" " + w, " " + w.capitalize()]
+            if in_word or not any(glued for _, glued in toks):
+                spellings += [w] if in_word else [w, w.capitalize()]
+            for spelt in spellings:
+                first = self.llm.tokenize(spelt.encode(), add_bos=False, special=False)[:1]
+                if first and any(ch.isalpha() for ch in self._piece(first[0]).decode("utf-8", "replace")):
+                    ban.add(first[0])
         for rest in endings:
             ban.update(tok for tok, glued in table.get(rest, ()) if glued)
         logits = C.llama_get_logits_ith(ctx, -1)
