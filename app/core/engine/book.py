@@ -470,10 +470,12 @@ class BookWriter(AgentWriter):
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                if self._plannable(job, c, st) and told.add(st.main_point):
+                plannable = self._plannable(job, c, st)
+                if plannable and told.add(st.main_point):
                     steps.append(st)
                 else:
-                    log.info("chapter %d: scene %r refused (retells, or not a scene)", c + 1, st.main_point[:100])
+                    log.info("chapter %d: scene %r (%r) refused (%s)", c + 1, st.title, st.main_point[:100],
+                             "retells" if plannable else "not a scene")
             # (a chat model's chapter in fewer scenes than asked gets longer ones than it writes:
             # the instruct model, asked for 8, planned 4 of 938 words and wrote about 450 each)
             if len(steps) >= (lo if self.style == "completion" else n) or (cancel is not None and cancel.cancelled):
