@@ -416,6 +416,19 @@ class ChatBookBackend(BookBackend):
                                 cancel=cancel, allow_end=allow_end)
 
 
+class RecordingChatBook(ChatBookBackend):
+    """A chat model that keeps every call's prompt and sampling (``recorded``)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.recorded: list = []
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        self.recorded.append((prompt, sampling))
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+
 def _mara_job() -> Project:
     """A two-chapter book, chapter 1 to be planned and written."""
     job = Project(instruction="Write a 20000-word fantasy novel about Mara Voss.", target_words=20_000)
@@ -648,15 +661,8 @@ def test_a_scene_planned_as_a_sentence_of_an_earlier_chapters_summary_is_refused
 def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_with_it():
     # a plan repeats its line format and people, a summary the chapter's words: DRY there made
     # the instruct model swap in Chinese words and open the book with "The Resolution"
-    calls = []
-
-    class Recording(ChatBookBackend):
-        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
-            calls.append((prompt, sampling))
-            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
-                                    cancel=cancel, allow_end=allow_end)
-
-    backend = Recording()
+    backend = RecordingChatBook()
+    calls = backend.recorded
     w = B.BookWriter(backend, seed=1)
     assert w.sampling.dry_multiplier > 0
     job = _mara_job()
@@ -1237,15 +1243,9 @@ def test_a_scene_that_ends_the_book_is_refused_before_its_last_chapter():
 def test_a_novels_scenes_are_sampled_avoiding_the_other_chapters_phrases_its_plans_are_not():
     # a scene may not repeat a word 4-gram of the other chapters (Sampling.avoid; its own
     # chapter is DRY's), with the codex's names kept
-    calls = []
-
-    class Recording(ChatBookBackend):
-        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
-            calls.append((prompt, sampling))
-            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
-                                    cancel=cancel, allow_end=allow_end)
-
-    w = B.BookWriter(Recording(), seed=1)
+    backend = RecordingChatBook()
+    calls = backend.recorded
+    w = B.BookWriter(backend, seed=1)
     job = _mara_job()
     job.codex.add(CodexEntry("the Guild of Cartographers", "organisation", "Mapmakers."))
     w.write_book(job, chapters=[0, 1])
@@ -1265,7 +1265,7 @@ def test_a_novels_scenes_are_sampled_avoiding_the_other_chapters_phrases_its_pla
     assert expected.followers and last.followers == expected.followers and last.limit == B.PHRASE_LIMIT
     assert "guild" in last.keep_words and ("guild", "of") in last.keep_pairs
     # a Chinese book's units are characters: no phrase guard there
-    assert B.BookWriter(Recording())._call_sampling(job, 0, dataclasses.replace(w.sampling, ban_cjk=False), "") \
+    assert B.BookWriter(RecordingChatBook())._call_sampling(job, 0, dataclasses.replace(w.sampling, ban_cjk=False), "") \
         .avoid is None
 
 

@@ -272,6 +272,28 @@ def test_echoes_of_the_ask_to_go_on_are_chatter_and_a_label_before_the_text_goes
     assert strip_preamble("Continuing down the road, she saw it.") == "Continuing down the road, she saw it."
 
 
+class _RecordingSampling(ScriptedBackend):
+    """Keeps the sampling of every generate call."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.samplings = []
+
+    def generate(self, prompt, *, max_tokens, sampling=None, **kw):
+        self.samplings.append(sampling)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, **kw)
+
+
+def _samplings_of(instruction: str) -> list:
+    """The samplings a 600-word job for ``instruction`` was planned and written with."""
+    backend = _RecordingSampling(wants_end_after=400)
+    w = AgentWriter(backend)
+    job = Job(instruction=instruction, target_words=600)
+    job.sections = w.plan(instruction, 600)
+    w.write_section(job, 0)
+    return backend.samplings
+
+
 def test_a_text_in_english_is_sampled_without_chinese_japanese_or_korean_characters():
     # the instruct model slipped Chinese words into English scenes ("gather更多的", "through她的
     # body"): each a health failure, a cut and a rewrite. A request in English that names no
@@ -283,23 +305,10 @@ def test_a_text_in_english_is_sampled_without_chinese_japanese_or_korean_charact
     assert not wants_no_cjk("A short essay on Chinese calligraphy, quoting the characters.")
     assert not wants_no_cjk("Ein Aufsatz über 漢字")
 
-    class Recording(ScriptedBackend):
-        def __init__(self, **kw) -> None:
-            super().__init__(**kw)
-            self.samplings = []
-
-        def generate(self, prompt, *, max_tokens, sampling=None, **kw):
-            self.samplings.append(sampling)
-            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, **kw)
-
     for instruction, banned in (("Write a 600-word essay about urban beekeeping.", True),
                                 ("写一篇600字的关于城市养蜂的文章", False)):
-        backend = Recording(wants_end_after=400)
-        w = AgentWriter(backend)
-        job = Job(instruction=instruction, target_words=600)
-        job.sections = w.plan(instruction, 600)
-        w.write_section(job, 0)
-        assert backend.samplings and all(s is not None and s.ban_cjk == banned for s in backend.samplings)
+        samplings = _samplings_of(instruction)
+        assert samplings and all(s is not None and s.ban_cjk == banned for s in samplings)
 
 
 def test_a_text_asked_for_in_latin_letters_is_sampled_without_other_scripts():
@@ -314,20 +323,7 @@ def test_a_text_asked_for_in_latin_letters_is_sampled_without_other_scripts():
     assert not wants_latin_only("Напиши рассказ о лисе")
     assert not wants_latin_only("写一篇关于城市养蜂的文章")
 
-    class Recording(ScriptedBackend):
-        def __init__(self, **kw) -> None:
-            super().__init__(**kw)
-            self.samplings = []
-
-        def generate(self, prompt, *, max_tokens, sampling=None, **kw):
-            self.samplings.append(sampling)
-            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, **kw)
-
     for instruction, banned in (("Write a 600-word essay about urban beekeeping.", True),
                                 ("Write a 600-word essay about urban beekeeping, in Russian.", False)):
-        backend = Recording(wants_end_after=400)
-        w = AgentWriter(backend)
-        job = Job(instruction=instruction, target_words=600)
-        job.sections = w.plan(instruction, 600)
-        w.write_section(job, 0)
-        assert backend.samplings and all(s.ban_scripts == banned for s in backend.samplings)
+        samplings = _samplings_of(instruction)
+        assert samplings and all(s.ban_scripts == banned for s in samplings)
