@@ -761,7 +761,7 @@ class BookWriter(AgentWriter):
 
     @staticmethod
     def _mend_names(job, c: int) -> None:
-        """Chapter ``c``'s codex names mended where the model misspelt them (Codex.mend: the
+        """Chapter ``c``'s codex names mended where the model misspelt them (Codex.misspellings: the
         instruct model wrote "Ile Marren" all through a chapter): in its scenes the model
         wrote and in its summary, once the chapter is done (before, a mended scene would part
         the chapter's next prompts from the cache)."""
@@ -769,7 +769,7 @@ class BookWriter(AgentWriter):
         for i in chapter_scenes(job, c):
             sec = job.sections[i]
             if sec.status == "done" and not sec.locked and sec.text:
-                fixes = job.codex.mend(sec.text)[1]
+                fixes = job.codex.misspellings(sec.text)
                 if not fixes:
                     continue
                 # (each answer on its own: where the answers start moves with the text)

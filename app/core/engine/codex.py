@@ -178,11 +178,16 @@ class Codex:
         return tuple(words)[:limit]
 
     def mend(self, text: str) -> tuple[str, dict[str, str]]:
-        """``text`` with the entries' names mended where the model misspelt one word of a
-        name of two words or more and wrote the others right ("Ile Marren" for Ilse Marren: a
-        small model cuts a name it has written many times), and that misspelling alone as
-        well. Returns the text and {misspelling: the word}. A word of another name, a common
-        word ("The", "Else") and a word not within one or two letters of the name's are kept."""
+        """``text`` with its :meth:`misspellings` of the entries' names mended (each also where
+        it stands alone), and those misspellings."""
+        fixes = self.misspellings(text)
+        return apply_fixes(text, fixes), fixes
+
+    def misspellings(self, text: str) -> dict[str, str]:
+        """{misspelling: the word} where the model misspelt one word of a name of two words or
+        more and wrote the others right ("Ile Marren" for Ilse Marren: a small model cuts a name
+        it has written many times). A word of another name, a common word ("The", "Else") and a
+        word not within one or two letters of the name's are not misspellings."""
         own = {w for e in self.entries for n in e.names for w in re.findall(r"[A-Z][\w'-]+", n)}
         fixes: dict[str, str] = {}
         for e in self.entries:
@@ -202,7 +207,7 @@ class Codex:
                         if got != want and got not in own and got.lower() not in STOPWORDS \
                                 and _near(got, want):
                             fixes[got] = want
-        return apply_fixes(text, fixes), fixes
+        return fixes
 
     # -- selection ---------------------------------------------------------------------------
 
