@@ -1308,3 +1308,18 @@ def test_a_fallback_chapters_middle_scenes_turn_on_different_people_of_the_story
     turns = [next(n for n in ("Mara Voss", "Tobin Reel", "Lowmere") if f"turn on {n}" in p) for p in middle[:3]]
     assert sorted(turns) == ["Lowmere", "Mara Voss", "Tobin Reel"]       # characters first, then the place
     assert turns[2] == "Lowmere" and all("The sea wall moves." in p for p in middle)
+
+
+def test_the_other_chapters_phrases_are_counted_once_and_again_when_they_change():
+    w = B.BookWriter(ChatBookBackend())
+    job = _mara_job()
+    job.sections = [Section(main_point="a", target_words=100, chapter=0, status="done",
+                            text="Mara rowed across the drowned harbour at dawn."),
+                    Section(main_point="b", target_words=100, chapter=1, status="writing", text="")]
+    s = dataclasses.replace(w.sampling, ban_cjk=True)
+    first, second = w._call_sampling(job, 1, s, "").avoid, w._call_sampling(job, 1, s, "Mara rowed across the").avoid
+    assert first.followers is second.followers and second.tail == "Mara rowed across the"
+    assert second.guard().banned() == {"drowned"} and first.guard().banned() == set()
+    job.sections[0].text += " The gulls circled the broken lighthouse twice."
+    third = w._call_sampling(job, 1, s, "").avoid
+    assert third.followers is not first.followers and third.count(("circled", "the", "broken", "lighthouse")) == 1

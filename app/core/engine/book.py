@@ -244,6 +244,7 @@ class BookWriter(AgentWriter):
         self._scene_start: dict[int, int] = {}   # per chapter: first scene carried verbatim
         self._windows: dict[int, tuple[int, int]] = {}   # per chapter: see _window
         self._short: dict[int, str] = {}   # per chapter: why topping it up was given up
+        self._phrases: tuple[tuple, PhraseBook] | None = None    # see _call_sampling
 
     # -- level 1: the book -----------------------------------------------------------------
 
@@ -585,12 +586,17 @@ class BookWriter(AgentWriter):
         sec = job.sections[index]
         if not is_book(job) or sec.chapter is None or PHRASE_LIMIT <= 0 or not sampling.ban_cjk:
             return sampling
-        book = PhraseBook(limit=PHRASE_LIMIT, names=[n for e in job.codex.entries for n in e.names],
-                          tail=partial or self._text_before(job, index))
-        for other in job.sections:
-            if other.chapter != sec.chapter:
-                book.add(other.text)
-        return dataclasses.replace(sampling, avoid=book)
+        # (counted once while the other chapters and the names stay as they are: a chapter's
+        # calls share it, each with its own tail)
+        names = [n for e in job.codex.entries for n in e.names]
+        key = (sec.chapter, tuple(names), tuple((o.chapter, o.text) for o in job.sections if o.chapter != sec.chapter))
+        if self._phrases is None or self._phrases[0] != key:
+            book = PhraseBook(limit=PHRASE_LIMIT, names=names)
+            for other in job.sections:
+                if other.chapter != sec.chapter:
+                    book.add(other.text)
+            self._phrases = (key, book)
+        return dataclasses.replace(sampling, avoid=self._phrases[1].with_tail(partial or self._text_before(job, index)))
 
     @staticmethod
     def _text_before(job, index: int) -> str:

@@ -17,6 +17,7 @@ between words (Chinese) is not guarded.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Iterable
 
@@ -50,6 +51,12 @@ class PhraseBook:
             self.keep_pairs.update(zip(us, us[1:]))
         self.tail = tail
         self.add(text)
+
+    def with_tail(self, tail: str) -> "PhraseBook":
+        """The same book (its counts shared, not copied) before another text."""
+        other = copy.copy(self)
+        other.tail = tail
+        return other
 
     def add(self, text: str) -> None:
         """Count the 4-grams of ``text`` (a new piece of the book: none across the seam)."""
