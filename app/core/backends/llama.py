@@ -191,6 +191,7 @@ class LlamaCppBackend(Backend):
         self._end_tokens: list[int] | None = None
         self._scanned: dict[str, list[int]] = {}     # token ids by what they hold (_vocab_ids)
         self._words: dict[str, list[tuple[int, bool]]] | None = None   # (_word_token_ids)
+        self._first_tokens: dict[str, int | None] = {}                  # (_first_letter_token)
         self._markup_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
         self._pieces: dict[int, bytes] = {}
@@ -506,14 +507,23 @@ class LlamaCppBackend(Backend):
             if in_word or not any(glued for _, glued in toks):
                 spellings += [w] if in_word else [w, w.capitalize()]
             for spelt in spellings:
-                first = self.llm.tokenize(spelt.encode(), add_bos=False, special=False)[:1]
-                if first and any(ch.isalpha() for ch in self._piece(first[0]).decode("utf-8", "replace")):
-                    ban.add(first[0])
+                first = self._first_letter_token(spelt)
+                if first is not None:
+                    ban.add(first)
         for rest in endings:
             ban.update(tok for tok, glued in table.get(rest, ()) if glued)
         logits = C.llama_get_logits_ith(ctx, -1)
         for tok in ban:
             logits[tok] = -math.inf
+
+    def _first_letter_token(self, text: str) -> int | None:
+        """The first token of ``text`` if it holds a letter (looked up once per text: the
+        phrase ban asks before each token)."""
+        if text not in self._first_tokens:
+            first = self.llm.tokenize(text.encode(), add_bos=False, special=False)[:1]
+            ok = first and any(ch.isalpha() for ch in self._piece(first[0]).decode("utf-8", "replace"))
+            self._first_tokens[text] = first[0] if ok else None
+        return self._first_tokens[text]
 
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
