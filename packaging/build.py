@@ -87,6 +87,60 @@ def check_variant(variant: str, files: list[str] | None = None) -> list[str]:
     return gpu
 
 
+# X11 helper libraries Qt's xcb plugin loads that a fresh desktop often lacks (Debian 12 has
+# neither libxcb-icccm4 nor libxcb-keysyms1). The bundle carries them, so the build machine must
+# have them: PyInstaller copies the ones it finds and silently leaves out the others, and the
+# window of such a build would not open on those desktops. The rest (libxcb, libX11, EGL, GL,
+# fontconfig) every X11 desktop has; the app names their packages when one is missing.
+CARRIED_X11 = ("libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-image.so.0", "libxcb-keysyms.so.1",
+               "libxcb-render-util.so.0", "libxcb-util.so.1")
+
+
+def _qtlibs():
+    """app/core/qtlibs.py, loaded by path (stdlib only: works before the app is installed)."""
+    import importlib.util
+    name = "longhand_build_qtlibs"
+    if name not in sys.modules:           # its dataclasses look their module up there
+        spec = importlib.util.spec_from_file_location(name, ROOT / "app" / "core" / "qtlibs.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+def x11_gaps_on_build_machine(resolve=None) -> list[str]:
+    """The :data:`CARRIED_X11` libraries Qt's xcb plugin needs that this machine cannot load
+    (``resolve``: soname -> the loader's error, '' when it loads)."""
+    rep = _qtlibs().check(resolve)
+    return sorted({m.soname for m in rep.missing} & set(CARRIED_X11))
+
+
+def x11_gaps_in_bundle(bundle: Path) -> list[str]:
+    """The :data:`CARRIED_X11` libraries the bundled xcb plugin needs (directly or through the
+    libraries the bundle holds) that the bundle does not hold."""
+    qtlibs = _qtlibs()
+    files = {p.name: p for p in bundle.rglob("*.so*") if p.is_file()}
+    plugin = files.get("libqxcb.so")
+    if plugin is None:
+        return []
+    todo, wanted = [plugin], set()
+    while todo:
+        for name in qtlibs.needed(todo.pop()):
+            if name in wanted:
+                continue
+            wanted.add(name)
+            if name in files:
+                todo.append(files[name])
+    return sorted(n for n in wanted & set(CARRIED_X11) if n not in files)
+
+
+def _x11_gaps_message(gaps: list[str], where: str) -> str:
+    cmds = _qtlibs().install_commands(gaps)
+    return (f"{where} lacks X11 libraries Qt's xcb plugin needs and the bundle must carry: "
+            f"{', '.join(gaps)}. Install them on the build machine and build again:\n"
+            + "\n".join(f"  {label}: {line}" for _key, label, line in cmds))
+
+
 def input_hash(with_demo: bool, variant: str = "cpu") -> str:
     """Hash of everything that goes into the bundle from this repo, and of the toolchain."""
     h = hashlib.sha256()
@@ -121,6 +175,10 @@ def build(with_demo: bool = False, if_changed: bool = False, clean: bool = False
         if info.get("input_hash") == digest and (target / exe_name()).exists():
             info["reused"] = True
             return info
+    if sys.platform.startswith("linux"):
+        gaps = x11_gaps_on_build_machine()
+        if gaps:
+            raise SystemExit(_x11_gaps_message(gaps, "This build machine"))
     env = dict(os.environ)
     env["LONGHAND_BUNDLE_DEMO"] = "1" if with_demo else "0"
     env["LONGHAND_BUILD_WORK"] = str(work_dir(variant))
@@ -134,6 +192,9 @@ def build(with_demo: bool = False, if_changed: bool = False, clean: bool = False
     seconds = time.perf_counter() - t0
     if sys.platform.startswith("linux"):
         shutil.copy2(HERE / "install-linux.sh", target / "install-linux.sh")
+        gaps = x11_gaps_in_bundle(target)
+        if gaps:
+            raise SystemExit(_x11_gaps_message(gaps, f"The bundle in {target}"))
     lib = target / "_internal" / "llama_cpp" / "lib"
     info = {
         "version": _version(),

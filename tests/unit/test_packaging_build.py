@@ -200,3 +200,49 @@ def test_sizes_table_formats_mb_and_seconds():
     assert "| one-folder bundle (PyInstaller) | 262.7 MB, 81 s |" in text
     assert "| squashfs image (the AppImage without its runtime) | 100.7 MB, 60 s |" in text
     assert ".tar.gz" not in text
+
+
+
+@pytest.fixture
+def qxcb(build):
+    found = build._qtlibs().qt_dirs()
+    if found is None:
+        pytest.skip("PySide6's xcb plugin is not installed here")
+    return found[1]
+
+
+def test_build_stops_on_a_machine_without_the_x11_libraries_the_bundle_carries(build, qxcb, monkeypatch):
+    """PyInstaller silently leaves out a library the build machine lacks, and the AppImage made
+    there would not open on a desktop without it: the build names the packages instead."""
+    lacking = {"libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libEGL.so.1"}
+
+    def resolve(name):
+        return f"{name}: cannot open shared object file: No such file or directory" if name in lacking else ""
+
+    assert build.x11_gaps_on_build_machine(resolve) == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+    assert build.x11_gaps_on_build_machine(lambda name: "") == []
+    qtlibs = build._qtlibs()
+    monkeypatch.setattr(qtlibs, "dlopen_error", resolve)
+    monkeypatch.setattr(build, "_qtlibs", lambda: qtlibs)
+    monkeypatch.setattr(build.sys, "platform", "linux")
+    ran = []
+    monkeypatch.setattr(build.subprocess, "run", lambda *a, **k: ran.append(a))
+    with pytest.raises(SystemExit, match=r"(?s)libxcb-icccm\.so\.4, libxcb-keysyms\.so\.1\..*"
+                                         r"sudo apt install libxcb-icccm4 libxcb-keysyms1\n"):
+        build.build(variant="cpu")
+    assert ran == []                      # stopped before PyInstaller
+
+
+def test_bundle_check_finds_the_x11_libraries_the_bundled_plugin_needs(build, qxcb, tmp_path):
+    bundle = tmp_path / "Longhand" / "_internal"
+    plugins = bundle / "PySide6" / "Qt" / "plugins" / "platforms"
+    plugins.mkdir(parents=True)
+    shutil.copy2(qxcb, plugins / "libqxcb.so")
+    needs = set(build._qtlibs().needed(qxcb)) & set(build.CARRIED_X11)
+    assert {"libxcb-icccm.so.4", "libxcb-keysyms.so.1"} <= needs
+    assert build.x11_gaps_in_bundle(tmp_path / "Longhand") == sorted(needs)
+    for name in needs - {"libxcb-keysyms.so.1"}:
+        (bundle / name).write_bytes(b"")  # carried (an empty file needs nothing more)
+    assert build.x11_gaps_in_bundle(tmp_path / "Longhand") == ["libxcb-keysyms.so.1"]
+    (bundle / "libxcb-keysyms.so.1").write_bytes(b"")
+    assert build.x11_gaps_in_bundle(tmp_path / "Longhand") == []
