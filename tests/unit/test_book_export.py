@@ -63,3 +63,17 @@ def test_pdf_chapter_opens_a_page(tmp_path):
         assert lines[at + 1] == title           # the page opens with the chapter, then its title
     assert "#" in pages[ch1].splitlines() or any(ln.strip() == "#" for ln in pages[ch1].splitlines())
     assert "By morning the Greywater had moved a mile." in pages[ch2]
+
+
+def test_markdown_and_text_read_as_the_manuscript(tmp_path):
+    """Chapter headings with their titles, scene breaks between scenes, no scene titles (the
+    Markdown export had the scenes' titles as headings and no chapters)."""
+    md = export(_book(), tmp_path / "book.md").read_text(encoding="utf-8")
+    assert md.startswith("# The Moving Map\n\n## Chapter 1: The Silver Nib\n\nIlse opened the case.\n\nThe nib was cold.\n\n* * *\n\n"
+                         "Tomas came at noon with the tide.\n\n## Chapter 2: High Water\n\n")
+    assert md.count("* * *") == 3 and "scene 0" not in md and "Chapter 3" not in md
+    txt = export(_book(), tmp_path / "book.txt").read_text(encoding="utf-8")
+    lines = [ln for ln in txt.splitlines() if ln]
+    assert lines[:5] == ["Chapter 1: The Silver Nib", "Ilse opened the case.", "The nib was cold.", "#",
+                         "Tomas came at noon with the tide."]
+    assert lines[-3:] == ["The Duke sent a letter.", "#", "Night fell."] and "scene 1" not in txt
