@@ -107,10 +107,13 @@ def test_a_misspelt_word_of_a_name_is_mended_where_the_rest_of_the_name_is_right
     codex = Codex()
     codex.add(CodexEntry("Ilse Marren", "character", "A cartographer.", aliases=["Ilse"]))
     codex.add(CodexEntry("Duke Orrin", "character", "The duke."))
+    codex.add(CodexEntry("Hera Voss", "character", "A pilot."))
     text = ("Ile Marren stood at her desk. Ile said nothing. Ilse Maren went out. Duke Orrin waited. "
-            "Else Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ile's pen.")
+            "Else Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ile's pen. "
+            "Her Voss ship.")
     mended, fixes = codex.mend(text)
-    assert fixes == {"Ile": "Ilse", "Maren": "Marren"}
+    assert fixes == {"Ile": "Ilse", "Maren": "Marren", "Else": "Ilse"}
     assert mended == ("Ilse Marren stood at her desk. Ilse said nothing. Ilse Marren went out. Duke Orrin waited. "
-                      "Else Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ilse's pen.")
+                      "Ilse Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ilse's pen. "
+                      "Her Voss ship.")
     assert codex.mend(mended) == (mended, {})

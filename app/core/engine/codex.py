@@ -186,8 +186,9 @@ class Codex:
     def misspellings(self, text: str) -> dict[str, str]:
         """{misspelling: the word} where the model misspelt one word of a name of two words or
         more and wrote the others right ("Ile Marren" for Ilse Marren: a small model cuts a name
-        it has written many times). A word of another name, a common word ("The", "Else") and a
-        word not within one or two letters of the name's are not misspellings."""
+        it has written many times; "Else Marren"). A word of another name, a short common word
+        ("The", "Her") and a word not within one or two letters of the name's are not
+        misspellings."""
         own = {w for e in self.entries for n in e.names for w in re.findall(r"[A-Z][\w'-]+", n)}
         fixes: dict[str, str] = {}
         for e in self.entries:
@@ -204,7 +205,7 @@ class Codex:
                                      + (r"\s+" + after if after else r"(?![\w-])"))
                     for m in pat.finditer(text):
                         got, want = m.group(1), words[i]
-                        if got != want and got not in own and got.lower() not in STOPWORDS \
+                        if got != want and got not in own and not (len(got) <= 3 and got.lower() in STOPWORDS) \
                                 and _near(got, want):
                             fixes[got] = want
         return fixes
