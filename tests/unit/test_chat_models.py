@@ -327,3 +327,17 @@ def test_a_text_asked_for_in_latin_letters_is_sampled_without_other_scripts():
                                 ("Write a 600-word essay about urban beekeeping, in Russian.", False)):
         samplings = _samplings_of(instruction)
         assert samplings and all(s.ban_scripts == banned for s in samplings)
+
+
+def test_an_echo_of_a_fallback_scene_plan_is_chatter():
+    # the instruct model, writing chapter 7 of its novel from a fallback plan, opened scenes
+    # with the plan's own words
+    for line in ["Let it turn on Saltmarsh: Harbour town on a grey estuary with a lighthouse, tar black boats "
+                 "and Ilse's workshop above the. The cartographer stood at the window.",
+                 "A complication got in the way. As the Greywater moved, it caused changes in the landscape.",
+                 "End of the chapter: Ilse notices strange phenomena.",
+                 "It leads towards: the Guild's final stand."]:
+        assert line_chatter(line), line
+    for line in ["She let it turn on its hinge, slowly.", "At the end of the chapter she closed the book.",
+                 "The complication was the tide, which got in the way of everything."]:
+        assert line_chatter(line) == "", line

@@ -50,6 +50,10 @@ _META = (
     r"|\bthe scene is not over yet\b|\brepeat nothing already written\b|\bwhat the characters do, say and\b"
     r"|\bthe (?:scene|chapter|story) (?:goes on|continues) as follows\b|\b(?:the|this) scene (?:ends|closes) here\b"
     r"|\b(?:the )?(?:actual )?text of the story should\b"
+    # a fallback scene plan's words: "Let it turn on Saltmarsh: Harbour town on a grey estuary…",
+    # "A complication got in the way. As the Greywater moved…", "It leads towards: …"
+    r"|\blet it turn on\b|\bit leads towards\s*[:：]|(?:^|[.!?]\s+)(?:opening|end) of the chapter\s*[:：]"
+    r"|\ba complication (?:gets|got) in the way\b|\ba conversation changes the plan\b"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
     r"chapter|text|passage|continuation|content)\s+(?:continues|describes|explores|covers|introduces|focuses|"
