@@ -658,6 +658,35 @@ def test_a_scene_planned_as_a_sentence_of_an_earlier_chapters_summary_is_refused
     assert B.BookWriter._told(job, 0, own=False).add("The Guild faces off against the Duke in a final confrontation.")
 
 
+def test_scenes_that_tell_their_chapters_own_synopsis_are_taken_though_an_earlier_chapter_told_it():
+    # the instruct model's book plan gave chapter 8 a sentence of chapter 6's summary ("They use
+    # their map to create a powerful spell that can manipulate reality"); every scene that
+    # followed the synopsis was refused, and the fallback plan told the synopsis anyway
+    spell = "The Guild uses its map to create a powerful spell that can manipulate the sea wall"
+
+    class Follows(ChatBookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if "Break chapter" in "".join(prompt.user):
+                self.plan_calls += 1
+                lines = [f"Scene 1 - Title: The Spell - Main Point: {spell}, at dawn. - Word Count: 600 words",
+                         "Scene 2 - Title: The Answer - Main Point: Mara rows to the wall at night and redraws "
+                         "its line by lantern light. - Word Count: 600 words"]
+                return self._answer(prompt, "\n".join(lines) + "\n\n", on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    job = _mara_job()
+    job.chapters[0].summary = f"Mara draws the sea wall. {spell}."
+    job.chapters[1].synopsis = f"{spell}. Mara answers it."
+    w = B.BookWriter(Follows())
+    idx = w.plan_chapter(job, 1)
+    assert job.chapters[1].plan_how == "parsed"
+    assert job.sections[idx[0]].main_point.startswith(spell)
+    # what the synopsis does not tell again is still refused
+    told = B.BookWriter._told(job, 1, own=False)
+    assert not told.add("Mara draws the sea wall.") and told.add("Mara hides the map from the Duke.")
+
+
 def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_with_it():
     # a plan repeats its line format and people, a summary the chapter's words: DRY there made
     # the instruct model swap in Chinese words and open the book with "The Resolution"

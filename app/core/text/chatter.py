@@ -52,7 +52,8 @@ _META = (
     r"|\b(?:the )?(?:actual )?text of the story should\b"
     # a fallback scene plan's words: "Let it turn on Saltmarsh: Harbour town on a grey estuary…",
     # "A complication got in the way. As the Greywater moved…", "It leads towards: …"
-    r"|(?:^|[.!?]\s+)let it turn on\b[^.!?:]{0,80}[:：]|\bit leads towards\s*[:：]|(?:^|[.!?]\s+)(?:opening|end) of the chapter\s*[:：]"
+    r"|(?:^|[.!?]\s+)let it turn on\b[^.!?:]{0,80}[:：]|\bit leads towards\s*[:：]"
+    r"|(?:^|[.!?]\s+)(?:opening|end) of the chapter\s*[:：]"
     r"|\ba complication (?:gets|got) in the way\b|\ba conversation changes the plan\b"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
