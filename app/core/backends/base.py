@@ -34,6 +34,11 @@ MAX_CONTEXT = 32768
 __all__ = ["MAX_CONTEXT", "Sampling", "Steer", "Prompt", "Generation", "BackendInfo", "Backend", "OnPiece"]
 
 
+# DRY's sequence breakers as llama.cpp sets them by default: a line break, a colon, a double
+# quote, an asterisk (a repeat DRY follows ends at one).
+DRY_SEQ_BREAKERS: tuple[str, ...] = ("\n", ":", "\"", "*")
+
+
 @dataclass
 class Sampling:
     """Sampling settings. LongWriter's own runs use temperature 0.5 (top_p 0.8 for GLM)."""
@@ -57,6 +62,8 @@ class Sampling:
     # asterisks): a story's names. Penalised, the instruct model cut them short to dodge the
     # penalty ("Ile Marren", "Else" for Ilse).
     dry_breakers: tuple[str, ...] = ()
+    # What ends a repeat DRY follows, before those words (llama.cpp's own defaults).
+    dry_seq_breakers: tuple[str, ...] = DRY_SEQ_BREAKERS
     # Characters no token of the text may hold (llama.cpp bans every token that contains
     # one; a remote server cannot be told, its text is taken as it comes): "*" in a chat
     # model's story, which set whole paragraphs in bold ("**Ilse took a deep breath…**").

@@ -567,7 +567,8 @@ class LlamaCppBackend(Backend):
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_penalties(
                 self._n_vocab, s.repeat_last_n, s.repeat_penalty, 0.0, 0.0))
         if s.dry_multiplier > 0:
-            breakers = [b"\n", b":", b"\"", b"*", *(w.encode()[:40] for w in s.dry_breakers if w.strip())]
+            breakers = [*(b.encode() for b in s.dry_seq_breakers if b),
+                        *(w.encode()[:40] for w in s.dry_breakers if w.strip())]
             arr = (ctypes.c_char_p * len(breakers))(*breakers)
             C.llama_sampler_chain_add(chain, C.llama_sampler_init_dry(
                 self._vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length,

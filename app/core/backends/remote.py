@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendError, CancelToken
-from .base import Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
+from .base import DRY_SEQ_BREAKERS, Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
 from .formats import FORMATS, PromptFormat, detect_format
 from .streaming import PieceStream
 
@@ -287,8 +287,8 @@ class OpenAIBackend(Backend):
             "repeat_last_n": s.repeat_last_n, "dry_multiplier": s.dry_multiplier,
             "dry_base": s.dry_base, "dry_allowed_length": s.dry_allowed_length,
             "dry_penalty_last_n": s.dry_last_n, "cache_prompt": True}
-        if s.dry_breakers:
-            params["extra_body"]["dry_sequence_breakers"] = ["\n", ":", "\"", "*", *s.dry_breakers]
+        if s.dry_breakers or tuple(s.dry_seq_breakers) != DRY_SEQ_BREAKERS:
+            params["extra_body"]["dry_sequence_breakers"] = [*s.dry_seq_breakers, *s.dry_breakers]
         return params
 
     def _open_stream(self, prompt: Prompt, extra: str, params: dict):
