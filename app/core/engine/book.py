@@ -63,11 +63,9 @@ from .book_model import (
 )
 from .book_plan import (
     MAX_SYNOPSIS_WORDS,
-    REPEAT_OVERLAP,
     ParsedChapter,
     Told,
     bounded_targets,
-    chapter_keys,
     dedupe_chapters,
     fallback_chapters,
     fallback_scenes,
@@ -76,7 +74,6 @@ from .book_plan import (
     parse_chapters,
     plan_so_far,
     scene_lines,
-    synopsis_overlap,
 )
 from .codex import CodexEntry, apply_fixes, propose_entries
 from .events import BookEventSink, BookPlanReady, ChapterDone, ChapterPlanned, JobDone, JobStats, PlanReady
@@ -731,19 +728,14 @@ class BookWriter(AgentWriter):
         and each sentence of the earlier chapters' summaries (it planned chapter 3's second
         scene as a sentence of chapter 2's summary, shown in the story so far).
 
-        Not what chapter ``c``'s own synopsis tells again: where the book plan retells (the
-        instruct model's chapter 8, "They use their map to create a powerful spell that can
-        manipulate reality", was a sentence of chapter 6's summary), refusing the scenes that
-        follow it only left the chapter to the fallback plan, which tells the synopsis anyway."""
+        What chapter ``c``'s own synopsis tells is not a retelling of those (see
+        :meth:`Told.add`)."""
         from ..text.health import sentences
         summed = [p for ch in job.chapters[:c] for p in sentences(ch.summary)]
-        others = [*(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c),
-                  *(other.synopsis for j, other in enumerate(job.chapters) if j != c), *summed]
-        synopsis = job.chapters[c].synopsis if c < len(job.chapters) else ""
-        mine = [k for k in (chapter_keys("", p) for p in [synopsis, *sentences(synopsis)]) if k]
-        others = [p for p in others
-                  if not any(synopsis_overlap(chapter_keys("", p), k) >= REPEAT_OVERLAP for k in mine)]
-        return Told([*others, *(x.main_point for x in job.sections if own and x.chapter == c)])
+        return Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c),
+                     *(other.synopsis for j, other in enumerate(job.chapters) if j != c), *summed],
+                    own=[x.main_point for x in job.sections if own and x.chapter == c],
+                    synopsis=job.chapters[c].synopsis if c < len(job.chapters) else "")
 
     def _top_up_prompt(self, job, c: int, lack: int, refused: str = "", angle: str = "") -> Prompt:
         """A chat model's request for one more scene, at the end of the chapter's conversation

@@ -144,15 +144,29 @@ class Told:
     chapter 2 in chapter 1's scenes, word for word ("The Duke wants to move the Greywater, but
     it is forbidden by the Guild")."""
 
-    def __init__(self, points=()) -> None:
+    def __init__(self, points=(), *, own=(), synopsis: str = "") -> None:
         self.keys = [k for k in (chapter_keys("", p) for p in points) if k]
+        # this chapter's points (taken so far): never told twice
+        self.own = [k for k in (chapter_keys("", p) for p in own) if k]
+        # what the chapter's synopsis tells (whole, and each sentence)
+        from ..text.health import sentences
+        self.synopsis = [k for k in (chapter_keys("", p) for p in [synopsis, *sentences(synopsis)]) if k]
 
     def add(self, point: str) -> bool:
-        """Take ``point`` if it tells something new; False (not taken) if it retells."""
+        """Take ``point`` if it tells something new; False (not taken) if it retells.
+
+        A point that tells the chapter's own synopsis is new unless this chapter told it
+        already: where the book plan retells an earlier chapter (the instruct model's chapter 8
+        used "their map to create a powerful spell that can manipulate reality" as chapter 6
+        had), refusing the scenes that follow the synopsis only left the chapter to the
+        fallback plan, which tells the synopsis anyway."""
         keys = chapter_keys("", point)
-        if not keys or any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.keys):
+        if not keys or any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.own):
             return False
-        self.keys.append(keys)
+        if not any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.synopsis) \
+                and any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.keys):
+            return False
+        self.own.append(keys)
         return True
 
 
