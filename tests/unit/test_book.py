@@ -790,8 +790,9 @@ def test_a_books_scenes_are_sampled_with_its_names_as_dry_breakers():
     w.write_book(job, chapters=[0])
     scenes = [s for p, s in zip(backend.prompts, backend.samplings) if p.answer and p.answer[0].startswith("###")]
     assert scenes and all(s.dry_breakers == job.codex.name_words() and s.dry_multiplier > 0 for s in scenes)
-    # (and without asterisks: the instruct model set paragraphs and script lines in bold)
-    assert all(s.ban_chars == "*" for s in scenes)
+    # (and without asterisks: the instruct model set paragraphs and script lines in bold; nor
+    # tabs: it wrote "something\telse")
+    assert all(s.ban_chars == "*\t" for s in scenes)
 
 
 def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy():

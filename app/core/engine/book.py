@@ -572,9 +572,10 @@ class BookWriter(AgentWriter):
         if is_book(job):
             # (a story repeats its names: DRY must not make the model mangle them; a chat
             # model's story is prose, never markdown: the instruct model set whole paragraphs
-            # and "**Ilse Marren:**" script lines in bold)
+            # and "**Ilse Marren:**" script lines in bold; nor tabs: "something\telse", a
+            # tab where DRY penalised the space)
             self.sampling = dataclasses.replace(self.sampling, dry_breakers=job.codex.name_words(),
-                                                ban_chars="*" if self.style != "completion" else "")
+                                                ban_chars="*\t" if self.style != "completion" else "")
         return super().write_section(job, index, **kw)
 
     def _call_sampling(self, job, index: int, sampling: Sampling, partial: str) -> Sampling:
