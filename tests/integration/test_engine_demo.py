@@ -270,3 +270,9 @@ def test_a_text_sampled_without_cjk_holds_no_chinese_character(demo_backend):
     ids = set(demo_backend._cjk_token_ids())
     for ch in "\u2014\u2019\u201c\u2026\u00e9":       # a dash, quotes, an ellipsis, an accent
         assert not ids & set(demo_backend.llm.tokenize(ch.encode(), add_bos=False, special=False))
+
+
+def test_the_models_vocabulary_tells_a_word_from_words_run_together(demo_backend):
+    # (text.glued splits "thelandscape" where " thelandscape" is no token of the model's own)
+    assert demo_backend.whole_word("within") and demo_backend.whole_word("tonight")
+    assert demo_backend.whole_word("thelandscape") is False and demo_backend.whole_word("tostop") is False

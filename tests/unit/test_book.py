@@ -1328,6 +1328,34 @@ def test_a_finished_chapters_misspelt_names_are_mended_in_its_scenes_and_summary
     assert not any(e.name in ("Mra", "Mra Voss") for e in job.codex.proposed)
 
 
+def test_a_finished_chapters_run_together_words_are_split_where_the_models_vocabulary_says():
+    # DRY and the phrase ban pushed the instruct model to unspaced words ("thelandscape",
+    # "ofGuild"): split once the chapter is done, its words counted in the whole book
+    class Vocabulary(ChatBookBackend):
+        def whole_word(self, word):
+            return word in {"within", "tonight"}
+
+    job = _mara_job()
+    book = "The landscape, the landscape, the landscape. The Guild met. "
+    first, second = "Across thelandscape she rode within the hour. ", "The hall ofGuild men met tonight."
+    job.sections = [Section(main_point="Earlier", target_words=100, chapter=1, status="done", text=book),
+                    Section(main_point="The wall", target_words=100, chapter=0, status="done",
+                            text=first + second, parts=[len(first)]),
+                    Section(main_point="Her own", target_words=100, chapter=0, status="edited",
+                            text="Across thelandscape, as the user wrote it.")]
+    job.chapters[0].summary = "Mara rides across thelandscape."
+    B.BookWriter(Vocabulary()).finish_chapter(job, 0)
+    scene = job.sections[1]
+    assert scene.text == "Across the landscape she rode within the hour. The hall of Guild men met tonight."
+    assert scene.text[scene.parts[0]:] == "The hall of Guild men met tonight."
+    assert job.sections[2].text == "Across thelandscape, as the user wrote it."
+    assert job.chapters[0].summary == "Mara rides across the landscape."
+    # a backend that cannot tell words (a remote server) splits only a word glued to a capital
+    job.sections[1].text = first + second
+    B.BookWriter(ChatBookBackend()).finish_chapter(job, 0)
+    assert job.sections[1].text == "Across thelandscape she rode within the hour. The hall of Guild men met tonight."
+
+
 def test_a_fallback_chapters_middle_scenes_turn_on_different_people_of_the_story():
     # chapter 2's synopsis had two sentences: its three middle fallback scenes had the same
     # main point, and the instruct model wrote the same scene three times (26, 165, 26 words)

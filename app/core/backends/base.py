@@ -159,6 +159,11 @@ class Backend(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` takes in this model."""
 
+    def whole_word(self, word: str) -> bool | None:
+        """Is ``word`` (lower case, after a space) one token of this model's vocabulary, so a
+        word of its language? None when this backend cannot tell (see text.glued)."""
+        return None
+
     @abstractmethod
     def generate(self, prompt: Prompt, *, max_tokens: int, sampling: Sampling | None = None,
                  on_piece: OnPiece | None = None, cancel: CancelToken | None = None,

@@ -287,6 +287,9 @@ class LlamaCppBackend(Backend):
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def whole_word(self, word: str) -> bool | None:
+        return self.count_tokens(" " + word) == 1
+
     def _tokens(self, text: str, special: bool) -> list[int]:
         key = (text, special)
         toks = self._segment_tokens.get(key)

@@ -40,6 +40,7 @@ import time
 from ..backends.base import Prompt, Sampling, Steer
 from ..errors import CancelToken
 from ..text.chatter import find_chatter, strip_preamble
+from ..text.glued import glued_words
 from ..text.health import garbled
 from ..text.phrases import PhraseBook
 from ..text.wordcount import count_words
@@ -763,24 +764,26 @@ class BookWriter(AgentWriter):
         ch = job.chapters[c]
         if not ch.summary.strip() and not ch.summary_edited:
             ch.summary = self.summarize_chapter(job, c, stats=stats)
-        self._mend_names(job, c)
+        self._mend_words(job, c)
         proposed = propose_entries(chapter_text(job, c), job.codex, chapter=c + 1)
         job.codex.proposed += proposed
         words = chapter_words(job, c)
         short = self._short.pop(c, "") if words < CHAPTER_LANDS * ch.target_words else ""
         emit(ChapterDone(c, words, ch.target_words, ch.summary, proposed, short=short))
 
-    @staticmethod
-    def _mend_names(job, c: int) -> None:
+    def _mend_words(self, job, c: int) -> None:
         """Chapter ``c``'s codex names mended where the model misspelt them (Codex.misspellings: the
-        instruct model wrote "Ile Marren" all through a chapter): in its scenes the model
-        wrote and in its summary, once the chapter is done (before, a mended scene would part
-        the chapter's next prompts from the cache)."""
+        instruct model wrote "Ile Marren" all through a chapter), and its words run together
+        split (text.glued: "thelandscape", "ofGuild"): in its scenes the model wrote and in its
+        summary, once the chapter is done (before, a mended scene would part the chapter's
+        next prompts from the cache)."""
         ch = job.chapters[c]
+        # (the words a glued word is made of are counted in the whole book written so far)
+        glued = glued_words("\n".join(s.text for s in job.sections if s.text), self.backend.whole_word)
         for i in chapter_scenes(job, c):
             sec = job.sections[i]
             if sec.status == "done" and not sec.locked and sec.text:
-                fixes = job.codex.misspellings(sec.text)
+                fixes = {**{w: g for w, g in glued.items() if w in sec.text}, **job.codex.misspellings(sec.text)}
                 if not fixes:
                     continue
                 # (each answer on its own: where the answers start moves with the text)
@@ -788,10 +791,10 @@ class BookWriter(AgentWriter):
                 pieces = [apply_fixes(sec.text[a:b], fixes) for a, b in zip(cuts, cuts[1:])]
                 sec.text = "".join(pieces)
                 sec.parts = [sum(len(x) for x in pieces[:k]) for k in range(1, len(pieces))]
-                log.info("chapter %d, scene %s: names mended: %s", c + 1, sec.title or i,
+                log.info("chapter %d, scene %s: words mended: %s", c + 1, sec.title or i,
                          ", ".join(f"{a} -> {b}" for a, b in fixes.items()))
         if not ch.summary_edited:
-            ch.summary = job.codex.mend(ch.summary)[0]
+            ch.summary = apply_fixes(job.codex.mend(ch.summary)[0], glued)
 
     def summarize_chapter(self, job, c: int, *, stats: JobStats | None = None) -> str:
         """The model's summary of chapter ``c``, asked for at the end of the chapter's own
