@@ -1336,8 +1336,10 @@ def test_a_finished_chapters_run_together_words_are_split_where_the_models_vocab
             return word in {"within", "tonight"}
 
     job = _mara_job()
-    book = "The landscape, the landscape, the landscape. The Guild met. "
-    first, second = "Across thelandscape she rode within the hour. ", "The hall ofGuild men met tonight."
+    job.codex.add(CodexEntry("Mara Voss", "character", "A cartographer.", aliases=["Mara"]))
+    book = "The landscape, the landscape, the landscape. The Guild met. " + "Mara rode. " * 5
+    first, second = "Across thelandscape Marra rode within the hour. ", "The hall ofGuild men met tonight."
+    # ("Marra": a name misspelt alone, no word of the vocabulary)
     job.sections = [Section(main_point="Earlier", target_words=100, chapter=1, status="done", text=book),
                     Section(main_point="The wall", target_words=100, chapter=0, status="done",
                             text=first + second, parts=[len(first)]),
@@ -1346,14 +1348,14 @@ def test_a_finished_chapters_run_together_words_are_split_where_the_models_vocab
     job.chapters[0].summary = "Mara rides across thelandscape."
     B.BookWriter(Vocabulary()).finish_chapter(job, 0)
     scene = job.sections[1]
-    assert scene.text == "Across the landscape she rode within the hour. The hall of Guild men met tonight."
+    assert scene.text == "Across the landscape Mara rode within the hour. The hall of Guild men met tonight."
     assert scene.text[scene.parts[0]:] == "The hall of Guild men met tonight."
     assert job.sections[2].text == "Across thelandscape, as the user wrote it."
     assert job.chapters[0].summary == "Mara rides across the landscape."
     # a backend that cannot tell words (a remote server) splits only a word glued to a capital
     job.sections[1].text = first + second
     B.BookWriter(ChatBookBackend()).finish_chapter(job, 0)
-    assert job.sections[1].text == "Across thelandscape she rode within the hour. The hall of Guild men met tonight."
+    assert job.sections[1].text == "Across thelandscape Marra rode within the hour. The hall of Guild men met tonight."
 
 
 def test_a_fallback_chapters_middle_scenes_turn_on_different_people_of_the_story():

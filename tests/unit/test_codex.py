@@ -117,3 +117,17 @@ def test_a_misspelt_word_of_a_name_is_mended_where_the_rest_of_the_name_is_right
                       "Ilse Marren? The Marren house. Eliza Marren. Isle of Skye. Duke Orrin's men. Ilse's pen. "
                       "Her Voss ship.")
     assert codex.mend(mended) == (mended, {})
+
+
+def test_a_misspelt_name_standing_alone_is_mended_where_it_is_no_word_and_rare():
+    # the instruct model wrote "Illse," in chapter 6 (no "Marren" after it to go by)
+    codex = Codex()
+    codex.add(CodexEntry("Ilse Marren", "character", "A cartographer.", aliases=["Ilse"]))
+    codex.add(CodexEntry("Duke Orrin", "character", "The duke."))
+    words = {"warren", "else", "orion"}              # the model's vocabulary, as far as asked
+    book = "Ilse drew. " * 6 + "Orrin came. " * 6 + "Orin bowed. " * 2
+    text = "\"Illse,\" Duke Orrin said. Warren Street. Else, nothing. Orion rose. Orin bowed."
+    assert codex.typos(text, lambda w: w in words, book) == {"Illse": "Ilse"}
+    # "Orin" is written often enough to be someone else; without a vocabulary nothing is known
+    assert codex.typos(text, lambda w: None, book) == {}
+    assert codex.typos(text, lambda w: w in words, book + "Illse. " * 3) == {}   # as often: a name

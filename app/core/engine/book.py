@@ -773,13 +773,17 @@ class BookWriter(AgentWriter):
 
     def _mend_words(self, job, c: int) -> None:
         """Chapter ``c``'s codex names mended where the model misspelt them (Codex.misspellings: the
-        instruct model wrote "Ile Marren" all through a chapter), and its words run together
+        instruct model wrote "Ile Marren" all through a chapter; Codex.typos: "Illse" alone, where
+        the model's vocabulary says it is no word), and its words run together
         split (text.glued: "thelandscape", "ofGuild"): in its scenes the model wrote and in its
         summary, once the chapter is done (before, a mended scene would part the chapter's
         next prompts from the cache)."""
         ch = job.chapters[c]
-        # (the words a glued word is made of are counted in the whole book written so far)
-        glued = glued_words("\n".join(s.text for s in job.sections if s.text), self.backend.whole_word)
+        # (the words a glued word is made of, and a name's misspelling, are counted in the
+        # whole book written so far)
+        book = "\n".join(s.text for s in job.sections if s.text)
+        glued = {**glued_words(book, self.backend.whole_word),
+                 **job.codex.typos(chapter_text(job, c), self.backend.whole_word, book)}
         for i in chapter_scenes(job, c):
             sec = job.sections[i]
             if sec.status == "done" and not sec.locked and sec.text:

@@ -210,6 +210,25 @@ class Codex:
                             fixes[got] = want
         return fixes
 
+    def typos(self, text: str, known: Callable[[str], bool | None], book: str = "") -> dict[str, str]:
+        """{misspelling: the word} where the model misspelt a word of a name standing alone
+        ("Illse" for Ilse): a capitalised word within one edit of a name's word (two from seven
+        letters on), that is no word of the language (``known(word)`` is False: the model's
+        vocabulary; "Warren" is one, and stays) and that ``book`` (default ``text``) uses at
+        most a fifth as often as the name's word."""
+        names = {w for e in self.entries for n in e.names for w in re.findall(r"[A-Z][\w'-]{3,}", n)}
+        if not names:
+            return {}
+        counts = Counter(re.findall(r"(?<![\w'-])[A-Z][a-z]+", book or text))
+        fixes: dict[str, str] = {}
+        for got in set(re.findall(r"(?<![\w'-])[A-Z][a-z]{2,}(?![\w-])", text)):
+            if got in names or known(got.lower()) is not False:
+                continue
+            near = [n for n in names if _near(got, n) and counts[got] * 5 <= counts[n]]
+            if len(near) == 1:
+                fixes[got] = near[0]
+        return fixes
+
     # -- selection ---------------------------------------------------------------------------
 
     def current(self, chapter: int | None) -> list[CodexEntry]:
