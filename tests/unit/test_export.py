@@ -299,3 +299,18 @@ def test_pdf_other_scripts_use_the_bundled_font(tmp_path):
     assert squash(text) in squash(body) and "Różne" in body
     fonts = {r[3] for r in _text_runs(reader.pages[1])}
     assert any("DejaVuSerif" in f for f in fonts) and any("Times-Roman" in f for f in fonts)
+
+
+def test_a_title_made_from_the_request_is_its_subject_not_half_a_clause():
+    from longhand.core.export.manuscript import title_for
+    cases = {
+        "Write a 30000-word fantasy novel about a cartographer who discovers that her maps change the land.":
+            "Fantasy novel about a cartographer",
+        "Write a 1200-word story about a family of clockmakers in a mountain town.":
+            "Story about a family of clockmakers",
+        "Write a 5000-word essay on why cities flood.": "Essay on why cities flood",
+        "写一篇关于灯塔看守人的小说。": "写一篇关于灯塔看守人的小说",
+    }
+    for request, title in cases.items():
+        assert title_for(Project(instruction=request, target_words=1000)) == title, request
+    assert title_for(Project(instruction="x", target_words=1000, title="The Moving Map")) == "The Moving Map"

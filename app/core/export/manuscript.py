@@ -100,6 +100,9 @@ _SMALL_WORDS = {"a", "an", "the", "of", "in", "on", "at", "to", "for", "with", "
                 "who", "which", "that", "about", "from", "by", "as", "into", "his", "her", "their"}
 
 
+_CLAUSE_WORDS = {"who", "that", "which", "whose", "whom", "where", "when", "while", "because"}
+
+
 def title_for(project: Project) -> str:
     """The project's title, or one made from the instruction ("Story about a lighthouse…")."""
     if project.title.strip():
@@ -112,6 +115,9 @@ def title_for(project: Project) -> str:
     if has_cjk(t):
         return t[:24]
     words = t.split()[:8]
+    # a relative clause is not part of a title ("… a cartographer who discovers that her maps…")
+    cut = next((k for k, w in enumerate(words) if k >= 2 and w.lower() in _CLAUSE_WORDS), len(words))
+    words = words[:cut]
     while len(words) > 2 and words[-1].lower().strip(",;:") in _SMALL_WORDS:
         words.pop()      # a title cut short should not end on "a", "of", "who"...
     t = " ".join(words).rstrip(",;:")
