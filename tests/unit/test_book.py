@@ -716,6 +716,30 @@ def test_a_chat_models_plans_and_summaries_are_sampled_without_dry_its_scenes_wi
     assert base._plain_sampling(0.7).dry_multiplier == base.sampling.dry_multiplier
 
 
+def test_a_chapter_plan_stopped_before_the_model_answered_is_no_fallback_plan():
+    # stopped (the bench's restart) while the model planned chapter 9, the chapter was given a
+    # fallback plan of 14 scenes made of its synopsis, and the job went on writing it
+    from longhand.core.errors import CancelToken
+
+    cancel = CancelToken()
+
+    class Stopped(ChatBookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            if "Break chapter" in "".join(prompt.user):
+                cancel.cancel()                        # the user stops the job mid-answer
+                return self._answer(prompt, "Scene 1 - Title: The", on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    job = _mara_job()
+    w = B.BookWriter(Stopped())
+    w.write_book(job, cancel=cancel)
+    assert BM.chapter_scenes(job, 0) == [] and job.chapters[0].plan_how != "fallback"
+    # going on plans it
+    w = B.BookWriter(ChatBookBackend())
+    assert w.plan_chapter(job, 0) and job.chapters[0].plan_how == "parsed"
+
+
 def test_a_chat_models_short_scene_plan_is_continued_to_the_scenes_asked_for():
     # three scene lines an answer; a 3,000-word chapter wants six scenes of the default length
     backend = ChatBookBackend()

@@ -484,6 +484,11 @@ class BookWriter(AgentWriter):
                 break
         raw, lead = "\n".join(raws), ""
         steps = steps[: 2 * n]
+        if len(steps) < lo and cancel is not None and cancel.cancelled:
+            # stopped while the model planned: the chapter keeps its scenes (none: it is planned
+            # when the job goes on), not a fallback plan made of what it had not yet answered
+            log.info("chapter %d: planning stopped; its scenes stay as they were", c + 1)
+            return chapter_scenes(job, c)
         if len(steps) < lo:
             angles = [a for a in (self._top_up_angle(job, c, k) for k in range(max(1, n - 2))) if a]
             scenes, how = fallback_scenes(job, c, n, words, angles=list(dict.fromkeys(angles))), "fallback"
