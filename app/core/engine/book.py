@@ -472,12 +472,12 @@ class BookWriter(AgentWriter):
             lead = prompt.answer[-1] if prompt.answer else ""
             raws.append(lead + raw)
             for st in parse_plan(lead + raw):
-                plannable = self._plannable(job, c, st)
-                if plannable and told.add(st.main_point):
+                why = self._not_plannable(job, c, st)
+                if not why and told.add(st.main_point):
                     steps.append(st)
                 else:
                     log.info("chapter %d: scene %r (%r) refused (%s)", c + 1, st.title, st.main_point[:100],
-                             "retells" if plannable else "not a scene")
+                             why or "retells")
             # (a chat model's chapter in fewer scenes than asked gets longer ones than it writes:
             # the instruct model, asked for 8, planned 4 of 938 words and wrote about 450 each)
             if len(steps) >= (lo if self.style == "completion" else n) or (cancel is not None and cancel.cancelled):
@@ -699,14 +699,24 @@ class BookWriter(AgentWriter):
             self._short[c] = f"{TOP_UP_SCENES} scenes were added to it and it is still short"
         return added
 
+    @classmethod
+    def _plannable(cls, job, c: int, st) -> bool:
+        return not cls._not_plannable(job, c, st)
+
     @staticmethod
-    def _plannable(job, c: int, st) -> bool:
-        """Can a planned scene line be a scene of chapter ``c``: a main point of a few words,
-        not garbled, and not the book's end or back matter before its last chapter (the
-        instruct model planned "The End: the Guild members have saved the world" as a scene
-        of chapter 7 of 12, and wrote it)."""
-        return (3 <= count_words(st.main_point) <= MAX_SYNOPSIS_WORDS and not garbled(st.main_point)
-                and not (st.title and not_a_chapter(st.title, last=c == len(job.chapters) - 1)))
+    def _not_plannable(job, c: int, st) -> str:
+        """Why a planned scene line cannot be a scene of chapter ``c`` ('' when it can): a main
+        point of a few words, not garbled, and not the book's end or back matter before its
+        last chapter (the instruct model planned "The End: the Guild members have saved the
+        world" as a scene of chapter 7 of 12, and wrote it)."""
+        n = count_words(st.main_point)
+        if not 3 <= n <= MAX_SYNOPSIS_WORDS:
+            return f"a main point of {n} words"
+        if garbled(st.main_point):
+            return "garbled"
+        if st.title and not_a_chapter(st.title, last=c == len(job.chapters) - 1):
+            return "the book's end or back matter"
+        return ""
 
     @staticmethod
     def _top_up_angle(job, c: int, attempt: int) -> str:
