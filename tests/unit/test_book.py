@@ -740,6 +740,21 @@ def test_a_chapter_plan_stopped_before_the_model_answered_is_no_fallback_plan():
     assert w.plan_chapter(job, 0) and job.chapters[0].plan_how == "parsed"
 
 
+def test_a_chat_models_chapter_is_planned_in_at_most_eight_scenes_however_short_it_writes_them():
+    # its scenes are planned at the length it writes (about 210 words by chapter 9): asked for
+    # exactly 14 scenes, the instruct model listed the story so far as scenes
+    backend = ChatBookBackend()
+    w = B.BookWriter(backend)
+    w.scene_words = lambda job: 210
+    job = _mara_job()
+    job.chapters[0].target_words = 2900
+    assert BM.expected_scenes(2900, 210) == 14
+    w.plan_chapter(job, 0)
+    asked = [p for p in backend.prompts if "Break chapter" in "".join(p.user)]
+    assert asked and "Break chapter 1 into 8 scenes" in "".join(asked[0].user)
+    assert "{7,7}" in asked[0].grammar
+
+
 def test_a_chat_models_short_scene_plan_is_continued_to_the_scenes_asked_for():
     # three scene lines an answer; a 3,000-word chapter wants six scenes of the default length
     backend = ChatBookBackend()

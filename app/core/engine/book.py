@@ -144,6 +144,11 @@ STALLED_ROUNDS = 3              # answers in a row that add nothing before a par
 CHAPTER_LANDS = 0.92
 TOP_UP_SCENES = 8
 TOP_UP_ATTEMPTS = 5
+# At most this many scenes in a chat model's chapter plan. Its scenes are planned at the length
+# it wrote (scene_words), and short scenes made for long plans: asked (by the plan grammar) for
+# exactly 14 scenes of chapter 9, the instruct model listed the story so far, chapter by
+# chapter, and the chapter fell to the fallback plan. A longer scene is gone on with.
+CHAT_PLAN_SCENES = 8
 
 
 def _chinese(text: str) -> bool:
@@ -460,9 +465,11 @@ class BookWriter(AgentWriter):
         replaced = [job.sections[i] for i in old if not job.sections[i].locked]
         words = max(MIN_SCENE_WORDS, ch.target_words - sum(s.target_words for _, s in locked))
         n = expected_scenes(words, self.scene_words(job))
+        lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
+        if self.style != "completion":
+            n = max(lo, min(n, CHAT_PLAN_SCENES))
         if not ch.codex_names:
             ch.codex_names = [e.name for e in self._chapter_notes(job, c)]
-        lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
         steps: list = []
         told = self._told(job, c, own=False)
         raws: list = []
