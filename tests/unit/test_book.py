@@ -15,6 +15,7 @@ from longhand.core.engine import events as EV
 from longhand.core.engine.codex import CodexEntry
 from longhand.core.engine.plan import Section
 from longhand.core.projects.project import Project
+from longhand.core.text.health import sentences
 from longhand.core.text.phrases import PhraseBook
 
 
@@ -656,6 +657,15 @@ def test_a_scene_planned_as_a_sentence_of_an_earlier_chapters_summary_is_refused
     assert told.add("Mara rows to the Guild hall at night and hides her map under the floor.")
     # a chapter's own summary is not what its earlier chapters told
     assert B.BookWriter._told(job, 0, own=False).add("The Guild faces off against the Duke in a final confrontation.")
+    # a summary copied whole as a scene is a retelling too (the instruct model planned chapter
+    # 9's first scene as chapter 4's summary; against each sentence alone it shared less than
+    # half its words)
+    copy = "Mara finds a hidden lens. The harbour master reveals the sea wall is cursed. Tobin steals the charts."
+    job.chapters[0].summary = copy + " Mara sets out to find the lens maker."
+    keys = BP.chapter_keys
+    assert all(BP.synopsis_overlap(keys("", copy), keys("", s)) < BP.REPEAT_OVERLAP
+               for s in [*sentences(job.chapters[0].summary)])
+    assert not B.BookWriter._told(job, 1, own=False).add(copy)
 
 
 def test_scenes_that_tell_their_chapters_own_synopsis_are_taken_though_an_earlier_chapter_told_it():
@@ -753,6 +763,15 @@ def test_a_chat_models_chapter_is_planned_in_at_most_eight_scenes_however_short_
     asked = [p for p in backend.prompts if "Break chapter" in "".join(p.user)]
     assert asked and "Break chapter 1 into 8 scenes" in "".join(asked[0].user)
     assert "{7,7}" in asked[0].grammar
+
+
+def test_a_scene_line_that_is_the_plans_format_is_refused():
+    # "Scene 5 - Title: Title - Main Point: Title: The Crisis - Word Count: 583 words"
+    job = _mara_job()
+    for point in ["Title: The Crisis", "Scene 4: the wall by night"]:
+        assert B.BookWriter._not_plannable(job, 0, Section(point, 500, title="Title")) == "the plan's format"
+    assert B.BookWriter._not_plannable(job, 0, Section("Main Point: Mara rows out", 500))
+    assert B.BookWriter._not_plannable(job, 0, Section("Title deeds burn in the harbour", 500, title="Deeds")) == ""
 
 
 def test_a_chat_models_short_scene_plan_is_continued_to_the_scenes_asked_for():

@@ -151,6 +151,10 @@ TOP_UP_ATTEMPTS = 5
 CHAT_PLAN_SCENES = 8
 
 
+# A main point that is the plan line's own format: "Title: The Crisis".
+_FORMAT_ECHO = re.compile(r"^\W*(?:title|scene \d+|main point|word count)\s*[:：-]", re.I)
+
+
 def _chinese(text: str) -> bool:
     """The plan grammars' words are space-separated: not for Chinese (the parser copes)."""
     from ..text.language import ZH, detect_language
@@ -721,6 +725,8 @@ class BookWriter(AgentWriter):
             return f"a main point of {n} words"
         if garbled(st.main_point):
             return "garbled"
+        if _FORMAT_ECHO.match(st.main_point):
+            return "the plan's format"
         if st.title and not_a_chapter(st.title, last=c == len(job.chapters) - 1):
             return "the book's end or back matter"
         return ""
@@ -749,13 +755,14 @@ class BookWriter(AgentWriter):
         """What a new scene of chapter ``c`` must not retell: the scenes of earlier chapters
         (and, ``own``, of this one), what the other chapters tell (the instruct model's
         chapter 1 took in chapter 2's synopsis as its last scene, and chapter 2 retold it),
-        and each sentence of the earlier chapters' summaries (it planned chapter 3's second
-        scene as a sentence of chapter 2's summary, shown in the story so far).
+        and the earlier chapters' summaries, whole and each sentence (it planned chapter 3's
+        second scene as a sentence of chapter 2's summary, shown in the story so far, and
+        chapter 9's first scene as chapter 4's summary, two sentences).
 
         What chapter ``c``'s own synopsis tells is not a retelling of those (see
         :meth:`Told.add`)."""
         from ..text.health import sentences
-        summed = [p for ch in job.chapters[:c] for p in sentences(ch.summary)]
+        summed = [p for ch in job.chapters[:c] for p in [ch.summary, *sentences(ch.summary)] if p.strip()]
         return Told([*(x.main_point for x in job.sections if x.chapter is not None and x.chapter < c),
                      *(other.synopsis for j, other in enumerate(job.chapters) if j != c), *summed],
                     own=[x.main_point for x in job.sections if own and x.chapter == c],
