@@ -37,13 +37,12 @@ def glued_words(text: str, known: Optional[Callable[[str], Optional[bool]]] = No
             fixes[w] = f"{m.group(1)} {m.group(2)}"
             continue
         lw = w.lower()
-        if len(lw) < 5 or known is None or known(lw) is not False:
+        if len(lw) < 5 or known is None:
             continue
-        for k in range(1, len(lw)):
-            a, b = lw[:k], lw[k:]
-            if _glue_and_word(a, b, counts) or _glue_and_word(b, a, counts):
-                fixes[w] = f"{w[:k]} {w[k:]}"
-                break
+        k = next((k for k in range(1, len(lw))
+                  if _glue_and_word(lw[:k], lw[k:], counts) or _glue_and_word(lw[k:], lw[:k], counts)), 0)
+        if k and known(lw) is False:          # (the vocabulary asked last: it is the slow part)
+            fixes[w] = f"{w[:k]} {w[k:]}"
     return fixes
 
 
