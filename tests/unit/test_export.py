@@ -314,3 +314,10 @@ def test_a_title_made_from_the_request_is_its_subject_not_half_a_clause():
     for request, title in cases.items():
         assert title_for(Project(instruction=request, target_words=1000)) == title, request
     assert title_for(Project(instruction="x", target_words=1000, title="The Moving Map")) == "The Moving Map"
+
+
+def test_a_running_head_does_not_end_on_a_small_word():
+    from longhand.core.export.manuscript import running_head_title
+    assert running_head_title("Fantasy novel about a cartographer") == "Fantasy novel"
+    assert running_head_title("The Keeper's Letter") == "Keeper's Letter"
+    assert running_head_title("The Lighthouse Keeper of Lowmere Bay") == "Lighthouse Keeper of Lowmere"

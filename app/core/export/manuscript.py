@@ -131,7 +131,10 @@ def running_head_title(title: str, max_words: int = 4) -> str:
     words = title.rstrip("…").split()
     if words and words[0].lower() in ("the", "a", "an") and len(words) > 2:
         words = words[1:]
-    return " ".join(words[:max_words]).rstrip(",;:")
+    words = words[:max_words]
+    while len(words) > 1 and words[-1].lower().strip(",;:") in _SMALL_WORDS:
+        words.pop()       # "Fantasy novel about a" -> "Fantasy novel"
+    return " ".join(words).rstrip(",;:")
 
 
 def paragraphs(text: str) -> list[str]:
