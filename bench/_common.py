@@ -382,6 +382,18 @@ def run_job(backend, instruction: str, target: int, *, seed: int = 1, on_section
     return run
 
 
+def content_repeat_share(text: str) -> float:
+    """Share of the word 4-grams that repeat an earlier one and end in a content word (the
+    ones a book's phrase ban is about; see text.phrases)."""
+    from longhand.core.text.phrases import function_word
+    from longhand.core.text.wordcount import grams, units
+    gs, seen, n = grams(units(text), 4), set(), 0
+    for g in gs:
+        n += g in seen and not function_word(g[-1])
+        seen.add(g)
+    return n / len(gs) if gs else 0.0
+
+
 def glued_words(text: str) -> list[str]:
     """Words run together by sampling ("thathe", "intoIlse", "themap"): a word found once
     that splits into two words each found at least three times on their own in ``text``.

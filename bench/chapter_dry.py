@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     from longhand.core.engine.plan import Section
     from longhand.core.engine.session import EngineConfig
     from longhand.core.projects.project import Project
-    from longhand.core.text.phrases import function_word
     from longhand.core.text.wordcount import grams, length_score, repeated_ngram_share, units
 
     out = C.out_dir(args.out or str(C.RESULTS / "chapter_dry"))
@@ -107,12 +106,6 @@ def main(argv: list[str] | None = None) -> int:
             text = "\n\n".join(job.sections[i].text for i in BM.chapter_scenes(job, c) if job.sections[i].text)
             us = units(text)
             gs = grams(us, 4)
-            seen, repeats, content = set(), 0, 0
-            for g in gs:
-                if g in seen:
-                    repeats += 1
-                    content += not function_word(g[-1])
-                seen.add(g)
             other = {g for t in others for g in grams(units(t), 4)}
             words = BM.chapter_words(job, c)
             row = {"variant": name, "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
@@ -120,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                    "s_l": round(length_score(ch.target_words, words), 1),
                    "scenes": len(BM.chapter_scenes(job, c)),
                    "repeated_4gram_share": round(repeated_ngram_share(us, 4), 4),
-                   "repeated_4gram_share_content_word": round(content / len(gs), 4) if gs else 0.0,
+                   "repeated_4gram_share_content_word": round(C.content_repeat_share(text), 4),
                    "share_of_other_chapters_4grams": round(sum(g in other for g in gs) / len(gs), 4) if gs else 0.0,
                    "glued_words": C.glued_words(text), "misspelt_names": job.codex.misspellings("\n".join(raw)),
                    "recoveries": recoveries[0], "seconds": round(seconds, 1)}

@@ -44,17 +44,6 @@ BIBLE = ("Ilse Marren, a cartographer of Saltmarsh, learns that what she draws w
          "The Duke wants the Greywater moved; the Guild hides why such maps were forbidden.")
 
 
-
-def _content_repeats(text: str) -> float:
-    """Share of the word 4-grams that repeat an earlier one and end in a content word."""
-    from longhand.core.text.phrases import function_word
-    from longhand.core.text.wordcount import grams, units
-    gs, seen, n = grams(units(text), 4), set(), 0
-    for g in gs:
-        n += g in seen and not function_word(g[-1])
-        seen.add(g)
-    return n / len(gs) if gs else 0.0
-
 def _rss_mb() -> float:
     import psutil
     return round(psutil.Process().memory_info().rss / 2**20, 1)
@@ -396,7 +385,7 @@ def report(project, results: dict, out: Path, backend) -> None:
         "book_s_l_so_far": round(length_score(project.target_words, project.words), 1) if project.words else 0,
         "repeated_4gram_share": round(repeated_ngram_share(text, 4), 4),
         # the repeats whose last word is not a function word (the ones Sampling.avoid bans)
-        "repeated_4gram_share_content_word": round(_content_repeats(text), 4),
+        "repeated_4gram_share_content_word": round(C.content_repeat_share(text), 4),
         "prompt_tokens_evaluated": evaluated, "document_tokens": doc_tokens,
         "evaluated_per_document_token": round(evaluated / doc_tokens, 3) if doc_tokens else None,
         # by what the prompt asked for, in the runs that counted it (per document token
