@@ -680,7 +680,7 @@ class BookWriter(AgentWriter):
             for attempt in range(TOP_UP_ATTEMPTS):
                 raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
                 steps = [st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                         if self._plannable(job, c, st)]
+                         if not self._not_plannable(job, c, st)]
                 step = next((st for st in steps if told.add(st.main_point)), None)
                 if step is not None or (cancel and cancel.cancelled):
                     break
@@ -709,10 +709,6 @@ class BookWriter(AgentWriter):
         if added == TOP_UP_SCENES and chapter_words(job, c) < CHAPTER_LANDS * ch.target_words:
             self._short[c] = f"{TOP_UP_SCENES} scenes were added to it and it is still short"
         return added
-
-    @classmethod
-    def _plannable(cls, job, c: int, st) -> bool:
-        return not cls._not_plannable(job, c, st)
 
     @staticmethod
     def _not_plannable(job, c: int, st) -> str:
@@ -811,12 +807,12 @@ class BookWriter(AgentWriter):
         # (the words a glued word is made of, and a name's misspelling, are counted in the
         # whole book written so far)
         book = "\n".join(s.text for s in job.sections if s.text)
-        glued = {**glued_words(book, self.backend.whole_word),
-                 **job.codex.typos(chapter_text(job, c), self.backend.whole_word, book)}
+        in_book = {**glued_words(book, self.backend.whole_word),
+                   **job.codex.typos(chapter_text(job, c), self.backend.whole_word, book)}
         for i in chapter_scenes(job, c):
             sec = job.sections[i]
             if sec.status == "done" and not sec.locked and sec.text:
-                fixes = {**{w: g for w, g in glued.items() if w in sec.text}, **job.codex.misspellings(sec.text)}
+                fixes = {**{w: g for w, g in in_book.items() if w in sec.text}, **job.codex.misspellings(sec.text)}
                 if not fixes:
                     continue
                 # (each answer on its own: where the answers start moves with the text)
@@ -827,7 +823,7 @@ class BookWriter(AgentWriter):
                 log.info("chapter %d, scene %s: words mended: %s", c + 1, sec.title or i,
                          ", ".join(f"{a} -> {b}" for a, b in fixes.items()))
         if not ch.summary_edited:
-            ch.summary = apply_fixes(job.codex.mend(ch.summary)[0], glued)
+            ch.summary = apply_fixes(job.codex.mend(ch.summary)[0], in_book)
 
     def summarize_chapter(self, job, c: int, *, stats: JobStats | None = None) -> str:
         """The model's summary of chapter ``c``, asked for at the end of the chapter's own

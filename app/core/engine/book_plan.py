@@ -161,13 +161,15 @@ class Told:
         had), refusing the scenes that follow the synopsis only left the chapter to the
         fallback plan, which tells the synopsis anyway."""
         keys = chapter_keys("", point)
-        if not keys or any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.own):
-            return False
-        if not any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.synopsis) \
-                and any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in self.keys):
+        if not keys or _retells(keys, self.own) or (_retells(keys, self.keys) and not _retells(keys, self.synopsis)):
             return False
         self.own.append(keys)
         return True
+
+
+def _retells(keys: set[str], among: list[set[str]]) -> bool:
+    """Do content words ``keys`` share most of themselves with any of ``among``?"""
+    return any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in among)
 
 
 def bounded_targets(given: list[int | None], total: int, lo: int, hi: int, *, spread: float = 2.0) -> list[int]:
