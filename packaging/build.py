@@ -116,22 +116,15 @@ def x11_gaps_on_build_machine(resolve=None) -> list[str]:
 
 
 def x11_gaps_in_bundle(bundle: Path) -> list[str]:
-    """The :data:`CARRIED_X11` libraries the bundled xcb plugin needs (directly or through the
-    libraries the bundle holds) that the bundle does not hold."""
-    qtlibs = _qtlibs()
-    files = {p.name: p for p in bundle.rglob("*.so*") if p.is_file()}
-    plugin = files.get("libqxcb.so")
+    """The :data:`CARRIED_X11` libraries the bundled xcb plugin needs (``qtlibs.check`` walks its
+    libraries from the bundle's Qt folder) that the bundle does not hold."""
+    files = {p.name for p in bundle.rglob("*.so*") if p.is_file()}
+    plugin = next((p for p in bundle.rglob("libqxcb.so") if p.is_file()), None)
     if plugin is None:
         return []
-    todo, wanted = [plugin], set()
-    while todo:
-        for name in qtlibs.needed(todo.pop()):
-            if name in wanted:
-                continue
-            wanted.add(name)
-            if name in files:
-                todo.append(files[name])
-    return sorted(n for n in wanted & set(CARRIED_X11) if n not in files)
+    rep = _qtlibs().check(lambda name: "" if name in files else "not in the bundle",
+                          dirs=(plugin.parents[2] / "lib", plugin))      # (Qt/plugins/platforms)
+    return sorted({m.soname for m in rep.missing} & set(CARRIED_X11))
 
 
 def _x11_gaps_message(gaps: list[str], where: str) -> str:
