@@ -167,9 +167,10 @@ class Codex:
     def known_names(self) -> set[str]:
         return {n.lower() for e in [*self.entries, *self.proposed] for n in e.names}
 
-    def name_words(self, limit: int = 40) -> tuple[str, ...]:
+    def name_words(self, limit: int | None = 40) -> tuple[str, ...]:
         """The capitalised words of the entries' names ("Ilse", "Marren", "Saltmarsh"): the
-        words a story repeats by design (see ``Sampling.dry_breakers``)."""
+        words a story repeats by design (see ``Sampling.dry_breakers``); the first ``limit``
+        (None: all)."""
         words: dict[str, None] = {}
         for e in self.entries:
             for n in e.names:
@@ -216,7 +217,7 @@ class Codex:
         letters on), that is no word of the language (``known(word)`` is False: the model's
         vocabulary; "Warren" is one, and stays) and that ``book`` (default ``text``) uses at
         most a fifth as often as the name's word."""
-        names = {w for e in self.entries for n in e.names for w in re.findall(r"[A-Z][\w'-]{3,}", n)}
+        names = {w for w in self.name_words(limit=None) if len(w) >= 4}
         if not names:
             return {}
         counts = Counter(re.findall(r"(?<![\w'-])[A-Z][a-z]+", book or text))
