@@ -181,6 +181,17 @@ def test_banned_characters_never_reach_the_text(demo_backend):
     assert "*" not in banned and banned.strip()
 
 
+def test_invisible_characters_are_never_written(demo_backend):
+    # the demo model wrote "Read more\u200b\u200bThe" into a story: zero-width spaces that break
+    # searching, counting and the PDF's text. Never sampled, and taken out if one slips through.
+    from longhand.core.backends.base import Sampling
+    prompt = Prompt(user=["<p>Lighthouse keepers were responsible for keeping ships safe. They would...Read more"
+                          "\u200b\u200b</p>\n<p>Read more\u200b\u200b</p>\n<p>Read more\u200b"])
+    text = demo_backend.generate(prompt, max_tokens=40, sampling=Sampling(temperature=0.0)).text
+    assert text.strip()
+    assert not set(text) & set("\u200b\u2060\ufeff")
+
+
 def test_a_text_that_avoids_the_books_phrases_repeats_none_of_its_4grams(demo_backend):
     # a novel's scene may not repeat a word 4-gram of the book so far (Sampling.avoid): the
     # instruct model's first novel wrote "stood at the edge of" 41 times

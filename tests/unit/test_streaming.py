@@ -50,3 +50,23 @@ def test_cancel_is_seen_and_keeps_what_was_written():
     assert out.cancelled() is True
     g = out.result(prompt_tokens=1, evaluated=1, generated=1)
     assert (g.finish, g.text) == ("cancelled", "kept")
+
+
+def test_invisible_characters_never_reach_the_text():
+    # The demo model once wrote "Read more\u200b\u200bThe": a manuscript that searches, counts
+    # and prints wrong. A piece that was only such characters is an empty piece.
+    seen: list[str] = []
+    out = PieceStream(lambda piece: seen.append(piece), None, allow_end=True)
+    out.feed("Read more\u200b")
+    assert out.dropped is True
+    out.feed("\u200b")
+    out.feed("\ufeffThe\u2060 end, \u200dwith a joiner kept")
+    assert out.text == "Read moreThe end, \u200dwith a joiner kept"
+    assert seen == ["Read more", "The end, \u200dwith a joiner kept"]
+    assert out.result(prompt_tokens=1, evaluated=1, generated=3).text == out.text
+
+
+def test_a_clean_stream_says_nothing_was_dropped():
+    out = PieceStream(None, None, allow_end=True)
+    out.feed("plain text")
+    assert out.dropped is False and out.text == "plain text"

@@ -24,7 +24,7 @@ from ..library.gguf import GGUF_MAGIC
 from .base import MAX_CONTEXT, Backend, BackendInfo, Generation, OnPiece, Prompt, Sampling
 from .formats import FORMATS, PromptFormat, detect_format
 from .ggml import gpu_memory_error, log_mark, log_since
-from .streaming import PieceStream
+from .streaming import INVISIBLE, PieceStream
 
 log = logging.getLogger(__name__)
 
@@ -591,7 +591,7 @@ class LlamaCppBackend(Backend):
         import llama_cpp as C
         end_ids = self._end_token_ids()
         # While the text is too short a base model must not open the next section either.
-        never = self._markup_token_ids() + self._char_token_ids(s.ban_chars) \
+        never = self._markup_token_ids() + self._char_token_ids(s.ban_chars + INVISIBLE) \
             + (self._cjk_token_ids() if s.ban_cjk else []) + (self._script_token_ids() if s.ban_scripts else [])
         # (chat prompts lay the text out under headings too: see engine.prompts)
         ban_ids = end_ids + never + self._heading_token_ids()
@@ -707,12 +707,14 @@ class LlamaCppBackend(Backend):
             samplers.free()
         tail = decoder.decode(b"", final=True)
         if tail:
-            stream.pieces.append(tail)
+            stream.pieces.append(stream.keep(tail))
         self.generated_tokens += len(out_tokens)
         # Remember the exact ids, so that passing this text back reuses the cache token-exactly.
+        # (not when a character was taken out of the text: its ids would no longer spell it)
         if len(self._generated_memo) > 64:
             self._generated_memo.clear()
-        self._generated_memo[stream.text] = list(out_tokens)
+        if not stream.dropped:
+            self._generated_memo[stream.text] = list(out_tokens)
         return stream.result(prompt_tokens=len(tokens), evaluated=evaluated, generated=len(out_tokens))
 
     # -- the prompt cache on disk (see kvfile) ---------------------------------------------

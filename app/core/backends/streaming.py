@@ -14,6 +14,12 @@ import time
 from ..errors import CancelToken
 from .base import Generation, OnPiece, Steer
 
+#: Characters a model may print that show nothing and only break a manuscript: a zero-width
+#: space, a word joiner, a byte-order mark ("Read more\u200b\u200bThe" from the demo model).
+#: Never kept. (Zero-width joiners and non-joiners are left: scripts and emoji need them.)
+INVISIBLE = "\u200b\u2060\ufeff"
+_DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
+
 
 class PieceStream:
     """One ``generate`` call's stream: the pieces so far, the steering, why it ended.
@@ -30,6 +36,7 @@ class PieceStream:
         self.finish = "length"
         self.started = time.perf_counter()
         self.first = 0.0            # seconds to the first piece
+        self.dropped = False        # an invisible character was taken out (see INVISIBLE)
 
     def cancelled(self) -> bool:
         """True (and finish "cancelled") once the cancel token is set."""
@@ -41,9 +48,11 @@ class PieceStream:
     def feed(self, piece: str) -> bool:
         """Keep a piece and hand it to the engine (an empty piece, as a token that ends inside
         a UTF-8 character gives, only counts for the first-piece time). True when the engine
-        says stop (finish "stop")."""
+        says stop (finish "stop"). Invisible characters (:data:`INVISIBLE`) are taken out
+        first."""
         if not self.first:
             self.first = time.perf_counter() - self.started
+        piece = self.keep(piece)
         self.pieces.append(piece)
         if self.on_piece is None or not piece:
             return False
@@ -54,6 +63,13 @@ class PieceStream:
                 self.finish = "stop"
                 return True
         return False
+
+    def keep(self, piece: str) -> str:
+        """``piece`` without the invisible characters (:data:`INVISIBLE`)."""
+        kept = piece.translate(_DROP_INVISIBLE)
+        if len(kept) != len(piece):
+            self.dropped = True
+        return kept
 
     @property
     def text(self) -> str:
