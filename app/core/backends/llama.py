@@ -189,6 +189,7 @@ class LlamaCppBackend(Backend):
         self._segment_tokens: dict[tuple[str, bool], list[int]] = {}
         self._generated_memo: dict[str, list[int]] = {}
         self._end_tokens: list[int] | None = None
+        self._all_pieces: list[bytes] | None = None   # every token's text (_vocab_pieces)
         self._scanned: dict[str, list[int]] = {}     # token ids by what they hold (_vocab_ids)
         self._words: dict[str, list[tuple[int, bool]]] | None = None   # (_word_token_ids)
         self._first_tokens: dict[str, int | None] = {}                  # (_first_letter_token)
@@ -430,11 +431,20 @@ class LlamaCppBackend(Backend):
             self._markup_tokens = ids
         return self._markup_tokens
 
-    def _vocab_ids(self, key: str, test) -> list[int]:
-        """The tokens whose text (bytes) passes ``test``, looked up once per ``key``."""
+    def _vocab_pieces(self) -> list[bytes]:
+        """Every token's text, read from the model once for all the scans below (a call per
+        token: about a second for Gemma's 262k tokens, which each scan took on its own)."""
+        if self._all_pieces is None:
+            self._all_pieces = [self._piece(i) for i in range(self._n_vocab)]
+        return self._all_pieces
+
+    def _vocab_ids(self, key: str, pattern: bytes) -> list[int]:
+        """The tokens whose text (bytes) holds a match of ``pattern``, looked up once per
+        ``key`` (a compiled pattern: a Python test per token took most of a second more)."""
         ids = self._scanned.get(key)
         if ids is None:
-            ids = self._scanned[key] = [i for i in range(self._n_vocab) if test(self._piece(i))]
+            search = re.compile(pattern, re.DOTALL).search
+            ids = self._scanned[key] = [i for i, piece in enumerate(self._vocab_pieces()) if search(piece)]
         return ids
 
     def _char_token_ids(self, chars: str) -> list[int]:
@@ -442,16 +452,14 @@ class LlamaCppBackend(Backend):
         if not chars:
             return []
         key = "".join(sorted(set(chars)))
-        wanted = [c.encode() for c in key]
-        return self._vocab_ids("chars:" + key, lambda piece: any(c in piece for c in wanted))
+        return self._vocab_ids("chars:" + key, b"|".join(re.escape(c.encode()) for c in key))
 
     def _cjk_token_ids(self) -> list[int]:
         """Tokens that hold a Chinese, Japanese or Korean character, or the first byte of one
         (byte-level vocabularies split a character over tokens): UTF-8 lead bytes E3-ED
         (U+3000-U+DFFF: CJK punctuation, kana, Han, Hangul) and the fullwidth forms (EF BC,
         EF BD). English punctuation (dashes, quotes, the ellipsis: E2) is not among them."""
-        return self._vocab_ids("cjk", lambda piece: any(0xE3 <= b <= 0xED for b in piece)
-                               or b"\xef\xbc" in piece or b"\xef\xbd" in piece)
+        return self._vocab_ids("cjk", rb"[\xe3-\xed]|\xef[\xbc\xbd]")
 
     def _script_token_ids(self) -> list[int]:
         """Tokens that hold a letter of another script than Latin, or the first byte of one
@@ -459,14 +467,7 @@ class LlamaCppBackend(Backend):
         Armenian, Hebrew, Arabic…), E0 (U+0800-U+0FFF: the Indic scripts, Thai, Tibetan) and
         E1 80-B7 (U+1000-U+1DFF: Myanmar, Georgian, Ethiopic, Khmer…; not the Latin extensions
         from U+1E00). Latin letters with accents (C3-C9) and combining marks are not among them."""
-        def other(piece: bytes) -> bool:
-            for k, b in enumerate(piece):
-                if 0xCE <= b <= 0xDF or b == 0xE0:
-                    return True
-                if b == 0xE1 and (k + 1 >= len(piece) or piece[k + 1] < 0xB8):
-                    return True
-            return False
-        return self._vocab_ids("scripts", other)
+        return self._vocab_ids("scripts", rb"[\xce-\xe0]|\xe1(?:[\x00-\xb7]|\Z)")
 
     def _word_token_ids(self) -> dict[str, list[tuple[int, bool]]]:
         """Tokens by the word they start (lower case; see ``Sampling.avoid``): each with
@@ -476,9 +477,9 @@ class LlamaCppBackend(Backend):
         if table is None:
             table = {}
             first = re.compile(r"((?:[^\w'’]|_)*)([a-z]+(?:['’][a-z]+)*)")   # ("_land" too)
-            for i in range(self._n_vocab):
+            for i, raw in enumerate(self._vocab_pieces()):
                 try:
-                    piece = self._piece(i).decode("utf-8").lower()
+                    piece = raw.decode("utf-8").lower()
                 except UnicodeDecodeError:
                     continue
                 m = first.match(piece)
@@ -530,7 +531,7 @@ class LlamaCppBackend(Backend):
 
     def _heading_token_ids(self) -> list[int]:
         """Tokens that contain '#': in completion style they start the next section's heading."""
-        return self._vocab_ids("heading", lambda piece: b"#" in piece)
+        return self._vocab_ids("heading", rb"#")
 
     def _end_token_ids(self) -> list[int]:
         """Every token that ends a text: end-of-generation tokens and the format's stops."""
