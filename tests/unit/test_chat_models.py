@@ -149,6 +149,14 @@ def test_talk_about_word_counts_and_paragraphs_is_chatter_prose_is_not():
     # a letter's closing speaks to its reader: manuscript there, chatter in a story
     closing = "Feel free to call me if you have any questions."
     assert find_chatter(closing) and not find_chatter(closing, letter=True)
+    thanks = ("Thank you for your interest in urban beekeeping. If you are interested in starting your own "
+              "hive, there are many resources available online.")
+    assert find_chatter(thanks) and not find_chatter(thanks, letter=True)
+    assert find_chatter("**Thank you for reading!**")
+    # said in the story, or not to the reader, it is the story's
+    for line in ['"Thank you for your interest," the Duke said, and closed the ledger.',
+                 "She wrote back: thank you for your time.", "Ilse thanked him for reading the map aloud."]:
+        assert not find_chatter(line), line
     assert 0 < chatter_share(STORY + "\n\nI hope you enjoyed reading this story!") < 0.5
 
 

@@ -88,6 +88,9 @@ _CLOSING = (
     r"|\bfeel free to (?:ask|let me know|reach out)\b|\blet me know if (?:you|there)\b"
     r"|\bif you have any (?:other |more |further )?(?:questions|requests)\b"
     r"|\bif you(?:'d| would) like (?:any|a different|more)\b"
+    # a line that opens by thanking the reader (the instruct model closed an article with
+    # "Thank you for your interest in urban beekeeping. If you are interested in…")
+    r"|^thank you (?:(?:so|very) much )?for (?:reading|your (?:interest|attention|time))\b"
 )
 _OPEN_RE = re.compile(r"^\W{0,4}(?:" + _OPENERS + r")", re.I)
 _META_RE = re.compile(_META, re.I)
