@@ -195,7 +195,6 @@ class LlamaCppBackend(Backend):
         self._first_tokens: dict[str, int | None] = {}                  # (_first_letter_token)
         self._markup_tokens: list[int] | None = None
         self._piece_buf = ctypes.create_string_buffer(64)
-        self._pieces: dict[int, bytes] = {}
         self.prompt_tokens_evaluated = 0
         self.generated_tokens = 0
 
@@ -387,11 +386,10 @@ class LlamaCppBackend(Backend):
         difference would be evaluated again (a whole scene and the asks after it).
         """
         target = text.encode("utf-8")
+        pieces = self._vocab_pieces()
         pos, n = 0, 0
         for tok in self._cached[at:]:
-            piece = self._pieces.get(tok)
-            if piece is None:
-                piece = self._pieces[tok] = self._piece(tok)
+            piece = pieces[tok]
             if not piece or not target.startswith(piece, pos):
                 break
             pos += len(piece)
@@ -400,7 +398,7 @@ class LlamaCppBackend(Backend):
                 return self._cached[at:at + n]
         while n and pos < len(target) and 0x80 <= target[pos] < 0xC0:    # (not inside a character)
             n -= 1
-            pos -= len(self._pieces[self._cached[at + n]])
+            pos -= len(pieces[self._cached[at + n]])
         if not n:
             return None
         return self._cached[at:at + n] + self.llm.tokenize(target[pos:], add_bos=False, special=False)
@@ -432,8 +430,9 @@ class LlamaCppBackend(Backend):
         return self._markup_tokens
 
     def _vocab_pieces(self) -> list[bytes]:
-        """Every token's text, read from the model once for all the scans below (a call per
-        token: about a second for Gemma's 262k tokens, which each scan took on its own)."""
+        """Every token's text, read from the model once (a call per token: about a second for
+        Gemma's 262k tokens) for the scans below and for matching a text to the context's
+        tokens (:meth:`_from_cache`). Every generation scans (for the invisible characters)."""
         if self._all_pieces is None:
             self._all_pieces = [self._piece(i) for i in range(self._n_vocab)]
         return self._all_pieces
