@@ -91,6 +91,8 @@ BENCHES: tuple[Bench, ...] = (
           ("novel-instruct/**",), "the novel on the instruct test model",
           _h(("words", "summary.words"), ("chapters", "summary.chapters_written"),
              ("mean chapter S_l", "summary.mean_chapter_s_l"))),
+    Bench("human reference", "bench/human_reference.py --name … --text …", "human_reference.json",
+          ("human_reference.*",), "the novel bench's repetition measures on human prose (a yardstick)"),
     Bench("plan parse", "bench/plan_parse.py", "plan_parse.json", ("plan_parse.*",),
           "one-level plans with and without the grammar"),
     Bench("plan grammar", "bench/plan_grammar.py", "plan_grammar.json", ("plan_grammar.*",),
