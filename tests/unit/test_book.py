@@ -6,6 +6,8 @@ import dataclasses
 import itertools
 import re
 
+import pytest
+
 from fakes import ScriptedBackend
 from longhand.core.backends.base import Generation
 from longhand.core.engine import book as B
@@ -912,6 +914,48 @@ def test_a_scene_the_model_starts_over_in_other_words_when_asked_to_go_on_ends_b
     told = [e for e in events if isinstance(e, EV.SectionToken)]
     assert cuts[0].cut_text.count(".") == 3 and 180 <= sec.words <= 200 and not sec.parts
     assert not sec.needs_attention and len(told) > sec.words
+
+
+class _TellsOneAgain(ChatBookBackend):
+    """Asked to go on, tells the scene's first sentence again (``reorder``: its words
+    reversed, so that no 4-gram repeats), then two sentences with too few content words to
+    weigh: the instruct model's "It was a hot summer evening when Ilse Marren arrived at the
+    Greywater province. As she walked through the town. She noticed strange shadows on the
+    island...", kept in its manuscript."""
+
+    def __init__(self, reorder: bool, **kw) -> None:
+        super().__init__(**kw)
+        self.reorder = reorder
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
+            self.prompts.append(prompt)
+            said = prompt.turns[-1][0][-1]
+            body = said.split("\n\n", 1)[1] if said.startswith("#") else said
+            words = body.strip().split(". ")[0].strip(" .").split()
+            first = " ".join(reversed(words) if self.reorder else words).capitalize() + "."
+            again = (f"{first} And so it was that she went out of it and on into the day, as she had "
+                     "to do. And then she was there with them all and it was as it had been before.")
+            return _stream([" " + word for word in again.split(" ")], on_piece)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+
+@pytest.mark.parametrize("reorder", [False, True], ids=["copied", "in-other-order"])
+def test_a_later_answer_that_tells_one_sentence_again_among_light_ones_is_cut_whole(reorder):
+    # copied: the loop check fires first, on the answer's third sentence; in other order:
+    # no 4-gram repeats, and of the answer's three sentences only the retold one has the
+    # content words to be weighed. Either way the answer retells: it goes, whole.
+    backend = _TellsOneAgain(reorder, wants_end_after=200, sentence_words=10)
+    w = B.BookWriter(backend)
+    job = _mara_job()
+    w.plan_chapter(job, 0)
+    events = []
+    sec = w.write_section(job, BM.chapter_scenes(job, 0)[0], on_event=events.append)
+    cuts = [e for e in events if isinstance(e, EV.SectionRecovery)]
+    assert len(cuts) == 1 and "retells earlier text" in cuts[0].reasons[0]
+    assert "on into the day" not in sec.text and "as it had been before" not in sec.text
+    assert 180 <= sec.words <= 200 and not sec.parts and sec.text.rstrip().endswith(".")
 
 
 def test_a_scene_interrupted_in_a_later_answer_resumes_in_that_answer_after_reopening(tmp_path):

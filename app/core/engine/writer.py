@@ -403,8 +403,7 @@ class AgentWriter:
             observed = g.generated_tokens / max(1, count_words(g.text))
             self._tokens_per_word = 0.7 * self._tokens_per_word + 0.3 * min(4.0, max(0.8, observed))
         run.text = (partial + new) if partial else new.lstrip()
-        bad: Health | None = steer.bad or (run.monitor.feed(run.text, final=True) or steer.retold(run.text, final=True)
-                                           if g.finish != "cancelled" else None)
+        bad: Health | None = steer.bad or (steer.judge(run.text, final=True) if g.finish != "cancelled" else None)
         return g.finish, new, bad
 
     def _recover(self, run: "_SectionRun", bad: Health) -> bool:
@@ -804,7 +803,7 @@ class SectionSteer:
         dt = time.perf_counter() - self.t0
         self.emit(SectionToken(self.index, piece, w, self.words_before + w,
                                (self.gen_tokens + self.n) / dt if dt else 0.0))
-        bad = self.monitor.feed(current) or self.retold(current)
+        bad = self.judge(current)
         if bad is not None:          # stop at once: what follows would be worse
             self.bad = bad
             return Steer(allow_end=True, stop=True)
@@ -812,13 +811,30 @@ class SectionSteer:
             return Steer(allow_end=True, stop=True)
         return Steer(allow_end=w >= self.targets.allow_from or self.targets.turns)
 
+    def judge(self, current: str, final: bool = False) -> Health | None:
+        """The health check's verdict on the text so far, then the retelling check's. A loop
+        found in a later answer not yet judged for retelling is judged so at once: an answer
+        that tells an earlier sentence again goes whole, not only the words after the copy
+        (the instruct model's copied opening line stayed in a scene that the loop check
+        ended on the line after it)."""
+        bad = self.monitor.feed(current, final=final)
+        if bad is not None and bad.kind == "loop" and self.answer_start is not None:
+            retold = self.monitor.retold(current, self.answer_start, final=True)
+            self.answer_start = None
+            return retold or bad
+        return bad or self.retold(current, final=final)
+
     def retold(self, current: str, final: bool = False) -> Health | None:
         """A later answer that starts the section over (HealthMonitor.retold), judged once,
-        on its first three sentences (``final``: on the sentences the answer ended with)."""
+        on its first three sentences (``final``: on the sentences the answer ended with).
+        Once three sentences stand, the verdict is given on them even when fewer than three
+        hold enough content words to weigh (else a copied sentence between two light ones,
+        "As she walked through the town.", was never judged)."""
         if self.answer_start is None or (not final and not re.search(r"[.!?…]\W{0,2}$", current)):
             return None
-        bad = self.monitor.retold(current, self.answer_start, final=final)
-        if final or bad is not None or len(sentence_ends(current[self.answer_start:])) >= 3:
+        done = final or len(sentence_ends(current[self.answer_start:])) >= 3
+        bad = self.monitor.retold(current, self.answer_start, final=done)
+        if done or bad is not None:
             self.answer_start = None
         return bad
 
