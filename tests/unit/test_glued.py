@@ -16,7 +16,7 @@ def known(word: str) -> bool:
 
 TEXT = ("The landscape moved. She saw the landscape and the world. To stop it she had to stop the world, "
         "to stop the landscape, the world. You have your map; have it, have all. Your map, your pen, your name. "
-        "She had to take to the water; take it, take all. The Guild of Guild-men. ")
+        "She had to take to the water; take it, take all. She went to your house. The Guild of Guild-men. ")
 
 
 def test_the_instruct_models_run_together_words_are_split():
@@ -45,3 +45,14 @@ def test_without_a_vocabulary_only_a_function_word_glued_to_a_capitalised_word_i
     text = TEXT + "Across thelandscape. The hall ofGuild men stood by theGreywater. iPhone, McDonald."
     assert glued_words(text) == {"ofGuild": "of Guild", "theGreywater": "the Greywater"}
     assert glued_words(text, lambda w: None) == {"ofGuild": "of Guild", "theGreywater": "the Greywater"}
+
+
+def test_a_word_the_vocabulary_lacks_is_split_only_where_the_text_has_its_parts_apart():
+    # words of Moby-Dick the instruct model's vocabulary does not hold whole, each a function
+    # word and a word the text uses on its own: real words, never written apart in the text
+    text = ("The shore, the shore, the shore. A ring, a ring, the ring. The human face, human, human. "
+            "He had a cold hand, cold, cold. " * 2
+            + "They went ashore. She ate the herring. It was inhuman. Ahold of the cold rope.")
+    assert glued_words(text, known) == {}
+    # written apart once elsewhere, the same word run together is split
+    assert glued_words(text + " She stood by her ring.", known) == {"herring": "her ring"}

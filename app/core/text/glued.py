@@ -5,8 +5,14 @@ the word it wanted: the instruct model's novel held "thelandscape", "theGreywate
 "Youhave", "toyour", "tostop" and "taketo" in 14,000 words, typos to a reader. Such a word is a
 function word glued to a word the text uses on its own (at either end), and not a word of the
 language. Which words are words, the model's vocabulary says (``known``: " within", " forget",
-" tonight" are tokens of their own; " thelandscape" is not). Without it only a function word
-glued to a capitalised word counts ("ofGuild", "theGreywater"). Latin script only.
+" tonight" are tokens of their own; " thelandscape" is not). A word the vocabulary does not
+hold whole is split only where the text also has its two words apart ("the landscape"): a
+model that glued them writes them apart elsewhere, while a rare word is seldom its parts in a
+row (on Moby-Dick, with the instruct model's vocabulary, the split without that test broke 105
+real words, "ashore", "herring", "intolerable", "forbidding"; with it 25; in the instruct
+model's four novels it keeps 41 of the 42 words split before, and the one it leaves, "aglow",
+is a word). Without a vocabulary only a function word glued
+to a capitalised word counts ("ofGuild", "theGreywater"). Latin script only.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ def glued_words(text: str, known: Optional[Callable[[str], Optional[bool]]] = No
     is True when ``word`` (lower case) is a word, None when it cannot tell."""
     words = _WORD.findall(text)
     counts = Counter(w.lower() for w in words)
+    lower = re.findall(r"[a-z]+", text.lower())
+    pairs = set(zip(lower, lower[1:]))          # the words the text has in a row
     fixes: dict[str, str] = {}
     for w in dict.fromkeys(words):
         m = _CAMEL.fullmatch(w)
@@ -41,7 +49,7 @@ def glued_words(text: str, known: Optional[Callable[[str], Optional[bool]]] = No
             continue
         k = next((k for k in range(1, len(lw))
                   if _glue_and_word(lw[:k], lw[k:], counts) or _glue_and_word(lw[k:], lw[:k], counts)), 0)
-        if k and known(lw) is False:          # (the vocabulary asked last: it is the slow part)
+        if k and (lw[:k], lw[k:]) in pairs and known(lw) is False:   # (the vocabulary last: the slow part)
             fixes[w] = f"{w[:k]} {w[k:]}"
     return fixes
 
