@@ -11,8 +11,8 @@ model that glued them writes them apart elsewhere, while a rare word is seldom i
 row (on Moby-Dick, with the instruct model's vocabulary, the split without that test broke 105
 real words, "ashore", "herring", "intolerable", "forbidding"; with it 25; in the instruct
 model's four novels it keeps 41 of the 42 words split before, and the one it leaves, "aglow",
-is a word). Without a vocabulary only a function word glued
-to a capitalised word counts ("ofGuild", "theGreywater"). Latin script only.
+is a word). Without a vocabulary only a function word glued to a capitalised word counts
+("ofGuild", "theGreywater"). Latin script only.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def glued_words(text: str, known: Optional[Callable[[str], Optional[bool]]] = No
         lw = w.lower()
         if len(lw) < 5 or known is None:
             continue
-        k = next((k for k in range(1, len(lw))
-                  if _glue_and_word(lw[:k], lw[k:], counts) or _glue_and_word(lw[k:], lw[:k], counts)), 0)
-        if k and (lw[:k], lw[k:]) in pairs and known(lw) is False:   # (the vocabulary last: the slow part)
+        k = next((k for k in range(1, len(lw)) if (lw[:k], lw[k:]) in pairs
+                  and (_glue_and_word(lw[:k], lw[k:], counts) or _glue_and_word(lw[k:], lw[:k], counts))), 0)
+        if k and known(lw) is False:          # (the vocabulary asked last: it is the slow part)
             fixes[w] = f"{w[:k]} {w[k:]}"
     return fixes
 
