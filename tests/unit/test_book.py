@@ -450,6 +450,21 @@ def _stream(pieces: list[str], on_piece) -> Generation:
     return Generation("".join(out), "end", 100, 10, len(out), 0.01)
 
 
+class GoesOnWith(ChatBookBackend):
+    """A chat model that answers each ask to go on with a scene with ``go_on(said)``, ``said``
+    being the answer before the ask (streamed word by word, stopped where the engine says so)."""
+
+    def go_on(self, said: str) -> str:
+        raise NotImplementedError
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
+            self.prompts.append(prompt)
+            return _stream([" " + word for word in self.go_on(prompt.turns[-1][0][-1]).split(" ")], on_piece)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+
 class WillNotGoOn(ChatBookBackend):
     """A chat model that answers an ask to go on with a scene with nothing."""
 
@@ -856,16 +871,11 @@ def test_a_books_scenes_are_sampled_with_its_names_as_dry_breakers():
 
 
 def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy():
-    class Retells(ChatBookBackend):
+    class Retells(GoesOnWith):
         """Ends its first answer after 200 words; asked to go on, writes that answer again."""
 
-        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
-            if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
-                self.prompts.append(prompt)
-                first = prompt.turns[-1][0][-1]
-                return _stream([" " + word for word in first.split(" ")], on_piece)
-            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
-                                    cancel=cancel, allow_end=allow_end)
+        def go_on(self, said: str) -> str:
+            return said
 
     backend = Retells(wants_end_after=200)
     w = B.BookWriter(backend)
@@ -885,21 +895,15 @@ def test_a_scene_the_model_retells_when_asked_to_go_on_ends_where_it_was_healthy
 
 
 def test_a_scene_the_model_starts_over_in_other_words_when_asked_to_go_on_ends_before_it():
-    class StartsOver(ChatBookBackend):
+    class StartsOver(GoesOnWith):
         """Asked to go on, tells the scene's first sentences again with their words reordered
         (no 4-gram repeats: the instruct model's "Ilse stood at the edge of Salt Marsh,
         surrounded by piles of maps, sketches." after "… Saltmarsh, surrounded by piles of
         maps and sketches.")."""
 
-        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
-            if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
-                self.prompts.append(prompt)
-                said = prompt.turns[-1][0][-1]
-                sentences = [x.strip(" .") for x in said.split(".") if len(x.split()) >= 6][:6]
-                again = " ".join(" ".join(reversed(x.split())).capitalize() + "." for x in sentences)
-                return _stream([" " + word for word in again.split(" ")], on_piece)
-            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
-                                    cancel=cancel, allow_end=allow_end)
+        def go_on(self, said: str) -> str:
+            sentences = [x.strip(" .") for x in said.split(".") if len(x.split()) >= 6][:6]
+            return " ".join(" ".join(reversed(x.split())).capitalize() + "." for x in sentences)
 
     backend = StartsOver(wants_end_after=200, sentence_words=10)
     w = B.BookWriter(backend)
@@ -916,7 +920,7 @@ def test_a_scene_the_model_starts_over_in_other_words_when_asked_to_go_on_ends_b
     assert not sec.needs_attention and len(told) > sec.words
 
 
-class _TellsOneAgain(ChatBookBackend):
+class _TellsOneAgain(GoesOnWith):
     """Asked to go on, tells the scene's first sentence again (``reorder``: its words
     reversed, so that no 4-gram repeats), then two sentences with too few content words to
     weigh: the instruct model's "It was a hot summer evening when Ilse Marren arrived at the
@@ -927,18 +931,12 @@ class _TellsOneAgain(ChatBookBackend):
         super().__init__(**kw)
         self.reorder = reorder
 
-    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
-        if prompt.turns and prompt.turns[-1][1].startswith("Go on with scene"):
-            self.prompts.append(prompt)
-            said = prompt.turns[-1][0][-1]
-            body = said.split("\n\n", 1)[1] if said.startswith("#") else said
-            words = body.strip().split(". ")[0].strip(" .").split()
-            first = " ".join(reversed(words) if self.reorder else words).capitalize() + "."
-            again = (f"{first} And so it was that she went out of it and on into the day, as she had "
-                     "to do. And then she was there with them all and it was as it had been before.")
-            return _stream([" " + word for word in again.split(" ")], on_piece)
-        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
-                                cancel=cancel, allow_end=allow_end)
+    def go_on(self, said: str) -> str:
+        body = said.split("\n\n", 1)[1] if said.startswith("#") else said
+        words = body.strip().split(". ")[0].strip(" .").split()
+        first = " ".join(reversed(words) if self.reorder else words).capitalize() + "."
+        return (f"{first} And so it was that she went out of it and on into the day, as she had "
+                "to do. And then she was there with them all and it was as it had been before.")
 
 
 @pytest.mark.parametrize("reorder", [False, True], ids=["copied", "in-other-order"])

@@ -818,10 +818,8 @@ class SectionSteer:
         (the instruct model's copied opening line stayed in a scene that the loop check
         ended on the line after it)."""
         bad = self.monitor.feed(current, final=final)
-        if bad is not None and bad.kind == "loop" and self.answer_start is not None:
-            retold = self.monitor.retold(current, self.answer_start, final=True)
-            self.answer_start = None
-            return retold or bad
+        if bad is not None and bad.kind == "loop":
+            return self.retold(current, final=True) or bad
         return bad or self.retold(current, final=final)
 
     def retold(self, current: str, final: bool = False) -> Health | None:
