@@ -354,6 +354,40 @@ def test_prompts_fit_the_context_late_in_a_long_book():
     assert w._summary_start > 0
 
 
+def test_a_reopened_long_book_carries_the_story_so_far_from_where_it_did():
+    """Late in a long book the oldest summaries are dropped, and where the story so far starts
+    only moves on. A job reopened in chapter 31 (a new writer) started from the first summary
+    again: its prompt was not the one its saved prompt cache held (the instruct model's novel,
+    resumed, evaluated 2,600 tokens again)."""
+    backend = BookBackend(chapters=40)
+    backend.info.n_ctx = 6000
+    w = B.BookWriter(backend)
+    job = Project(instruction=_job().instruction, target_words=100_000)
+    job.codex = _job().codex
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    for k, ch in enumerate(job.chapters[:30]):
+        ch.summary = f"Something happened to Mara in chapter {k + 1}, and it mattered. " * (6 if k < 29 else 2)
+    w.write_book(job, chapters=[29], max_scenes=1)
+    job.chapters[29].summary = "Mara found the mill wheel turning backwards. " * 2
+    w.write_book(job, chapters=[30], max_scenes=1)
+    written = backend.prompts[-1]
+    idx = BM.chapter_scenes(job, 30)
+    sec = job.sections[idx[0]]
+    assert sec.status == "done" and job.chapters[30].summaries_from > 0
+    # a fresh writer works out a window of its own: the story so far starts elsewhere
+    fresh = B.BookWriter(backend)
+    fresh_job = Project.from_dict(job.to_dict())
+    for ch in fresh_job.chapters:
+        ch.summaries_from = 0
+    assert fresh.section_prompt(fresh_job, idx[0]).text() != written.text()
+    # reopened, the job builds the very prompt it wrote the scene with
+    reopened = B.BookWriter(backend)
+    assert reopened.section_prompt(Project.from_dict(job.to_dict()), idx[0]).text() == written.text()
+    # chapters renumbered: worked out again
+    BM.move_chapter(job, 30, 0)
+    assert all(ch.summaries_from == 0 for ch in job.chapters)
+
+
 def test_near_copies_of_an_earlier_chapter_are_dropped():
     items = [BP.ParsedChapter("A", "Nell finds a diary in the flour sack at dawn", 3000),
              BP.ParsedChapter("B", "Nell finds a diary in the flour sack at night", 3000),

@@ -878,7 +878,9 @@ class BookWriter(AgentWriter):
         if not is_book(job) or sec.chapter is None:
             return super().section_prompt(job, index, partial)
         prompt = self._fitted_scene_prompt(job, index, partial)
-        job.chapters[sec.chapter].scenes_from = self._scene_start.get(sec.chapter, 0)
+        ch = job.chapters[sec.chapter]
+        ch.scenes_from = self._scene_start.get(sec.chapter, 0)
+        ch.summaries_from = self._windows[sec.chapter][0] if sec.chapter in self._windows else ch.summaries_from
         return prompt
 
     def _fitted_scene_prompt(self, job, index: int, partial: str) -> Prompt:
@@ -1130,7 +1132,10 @@ class BookWriter(AgentWriter):
                 _CHAT_TURN_TOKENS * (max(len(idx), expected_scenes(ch.target_words)) + 2)
         text_budget = max(0, min(int(avail * 0.7), need))
         cost = [count(x) for x in self._summaries(job, c)]
-        ss = min(self._summary_start, c)
+        # (from where this job carried them last, in this process or before it was reopened:
+        # a reopened job that started from the first summary again evaluated 2,600 tokens of
+        # a prompt its saved cache held with the story so far starting at chapter 5)
+        ss = min(max(self._summary_start, *(ch.summaries_from for ch in job.chapters[:c + 1])), c)
         while ss < c and sum(cost[ss:]) > avail - text_budget:
             ss += max(1, (c - ss) // 2)
         self._summary_start = ss

@@ -67,6 +67,9 @@ class Chapter:
     # scenes before it listed): kept, so that a reopened job builds the prompt the saved
     # prompt cache holds (engine.book)
     scenes_from: int = 0
+    # the first chapter whose summary its prompts carry (the story so far, its oldest
+    # summaries dropped in a long book): kept for the same reason
+    summaries_from: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +95,8 @@ class Chapter:
         return cls(title=text("title"), synopsis=text("synopsis"), target_words=target,
                    locked=data.get("locked") is True, summary=text("summary"),
                    summary_edited=data.get("summary_edited") is True,
-                   plan_how=text("plan_how"), codex_names=names, scenes_from=_count(data.get("scenes_from")))
+                   plan_how=text("plan_how"), codex_names=names, scenes_from=_count(data.get("scenes_from")),
+                   summaries_from=_count(data.get("summaries_from")))
 
 
 def _count(v) -> int:
@@ -166,6 +170,13 @@ def insert_at(job, c: int) -> int:
     return pos
 
 
+def _renumbered(job) -> None:
+    """Chapters were added, removed or moved: where each chapter's story so far starts (a
+    chapter number) is worked out again."""
+    for ch in job.chapters:
+        ch.summaries_from = 0
+
+
 def add_chapter(job, at: int, title: str, synopsis: str = "", target_words: int = DEFAULT_CHAPTER_WORDS) -> Chapter:
     """Insert a chapter at position ``at`` (later chapters' scenes are renumbered)."""
     at = max(0, min(at, len(job.chapters)))
@@ -174,6 +185,7 @@ def add_chapter(job, at: int, title: str, synopsis: str = "", target_words: int 
             s.chapter += 1
     ch = Chapter(title=title, synopsis=synopsis, target_words=target_words)
     job.chapters.insert(at, ch)
+    _renumbered(job)
     return ch
 
 
@@ -184,6 +196,7 @@ def delete_chapter(job, c: int) -> Chapter:
     for s in job.sections:
         if s.chapter is not None and s.chapter > c:
             s.chapter -= 1
+    _renumbered(job)
     return ch
 
 
@@ -202,6 +215,7 @@ def move_chapter(job, c: int, to: int) -> None:
     for s in job.sections:
         if s.chapter is not None:
             s.chapter = new_index[s.chapter]
+    _renumbered(job)
 
 
 def add_scene(job, c: int, at: int, main_point: str, target_words: int = DEFAULT_SCENE_WORDS) -> Section:
