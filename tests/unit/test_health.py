@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,8 @@ from longhand.core.projects.project import Project
 from longhand.core.text.health import DEFAULT, HealthMonitor, check_text, compression_ratio, junk_share
 from longhand.core.text.language import EN, ZH, detect_language, language_share
 from longhand.core.text.wordcount import count_words
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 # The collapse quoted in the issue (a 10,000-word essay on main), and clean prose.
 COLLAPSED = ("The library ltollsons litollos litollous the es es es es ue ue ue ltol li to lo es ue "
@@ -627,3 +630,80 @@ def test_a_section_with_a_chinese_word_slipped_into_english_is_written_again_fro
     assert len(rec) == 1 and rec[0].kind == "language" and "她的" in rec[0].reasons[0]
     assert "她" not in job.sections[0].text and not job.sections[0].needs_attention
     assert 0.92 * 300 <= job.sections[0].words <= 1.12 * 300
+
+
+# The instruct model's chapter 8, scenes 2 and 3, as its 30,000-word novel kept them: the
+# third tells the second again, sentence after sentence, a word or two swapped or dropped
+# ("feeling a sense relief"), which breaks the word 4-grams the loop check counts.
+_VICTORY = (
+    "The shadow had seemed to have won the battle against the Guild, but Ilse Marren was not willing to "
+    "let it go. She knew that if she did not act soon, the Greywater would be consumed by the shadow's "
+    "influence, and the entire province would be lost.\n\nIlse took a long breath, her fingers moving "
+    "faster than everbefore. She began to move the maps around again, manipulating them into new shapes "
+    "and positions as she worked. Each change felt like a ripple effect across the landscape. As she "
+    "moved, she could feel the shadow growing weaker, its grip loosening until finally it disappeared "
+    "completely.\n\nWith a surge of strength, Ilse stepped back from the workshop. The shadow had "
+    "vanished, leaving Saltmarsh safe once again. The Guild's Workshop stood as a reminder of their "
+    "power, but also of the dangers they had unleashed on the world.\n\nAs the shadow disappeared, Ilse "
+    "looked at the river, feeling a sense of relief. It was no more, no longer cursed by the spirits of "
+    "the ancient artifact. The Greywater flowed freely, as if nothing had ever happened. The sun set over "
+    "Saltmarsh, casting a warm glow over the town.\n\nIn the distance, the Guild's Workshop loomed large, "
+    "its walls adorned with drawings of the island's secrets. But now, they were free from the shadow's "
+    "influence. They could finally return to their work and continue to draw maps that would change "
+    "reality.\n\nThe Cartographers' Victory was over, but the battle for reality was far from over. The "
+    "shadow would always be lurking in the shadows, waiting for another opportunity to strike. But for "
+    "now, Saltmarsh was safe once again, and the Cartographers were ready to take on whatever challenges "
+    "came their way.")
+_RETOLD = (
+    "It was a long day at the Workshop, and Ilse had worked tirelessly all morning. She had drawn "
+    "countless maps, each one with its own secrets and mysteries. But today, as she stood at the end of "
+    "her day, she knew that her efforts would come to an end.\n\nThe shadow had finally vanished, leaving "
+    "Saltmarsh safe once again. But the Guild's Workshop stood as a reminder of its power, but also of "
+    "the dangers it had unleashed on the world.\n\nAs the shadow disappeared, Ilse looked at the river, "
+    "feeling a sense relief.\n\n\"Who do you think might have been responsible for this?\" she asked, her "
+    "voice filled with concern.\n\n\"I don't know,\" replied the Guild leader, his eyes narrowed. \"But I "
+    "can assure you that we are not alone.\"\n\nIlse nodded, her fingers moving faster than ever before. "
+    "She began to move the maps again, manipulating them into new shapes, positions as she worked.")
+
+
+def _streamed(monitor: HealthMonitor, text: str):
+    for end in range(48, len(text) + 48, 48):
+        bad = monitor.feed(text[:end], final=end >= len(text))
+        if bad is not None:
+            return bad
+    return None
+
+
+def test_a_chat_models_story_told_again_in_other_words_is_stopped_where_the_retelling_starts():
+    story = HealthMonitor(EN, reference=_VICTORY, story=True, retelling=True)
+    bad = _streamed(story, _RETOLD)
+    assert bad is not None and bad.reasons == ["loop: 3 of the last 5 sentences tell earlier ones again in other words"]
+    # cut back to the first sentence of the run that retells: what it wrote new stays
+    kept = _RETOLD[:bad.cut_to]
+    assert kept.rstrip().endswith("her efforts would come to an end.")
+    # 4-grams miss it; so does the check without ``retelling`` (a base model's path), or in
+    # a text that is not a story
+    assert _streamed(HealthMonitor(EN, reference=_VICTORY, story=True), _RETOLD) is None
+    assert _streamed(HealthMonitor(EN, reference=_VICTORY, retelling=True), _RETOLD) is None
+    # text the user kept (protected) is never cut: the run must stand after it
+    kept_by_user = HealthMonitor(EN, reference=_VICTORY, story=True, retelling=True, protected=len(_RETOLD))
+    assert _streamed(kept_by_user, _RETOLD) is None
+
+
+def test_human_prose_is_never_taken_for_a_story_told_again():
+    # Moby-Dick's first three chapters (the novel bench's human yardstick: all 135 chapters,
+    # 596 stretches, are never flagged either), judged as the engine judges a scene: in
+    # stretches of about 300 words, the six before them as the reference
+    text = (DATA / "human_prose" / "moby_dick_1-3.txt").read_text("utf-8")
+    parts, cur = [], []
+    for para in text.split("\n\n"):
+        cur.append(para)
+        if sum(len(p.split()) for p in cur) >= 300:
+            parts.append("\n\n".join(cur))
+            cur = []
+    parts.append("\n\n".join(cur))
+    assert len(parts) >= 15
+    for i, part in enumerate(parts):
+        m = HealthMonitor(EN, reference="\n\n".join(parts[max(0, i - 6):i]), story=True, retelling=True)
+        bad = _streamed(m, part)
+        assert bad is None or "in other words" not in " ".join(bad.reasons), (i, bad.reasons)

@@ -575,9 +575,12 @@ class AgentWriter:
         earlier = [s.text for s in job.sections[max(0, index - 6):index] if s.text]
         topic = " ".join([job.instruction, job.bible, sec.main_point, sec.heading,
                           earlier[-1][-3000:] if earlier else ""])
+        # (a story told again in other words: a chat model's failure, fighting the repetition
+        # penalties in its conversation; the base model's path is left as it was measured)
         return HealthMonitor(detect_language(job.instruction), reference="\n\n".join(earlier),
                              topic_text=topic, protected=protected, story=is_story(job.instruction),
-                             letter=bool(LETTER.search(job.instruction)))
+                             letter=bool(LETTER.search(job.instruction)),
+                             retelling=self.style != "completion")
 
     def _recovery_sampling(self, attempt: int, kind: str) -> Sampling:
         """Changed conditions for recovery ``attempt`` (1, 2, ...) after a failure of ``kind``.
