@@ -181,3 +181,18 @@ def test_a_word_count_inside_the_line_ends_the_main_point():
     # a main point that speaks of words is not cut: only a labelled count is
     [step] = parse_plan("Paragraph 1 - Main Point: Why a hundred words can hold a life - Word Count: 300 words")
     assert step.main_point == "Why a hundred words can hold a life" and step.target_words == 300
+
+
+def test_a_title_that_runs_on_into_a_label_ends_before_it():
+    # the instruct model's top-up scenes in its novel: the title field went on into a label
+    # of its own, and "The Greywater's Final Stand. Main Point: The cartographers'PLAN." was
+    # the scene's heading in the manuscript
+    [step] = parse_plan("Scene 6 - Title: The Greywater's Final Stand. Main Point: The cartographers'PLAN. - Main "
+                        "Point: The cartographers work to end Duke Orrin's curse - Word Count: 140 words")
+    assert step.title == "The Greywater's Final Stand"
+    assert step.main_point == "The cartographers work to end Duke Orrin's curse" and step.target_words == 140
+    [step] = parse_plan("Scene 2 - Title: The Map, Word Count: 200 - Main Point: Mara draws the wall")
+    assert step.title == "The Map" and step.main_point == "Mara draws the wall"
+    # a title with such words in it, but no label, stays whole
+    [step] = parse_plan("Scene 3 - Title: The Main Point of No Return - Main Point: Mara turns back")
+    assert step.title == "The Main Point of No Return"

@@ -135,6 +135,7 @@ _MAIN_POINT_LABEL = re.compile(r"^(?:[-–—:：]\s*)?(?:main\s*point|主要内
 # "Title: Rooftop Hives - Main Point: …" (the chat plan asks for a title per part)
 _TITLE_LABEL = re.compile(r"^(?:[-–—:：]\s*)?(?:title|标题)\s*[:：]\s*(?P<title>.+?)\s*[-–—|]\s*"
                           r"(?=(?:main\s*point|主要内容|要点|内容)\s*[:：])", re.IGNORECASE)
+_LABEL_IN_TITLE = re.compile(r"[\s.,;:\-–—]*\b(?:main\s*point|word\s*count)\s*[:：]", re.IGNORECASE)
 _COUNT = re.compile(
     r"""(?:[-–—|,;(\[]\s*)?
         (?:word\s*count|words?|length|字数)?\s*[:：]?\s*
@@ -169,6 +170,9 @@ def parse_plan(text: str) -> list[ParsedStep]:
         tm = _TITLE_LABEL.match(body)
         if tm:
             title, body = tm.group("title").strip(" \"'“”"), body[tm.end():]
+            # a title that ran on into a label of its own ("The Greywater's Final Stand. Main
+            # Point: The cartographers'PLAN.", the instruct model's top-up scene) ends there
+            title = _LABEL_IN_TITLE.split(title)[0].strip(" \"'“”.,;:-–—")
         body = _MAIN_POINT_LABEL.sub("", body).strip()
         # a model (or server) that repeats the label the prompt ended with:
         # "Paragraph 1 - Main Point: Paragraph 1 - Main Point: Mara finds the bottle"
