@@ -77,6 +77,23 @@ def _repeats_earlier(text: str, seen: set) -> float | None:
     return share
 
 
+def _told_again(project, index: int) -> bool:
+    """Does the kept text of scene ``index`` hold a run of sentences that tell earlier ones
+    again in other words (the health check's retelling measure, as the engine runs it on a
+    chat model's scene: streamed, the six sections before it as the reference)?"""
+    from longhand.core.text.health import HealthMonitor
+    from longhand.core.text.language import detect_language
+    text = project.sections[index].text
+    earlier = [s.text for s in project.sections[max(0, index - 6):index] if s.text]
+    m = HealthMonitor(detect_language(project.instruction), reference="\n\n".join(earlier), story=True,
+                      retelling=True, chatter=False)
+    for end in range(48, len(text) + 48, 48):
+        bad = m.feed(text[:end], final=end >= len(text))
+        if bad is not None and any("in other words" in r for r in bad.reasons):
+            return True
+    return False
+
+
 def _kind(prompt, in_scene: bool) -> str:
     asks = [m for _, m in prompt.turns] or ["".join(prompt.user)]
     last = asks[-1] + "".join(prompt.answer)[-40:]
@@ -363,6 +380,9 @@ def report(project, results: dict, out: Path, backend) -> None:
                      # the share of its 4-grams that an earlier chapter already used: the
                      # book's stock phrases
                      "repeats_earlier": _repeats_earlier(BM.chapter_text(project, c), seen_before),
+                     # scenes that tell earlier sentences again in other words (kept text)
+                     "told_again": sum(_told_again(project, i) for i in BM.chapter_scenes(project, c)
+                                       if project.sections[i].text.strip()),
                      "summary": ch.summary})
     done = [r for r in rows if r["status"] == "done"]
     text = project.text()
@@ -400,6 +420,8 @@ def report(project, results: dict, out: Path, backend) -> None:
                                        for r in results["runs"] if r.get("reopen")],
         "codex_entries": len(project.codex.entries), "codex_proposed": len(project.codex.proposed),
         "scenes_needing_attention": sum(1 for x in project.sections if x.needs_attention),
+        "scenes_told_again_in_other_words": sum(r["told_again"] for r in rows),
+        "scenes_with_text": sum(1 for x in project.sections if x.text.strip()),
         "words_in_scenes_needing_attention": sum(x.words for x in project.sections if x.needs_attention),
         "recoveries": sum(r.get("recoveries", 0) for r in results["scenes"]),
         "max_scene_junk_share": max((round(junk_share(x.text), 3) for x in project.sections if x.text.strip()),
@@ -422,13 +444,14 @@ def report(project, results: dict, out: Path, backend) -> None:
              f"{len(results['runs'])}). The manuscript so far: `novel_manuscript.md` and `.pdf`.", "",
              f"Last run: {C.machine_line(results['runs'][-1]['machine'])}" if results["runs"] else "", "",
              "| chapter | title | status | target | words | S_l | scenes | plan | TTFT median s | peak RSS MB "
-             "| codex/scene | max junk | max run-on | recoveries | need attention | 4-grams of earlier chapters |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| codex/scene | max junk | max run-on | recoveries | need attention | 4-grams of earlier chapters "
+             "| scenes told again in other words |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['chapter']} | {r['title']} | {r['status']} | {r['target']} | {r['words']} | {r['s_l']} | "
                      f"{r['scenes']} | {r['plan']} | {r['ttft_median']} | {r['peak_rss_mb']} | {r['codex_per_scene']} "
                      f"| {r['max_junk']} | {r['max_run_on']} | {r['recoveries']} | {r['needs_attention']} "
-                     f"| {r['repeats_earlier']} |")
+                     f"| {r['repeats_earlier']} | {r.get('told_again')} |")
     lines += ["", "```", json.dumps(summary, indent=2), "```", ""]
     C.write_text(out / "novel.md", "\n".join(lines))
 
