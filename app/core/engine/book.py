@@ -590,9 +590,10 @@ class BookWriter(AgentWriter):
             # (a story repeats its names: DRY must not make the model mangle them; a chat
             # model's story is prose, never markdown: the instruct model set whole paragraphs
             # and "**Ilse Marren:**" script lines in bold; nor tabs: "something\telse", a
-            # tab where DRY penalised the space)
+            # tab where DRY penalised the space; nor headings: it opened scenes with "####
+            # Introduction:", under the scene heading its answer starts with)
             self.sampling = dataclasses.replace(self.sampling, dry_breakers=job.codex.name_words(),
-                                                ban_chars="*\t" if self.style != "completion" else "")
+                                                ban_chars="*\t#" if self.style != "completion" else "")
         return super().write_section(job, index, **kw)
 
     def _call_sampling(self, job, index: int, sampling: Sampling, partial: str) -> Sampling:
