@@ -279,8 +279,12 @@ def main() -> int:
 
     try:
         if not project.chapters:
-            project.chapters = writer.plan_book(project.instruction, project.target_words, bible=project.bible,
-                                                on_event=on_event, cancel=cancel)
+            planned = writer.plan_book(project.instruction, project.target_words, bible=project.bible,
+                                       on_event=on_event, cancel=cancel)
+            # (a plan stopped half way is not the book's: the next run plans it again, as a
+            # job does; adopted, the stopped run left a 40-chapter fallback plan)
+            if not cancel.cancelled:
+                project.chapters = planned
             autosave.save()
         writer.write_book(project, on_event=on_event, cancel=cancel)
     finally:
