@@ -1257,6 +1257,11 @@ def test_the_plan_formats_placeholders_are_not_chapters_and_brackets_are_not_tit
             "battle a powerful demon. - Word Count: 2500 words")
     assert [(c.title, c.synopsis) for c in BP.parse_chapters(text)] == [
         ("The Dark Forest", "Elara discovers a dark forest, where she must battle a powerful demon.")]
+    # its 100,000-word plan kept chapter 20 as "title": "what happens] + [what changes" (the
+    # brackets came off before the placeholders were looked for)
+    for line in ("Chapter 20 - Title: [title] - Synopsis: [what happens] + [what changes] - Word Count: 4000 words",
+                 "Chapter 20 - Title: Title - Synopsis: Mara walks the sea wall at night. - Word Count: 4000 words"):
+        assert BP.parse_chapters(line) == []
     # nor is a summary of the outline's part ("Part 6 Summary", chapter 29 of that plan)
     assert BP.not_a_chapter("Part 6 Summary", last=False) and BP.not_a_chapter("Summary", last=True)
     assert not BP.not_a_chapter("The Summary of a Life", last=False)

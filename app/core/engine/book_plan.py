@@ -37,7 +37,9 @@ _TITLE_ONLY = re.compile(r"^\s*(?:chapter|ch\.?)\s*\d+\s*[-–—:.)]?\s*title\s
 # The format's placeholders ("Chapter 1 - Title: [title] - Synopsis: [what happens]"): the
 # instruct model wrote "[title] | [what happens] + Chapter 17" as a chapter, and bracketed
 # its real titles ("[The Dark Forest]").
-_PLACEHOLDER = re.compile(r"\[\s*(?:title|what happens|synopsis|number)\s*\]", re.I)
+_PLACEHOLDER = re.compile(r"\[\s*(?:title|what happens|what changes|synopsis|number)\s*\]?|"
+                         r"\[?\s*(?:what happens|what changes)\s*\]", re.I)
+_FIELD_NAME = re.compile(r"\s*(?:title|synopsis|chapter title|word count)\s*", re.I)
 
 
 def off_language(chapter: ParsedChapter, chinese: bool) -> bool:
@@ -62,11 +64,15 @@ def parse_chapters(text: str, *, chinese: bool | None = None) -> list[ParsedChap
             continue
         m = _CHAPTER_LINE.match(line)
         if m:
-            title = _unbracket(m.group("title").strip(" -–—:\"'"))
+            raw_title, raw_syn = m.group("title").strip(" -–—:\"'"), m.group("syn").strip(" -–—:")
+            # the format's own "[title]" or "[what happens]", echoed (looked for before the
+            # brackets come off: the 100,000-word plan kept a chapter "title", whose synopsis
+            # was "what happens] + [what changes")
+            if _PLACEHOLDER.search(f"{raw_title} {raw_syn}") or _FIELD_NAME.fullmatch(_unbracket(raw_title)):
+                continue
+            title = _unbracket(raw_title)
             # a synopsis the grammar's length bound cut mid-sentence ends at its last sentence
-            syn = _unbracket(trim_to_sentence(m.group("syn").strip(" -–—:"), min_words=4))
-            if _PLACEHOLDER.search(f"{title} {syn}"):
-                continue        # the format's own "[title]" or "[what happens]", echoed
+            syn = _unbracket(trim_to_sentence(raw_syn, min_words=4))
             n = int(m.group("n").replace(",", "")) if m.group("n") else None
             if 2 <= count_words(syn) <= MAX_SYNOPSIS_WORDS and not garbled(title + " " + syn):
                 out.append(ParsedChapter(title or short_title(syn), syn, n or None))
