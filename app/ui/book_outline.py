@@ -240,7 +240,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         elif role == Qt.ItemDataRole.CheckStateRole and col == COL_LOCK:
             return Qt.CheckState.Checked if ch.locked else Qt.CheckState.Unchecked
         elif role == Qt.ItemDataRole.ToolTipRole:
-            return _chapter_tip(ch, col, len(scenes), planned, off)
+            return _chapter_tip(ch, col, len(scenes), planned, off, BM.chapter_short(self.project, c))
         elif role == Qt.ItemDataRole.ForegroundRole:
             return self._chapter_color(c, col, off, streaming)
         elif role == Qt.ItemDataRole.FontRole and col == COL_NAME:
@@ -259,6 +259,8 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
             return f"{self.chapter_written(c):,}"
         if col == COL_STATUS:
             state = "writing" if streaming else BM.chapter_status(self.project, c)
+            if state == "done" and BM.chapter_short(self.project, c):
+                return "done, short"
             return CHAPTER_STATES.get(state, state)
         return None
 
@@ -267,6 +269,8 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
             return QColor(WARN)
         if col == COL_STATUS:
             state = "writing" if streaming else BM.chapter_status(self.project, c)
+            if state == "done" and not self.project.chapters[c].locked and BM.chapter_short(self.project, c):
+                return QColor(WARN)
             color = STATUS_COLORS["locked"] if self.project.chapters[c].locked else CHAPTER_COLORS.get(state)
             return QColor(color) if color else None
         return None
@@ -817,10 +821,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _chapter_tip(ch: BM.Chapter, col: int, n_scenes: int, planned: int, off: int):
+def _chapter_tip(ch: BM.Chapter, col: int, n_scenes: int, planned: int, off: int, short: int = 0):
     if col == COL_TARGET and off:
         return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
                 f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
+    if col == COL_STATUS and short:
+        return (f"Finished {short:,} words short of its target of {ch.target_words:,}. Longhand gives a "
+                "short chapter more scenes while the model can plan one that does not retell the book; "
+                "add one yourself, sharpen its synopsis and re-plan it, or write on by hand.")
     if col in (COL_NAME, COL_STATUS):
         tip = (ch.synopsis or "No synopsis yet.") + (f"\n\n{n_scenes} scenes" if n_scenes else "")
         if ch.summary:

@@ -575,3 +575,23 @@ def test_a_chapter_that_ended_short_says_why_in_the_banner(make_window):
     w.novel._on_event(EV.ChapterDone(1, 2400, 2500, "", [], short=""))
     assert w.banner.label.text() == text         # a chapter that landed adds nothing
     w.novel._job = None
+
+
+def test_a_chapter_that_finished_short_says_so_in_the_outline(make_window):
+    # the instruct model's novel: chapters 4-9 finished 13-38 % short, each shown "done" in
+    # green once the project was reopened (the reason was only said while it was written)
+    w = make_window()
+    p = book_project()
+    load(w, p)
+    assert BM.chapter_words(p, 0) == 240 and BM.chapter_short(p, 0) == 760
+    assert chapter_cell(w, 0, COL_STATUS) == "done, short"
+    tip = chapter_cell(w, 0, COL_STATUS, Qt.ItemDataRole.ToolTipRole)
+    assert "760 words short of its target of 1,000" in tip
+    assert chapter_cell(w, 0, COL_STATUS, Qt.ItemDataRole.ForegroundRole).name() != \
+        chapter_cell(w, 1, COL_STATUS, Qt.ItemDataRole.ForegroundRole).name()
+    # written on by hand to 92 % of its target: it has landed
+    for i in BM.chapter_scenes(p, 0):
+        p.sections[i].text = " ".join(["Mara Voss drew the shore again."] * 77)
+    assert BM.chapter_words(p, 0) >= 920 and BM.chapter_short(p, 0) == 0
+    assert chapter_cell(w, 0, COL_STATUS) == "done"
+    assert "short" not in chapter_cell(w, 0, COL_STATUS, Qt.ItemDataRole.ToolTipRole)

@@ -44,7 +44,8 @@ from ..text.glued import glued_words
 from ..text.health import garbled
 from ..text.phrases import PhraseBook
 from ..text.wordcount import count_words
-from .book_model import (
+from .book_model import (  # noqa: F401  (CHAPTER_LANDS: see _top_up_chapter)
+    CHAPTER_LANDS,
     DEFAULT_CHAPTER_WORDS,
     DEFAULT_SCENE_WORDS,
     MAX_SCENE_WORDS,
@@ -140,8 +141,6 @@ PLAN_LINE_WORDS_COMPLETION = 30
 CHAPTER_SPREAD = 1.2
 CHAPTERS_PER_PART = 4           # a long book's chapters per part of its story (chat models)
 STALLED_ROUNDS = 3              # answers in a row that add nothing before a part is given up
-# A finished chapter below this share of its target gets another scene (see _top_up_chapter).
-CHAPTER_LANDS = 0.92
 TOP_UP_SCENES = 8
 TOP_UP_ATTEMPTS = 5
 # At most this many scenes in a chat model's chapter plan. Its scenes are planned at the length

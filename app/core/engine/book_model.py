@@ -143,6 +143,21 @@ def chapter_status(job, c: int) -> str:
     return "writing" if any(job.sections[i].text for i in idx) else "planned"
 
 
+# A finished chapter below this share of its target is short: the engine gives it another
+# scene (engine.book), the outline says so.
+CHAPTER_LANDS = 0.92
+
+
+def chapter_short(job, c: int) -> int:
+    """The words a finished chapter lacks of its target when it ended below ``CHAPTER_LANDS``
+    of it (the model could not write more of it that was not a retelling, or the user left it
+    so); 0 when it landed, or is not finished."""
+    if chapter_status(job, c) != "done":
+        return 0
+    target, words = job.chapters[c].target_words, chapter_words(job, c)
+    return target - words if words < CHAPTER_LANDS * target else 0
+
+
 def check_totals(job) -> list[str]:
     """Where the plan's numbers do not add up (after the user's edits). Never rescales."""
     problems = []
