@@ -44,7 +44,7 @@ from ..text.glued import glued_words
 from ..text.health import garbled
 from ..text.phrases import PhraseBook
 from ..text.wordcount import count_words
-from .book_model import (  # noqa: F401  (CHAPTER_LANDS: see _top_up_chapter)
+from .book_model import (
     CHAPTER_LANDS,
     DEFAULT_CHAPTER_WORDS,
     DEFAULT_SCENE_WORDS,
