@@ -1455,6 +1455,32 @@ def test_a_scene_that_ends_the_book_is_refused_before_its_last_chapter():
     assert "The End" in [job.sections[i].title for i in BM.chapter_scenes(job, 1)]
 
 
+def test_a_scene_titled_as_another_chapter_is_refused():
+    # the instruct model planned chapter 1 of its 100,000-word book as the book's chapters
+    # 1-8 (titles copied from the list in its prompt, events in other words) and wrote them
+    class PlansTheNextChapter(ChatBookBackend):
+        def _answer(self, prompt, text, on_piece):
+            text = re.sub(r"Scene 2 - Title: [^-]+- Main Point: [^-]+",
+                          "Scene 2 - Title: The Flood - Main Point: Mara watches the sea wall slide inland at night ",
+                          text)
+            return super()._answer(prompt, text, on_piece)
+
+    w = B.BookWriter(PlansTheNextChapter())
+    job = _mara_job()                       # chapter 2 is "The Flood"
+    w.plan_chapter(job, 0)
+    titles = [job.sections[i].title for i in BM.chapter_scenes(job, 0)]
+    assert titles and "The Flood" not in titles
+    assert B.BookWriter._not_plannable(job, 0, BP_step("the flood!", "Mara watches the wall slide")) == \
+        "chapter 2's title"
+    # its own chapter's title is a scene's title like any other
+    assert B.BookWriter._not_plannable(job, 1, BP_step("The Flood", "Mara watches the wall slide")) == ""
+
+
+def BP_step(title: str, point: str):
+    from longhand.core.engine.plan import ParsedStep
+    return ParsedStep(main_point=point, target_words=None, title=title)
+
+
 def test_a_novels_scenes_are_sampled_avoiding_the_other_chapters_phrases_its_plans_are_not():
     # a scene may not repeat a word 4-gram of the other chapters (Sampling.avoid; its own
     # chapter is DRY's), with the codex's names kept

@@ -74,6 +74,7 @@ from .book_plan import (
     is_ending,
     not_a_chapter,
     parse_chapters,
+    plan_key,
     plan_so_far,
     scene_lines,
 )
@@ -725,6 +726,13 @@ class BookWriter(AgentWriter):
             return "the plan's format"
         if st.title and not_a_chapter(st.title, last=c == len(job.chapters) - 1):
             return "the book's end or back matter"
+        # another chapter of the book, planned as a scene (the instruct model planned chapter 1
+        # of its 100,000-word book as the book's chapters 1-8, their titles copied from the
+        # list in its prompt, their events told in other words, and wrote them)
+        key = plan_key(st.title)
+        other = next((j for j, ch in enumerate(job.chapters) if j != c and key and plan_key(ch.title) == key), None)
+        if other is not None:
+            return f"chapter {other + 1}'s title"
         return ""
 
     @staticmethod
