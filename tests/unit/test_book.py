@@ -358,7 +358,7 @@ def test_a_reopened_long_book_carries_the_story_so_far_from_where_it_did():
     """Late in a long book the oldest summaries are dropped, and where the story so far starts
     only moves on. A job reopened in chapter 31 (a new writer) started from the first summary
     again: its prompt was not the one its saved prompt cache held (the instruct model's novel,
-    resumed, evaluated 2,600 tokens again)."""
+    resumed, evaluated 2,645 tokens again)."""
     backend = BookBackend(chapters=40)
     backend.info.n_ctx = 6000
     w = B.BookWriter(backend)

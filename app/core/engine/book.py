@@ -1141,7 +1141,7 @@ class BookWriter(AgentWriter):
         text_budget = max(0, min(int(avail * 0.7), need))
         cost = [count(x) for x in self._summaries(job, c)]
         # (from where this job carried them last, in this process or before it was reopened:
-        # a reopened job that started from the first summary again evaluated 2,600 tokens of
+        # a reopened job that started from the first summary again evaluated 2,645 tokens of
         # a prompt its saved cache held with the story so far starting at chapter 5)
         ss = min(max(self._summary_start, *(ch.summaries_from for ch in job.chapters[:c + 1])), c)
         # A chapter under way keeps where its story so far starts: moved, every later prompt
