@@ -888,7 +888,8 @@ class BookWriter(AgentWriter):
         prompt = self._fitted_scene_prompt(job, index, partial)
         ch = job.chapters[sec.chapter]
         ch.scenes_from = self._scene_start.get(sec.chapter, 0)
-        ch.summaries_from = self._windows[sec.chapter][0] if sec.chapter in self._windows else ch.summaries_from
+        if sec.chapter in self._windows:
+            ch.summaries_from = self._windows[sec.chapter][0]
         return prompt
 
     def _fitted_scene_prompt(self, job, index: int, partial: str) -> Prompt:

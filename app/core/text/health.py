@@ -188,8 +188,13 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 _WEIGHTY = 5      # content words a sentence needs to be weighed for retelling
 
 
+def _retold_by(keys: set[str], earlier: list[set[str]]) -> float:
+    """The largest share of a sentence's content words ``keys`` that one earlier sentence holds."""
+    return max((len(keys & k) / min(len(keys), len(k)) for k in earlier), default=0.0)
+
+
 def retold_share(new: str, earlier: str, lang: str = "en", *, first: int = 3,
-                 min_keys: int = 5) -> tuple[float, int]:
+                 min_keys: int = _WEIGHTY) -> tuple[float, int]:
     """How much the opening of ``new`` retells ``earlier``: for each of its ``first``
     sentences with at least ``min_keys`` content words, the largest share of them that one
     sentence of ``earlier`` (or of ``new`` before it) holds; their mean (0 = all new). A chat
@@ -203,7 +208,7 @@ def retold_share(new: str, earlier: str, lang: str = "en", *, first: int = 3,
         keys = topic_keys(sentence, lang)
         if len(keys) < min_keys:
             continue
-        scores.append(max((len(keys & b) / min(len(keys), len(b)) for b in before), default=0.0))
+        scores.append(_retold_by(keys, before))
         before.append(keys)
         if len(scores) == first:
             break
@@ -514,7 +519,7 @@ class HealthMonitor:
         earlier = self._told + [k for _, k in weighty[:len(weighty) - len(window)]]
         run: list[int] = []
         for a, keys in window:
-            if max((len(keys & k) / min(len(keys), len(k)) for k in earlier), default=0.0) >= t.retold_sentence:
+            if _retold_by(keys, earlier) >= t.retold_sentence:
                 run.append(a)
             earlier.append(keys)
         if len(run) < t.retold_run:
