@@ -455,7 +455,8 @@ class BookOutline(QWidget):
         self.replan_chapter_btn = button("Re-plan chapter", "Plan the selected chapter's scenes again "
                                                             "(locked scenes are kept)")
         self.replan_book_btn = button("Re-plan book", "Plan the chapters again (locked chapters and "
-                                                      "chapters with text are kept)")
+                                                      "chapters with text are kept; the new plan "
+                                                      "goes on from the book's first such chapters)")
         self.add_chapter_btn.clicked.connect(self.add_chapter)
         self.add_scene_btn.clicked.connect(self.add_scene)
         self.delete_btn.clicked.connect(self.delete_selected)

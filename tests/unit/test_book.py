@@ -139,9 +139,10 @@ class PartsPlanner(ScriptedBackend):
             a, b = (int(x) for x in re.search(r"Now plan chapters (\d+) to (\d+) of", user).groups())
             part = int(re.search(r"The story, part (\d+) of", user).group(1))
             src = 1 if part in self.retells else part
+            # (a chapter's words follow its place in its part of four chapters)
             text = "\n".join(f"Chapter {k} - Title: The {_w(src * 10 + j, 4)} Gate - Synopsis: Mara Voss meets "
                              f"{_w(src * 10 + j, 1)} in {_w(src * 10 + j, 2)} and learns of the {_w(src * 10 + j, 3)} "
-                             f"- Word Count: 2500 words" for j, k in enumerate(range(a, b + 1))) + "\n\n"
+                             f"- Word Count: 2500 words" for j, k in (((k - 1) % 4, k) for k in range(a, b + 1))) + "\n\n"
         if on_piece:
             on_piece(text)
         return Generation(text=text, finish="end", prompt_tokens=1, generated_tokens=1, seconds=0.0,
@@ -198,6 +199,53 @@ def test_replan_book_keeps_locked_chapters_and_written_ones():
     assert job.chapters[2].title == "My own chapter" and job.chapters[0] is kept0
     assert job.sections[0].text == "Written by hand." and job.sections[0].chapter == 0
     assert sum(c.target_words for c in job.chapters) == 20_000
+
+
+def _write_opening(job, chapters: int) -> list:
+    for c in range(chapters):
+        BM.add_scene(job, c, 0, f"Mara Voss opens chapter {c + 1}").text = f"Chapter {c + 1} as written."
+    return job.chapters[:chapters]
+
+
+def test_a_book_replanned_after_its_first_chapters_goes_on_from_them():
+    # re-planned after chapters were written, the book planned its story again from the start
+    # and put it after them (the instruct model's 100,000-word book, 4 chapters written)
+    backend = BookBackend(chapters=40)
+    w = B.BookWriter(backend)
+    job = _job(20_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    written = _write_opening(job, 2)
+    job.chapters[1].synopsis = "Mara Voss burns the drowned map of Lowmere."
+    backend.prompts.clear()
+    w.replan_book(job)
+    answer = "".join(backend.prompts[0].answer)
+    # the new plan is continued after the written chapters' lines, from chapter 3 on
+    assert answer.startswith(f"Chapter 1 - Title: {written[0].title} - Synopsis: {written[0].synopsis}")
+    assert "Chapter 2 - Title: " in answer and "burns the drowned map of Lowmere" in answer
+    assert answer.endswith("Chapter 3 - Title:")
+    assert job.chapters[:2] == written and len(job.chapters) == BM.expected_chapters(20_000)
+    assert [job.sections[i].text for i in BM.chapter_scenes(job, 1)] == ["Chapter 2 as written."]
+    assert sum(c.target_words for c in job.chapters) == 20_000
+
+
+def test_a_long_chat_book_replanned_goes_on_in_the_part_its_written_chapters_reached():
+    backend = PartsPlanner()
+    w = B.BookWriter(backend)
+    job = _job(90_000)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
+    written = _write_opening(job, 6)
+    backend.prompts.clear()
+    w.replan_book(job)
+    users = ["".join(p.user) for p in backend.prompts if "Now plan chapters" in "".join(p.user)]
+    asks = [re.search(r"Now plan chapters (\d+ to \d+) of 36", u).group(1) for u in users]
+    # part 2 holds chapters 5-8: its answer goes on after the written chapters 5 and 6
+    assert asks[:3] == ["7 to 8", "9 to 12", "13 to 16"] and asks[-1] == "33 to 36"
+    assert "The story, part 2 of 9" in users[0]
+    first = "".join(backend.prompts[-len(users)].answer)
+    assert first.startswith(f"Chapter 5 - Title: {written[4].title}") and "Chapter 6 - Title: " in first
+    assert written[0].title not in first
+    assert job.chapters[:6] == written and len(job.chapters) == 36
+    assert sum(c.target_words for c in job.chapters) == 90_000
 
 
 def test_chapter_plan_rolls_up_keeps_locked_scenes_and_old_text():

@@ -209,11 +209,16 @@ class _PlanPlace:
     is given up: the book has fewer, longer chapters). No spans: a completion model's plan,
     asked for in answers of PLAN_LINES_PER_ANSWER lines until it is complete."""
 
-    def __init__(self, spans: list[_Span]) -> None:
+    def __init__(self, spans: list[_Span], planned: int = 0) -> None:
+        """``planned``: chapters that open the plan already (the spans they fill are skipped)."""
         self.spans = spans
         self.i = 0
         self.begun: dict[int, int] = {}     # span -> chapters found before it began
         self.fruitless = 0
+        while self.i + 1 < len(spans) and spans[self.i].last <= planned:
+            self.i += 1
+        if spans and planned:
+            self.begun[self.i] = min(planned, spans[self.i].first - 1)
 
     def ask(self, found: int, n: int) -> tuple[int, int] | None:
         """(chapters to ask for next, the chapter that may end the story); None: planned."""
@@ -262,19 +267,27 @@ class BookWriter(AgentWriter):
                   bible: str = "", on_event: BookEventSink | None = None,
                   cancel: CancelToken | None = None) -> list[Chapter]:
         """The chapters of a book. ``keep``: (position, chapter) pairs to keep (locked
-        chapters when re-planning); the new chapters share the words they leave."""
+        chapters and written ones when re-planning); the new chapters share the words they
+        leave. Kept chapters that open the book are the plan's first lines: the new chapters
+        go on from them (re-planned after its first chapters were written, a book started its
+        story over at the next chapter)."""
         validate_request(instruction, target_words)
         self._for_request(instruction)
         emit = on_event or (lambda e: None)
         kept_words = sum(ch.target_words for _, ch in keep)
         words = max(MIN_CHAPTER_WORDS, target_words - kept_words)
+        positions = {pos for pos, _ in keep}
+        opening = [ch for pos, ch in sorted(keep, key=lambda t: t[0]) if pos < len(positions) and
+                   all(q in positions for q in range(pos + 1))]
+        m = len(opening)
         n = max(1, expected_chapters(target_words) - len(keep))
         lo, hi = MIN_CHAPTER_WORDS, max(DEFAULT_CHAPTER_WORDS * 2, words // n * 2)
         chat = self.style != "completion"
         zh = _chinese(instruction)
         raw_all: list[str] = []
-        found: list[ParsedChapter] = []
-        where = _PlanPlace(self._spans(instruction, n, bible, emit, cancel, raw_all) if chat else [])
+        found = [ParsedChapter(ch.title, ch.synopsis, ch.target_words) for ch in opening]
+        n += m      # (the chapters the plan holds, the opening ones with them)
+        where = _PlanPlace(self._spans(instruction, n, bible, emit, cancel, raw_all) if chat else [], m)
         # (bounded: rounds that add nothing distinct are asked again with another seed; the
         # instruct model's 30,000-word plan kept 8 of 12 chapters after 10 rounds)
         for _round in range(3 * (max(len(where.spans), len(BOOK_ACTS)) + math.ceil(n / PLAN_LINES_PER_ANSWER)) + 4):
@@ -311,6 +324,7 @@ class BookWriter(AgentWriter):
                 break
         raw = "\n".join(raw_all)
         how = "parsed"
+        found, n = found[m:], n - m
         if len(found) < max(1, math.ceil(n / 2)):
             new_chapters = fallback_chapters(instruction, words, n)
             how = "fallback"
