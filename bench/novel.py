@@ -129,6 +129,8 @@ def main() -> int:
     ap.add_argument("--until", help="stop at this UTC time (HH:MM), saving everything")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--codex", default=str(C.PROMPTS / "novel_codex.json"))
+    ap.add_argument("--replan", action="store_true",
+                    help="plan the chapters not yet written again first (the plan goes on from the written ones)")
     ap.add_argument("--reopen", action="store_true", help="measure the time to the first new token, then stop")
     ap.add_argument("--out", help="results folder (default bench/results)")
     ap.add_argument("--no-prompt-cache", action="store_true",
@@ -285,6 +287,15 @@ def main() -> int:
             # job does; adopted, the stopped run left a 40-chapter fallback plan)
             if not cancel.cancelled:
                 project.chapters = planned
+            autosave.save()
+        elif args.replan:
+            from longhand.core.engine import outline_model as OM
+            plan = OM.work_copy(project)            # (as the GUI re-plans)
+            planned = writer.replan_book(plan, on_event=on_event, cancel=cancel)
+            if not cancel.cancelled:        # (a plan stopped half way is not adopted, as above)
+                OM.apply_copy(project, plan)
+                run["replanned"] = {"chapters": len(planned), "kept": sum(
+                    any(s.text.strip() for s in project.sections if s.chapter == c) for c in range(len(planned)))}
             autosave.save()
         writer.write_book(project, on_event=on_event, cancel=cancel)
     finally:
