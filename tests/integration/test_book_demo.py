@@ -98,3 +98,19 @@ def test_a_bad_codex_file_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "codex.json" in err[0] and "'kind' must be one of" in err[0]
     assert not (tmp_path / "x.longhand").exists()
+
+
+def test_the_chapter_grammar_never_lets_a_model_fill_a_line_with_the_formats_placeholders(demo_backend):
+    # asked for chapters 5 to 8 of a 40-chapter book, the instruct model answered with the
+    # format's own lines ("Chapter 5 - Title: [title] - Synopsis: [what happens] - …"), answer
+    # after answer; a base model copies them as readily
+    echo = "".join(f"Chapter {k} - Title: [title] - Synopsis: [what happens] - Word Count: [number] words\n"
+                   for k in range(1, 5))
+    prompt = Prompt(user=["A novel's plan, one chapter per line, in exactly this format:\n" + echo + "\n"],
+                    answer=[echo + "Chapter 5 - Title:"],
+                    grammar=plan_grammar("chapter", max_lines=2, min_lines=2, start="point"))
+    g = demo_backend.generate(prompt, max_tokens=300, sampling=Sampling(temperature=0.7, seed=5),
+                              on_piece=lambda p: Steer(allow_end=True))
+    lines = [ln for ln in ("Chapter 5 - Title:" + g.text).splitlines() if ln.strip()]
+    assert lines and all(CHAPTER.match(ln) for ln in lines), lines
+    assert not re.search(r"(^|\s)\[", g.text), lines
