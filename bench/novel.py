@@ -292,7 +292,9 @@ def main() -> int:
             from longhand.core.engine import outline_model as OM
             plan = OM.work_copy(project)            # (as the GUI re-plans)
             planned = writer.replan_book(plan, on_event=on_event, cancel=cancel)
-            if not cancel.cancelled:        # (a plan stopped half way is not adopted, as above)
+            # (a plan stopped half way is not adopted, as above; nor a fallback plan: it would
+            # replace the model's own plan of the chapters to come with a generic one)
+            if not cancel.cancelled and run.get("book_plan", {}).get("how") == "parsed":
                 OM.apply_copy(project, plan)
                 run["replanned"] = {"chapters": len(planned), "kept": sum(
                     any(s.text.strip() for s in project.sections if s.chapter == c) for c in range(len(planned)))}
