@@ -368,7 +368,13 @@ class NovelActions(QObject):
         w, p = self.w, self.project
         if self._job is None:
             return
-        if isinstance(e, EV.BookPlanReady) and e.how == "fallback":
+        if isinstance(e, EV.BookPlanReady) and e.how == "fallback" and self._job == "replan-book":
+            # a plan the book has is not given up for a standard arc (the instruct model's
+            # 100,000-word book, re-planned after four chapters, would have lost its plan)
+            self._box["fallback"] = True
+            w.show_info("The model's new book plan could not be used, so the book keeps the plan it had. "
+                        "Press Re-plan book to try again, or edit the chapters.")
+        elif isinstance(e, EV.BookPlanReady) and e.how == "fallback":
             w.show_info("The model's book plan could not be used, so Longhand made a standard story "
                         "arc for this length. Edit the chapters, or press Re-plan book to try again.")
         elif self._job == "write" and isinstance(e, (PlanAdopted, EV.ChapterPlanned)):
@@ -411,6 +417,9 @@ class NovelActions(QObject):
             p.chapters[:] = box["chapters"]
             w.job_label.setText(f"Book plan ready: {len(p.chapters)} chapters. Edit it, then press Write; "
                                 "each chapter is planned into scenes just before it is written.")
+        elif job == "replan-book" and ok and box.get("fallback"):
+            w.job_label.setText("The book keeps its plan: the model's new one could not be used.")
+            return
         elif job in ("replan-book", "replan-chapter") and ok and box.get("copy") is not None:
             OM.apply_copy(p, box["copy"])
             w.job_label.setText("Chapter planned." if job == "replan-chapter" else "Book planned again.")

@@ -38,10 +38,13 @@ class NovelBackend(ScriptedBackend):
         super().__init__(style="completion", delay=delay)
         self.scenes = scenes
         self.scene_plans = 0
+        self.book_plans_fail = False        # True: a book plan's answer holds no chapter line
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
         t = prompt.text()
         m = re.search(r"Chapter (\d+) - Title:$", t)
+        if m and self.book_plans_fail:
+            return self._say(" \n\n", on_piece)
         if m:
             k = int(m.group(1))
             lines = [f"Chapter {i} - Title: Map {i} - Synopsis: Mara Voss redraws the coast at place {i} "
@@ -71,10 +74,12 @@ class NovelBackend(ScriptedBackend):
 class Factory:
     def __init__(self) -> None:
         self.delay = 0.0
+        self.book_plans_fail = False
         self.backends: list[NovelBackend] = []
 
     def __call__(self, model=None, **kwargs):
         b = NovelBackend(delay=self.delay)
+        b.book_plans_fail = self.book_plans_fail
         self.backends.append(b)
         return b
 
@@ -420,6 +425,23 @@ def test_replan_chapter_keeps_locked_scenes_and_replan_book_keeps_locked_chapter
     assert any(ch.title == "My ending" and ch.locked for ch in p.chapters)
     assert sum(ch.target_words for ch in p.chapters) == 3000
     assert tree(w).rowCount() == len(p.chapters)
+
+
+def test_a_book_replanned_into_a_standard_arc_keeps_the_plan_it_had(make_window, qtbot, factory):
+    w = make_window()
+    p = book_project(written_scenes=1)
+    load(w, p)
+    before = [(ch.title, ch.synopsis, ch.target_words) for ch in p.chapters]
+    scenes = list(p.sections)
+    factory.book_plans_fail = True
+    for b in factory.backends:
+        b.book_plans_fail = True
+    qtbot.mouseClick(w.outline.book.replan_book_btn, Qt.MouseButton.LeftButton)
+    wait_job(qtbot, w)
+    assert w.last_error is None
+    assert [(ch.title, ch.synopsis, ch.target_words) for ch in p.chapters] == before
+    assert p.sections == scenes and tree(w).rowCount() == 3
+    assert "keeps the plan it had" in w.banner.label.text() and "keeps its plan" in w.job_label.text()
 
 
 def test_write_the_rest_can_be_stopped_and_keeps_the_text(make_window, qtbot, factory):
