@@ -201,20 +201,22 @@ def test_replan_book_keeps_locked_chapters_and_written_ones():
     assert sum(c.target_words for c in job.chapters) == 20_000
 
 
-def _write_opening(job, chapters: int) -> list:
+def _with_opening(backend, target: int, chapters: int):
+    """(writer, job, the written chapters): the book planned on ``backend``, its first
+    ``chapters`` chapters given a written scene each."""
+    w = B.BookWriter(backend)
+    job = _job(target)
+    job.chapters = w.plan_book(job.instruction, job.target_words)
     for c in range(chapters):
         BM.add_scene(job, c, 0, f"Mara Voss opens chapter {c + 1}").text = f"Chapter {c + 1} as written."
-    return job.chapters[:chapters]
+    return w, job, job.chapters[:chapters]
 
 
 def test_a_book_replanned_after_its_first_chapters_goes_on_from_them():
     # re-planned after chapters were written, the book planned its story again from the start
     # and put it after them (the instruct model's 100,000-word book, 4 chapters written)
     backend = BookBackend(chapters=40)
-    w = B.BookWriter(backend)
-    job = _job(20_000)
-    job.chapters = w.plan_book(job.instruction, job.target_words)
-    written = _write_opening(job, 2)
+    w, job, written = _with_opening(backend, 20_000, 2)
     job.chapters[1].synopsis = "Mara Voss burns the drowned map of Lowmere."
     backend.prompts.clear()
     w.replan_book(job)
@@ -230,10 +232,7 @@ def test_a_book_replanned_after_its_first_chapters_goes_on_from_them():
 
 def test_a_long_chat_book_replanned_goes_on_in_the_part_its_written_chapters_reached():
     backend = PartsPlanner()
-    w = B.BookWriter(backend)
-    job = _job(90_000)
-    job.chapters = w.plan_book(job.instruction, job.target_words)
-    written = _write_opening(job, 6)
+    w, job, written = _with_opening(backend, 90_000, 6)
     backend.prompts.clear()
     w.replan_book(job)
     users = ["".join(p.user) for p in backend.prompts if "Now plan chapters" in "".join(p.user)]

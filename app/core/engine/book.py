@@ -218,7 +218,7 @@ class _PlanPlace:
         while self.i + 1 < len(spans) and spans[self.i].last <= planned:
             self.i += 1
         if spans and planned:
-            self.begun[self.i] = min(planned, spans[self.i].first - 1)
+            self.begun[self.i] = spans[self.i].first - 1
 
     def ask(self, found: int, n: int) -> tuple[int, int] | None:
         """(chapters to ask for next, the chapter that may end the story); None: planned."""
@@ -277,9 +277,10 @@ class BookWriter(AgentWriter):
         kept_words = sum(ch.target_words for _, ch in keep)
         words = max(MIN_CHAPTER_WORDS, target_words - kept_words)
         positions = {pos for pos, _ in keep}
-        opening = [ch for pos, ch in sorted(keep, key=lambda t: t[0]) if pos < len(positions) and
-                   all(q in positions for q in range(pos + 1))]
-        m = len(opening)
+        m = 0               # kept chapters 1 … m open the book
+        while m in positions:
+            m += 1
+        opening = [ch for pos, ch in sorted(keep, key=lambda t: t[0]) if pos < m]
         n = max(1, expected_chapters(target_words) - len(keep))
         lo, hi = MIN_CHAPTER_WORDS, max(DEFAULT_CHAPTER_WORDS * 2, words // n * 2)
         chat = self.style != "completion"
