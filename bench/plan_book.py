@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
-import re
 import sys
 import time
 from collections import Counter
@@ -39,19 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from longhand.core.engine import book as B
     from longhand.core.engine import book_plan as BP
-    from longhand.core.engine.events import BookPlanReady
+    from longhand.core.engine.events import BookPlanReady, BookPlanRound
     backend = C.open_backend(args.model, n_ctx=8192, n_threads=args.threads)
     writer = B.BookWriter(backend, seed=args.seed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     rounds: list[int] = []      # per answer asked for chapters: the plan lines read in it
-
-    class Rounds(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            m = re.match(r"book plan round \d+ \(chapters [\d-]+\): (\d+) lines read", record.getMessage())
-            if m:
-                rounds.append(int(m.group(1)))
-
-    logging.getLogger("longhand.core.engine.book").addHandler(Rounds())
     ready = []
     t0 = time.perf_counter()
     bible = ""
@@ -59,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         import novel
         bible = novel.BIBLE
     chapters = writer.plan_book(INSTRUCTION.format(words=args.words), args.words, bible=bible,
-                                on_event=lambda e: ready.append(e) if isinstance(e, BookPlanReady) else None)
+                                on_event=lambda e: ready.append(e) if isinstance(e, BookPlanReady)
+                                else rounds.append(e.read) if isinstance(e, BookPlanRound) else None)
     seconds = time.perf_counter() - t0
     keys = [BP.chapter_keys(c.title, c.synopsis) for c in chapters]
     pairs = [(BP.synopsis_overlap(keys[i], keys[j]), i, j) for i, j in itertools.combinations(range(len(keys)), 2)]

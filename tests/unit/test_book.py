@@ -92,6 +92,14 @@ def test_book_plan_rolls_up_exactly_with_distinct_synopses():
     assert len({c.synopsis for c in chapters}) == 40
     # asked for a dozen lines at a time, continued from what was parsed
     assert sum(1 for p in backend.prompts if p.text().endswith("Title:")) == 4
+    # each answer reported: the chapters asked for, the lines read, those kept
+    rounds = []
+    B.BookWriter(BookBackend(chapters=40)).plan_book("Write a 100000-word fantasy novel.", 100_000,
+                                                    on_event=lambda e: rounds.append(e) if isinstance(
+                                                        e, EV.BookPlanRound) else None)
+    assert len(rounds) == 4
+    assert sum(r.kept for r in rounds) == 40 and all(r.read >= r.distinct >= r.kept for r in rounds)
+    assert [r.first for r in rounds] == [1, *(1 + sum(r.kept for r in rounds[:i]) for i in range(1, 4))]
 
 
 def test_book_plan_falls_back_when_the_model_plans_nothing():

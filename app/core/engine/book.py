@@ -79,7 +79,16 @@ from .book_plan import (
     scene_lines,
 )
 from .codex import CodexEntry, apply_fixes, propose_entries
-from .events import BookEventSink, BookPlanReady, ChapterDone, ChapterPlanned, JobDone, JobStats, PlanReady
+from .events import (
+    BookEventSink,
+    BookPlanReady,
+    BookPlanRound,
+    ChapterDone,
+    ChapterPlanned,
+    JobDone,
+    JobStats,
+    PlanReady,
+)
 from .plan import Section, parse_plan, short_title
 from .prompts import (
     BOOK_ACTS,
@@ -317,6 +326,7 @@ class BookWriter(AgentWriter):
             new = self._story_chapters(new, len(found), end_at)[:batch]
             log.info("book plan round %d (chapters %d-%d): %d lines read, %d distinct, %d kept",
                      _round + 1, k, k + batch - 1, len(parsed), distinct, len(new))
+            emit(BookPlanRound(_round + 1, k, k + batch - 1, len(parsed), distinct, len(new)))
             found += new
             if not where.went_on(bool(new), k, batch):
                 break

@@ -122,6 +122,18 @@ class BookPlanReady:
 
 
 @dataclass
+class BookPlanRound:
+    """One answer of the book plan: the chapters ``first``-``last`` (1-based) asked for, the
+    chapter lines read in it, how many of them were new, how many the plan kept."""
+    round: int
+    first: int
+    last: int
+    read: int
+    distinct: int
+    kept: int
+
+
+@dataclass
 class ChapterPlanned:
     chapter: int
     scenes: list[int]       # indexes in job.sections
@@ -141,5 +153,5 @@ class ChapterDone:
     short: str = ""
 
 
-BookEvent = Union[Event, BookPlanReady, ChapterPlanned, ChapterDone]
+BookEvent = Union[Event, BookPlanReady, BookPlanRound, ChapterPlanned, ChapterDone]
 BookEventSink = Callable[[BookEvent], None]   # a book sink also takes every engine event
