@@ -406,7 +406,7 @@ def test_prompts_fit_the_context_late_in_a_long_book():
     assert max(len(t.split()) for t in texts) < 6000 * 0.9
     last = texts[-1]
     assert "Chapter 30 (" in last and "Chapter 1 (" not in last      # the newest summaries stay
-    assert w._summary_start > 0
+    assert w._summaries_from(job, 30) > 0 and job.chapters[30].summaries_from > 0
 
 
 def test_a_reopened_long_book_carries_the_story_so_far_from_where_it_did():

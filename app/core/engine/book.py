@@ -264,7 +264,6 @@ class BookWriter(AgentWriter):
     def __init__(self, backend, **kw) -> None:
         kw.setdefault("memory", False)     # chapters carry summaries, not sections
         super().__init__(backend, **kw)
-        self._summary_start = 0            # first chapter whose summary is still carried
         self._scene_start: dict[int, int] = {}   # per chapter: first scene carried verbatim
         self._windows: dict[int, tuple[int, int]] = {}   # per chapter: see _window
         self._short: dict[int, str] = {}   # per chapter: why topping it up was given up
@@ -928,7 +927,7 @@ class BookWriter(AgentWriter):
         room = min(int(self.backend.info.n_ctx * 0.35),
                    int(max(0, sec.target_words * 1.12 - count_words(partial)) * self._tokens_per_word * 1.4) + 64)
         limit = self.backend.info.n_ctx - room - 16
-        saved = (dict(self._scene_start), dict(self._windows), self._summary_start)
+        saved = (dict(self._scene_start), dict(self._windows))
         if getattr(self, "_short_context", False) and k:
             # a recovery from a loop or drift: without the chapter's earlier scenes, which the
             # model was retelling. A base model's next scene sees them again; a chat model's
@@ -940,7 +939,7 @@ class BookWriter(AgentWriter):
             # into the story so far, and the next scene's prompt, with it again, evaluated the
             # whole chapter again)
             prompt = self._scene_prompt(job, index, k, idx, partial, k - min(self._scene_start.get(sec.chapter, 0), k))
-            self._scene_start, self._windows, self._summary_start = saved
+            self._scene_start, self._windows = saved
             if count(prompt.text()) <= limit:
                 if self.style != "completion":
                     self._scene_start[sec.chapter] = max(self._scene_start.get(sec.chapter, 0), k)
@@ -948,7 +947,6 @@ class BookWriter(AgentWriter):
         drop = 0
         while True:
             self._scene_start, self._windows = dict(saved[0]), dict(saved[1])
-            self._summary_start = saved[2]
             prompt = self._scene_prompt(job, index, k, idx, partial, drop)
             if count(prompt.text()) <= limit or drop >= k + len(job.chapters) + 4:
                 return prompt
@@ -1169,7 +1167,7 @@ class BookWriter(AgentWriter):
         # (from where this job carried them last, in this process or before it was reopened:
         # a reopened job that started from the first summary again evaluated 2,645 tokens of
         # a prompt its saved cache held with the story so far starting at chapter 5)
-        ss = min(max(self._summary_start, *(ch.summaries_from for ch in job.chapters[:c + 1])), c)
+        ss = self._summaries_from(job, c)
         # A chapter under way keeps where its story so far starts: moved, every later prompt
         # of the chapter parts from the cache at the story so far (the instruct model's
         # chapter 11, given a tenth scene, evaluated 2,239 tokens again, 120 s, for a prompt
@@ -1178,9 +1176,15 @@ class BookWriter(AgentWriter):
         under_way = any(job.sections[i].text.strip() for i in idx)
         while not under_way and ss < c and sum(cost[ss:]) > avail - text_budget:
             ss += max(1, (c - ss) // 2)
-        self._summary_start = ss
         self._windows[c] = (ss, text_budget)
         return ss, text_budget
+
+    def _summaries_from(self, job, c: int) -> int:
+        """The first chapter whose summary chapter ``c``'s story so far may carry: where the
+        chapters up to it carried theirs, in this job (its windows) or before it was reopened
+        (``Chapter.summaries_from``); never a later one than ``c``."""
+        carried = [w[0] for k, w in self._windows.items() if k <= c]
+        return min(max(0, *carried, *(ch.summaries_from for ch in job.chapters[:c + 1])), c)
 
     def _prompt_parts(self, job, index: int, upto_scene: int, drop: int = 0) -> list[str]:
         """Segments shared by every prompt of a chapter: head, story so far, chapter block,
@@ -1217,7 +1221,6 @@ class BookWriter(AgentWriter):
             ws = min(len(cost), ws + drop)
             ss = min(c, ss + max(0, drop - (len(cost) - self._scene_start.get(c, 0))) * max(1, c // 4))
             self._windows[c] = (ss, text_budget)
-            self._summary_start = ss
         self._scene_start[c] = ws
         parts = [self._head(job)]
         summaries = self._summaries(job, c)[ss:]
