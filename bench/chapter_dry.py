@@ -12,13 +12,16 @@ top-ups, summary, name mending), once per variant, with the same seed:
   double quote, an asterisk or a word of the story's names);
 * ``quotes``: DRY follows repeats through double quotes (dialogue);
 * ``see-through``: through quotes and the story's names;
-* ``strict``: as base, but DRY penalises a repeat from its third token (allowed length 2).
+* ``strict``: as base, but DRY penalises a repeat from its third token (allowed length 2);
+* ``own-phrases``: as base, but a scene may not repeat the 4-grams of its own chapter's
+  other scenes either (the engine bans only the other chapters' 4-grams).
 
 Per variant: words against the chapter's target (S_l), the chapter's repeated 4-gram share
-(all; those that end in a content word), the share of its 4-grams already in the other
-chapters, words run together (``_common.glued_words``), names the model misspelt (mended
-after the chapter), recoveries, seconds. Writes ``chapter_dry.json``, ``chapter_dry.md`` and
-each variant's text (``<variant>.md``) to read.
+(all; those that end in a content word; those that repeat another scene of the chapter),
+the share of its 4-grams already in the other chapters, words run together
+(``_common.glued_words``), names the model misspelt (mended after the chapter), recoveries,
+seconds. Writes ``chapter_dry.json``, ``chapter_dry.md`` and each variant's text
+(``<variant>.md``) to read.
 """
 
 from __future__ import annotations
@@ -40,7 +43,23 @@ VARIANTS = {
     "quotes": {"dry_seq_breakers": ("\n", ":", "*")},
     "see-through": {"dry_seq_breakers": ("\n", ":", "*"), "dry_breakers": ()},
     "strict": {"dry_allowed_length": 2},
+    "own-phrases": {},
 }
+OWN_PHRASES = {"own-phrases"}       # variants whose scenes also avoid their chapter's other scenes
+
+
+def with_own_chapter(job, index: int, sampling):
+    """``sampling`` whose phrase ban (``Sampling.avoid``) also holds the 4-grams of the other
+    scenes of the scene's chapter."""
+    import copy
+    sec = job.sections[index]
+    own = [o.text for o in job.sections if o.chapter == sec.chapter and o is not sec and o.text.strip()]
+    if sampling.avoid is None or not own:
+        return sampling
+    book = copy.deepcopy(sampling.avoid)
+    for text in own:
+        book.add(text)
+    return dataclasses.replace(sampling, avoid=book)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
             class Writer(B.BookWriter):
                 def _call_sampling(self, job, index, sampling, partial):
-                    return dataclasses.replace(super()._call_sampling(job, index, sampling, partial), **changes)
+                    sampling = dataclasses.replace(super()._call_sampling(job, index, sampling, partial), **changes)
+                    return with_own_chapter(job, index, sampling) if own_phrases else sampling
 
+            own_phrases = name in OWN_PHRASES
             w = Writer(backend, seed=args.seed)
             raw: list[str] = []
             recoveries = [0]
@@ -107,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             us = units(text)
             gs = grams(us, 4)
             other = {g for t in others for g in grams(units(t), 4)}
+            across, seen = 0, set()            # 4-grams that repeat another scene of the chapter
+            for i in BM.chapter_scenes(job, c):
+                own = grams(units(job.sections[i].text), 4)
+                across += sum(g in seen for g in own)
+                seen.update(own)
             words = BM.chapter_words(job, c)
             row = {"variant": name, "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
                    "target": ch.target_words, "words": words,
@@ -114,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                    "scenes": len(BM.chapter_scenes(job, c)),
                    "repeated_4gram_share": round(repeated_ngram_share(us, 4), 4),
                    "repeated_4gram_share_content_word": round(C.content_repeat_share(text), 4),
+                   "repeated_across_scenes": round(across / len(gs), 4) if gs else 0.0,
                    "share_of_other_chapters_4grams": round(sum(g in other for g in gs) / len(gs), 4) if gs else 0.0,
                    "glued_words": C.glued_words(text), "misspelt_names": job.codex.misspellings("\n".join(raw)),
                    "recoveries": recoveries[0], "seconds": round(seconds, 1)}
@@ -123,14 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     result = {"machine": C.machine(), "git": C.git_state(), "model": args.model, "project": args.project,
               "chapter": args.chapter, "seed": args.seed, "rows": rows}
     C.write_json(out / "chapter_dry.json", result)
-    lines = [f"# One chapter under other DRY settings ({args.model} model, chapter {args.chapter})", "",
+    lines = [f"# One chapter under other settings ({args.model} model, chapter {args.chapter})", "",
              f"Command: `python bench/chapter_dry.py --project {args.project} --chapter {args.chapter} "
              f"--variants {' '.join(args.variants)} --model {args.model}`", "", C.machine_line(result["machine"]), "",
-             "| variant | words/target | S_l | repeated 4-grams | ending in a content word | of other chapters "
-             "| glued words | misspelt names | recoveries | seconds |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| variant | words/target | S_l | repeated 4-grams | ending in a content word | across its scenes "
+             "| of other chapters | glued words | misspelt names | recoveries | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['words']}/{r['target']} | {r['s_l']} | {r['repeated_4gram_share']} "
-                     f"| {r['repeated_4gram_share_content_word']} | {r['share_of_other_chapters_4grams']} "
+                     f"| {r['repeated_4gram_share_content_word']} | {r.get('repeated_across_scenes', '')} "
+                     f"| {r['share_of_other_chapters_4grams']} "
                      f"| {len(r['glued_words'])} {', '.join(r['glued_words'][:6])} "
                      f"| {', '.join(f'{k}->{v}' for k, v in r['misspelt_names'].items())} "
                      f"| {r['recoveries']} | {r['seconds']} |")
