@@ -377,26 +377,16 @@ class NovelActions(QObject):
         elif isinstance(e, EV.BookPlanReady) and e.how == "fallback":
             w.show_info("The model's book plan could not be used, so Longhand made a standard story "
                         "arc for this length. Edit the chapters, or press Re-plan book to try again.")
+        elif self._job in ("plan-book", "replan-book") and isinstance(e, EV.BookPlanRound):
+            # (a book plan takes minutes on a small model: how far it is)
+            again = " again" if self._job == "replan-book" else ""
+            w.job_label.setText(f"Planning the book{again}: {e.planned} of {e.of} chapters so far…")
         elif self._job == "write" and isinstance(e, (PlanAdopted, EV.ChapterPlanned)):
             self._structure_from_engine()
             if isinstance(e, EV.ChapterPlanned):
                 w.outline.book.expand_chapter(e.chapter)
         elif self._job == "write" and isinstance(e, EV.ChapterDone):
-            w.outline.book.refresh_details()
-            self.codex.refresh()
-            w.outline.model.reset()
-            w.outline.update_totals()
-            said = []
-            if e.short:
-                said.append(f"Chapter {e.chapter + 1} ended {e.target_words - e.words:,} words short of its "
-                            f"{e.target_words:,}: {e.short}. Add a scene to it in the outline, or write on "
-                            f"by hand.")
-            if e.proposed:
-                said.append(f"{'Chapter ' + str(e.chapter + 1) + ' is written. ' if not e.short else ''}The "
-                            f"model proposes {len(e.proposed)} codex entr{'y' if len(e.proposed) == 1 else 'ies'} "
-                            f"({', '.join(x.name for x in e.proposed[:4])}): see the Codex tab.")
-            if said:
-                w.show_info(" ".join(said))
+            self._chapter_done(e)
         elif self._job == "write" and isinstance(e, SectionStarted) and 0 <= e.index < len(p.sections):
             c = p.sections[e.index].chapter
             if c is not None:
@@ -404,6 +394,26 @@ class NovelActions(QObject):
                 k = idx.index(e.index) + 1 if e.index in idx else 0
                 w.job_label.setText(f"Writing chapter {c + 1} of {len(p.chapters)}, scene {k} of "
                                     f"{len(idx)} ({e.mode})…")
+
+    def _chapter_done(self, e: EV.ChapterDone) -> None:
+        """A chapter written: the outline and the codex refreshed; a chapter that ended short
+        and the codex entries the model proposes said in the banner."""
+        w = self.w
+        w.outline.book.refresh_details()
+        self.codex.refresh()
+        w.outline.model.reset()
+        w.outline.update_totals()
+        said = []
+        if e.short:
+            said.append(f"Chapter {e.chapter + 1} ended {e.target_words - e.words:,} words short of its "
+                        f"{e.target_words:,}: {e.short}. Add a scene to it in the outline, or write on "
+                        f"by hand.")
+        if e.proposed:
+            said.append(f"{'Chapter ' + str(e.chapter + 1) + ' is written. ' if not e.short else ''}The "
+                        f"model proposes {len(e.proposed)} codex entr{'y' if len(e.proposed) == 1 else 'ies'} "
+                        f"({', '.join(x.name for x in e.proposed[:4])}): see the Codex tab.")
+        if said:
+            w.show_info(" ".join(said))
 
     def _on_finished(self, out: JobResult) -> None:
         w, p = self.w, self.project

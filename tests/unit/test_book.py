@@ -100,6 +100,7 @@ def test_book_plan_rolls_up_exactly_with_distinct_synopses():
     assert len(rounds) == 4
     assert sum(r.kept for r in rounds) == 40 and all(r.read >= r.distinct >= r.kept for r in rounds)
     assert [r.first for r in rounds] == [1, *(1 + sum(r.kept for r in rounds[:i]) for i in range(1, 4))]
+    assert [r.planned for r in rounds][-1] == 40 and all(r.of == 40 for r in rounds)
 
 
 def test_book_plan_falls_back_when_the_model_plans_nothing():

@@ -387,8 +387,16 @@ def test_plan_button_plans_a_long_request_as_a_book(make_window, qtbot):
                                "change the land.")
     assert w.target.value() == 20000
     assert w.tabs.isTabVisible(w.novel.codex_tab)      # a request that will be a book
+    said: list[str] = []
+    set_text = w.job_label.setText
+    w.job_label.setText = lambda text: (said.append(text), set_text(text))[1]
     qtbot.mouseClick(w.plan_btn, Qt.MouseButton.LeftButton)
     wait_job(qtbot, w)
+    # while it plans, how far it is, after each answer of the model (this one's answers
+    # retell one another but for their first chapter)
+    progress = [t for t in said if t.startswith("Planning the book: ")]
+    assert progress[0] == "Planning the book: 1 of 8 chapters so far…"
+    assert all(re.fullmatch(r"Planning the book: \d of 8 chapters so far…", t) for t in progress)
     p = w.project
     assert w.last_error is None
     assert len(p.chapters) == BM.expected_chapters(20000) == 8

@@ -325,7 +325,7 @@ class BookWriter(AgentWriter):
             new = self._story_chapters(new, len(found), end_at)[:batch]
             log.info("book plan round %d (chapters %d-%d): %d lines read, %d distinct, %d kept",
                      _round + 1, k, k + batch - 1, len(parsed), distinct, len(new))
-            emit(BookPlanRound(_round + 1, k, k + batch - 1, len(parsed), distinct, len(new)))
+            emit(BookPlanRound(_round + 1, k, k + batch - 1, len(parsed), distinct, len(new), of=n))
             found += new
             if not where.went_on(bool(new), k, batch):
                 break

@@ -124,13 +124,20 @@ class BookPlanReady:
 @dataclass
 class BookPlanRound:
     """One answer of the book plan: the chapters ``first``-``last`` (1-based) asked for, the
-    chapter lines read in it, how many of them were new, how many the plan kept."""
+    chapter lines read in it, how many of them were new, how many the plan kept; ``of``: the
+    chapters the plan is for (the story may end sooner)."""
     round: int
     first: int
     last: int
     read: int
     distinct: int
     kept: int
+    of: int = 0
+
+    @property
+    def planned(self) -> int:
+        """The chapters the plan holds after this answer."""
+        return self.first - 1 + self.kept
 
 
 @dataclass
