@@ -14,13 +14,15 @@ top-ups, summary, name mending), once per variant, with the same seed:
 * ``see-through``: through quotes and the story's names;
 * ``strict``: as base, but DRY penalises a repeat from its third token (allowed length 2);
 * ``own-phrases``: as base, but a scene may not repeat the 4-grams of its own chapter's
-  other scenes either (the engine bans only the other chapters' 4-grams).
+  other scenes either (the engine bans only the other chapters' 4-grams);
+* ``short-asks``: a chat model's asks for a scene and to go on with one cut to what changes
+  from one to the next, the rest said once in the chapter's first message (``PROMPTS``).
 
 Per variant: words against the chapter's target (S_l), the chapter's repeated 4-gram share
 (all; those that end in a content word; those that repeat another scene of the chapter),
 the share of its 4-grams already in the other chapters, words run together
 (``_common.glued_words``), names the model misspelt (mended after the chapter), recoveries,
-seconds. Writes ``chapter_dry.json``, ``chapter_dry.md`` and each variant's text
+seconds, prompt tokens evaluated (per token of the chapter's text). Writes ``chapter_dry.json``, ``chapter_dry.md`` and each variant's text
 (``<variant>.md``) to read.
 """
 
@@ -46,6 +48,26 @@ VARIANTS = {
     "own-phrases": {},
 }
 OWN_PHRASES = {"own-phrases"}       # variants whose scenes also avoid their chapter's other scenes
+# variants of the chat scene prompts (engine.prompts, as engine.book uses them): what every
+# ask of a scene repeated (to write the scene in full, to end it where its events end) said
+# once, in the chapter's first message, and the asks cut to what changes from one to the next
+PROMPTS = {"short-asks": {
+    "SCENES_INTRO_CHAT": """
+Chapter {n} is written one scene at a time, each in its own answer. A scene starts where the \
+one before it ended and tells only what is new: never retell what an earlier scene told. Write \
+each scene in full, about as long as asked, and end it where its own events end: no summing-up, \
+no reflection, no look ahead, nothing of what a later scene will tell. Write only the story \
+itself: no title or heading, no notes, no comments, no words to the reader.
+
+""",
+    "SCENE_ASK_CHAT": """Write scene {k}, "{title}": {point}{notes}
+About {words} words. {position}""",
+    "SCENE_GOES_ON_CHAT": "Next scene (not yet): {next}",
+    "SCENE_ENDS_CHAPTER_CHAT": "Last scene of the chapter; chapter {n} (not yet): {next}",
+    "SCENE_GO_ON_CHAT": """Go on with scene {k} from its last sentence, its next moments in detail, \
+about {more} more words. The scene is not over yet.""",
+}}
+VARIANTS.update({name: {} for name in PROMPTS})
 
 
 def with_own_chapter(job, index: int, sampling):
@@ -111,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
                     return with_own_chapter(job, index, sampling) if own_phrases else sampling
 
             own_phrases = name in OWN_PHRASES
+            saved = {k: getattr(B, k) for k in PROMPTS.get(name, {})}
+            for k, v in PROMPTS.get(name, {}).items():
+                setattr(B, k, v)
             w = Writer(backend, seed=args.seed)
             raw: list[str] = []
             recoveries = [0]
@@ -121,9 +146,19 @@ def main(argv: list[str] | None = None) -> int:
                 elif isinstance(e, SectionRecovery):
                     recoveries[0] += 1
 
+            # (each variant from an empty context: none evaluates less for the prefix the one
+            # before it left in the cache)
+            if hasattr(backend, "_kv_set"):
+                backend._kv_set([])
             t0 = time.perf_counter()
-            w.write_book(job, chapters=[c], on_event=on_event)
+            evaluated = backend.prompt_tokens_evaluated
+            try:
+                w.write_book(job, chapters=[c], on_event=on_event)
+            finally:
+                for k, v in saved.items():
+                    setattr(B, k, v)
             seconds = time.perf_counter() - t0
+            evaluated = backend.prompt_tokens_evaluated - evaluated
             text = "\n\n".join(job.sections[i].text for i in BM.chapter_scenes(job, c) if job.sections[i].text)
             us = units(text)
             gs = grams(us, 4)
@@ -143,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
                    "repeated_across_scenes": round(across / len(gs), 4) if gs else 0.0,
                    "share_of_other_chapters_4grams": round(sum(g in other for g in gs) / len(gs), 4) if gs else 0.0,
                    "glued_words": C.glued_words(text), "misspelt_names": job.codex.misspellings("\n".join(raw)),
-                   "recoveries": recoveries[0], "seconds": round(seconds, 1)}
+                   "recoveries": recoveries[0], "seconds": round(seconds, 1),
+                   "prompt_tokens_evaluated": evaluated,
+                   "evaluated_per_chapter_token": round(evaluated / max(1, sum(
+                       backend.count_tokens(job.sections[i].text) for i in BM.chapter_scenes(job, c))), 3)}
             rows.append(row)
             print(json.dumps(row), flush=True)
             C.write_text(out / f"{name}.md", f"# Chapter {args.chapter}: {ch.title} ({name})\n\n{text}\n")
@@ -154,15 +192,15 @@ def main(argv: list[str] | None = None) -> int:
              f"Command: `python bench/chapter_dry.py --project {args.project} --chapter {args.chapter} "
              f"--variants {' '.join(args.variants)} --model {args.model}`", "", C.machine_line(result["machine"]), "",
              "| variant | words/target | S_l | repeated 4-grams | ending in a content word | across its scenes "
-             "| of other chapters | glued words | misspelt names | recoveries | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| of other chapters | glued words | misspelt names | recoveries | seconds | evaluated per text token |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['words']}/{r['target']} | {r['s_l']} | {r['repeated_4gram_share']} "
                      f"| {r['repeated_4gram_share_content_word']} | {r.get('repeated_across_scenes', '')} "
                      f"| {r['share_of_other_chapters_4grams']} "
                      f"| {len(r['glued_words'])} {', '.join(r['glued_words'][:6])} "
                      f"| {', '.join(f'{k}->{v}' for k, v in r['misspelt_names'].items())} "
-                     f"| {r['recoveries']} | {r['seconds']} |")
+                     f"| {r['recoveries']} | {r['seconds']} | {r.get('evaluated_per_chapter_token', '')} |")
     C.write_text(out / "chapter_dry.md", "\n".join(lines) + "\n")
     return 0
 
