@@ -22,8 +22,8 @@ Per variant: words against the chapter's target (S_l), the chapter's repeated 4-
 (all; those that end in a content word; those that repeat another scene of the chapter),
 the share of its 4-grams already in the other chapters, words run together
 (``_common.glued_words``), names the model misspelt (mended after the chapter), recoveries,
-seconds, prompt tokens evaluated (per token of the chapter's text). Writes ``chapter_dry.json``, ``chapter_dry.md`` and each variant's text
-(``<variant>.md``) to read.
+seconds, prompt tokens evaluated (per token of the chapter's text). Writes
+``chapter_dry.json``, ``chapter_dry.md`` and each variant's text (``<variant>.md``) to read.
 """
 
 from __future__ import annotations
@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     C.write_json(out / "chapter_dry.json", result)
     lines = [f"# One chapter under other settings ({args.model} model, chapter {args.chapter})", "",
              f"Command: `python bench/chapter_dry.py --project {args.project} --chapter {args.chapter} "
-             f"--variants {' '.join(args.variants)} --model {args.model}`", "", C.machine_line(result["machine"]), "",
+             f"--variants {' '.join(args.variants)} --model {args.model} --threads {args.threads}"
+             f"{' --out ' + args.out if args.out else ''}`", "", C.machine_line(result["machine"]), "",
              "| variant | words/target | S_l | repeated 4-grams | ending in a content word | across its scenes "
              "| of other chapters | glued words | misspelt names | recoveries | seconds | evaluated per text token |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
