@@ -3,10 +3,12 @@
     python bench/scene_copies.py --project NAME=FILE.longhand [NAME=FILE ...] \
         [--human NAME=FILE ...] [--scene-words 300] [--scenes 8] [--out DIR]
 
-A scene's sentence (six words or more) is a copy when it shares ``--overlap`` (default 0.7) of
-its words (those of three letters or more; Jaccard) with a sentence of an earlier scene of the
-same chapter: "'Please,' she pleaded, her silver pen tremble in her hand. 'Stop me now.'" after
-"'Please,' she pleaded, her voice trembling with desperation. 'Stop me now.'". Per project: the
+A scene's sentence is a copy when one sentence of an earlier scene of the same chapter holds
+``--overlap`` of its content words, the measure the health check judges a story told again in
+other words by (``text.health.retold_by`` over ``topic_keys``, sentences of ``WEIGHTY`` content
+words or more, ``Thresholds.retold_sentence`` by default): "Ilse Marren stood at the helm of
+the ship, her eyes fixed on Saltmarsh." after "Ilse Marren stood at the helm of her ship, her
+eyes fixed on the sea.". Per project: the
 scenes after a chapter's first, the mean share of their sentences that are copies, how many
 scenes copy more than 0.2 and 0.3 of theirs, the largest share, and the worst scenes' copied
 sentences beside what they copy, to read. A human text (``--human``, read as stretches of
@@ -29,30 +31,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-MIN_WORDS = 6
-
-
-def _key(sentence: str) -> frozenset[str]:
-    from longhand.core.text.wordcount import units
-    return frozenset(w for w in units(sentence) if len(w) > 2)
-
 
 def chapter_copies(scenes: list[str], overlap: float) -> list[dict]:
-    """Per scene after the first: its sentences, and each copy with the sentence it copies."""
-    from longhand.core.text.health import sentences
-    earlier: list[tuple[frozenset[str], str]] = []
+    """Per scene after the first: its weighed sentences, and each copy with the sentence it
+    copies."""
+    from longhand.core.text.health import WEIGHTY, retold_by, sentences, topic_keys
+    earlier: list[tuple[set[str], str]] = []
     out = []
     for k, text in enumerate(scenes):
-        own = [s for s in sentences(text) if len(s.split()) >= MIN_WORDS]
+        own = [(keys, s) for keys, s in ((topic_keys(s, "en"), s) for s in sentences(text)) if len(keys) >= WEIGHTY]
         if k and own:
             copies = []
-            for s in own:
-                key = _key(s)
-                best = max(((len(key & e) / len(key | e), t) for e, t in earlier if key and e), default=(0.0, ""))
-                if best[0] >= overlap:
-                    copies.append((s, best[1]))
+            for keys, s in own:
+                copied = next((t for e, t in earlier if retold_by(keys, [e]) >= overlap), None)
+                if copied is not None:
+                    copies.append((s, copied))
             out.append({"scene": k + 1, "sentences": len(own), "copies": copies})
-        earlier += [(_key(s), s) for s in own]
+        earlier += own
     return out
 
 
@@ -89,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--human", nargs="*", default=[], metavar="NAME=FILE")
     ap.add_argument("--scene-words", type=int, default=300)
     ap.add_argument("--scenes", type=int, default=8)
-    ap.add_argument("--overlap", type=float, default=0.7)
+    ap.add_argument("--overlap", type=float, help="default: Thresholds.retold_sentence")
     ap.add_argument("--out", help="results folder (default bench/results)")
     args = ap.parse_args(argv)
+    from longhand.core.text.health import WEIGHTY, Thresholds
+    if args.overlap is None:
+        args.overlap = Thresholds().retold_sentence
     out = C.out_dir(args.out)
     rows = []
     for spec, human in [*((p, False) for p in args.project), *((h, True) for h in args.human)]:
@@ -99,13 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         chapters = human_chapters(path, args.scene_words, args.scenes) if human else project_chapters(path)
         rows.append({"name": name, "file": path, "human": human, **measure(chapters, args.overlap)})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "worst"}), flush=True)
-    C.write_json(out / "scene_copies.json", {"overlap": args.overlap, "min_words": MIN_WORDS,
+    C.write_json(out / "scene_copies.json", {"overlap": args.overlap, "min_content_words": WEIGHTY,
                                              "scene_words": args.scene_words, "scenes": args.scenes, "rows": rows})
     lines = ["# Scenes that copy the earlier scenes of their chapter", "",
              f"Command: `python bench/scene_copies.py --project {' '.join(args.project)}"
              + (f" --human {' '.join(args.human)}" if args.human else "") + "`", "",
-             f"A sentence of {MIN_WORDS} words or more is a copy when it shares {args.overlap} of its words "
-             "with a sentence of an earlier scene of its chapter (a human text: stretches of "
+             f"A sentence of {WEIGHTY} content words or more is a copy when one sentence of an earlier scene "
+             f"of its chapter holds {args.overlap} of them (text.health.retold_by; a human text: stretches of "
              f"{args.scene_words} words, {args.scenes} to a chapter).", "",
              "| text | scenes after a chapter's first | mean share of copied sentences | scenes over 0.2 "
              "| over 0.3 | largest share |", "|---|---|---|---|---|---|"]

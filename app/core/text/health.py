@@ -185,16 +185,17 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-_WEIGHTY = 5      # content words a sentence needs to be weighed for retelling
+WEIGHTY = 5      # content words a sentence needs to be weighed for retelling
 
 
-def _retold_by(keys: set[str], earlier: list[set[str]]) -> float:
-    """The largest share of a sentence's content words ``keys`` that one earlier sentence holds."""
+def retold_by(keys: set[str], earlier: list[set[str]]) -> float:
+    """The largest share of a sentence's content words ``keys`` (:func:`topic_keys`) that one
+    earlier sentence holds (the health check's and ``bench/scene_copies.py``'s measure)."""
     return max((len(keys & k) / min(len(keys), len(k)) for k in earlier), default=0.0)
 
 
 def retold_share(new: str, earlier: str, lang: str = "en", *, first: int = 3,
-                 min_keys: int = _WEIGHTY) -> tuple[float, int]:
+                 min_keys: int = WEIGHTY) -> tuple[float, int]:
     """How much the opening of ``new`` retells ``earlier``: for each of its ``first``
     sentences with at least ``min_keys`` content words, the largest share of them that one
     sentence of ``earlier`` (or of ``new`` before it) holds; their mean (0 = all new). A chat
@@ -208,7 +209,7 @@ def retold_share(new: str, earlier: str, lang: str = "en", *, first: int = 3,
         keys = topic_keys(sentence, lang)
         if len(keys) < min_keys:
             continue
-        scores.append(_retold_by(keys, before))
+        scores.append(retold_by(keys, before))
         before.append(keys)
         if len(scores) == first:
             break
@@ -429,7 +430,7 @@ class HealthMonitor:
         # a story told again in other words (see _told_again): its earlier sentences, as content words
         self.retelling = retelling and story and lang != ZH
         self._told: list[set[str]] = [k for k in (topic_keys(x, lang) for x in sentences(self.reference))
-                                      if len(k) >= _WEIGHTY] if self.retelling and reference else []
+                                      if len(k) >= WEIGHTY] if self.retelling and reference else []
         self._sentence_keys: dict[str, set[str]] = {}
 
     def feed(self, text: str, *, final: bool = False) -> Health | None:
@@ -514,14 +515,14 @@ class HealthMonitor:
         spans = sentence_spans(text)
         if spans and not whole and not _SENTENCE_END.search(text[spans[-1][0]:spans[-1][1]] + " "):
             spans = spans[:-1]
-        weighty = [(a, k) for a, k in ((a, self._keys(text[a:b])) for a, b in spans) if len(k) >= _WEIGHTY]
+        weighty = [(a, k) for a, k in ((a, self._keys(text[a:b])) for a, b in spans) if len(k) >= WEIGHTY]
         window = [(a, k) for a, k in weighty[-t.retold_window:] if a >= self.protected]
         if len(window) < t.retold_run:
             return None
         earlier = self._told + [k for _, k in weighty[:len(weighty) - len(window)]]
         run: list[int] = []
         for a, keys in window:
-            if _retold_by(keys, earlier) >= t.retold_sentence:
+            if retold_by(keys, earlier) >= t.retold_sentence:
                 run.append(a)
             earlier.append(keys)
         if len(run) < t.retold_run:
