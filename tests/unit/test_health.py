@@ -17,7 +17,7 @@ from longhand.core.engine.plan import DONE, EDITED, Section, fallback_plan, make
 from longhand.core.engine.prompts import example_plan, plan_prompt, synopsis, write_prompt
 from longhand.core.engine.writer import AgentWriter, Job
 from longhand.core.projects.project import Project
-from longhand.core.text.health import DEFAULT, HealthMonitor, check_text, compression_ratio, junk_share
+from longhand.core.text.health import DEFAULT, HealthMonitor, Thresholds, check_text, compression_ratio, junk_share
 from longhand.core.text.language import EN, ZH, detect_language, language_share
 from longhand.core.text.wordcount import count_words
 
@@ -688,6 +688,45 @@ def test_a_chat_models_story_told_again_in_other_words_is_stopped_where_the_rete
     # text the user kept (protected) is never cut: the run must stand after it
     kept_by_user = HealthMonitor(EN, reference=_VICTORY, story=True, retelling=True, protected=len(_RETOLD))
     assert _streamed(kept_by_user, _RETOLD) is None
+
+
+# Copies spread over a scene, new sentences between them (the instruct model's first
+# 30,000-word novel on record, chapters 5 and 6: each copy beside what it copies), never three
+# in any five sentences
+_EARLIER_SCENE = (
+    "In Saltmarsh Harbor, Ilse Marren found herself standing outside the cottage she had lived in for "
+    "years. She looked out the window and saw that the river was moving again. Ilse ran outside and saw "
+    "that the Duke Orrin was standing on the bridge. In disbelief, Ilse turned to face the Guild's "
+    "archives, where she had left the maps after leaving Saltmarsh. She opened the sealed box and took "
+    "out the latest version of her map. As she examined it more closely, she saw that the changes were "
+    "not just visual; they were also physical."
+)
+_SPREAD = (
+    "In Saltmarsh Harbor, Ilse Marren found herself standing outside the cottage she lived in for years. "
+    "The gulls wheeled over the fish market, crying for scraps the boys threw from the pier. A cart of "
+    "salted herring rattled past her toward the customs house. Ilse ran outside and saw that the Duke "
+    "Orrin was standing on the bridge.\n\nHis cloak was soaked through, and mud clung to his riding "
+    "boots up to the knee. Behind him two guardsmen argued quietly about the price of lamp oil. She "
+    "turned to face the Guild's archives, where she left the maps after leaving Salt Marsh. An old "
+    "clerk was sweeping the steps, humming a tune from the southern islands.\n\nA lantern swung above "
+    "the door, throwing yellow light across the wet cobblestones. She opened the sealed box and took out "
+    "the latest version of her map. Somewhere below, a bell rang the hour for the night watch."
+)
+
+
+def test_copies_spread_over_a_scene_are_a_retelling_too():
+    bad = _streamed(HealthMonitor(EN, reference=_EARLIER_SCENE, story=True, retelling=True), _SPREAD)
+    assert bad is not None and bad.reasons == ["loop: 4 of the last 10 sentences tell earlier ones again in other words"]
+    # cut back to the first copy: the scene's opening line copied the earlier scene's
+    assert bad.cut_to == 0
+    # no three in any five: the run alone lets it through
+    runs_only = Thresholds(retold_spread=99)
+    assert _streamed(HealthMonitor(EN, reference=_EARLIER_SCENE, story=True, retelling=True,
+                                   thresholds=runs_only), _SPREAD) is None
+    # the new sentences alone are a scene of their own
+    fresh = " ".join(x for x in re.split(r"(?<=[.])\s+", _SPREAD)
+                     if not any(w in x for w in ("cottage", "bridge", "archives", "sealed box")))
+    assert _streamed(HealthMonitor(EN, reference=_EARLIER_SCENE, story=True, retelling=True), fresh) is None
 
 
 # The instruct model's 30,000-word novel on record ends in this scene, kept as written: a

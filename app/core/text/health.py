@@ -333,6 +333,14 @@ class Thresholds:
     retold_window: int = 5
     retold_run: int = 3
     retold_sentence: float = 0.75
+    # ... and copies spread over a scene: ``retold_spread`` of the last ``retold_spread_window``
+    # such sentences, with new ones between them ("Ilse Marren stood at the helm of her ship as
+    # well." after "Ilse Marren stood at the helm of her ship, her silver pen in hand."). Counted
+    # against the chapter's earlier scenes and the scene's own sentences (bench/scene_copies.py):
+    # Moby-Dick, in 607 stretches of 300 words, has at most 2 in any 10; the instruct model's
+    # 30,000-word novel had 4 or more in 23 of its 82 later scenes.
+    retold_spread_window: int = 10
+    retold_spread: int = 4
     min_units: int = 40              # no verdict on less text than this
     min_topic: int = 3               # drift is judged only against a topic of this many keys
 
@@ -516,19 +524,24 @@ class HealthMonitor:
         if spans and not whole and not _SENTENCE_END.search(text[spans[-1][0]:spans[-1][1]] + " "):
             spans = spans[:-1]
         weighty = [(a, k) for a, k in ((a, self._keys(text[a:b])) for a, b in spans) if len(k) >= WEIGHTY]
-        window = [(a, k) for a, k in weighty[-t.retold_window:] if a >= self.protected]
+        window = [(a, k) for a, k in weighty[-max(t.retold_window, t.retold_spread_window):] if a >= self.protected]
         if len(window) < t.retold_run:
             return None
         earlier = self._told + [k for _, k in weighty[:len(weighty) - len(window)]]
-        run: list[int] = []
+        copies: list[int] = []
         for a, keys in window:
             if retold_by(keys, earlier) >= t.retold_sentence:
-                run.append(a)
+                copies.append(a)
             earlier.append(keys)
-        if len(run) < t.retold_run:
-            return None
-        return (f"loop: {len(run)} of the last {len(window)} sentences tell earlier ones again in other words",
-                run[0] - self.protected)
+        last = window[-t.retold_window:]
+        run = [a for a in copies if a >= last[0][0]]
+        if len(run) >= t.retold_run:
+            return (f"loop: {len(run)} of the last {len(last)} sentences tell earlier ones again in other words",
+                    run[0] - self.protected)
+        if len(copies) >= t.retold_spread:
+            return (f"loop: {len(copies)} of the last {len(window)} sentences tell earlier ones again in other "
+                    "words", copies[0] - self.protected)
+        return None
 
     def _keys(self, sentence: str) -> set[str]:
         keys = self._sentence_keys.get(sentence)
