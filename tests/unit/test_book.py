@@ -1650,3 +1650,24 @@ def test_the_other_chapters_phrases_are_counted_once_and_again_when_they_change(
     job.sections[0].text += " The gulls circled the broken lighthouse twice."
     third = w._call_sampling(job, 1, s, "").avoid
     assert third.followers is not first.followers and third.count(("circled", "the", "broken", "lighthouse")) == 1
+
+
+def test_a_chapter_summary_that_numbers_its_chapter_wrongly_loses_that_opening():
+    # the instruct model summed up chapter 7 of its 100,000-word book as "In Chapter 5, Duke
+    # Orrin and Ilse Marren discover…"; the story so far labels each summary itself
+    class Summer(ChatBookBackend):
+        def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+            last = prompt.turns[-1][1] if prompt.turns else ""
+            if "Sum it up" in last:
+                return _stream(["In Chapter 5, Mara finds ", "the sea wall moved ", "overnight and sets out."], on_piece)
+            return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                    cancel=cancel, allow_end=allow_end)
+
+    job = _mara_job()
+    B.BookWriter(Summer()).write_book(job, chapters=[0])
+    assert job.chapters[0].summary == "Mara finds the sea wall moved overnight and sets out."
+    # only such an opening goes; a summary that is nothing more keeps it
+    assert B._without_chapter_opening("During this chapter, the flood rises.") == "The flood rises."
+    assert B._without_chapter_opening("In chapter two, Mara and Ilse argue.") == "Mara and Ilse argue."
+    assert B._without_chapter_opening("Mara reads chapter 5, then sleeps.") == "Mara reads chapter 5, then sleeps."
+    assert B._without_chapter_opening("In Chapter 5, she wept.") == "In Chapter 5, she wept."

@@ -178,6 +178,19 @@ def _lists_titles(summary: str, job) -> bool:
     return bool(words) and sum(w in titles for w in words) >= 0.6 * len(words)
 
 
+_CHAPTER_OPENING = re.compile(r"^(?:in|during|throughout)\s+(?:this\s+)?chapter(?:\s+[\w-]+)?\s*,\s*", re.I)
+
+
+def _without_chapter_opening(summary: str) -> str:
+    """A chapter summary without an opening that numbers the chapter: the story so far labels
+    each summary with its chapter, and the instruct model numbered its own at will ("In
+    Chapter 5, Duke Orrin and Ilse Marren discover…" as chapter 7's summary)."""
+    rest = _CHAPTER_OPENING.sub("", summary, count=1)
+    if rest == summary or count_words(rest) < 3:
+        return summary
+    return rest[0].upper() + rest[1:]
+
+
 def _system(instruction: str) -> str:
     """The chat models' system message, in the request's language (the same in every prompt
     of a book, so that their prefixes are shared)."""
@@ -888,7 +901,8 @@ class BookWriter(AgentWriter):
         if stats is not None:
             stats.add(g)
         said = strip_preamble(g.text) if chat else g.text.split(")")[0]
-        summary = clean_summary(re.sub(r"^\W*summary\W*:\W*", "", said.strip(), flags=re.I), SUMMARY_WORDS)
+        summary = _without_chapter_opening(
+            clean_summary(re.sub(r"^\W*summary\W*:\W*", "", said.strip(), flags=re.I), SUMMARY_WORDS))
         if count_words(summary) < 8 or find_chatter(summary) or _lists_titles(summary, job):
             log.info("chapter %d: the model's summary was not used (%r); its first and last sentences instead",
                      c + 1, summary[:120])
