@@ -137,17 +137,26 @@ class PartsPlanner(ScriptedBackend):
     def __init__(self, retells=()) -> None:
         super().__init__(style="chat")
         self.retells = set(retells)
+        self.echo: tuple[str, str] | None = None     # a written chapter the outline tells again
+        self.parts: dict[str, int] = {}
 
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
         self.prompts.append(prompt)
         user = "".join(prompt.user)
-        if user.startswith("Outline the story"):
+        if user.startswith("Outline the"):
             p = int(re.search(r"in (\d+) parts", user).group(1))
-            text = "\n".join(_part_line(i) for i in range(1, p + 1)) + "\n\n"
+            rest = 50 if user.startswith("Outline the rest") else 0     # (another story's parts)
+            lines = [_part_line(i + rest) for i in range(1, p + 1)]
+            if self.echo:
+                lines.insert(0, f"Part 1 - Title: {self.echo[0]} - Synopsis: {self.echo[1]}")
+            text = "\n".join(lines) + "\n\n"
         else:
             a, b = (int(x) for x in re.search(r"Now plan chapters (\d+) to (\d+) of", user).groups())
-            part = int(re.search(r"The story, part (\d+) of", user).group(1))
-            src = 1 if part in self.retells else part
+            part, title = re.search(r'The story, part (\d+) of \d+: "([^"]+)"', user).groups()
+            # (a chapter's words follow its part's title: parts told in the order first seen)
+            src = self.parts.setdefault(title, len(self.parts) + 1)
+            if int(part) in self.retells:
+                src = 1
             # (a chapter's words follow its place in its part of four chapters)
             text = "\n".join(f"Chapter {k} - Title: The {_w(src * 10 + j, 4)} Gate - Synopsis: Mara Voss meets "
                              f"{_w(src * 10 + j, 1)} in {_w(src * 10 + j, 2)} and learns of the {_w(src * 10 + j, 3)} "
@@ -239,19 +248,28 @@ def test_a_book_replanned_after_its_first_chapters_goes_on_from_them():
     assert sum(c.target_words for c in job.chapters) == 20_000
 
 
-def test_a_long_chat_book_replanned_goes_on_in_the_part_its_written_chapters_reached():
+def test_a_long_chat_book_replanned_outlines_the_rest_of_its_story_after_the_written_chapters():
+    # re-planned with its first chapters written, a long book's story was outlined again from
+    # the start, without them: its new parts could tell again what they had told
     backend = PartsPlanner()
     w, job, written = _with_opening(backend, 90_000, 6)
+    for c, ch in enumerate(written):
+        ch.summary = f"Mara Voss crossed the {_w(300 + c, 1)} fen and lost the {_w(300 + c, 2)} compass."
+    backend.echo = (written[2].title, written[2].summary)
     backend.prompts.clear()
     w.replan_book(job)
-    users = ["".join(p.user) for p in backend.prompts if "Now plan chapters" in "".join(p.user)]
-    asks = [re.search(r"Now plan chapters (\d+ to \d+) of 36", u).group(1) for u in users]
-    # part 2 holds chapters 5-8: its answer goes on after the written chapters 5 and 6
-    assert asks[:3] == ["7 to 8", "9 to 12", "13 to 16"] and asks[-1] == "33 to 36"
-    assert "The story, part 2 of 9" in users[0]
-    first = "".join(backend.prompts[-len(users)].answer)
-    assert first.startswith(f"Chapter 5 - Title: {written[4].title}") and "Chapter 6 - Title: " in first
-    assert written[0].title not in first
+    users = ["".join(p.user) for p in backend.prompts]
+    # the outline is of the rest of the story (30 chapters in 8 parts), shown what was written
+    assert users[0].startswith("Outline the rest of the story of the following novel in 8 parts, going on "
+                               "from where its first 6 chapters, already written, leave it")
+    assert all(f"Chapter {c + 1}: {ch.title}. {ch.summary}" in users[0] for c, ch in enumerate(written))
+    asks = [re.search(r"Now plan chapters (\d+ to \d+) of 36", u).group(1) for u in users if "Now plan" in u]
+    assert asks == ["7 to 9", "10 to 13", "14 to 17", "18 to 21", "22 to 24", "25 to 28", "29 to 32", "33 to 36"]
+    # the part that told chapter 3 again is left out: part 1 is the outline's next line
+    title = [_part_line(i + 50).split(" - Title: ")[1].split(" - ")[0] for i in range(1, 9)]
+    first = next(u for u in users if "Now plan chapters 7 to 9" in u)
+    assert f'The story, part 1 of 8: "{title[0]}"' in first and written[2].summary not in first
+    assert f'from where chapter 6 ("{written[5].title}") leaves the story up to part 2 ("{title[1]}")' in first
     assert job.chapters[:6] == written and len(job.chapters) == 36
     assert sum(c.target_words for c in job.chapters) == 90_000
 

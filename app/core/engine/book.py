@@ -96,6 +96,7 @@ from .prompts import (
     BOOK_HEAD_COMPLETION,
     BOOK_PART_SPAN,
     BOOK_PARTS_CHAT,
+    BOOK_PARTS_REST_CHAT,
     BOOK_PLAN_ACT_CHAT,
     BOOK_PLAN_CHAT,
     BOOK_PLAN_COMPLETION,
@@ -309,7 +310,7 @@ class BookWriter(AgentWriter):
         raw_all: list[str] = []
         found = [ParsedChapter(ch.title, ch.synopsis, ch.target_words) for ch in opening]
         n += m      # (the chapters the plan holds, the opening ones with them)
-        where = _PlanPlace(self._spans(instruction, n, bible, emit, cancel, raw_all) if chat else [], m)
+        where = _PlanPlace(self._spans(instruction, n, bible, emit, cancel, raw_all, opening) if chat else [], m)
         # (bounded: rounds that add nothing distinct are asked again with another seed; the
         # instruct model's 30,000-word plan kept 8 of 12 chapters after 10 rounds)
         for _round in range(3 * (max(len(where.spans), len(BOOK_ACTS)) + math.ceil(n / PLAN_LINES_PER_ANSWER)) + 4):
@@ -362,14 +363,19 @@ class BookWriter(AgentWriter):
         emit(BookPlanReady(chapters, how, raw))
         return chapters
 
-    def _spans(self, instruction: str, n: int, bible: str, emit, cancel, raw_all: list[str]) -> list[_Span]:
+    def _spans(self, instruction: str, n: int, bible: str, emit, cancel, raw_all: list[str],
+               opening: list[Chapter] | tuple[()] = ()) -> list[_Span]:
         """What a chat model plans in each answer: the story's parts when the book has more
-        chapters than one answer holds and the model outlined them, its three acts otherwise."""
-        if n > PLAN_LINES_PER_ANSWER:
-            parts = self._story_parts(instruction, n, bible, emit, cancel, raw_all)
+        chapters than one answer holds and the model outlined them, its three acts otherwise.
+        ``opening``: the chapters written (or kept) that open the book; the parts are the rest
+        of the story, after them."""
+        m = len(opening)
+        if n - m > PLAN_LINES_PER_ANSWER:
+            parts = self._story_parts(instruction, n - m, bible, emit, cancel, raw_all, opening)
             if len(parts) >= len(BOOK_ACTS):
-                p = len(parts)
-                return [_Span(i * n // p + 1, (i + 1) * n // p, parts=parts, part=i) for i in range(p)]
+                p, rest = len(parts), n - m
+                return [_Span(m + i * rest // p + 1, m + (i + 1) * rest // p, parts=parts, part=i)
+                        for i in range(p)]
         spans: list[_Span] = []
         for k in range(1, n + 1):
             act, last = _act(k, n)
@@ -378,25 +384,35 @@ class BookWriter(AgentWriter):
         return spans
 
     def _story_parts(self, instruction: str, n: int, bible: str, emit, cancel,
-                     raw_all: list[str]) -> list[ParsedChapter]:
-        """The story of a long book in parts (see prompts.BOOK_PARTS_CHAT); the best of a few
-        answers, none if the model could not give three distinct parts."""
+                     raw_all: list[str], opening: list[Chapter] | tuple[()] = ()) -> list[ParsedChapter]:
+        """The story of a long book in parts (see prompts.BOOK_PARTS_CHAT), or of its ``n``
+        chapters after the written ones that open it (``opening``: shown to the model; a part
+        that retells one of them is left out); the best of a few answers, none if the model
+        could not give three distinct parts."""
         p = min(PLAN_LINES_PER_ANSWER, max(len(BOOK_ACTS), round(n / CHAPTERS_PER_PART)))
         zh = _chinese(instruction)
+        told = dedupe_chapters([ParsedChapter(ch.title, ch.summary.strip() or ch.synopsis, ch.target_words)
+                                for ch in opening])
+        if opening:
+            written = "\n".join(f"Chapter {k}: {ch.title}. {ch.summary.strip() or ch.synopsis.strip()}"
+                                 for k, ch in enumerate(opening, 1))
+            ask = BOOK_PARTS_REST_CHAT.format(p=p, m=len(opening), instruction=instruction.strip(),
+                                              bible=_bible_block(bible), written=written)
+        else:
+            ask = BOOK_PARTS_CHAT.format(p=p, instruction=instruction.strip(), bible=_bible_block(bible))
         best: list[ParsedChapter] = []
         for attempt in range(3):
             if cancel is not None and cancel.cancelled:
                 break
-            prompt = Prompt(user=[BOOK_PARTS_CHAT.format(p=p, instruction=instruction.strip(),
-                                                         bible=_bible_block(bible))],
-                            system=_system(instruction))
+            prompt = Prompt(user=[ask], system=_system(instruction))
             if self.use_grammar and not zh:
                 from .grammar import plan_grammar
                 prompt.grammar = plan_grammar("part", max_lines=p, min_lines=p, start="line",
                                               max_words=PLAN_LINE_WORDS)
             text = self._generate_plan(prompt, p, emit, cancel, attempt=attempt)
             raw_all.append(text)
-            parts = self._story_chapters(dedupe_chapters(parse_chapters(text, chinese=zh)), 0, p)[:p]
+            parts = dedupe_chapters(told + parse_chapters(text, chinese=zh))[len(told):]
+            parts = self._story_chapters(parts, 0, p)[:p]
             log.info("book plan: the story in %d parts (%d asked for)", len(parts), p)
             if len(parts) > len(best):
                 best = parts
@@ -419,8 +435,10 @@ class BookWriter(AgentWriter):
             ask = BOOK_PLAN_ACT_CHAT.format(a=k, b=k + batch - 1, n=n, part=span.act)
         else:
             parts, i = span.parts, span.part
-            where_ = "first" if i == 0 else "last" if i + 1 == len(parts) else "middle"
-            names = {"prev": parts[i - 1].title if i else "", "next": parts[i + 1].title if i + 1 < len(parts) else ""}
+            where_ = "last" if i + 1 == len(parts) else "middle" if i else \
+                "after_written" if span.first > 1 else "first"
+            names = {"prev": parts[i - 1].title if i else "", "next": parts[i + 1].title if i + 1 < len(parts) else "",
+                     "m": span.first - 1, "written": found[span.first - 2].title if where_ == "after_written" else ""}
             ask = BOOK_PLAN_PART_CHAT.format(
                 p=len(parts), i=i + 1, title=parts[i].title, synopsis=parts[i].synopsis.rstrip("."), a=k,
                 b=k + batch - 1, n=n, span=BOOK_PART_SPAN[where_].format(i_prev=i, i_next=i + 2, **names))

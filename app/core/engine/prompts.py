@@ -387,6 +387,24 @@ Answer with the parts only, one per line, in exactly this format:
 Part 1 - Title: [title] - Synopsis: [what happens]
 Part 2 - Title: [title] - Synopsis: [what happens]
 ..."""
+# A book re-planned after its first chapters were written: the rest of its story, told after them.
+BOOK_PARTS_REST_CHAT = """\
+Outline the rest of the story of the following novel in {p} parts, going on from where its \
+first {m} chapters, already written, leave it, to its end. For each part give a short title \
+and a synopsis (one or two detailed sentences: who, where, what changes). Every part moves the \
+story forward: no part may tell again what the written chapters tell, no two parts may tell \
+the same events, and only the last part ends the story.
+
+Writing task:
+{instruction}
+{bible}
+The chapters written so far:
+{written}
+
+Answer with the parts only, one per line, in exactly this format:
+Part 1 - Title: [title] - Synopsis: [what happens]
+Part 2 - Title: [title] - Synopsis: [what happens]
+..."""
 # (Shown the whole outline, the instruct model made each part's chapters out of the parts'
 # lines: "The Lost Key: A cartographer named Elara discovers…"; shown its neighbours as lines,
 # it copied them and the words around them into titles: "The Mountain Sage comes next: These
@@ -399,6 +417,7 @@ Now plan chapters {a} to {b} of {n}. They tell this part only, {span}, step by s
 chapter a different event of the part, in the order they happen, with a short title of its own."""
 BOOK_PART_SPAN = {
     "first": 'from the start of the story up to part 2 ("{next}")',
+    "after_written": 'from where chapter {m} ("{written}") leaves the story up to part 2 ("{next}")',
     "middle": 'from the end of part {i_prev} ("{prev}") up to part {i_next} ("{next}")',
     "last": 'from the end of part {i_prev} ("{prev}") to the end of the story',
 }
