@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
             # (each variant from an empty context: none evaluates less for the prefix the one
             # before it left in the cache)
-            if hasattr(backend, "_kv_set"):
-                backend._kv_set([])
+            backend.forget_cache()
             t0 = time.perf_counter()
             evaluated = backend.prompt_tokens_evaluated
             try:

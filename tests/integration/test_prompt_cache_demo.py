@@ -46,6 +46,10 @@ def made(demo_model, tmp_path_factory):
         assert b.save_cache(path)
         again = b.generate(PROMPT, max_tokens=16, sampling=GREEDY)
         assert again.prompt_tokens_evaluated <= 2
+        # forgotten, the prompt is read whole again, and continues as from scratch
+        b.forget_cache()
+        fresh = b.generate(PROMPT, max_tokens=16, sampling=GREEDY)
+        assert fresh.prompt_tokens_evaluated == g.prompt_tokens and fresh.text == g.text
     finally:
         b.close()
     return path, g.prompt_tokens, g.text, again.text

@@ -192,5 +192,9 @@ class Backend(ABC):
         raises). The next prompt then evaluates only what the cache lacks."""
         return 0
 
+    def forget_cache(self) -> None:  # noqa: B027 - optional hook
+        """Forget what the model has read: the next prompt is evaluated whole (benches that
+        compare prompts from an empty context; default: nothing to forget)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free resources."""

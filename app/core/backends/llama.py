@@ -746,6 +746,10 @@ class LlamaCppBackend(Backend):
         self.llm._ctx.kv_cache_seq_rm(-1, n, -1)     # (a failed batch may have left entries past n)
         return self._cached
 
+    def forget_cache(self) -> None:
+        self.llm._ctx.kv_cache_clear()
+        self._kv_set([])
+
     def _kv_set(self, tokens: list[int]) -> None:
         """The context now holds ``tokens`` (restored): tell the prefix matching and llama-cpp-python."""
         self._cached = list(tokens)
