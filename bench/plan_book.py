@@ -1,6 +1,7 @@
 """Bench: a book plan on a real model: do its chapters repeat?
 
     python bench/plan_book.py --model instruct [--words 90000] [--seed 1] [--bible]
+    python bench/plan_book.py --model instruct --replan PROJECT.longhand
 
 Plans the 90,000-word fantasy novel of the novel bench (chapters only: no scene is written)
 and reports the chapters, the repeated titles, and the largest content-word overlap between
@@ -8,12 +9,18 @@ two chapters' title and synopsis (:func:`longhand.core.engine.book_plan.synopsis
 engine refuses a chapter at 0.5 or more), and the answers that held no chapter line. Writes
 ``plan_book_<model>.json`` (``--bible``: the novel bench's request with its story bible,
 ``plan_book_<model>_<words>k_bible.json``).
+
+``--replan``: the book of a project re-planned as the app's Re-plan book does (its written
+and locked chapters kept; the project file is not changed), and how much each new chapter
+shares with the kept ones (the largest overlap, and the new chapters at 0.3 or more). Writes
+``plan_book_<model>_replan.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import logging
 import sys
 import time
@@ -32,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--words", type=int, default=90_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bible", action="store_true", help="with the novel bench's story bible (bench/novel.py)")
+    ap.add_argument("--replan", metavar="PROJECT", help="re-plan this project's book (the file is not changed)")
     ap.add_argument("--out", help="results folder (default bench/results)")
     C.add_model_arg(ap)
     C.add_threads_arg(ap)
@@ -49,9 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.bible:
         import novel
         bible = novel.BIBLE
-    chapters = writer.plan_book(INSTRUCTION.format(words=args.words), args.words, bible=bible,
-                                on_event=lambda e: ready.append(e) if isinstance(e, BookPlanReady)
-                                else rounds.append(e.read) if isinstance(e, BookPlanRound) else None)
+    def on_event(e) -> None:
+        if isinstance(e, BookPlanReady):
+            ready.append(e)
+        elif isinstance(e, BookPlanRound):
+            rounds.append(e.read)
+
+    kept: set[int] = set()      # re-planned: the chapters kept (written or locked)
+    if args.replan:
+        from longhand.core.projects.project import Project
+        job = Project.load(args.replan)
+        chapters = writer.replan_book(job, on_event=on_event)
+        kept = {s.chapter for s in job.sections if s.chapter is not None and s.text.strip()} | \
+            {i for i, c in enumerate(chapters) if c.locked}
+        args.words, bible = job.target_words, job.bible
+    else:
+        chapters = writer.plan_book(INSTRUCTION.format(words=args.words), args.words, bible=bible,
+                                    on_event=on_event)
     seconds = time.perf_counter() - t0
     keys = [BP.chapter_keys(c.title, c.synopsis) for c in chapters]
     pairs = [(BP.synopsis_overlap(keys[i], keys[j]), i, j) for i, j in itertools.combinations(range(len(keys)), 2)]
@@ -67,10 +89,24 @@ def main(argv: list[str] | None = None) -> int:
             # answers asked for chapters, and those that held no line the plan could read (the
             # format's placeholders echoed: "Chapter 5 - Title: [title] - Synopsis: [what happens]")
             "chapter_answers": len(rounds), "answers_with_no_chapter": sum(n == 0 for n in rounds),
-            "plan": [{"title": c.title, "synopsis": c.synopsis, "words": c.target_words} for c in chapters],
+            "plan": [{"title": c.title, "synopsis": c.synopsis, "words": c.target_words, "kept": i in kept}
+                     for i, c in enumerate(chapters)],
             "answers": ready[-1].raw.splitlines() if ready else []}
+    if args.replan:
+        # each new chapter against the kept ones (their synopses: what the plan tells)
+        new = [i for i in range(len(chapters)) if i not in kept]
+        old_ = sorted(kept)
+        against = [(max((BP.synopsis_overlap(keys[i], keys[j]), j) for j in old_), i) for i in new] if old_ else []
+        data["replan"] = {
+            "project": args.replan, "kept": len(old_), "new": len(new),
+            "largest_overlap_with_kept": ({"overlap": round(max(against)[0][0], 3),
+                                           "chapters": [max(against)[1] + 1, max(against)[0][1] + 1]}
+                                          if against else None),
+            "new_at_0_3_or_more": sum(o >= 0.3 for (o, _), _ in against),
+            "mean_overlap_with_kept": round(sum(o for (o, _), _ in against) / len(against), 3) if against else None}
+        print(json.dumps(data["replan"]))
     name = "demo" if args.model == "demo" else "instruct" if args.model == "instruct" else Path(args.model).stem
-    suffix = f"_{args.words // 1000}k_bible" if bible else ""
+    suffix = "_replan" if args.replan else f"_{args.words // 1000}k_bible" if bible else ""
     C.write_json(C.out_dir(args.out) / f"plan_book_{name}{suffix}.json", data)
     print(f"{len(chapters)} chapters summing to {data['target_sum']}; repeated titles {data['repeated_titles']}; "
           f"largest overlap {data['largest_overlap']}; answers with no chapter {data['answers_with_no_chapter']} "
