@@ -143,9 +143,9 @@ class PartsPlanner(ScriptedBackend):
     def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
         self.prompts.append(prompt)
         user = "".join(prompt.user)
-        if user.startswith("Outline the"):
+        if user.startswith("Outline the") or "Outline what happens next" in user:
             p = int(re.search(r"in (\d+) parts", user).group(1))
-            rest = 50 if user.startswith("Outline the rest") else 0     # (another story's parts)
+            rest = 0 if user.startswith("Outline the") else 50     # (the rest of a story: other parts)
             lines = [_part_line(i + rest) for i in range(1, p + 1)]
             if self.echo:
                 lines.insert(0, f"Part 1 - Title: {self.echo[0]} - Synopsis: {self.echo[1]}")
@@ -255,20 +255,24 @@ def test_a_long_chat_book_replanned_outlines_the_rest_of_its_story_after_the_wri
     w, job, written = _with_opening(backend, 90_000, 6)
     for c, ch in enumerate(written):
         ch.summary = f"Mara Voss crossed the {_w(300 + c, 1)} fen and lost the {_w(300 + c, 2)} compass."
-    backend.echo = (written[2].title, written[2].summary)
+    # (the instruct model gave written chapters back as parts: a part taking most of its words
+    # from one chapter's summary, under another title, is a copy)
+    backend.echo = ("The Long Way Round", written[4].summary)
     backend.prompts.clear()
     w.replan_book(job)
     users = ["".join(p.user) for p in backend.prompts]
-    # the outline is of the rest of the story (30 chapters in 8 parts), shown what was written
-    assert users[0].startswith("Outline the rest of the story of the following novel in 8 parts, going on "
-                               "from where its first 6 chapters, already written, leave it")
-    assert all(f"Chapter {c + 1}: {ch.title}. {ch.summary}" in users[0] for c, ch in enumerate(written))
+    # the outline is of the rest of the story (30 chapters in 8 parts), after where the last
+    # written chapters leave it (their summaries as prose, not a list to copy)
+    assert users[0].startswith("Here is where a novel stands after its first 6 chapters:\n"
+                               + " ".join(ch.summary for ch in written[3:]) + "\n\n")
+    assert "Outline what happens next in the novel, from here to its end, in 8 parts." in users[0]
+    assert written[2].summary not in users[0]
     asks = [re.search(r"Now plan chapters (\d+ to \d+) of 36", u).group(1) for u in users if "Now plan" in u]
     assert asks == ["7 to 9", "10 to 13", "14 to 17", "18 to 21", "22 to 24", "25 to 28", "29 to 32", "33 to 36"]
     # the part that told chapter 3 again is left out: part 1 is the outline's next line
     title = [_part_line(i + 50).split(" - Title: ")[1].split(" - ")[0] for i in range(1, 9)]
     first = next(u for u in users if "Now plan chapters 7 to 9" in u)
-    assert f'The story, part 1 of 8: "{title[0]}"' in first and written[2].summary not in first
+    assert f'The story, part 1 of 8: "{title[0]}"' in first and written[4].summary not in first
     assert f'from where chapter 6 ("{written[5].title}") leaves the story up to part 2 ("{title[1]}")' in first
     assert job.chapters[:6] == written and len(job.chapters) == 36
     assert sum(c.target_words for c in job.chapters) == 90_000
@@ -1689,3 +1693,23 @@ def test_a_chapter_summary_that_numbers_its_chapter_wrongly_loses_that_opening()
     assert B._without_chapter_opening("In chapter two, Mara and Ilse argue.") == "Mara and Ilse argue."
     assert B._without_chapter_opening("Mara reads chapter 5, then sleeps.") == "Mara reads chapter 5, then sleeps."
     assert B._without_chapter_opening("In Chapter 5, she wept.") == "In Chapter 5, she wept."
+
+
+def test_a_part_that_copies_sentences_of_a_written_chapters_summary_is_a_copy():
+    # the instruct model's parts for the rest of its 100,000-word book, after ten chapters
+    summary = ("As the Duke retreats, the Greywater continues its course without interruption. Cartographers "
+               "and townspeople are left to wonder what has happened to their world. They gather together again "
+               "and decide on a new course of action. They will continue to study the Greywater and use its "
+               "power to their advantage.")
+    synopsis = ("The Duke, with the help of his men, attempts to move the Greywater. It is met with fierce "
+                "resistance from the Guild and other cartographers. The Duke's plans are thwarted, and he is "
+                "forced to retreat.")
+    written = [BP.chapter_keys("The Greywater's Movement", f"{synopsis} {summary}")]
+    copy = BP.chapter_keys("The Greywater's New Course", "As the Duke retreats, the Greywater continues its course "
+                           "without interruption. Cartographers and townspeople are left to wonder what has "
+                           "happened to their world.")
+    new = BP.chapter_keys("The New Continent's Formation", "The guild creates a new continent in Saltmarsh, using "
+                          "the Greywater's power to manipulate the land's properties.")
+    assert BP.copies(copy, written) and not BP.copies(new, written)
+    # overlap with all the chapter tells misses the copy: it tells a part of it
+    assert BP.synopsis_overlap(copy, written[0]) < BP.REPEAT_OVERLAP

@@ -68,6 +68,8 @@ from .book_plan import (
     ParsedChapter,
     Told,
     bounded_targets,
+    chapter_keys,
+    copies,
     dedupe_chapters,
     fallback_chapters,
     fallback_scenes,
@@ -150,6 +152,7 @@ PLAN_LINE_WORDS_COMPLETION = 30
 # 3,619 in its last chapter, where a small model has least story left: the last four
 # chapters landed at S_l 53-73.)
 CHAPTER_SPREAD = 1.2
+REST_STORY_CHAPTERS = 3         # a re-planned book's rest is outlined after its last written chapters' summaries
 CHAPTERS_PER_PART = 4           # a long book's chapters per part of its story (chat models)
 STALLED_ROUNDS = 3              # answers in a row that add nothing before a part is given up
 TOP_UP_SCENES = 8
@@ -391,13 +394,12 @@ class BookWriter(AgentWriter):
         could not give three distinct parts."""
         p = min(PLAN_LINES_PER_ANSWER, max(len(BOOK_ACTS), round(n / CHAPTERS_PER_PART)))
         zh = _chinese(instruction)
-        told = dedupe_chapters([ParsedChapter(ch.title, ch.summary.strip() or ch.synopsis, ch.target_words)
-                                for ch in opening])
+        told = [chapter_keys(ch.title, f"{ch.synopsis} {ch.summary}") for ch in opening]
         if opening:
-            written = "\n".join(f"Chapter {k}: {ch.title}. {ch.summary.strip() or ch.synopsis.strip()}"
-                                 for k, ch in enumerate(opening, 1))
-            ask = BOOK_PARTS_REST_CHAT.format(p=p, m=len(opening), instruction=instruction.strip(),
-                                              bible=_bible_block(bible), written=written)
+            story = " ".join(" ".join((ch.summary.strip() or ch.synopsis.strip()).split())
+                             for ch in opening[-REST_STORY_CHAPTERS:])
+            ask = BOOK_PARTS_REST_CHAT.format(p=p, m=len(opening), story=story, instruction=instruction.strip(),
+                                              bible=_bible_block(bible))
         else:
             ask = BOOK_PARTS_CHAT.format(p=p, instruction=instruction.strip(), bible=_bible_block(bible))
         best: list[ParsedChapter] = []
@@ -411,7 +413,8 @@ class BookWriter(AgentWriter):
                                               max_words=PLAN_LINE_WORDS)
             text = self._generate_plan(prompt, p, emit, cancel, attempt=attempt)
             raw_all.append(text)
-            parts = dedupe_chapters(told + parse_chapters(text, chinese=zh))[len(told):]
+            parts = [x for x in dedupe_chapters(parse_chapters(text, chinese=zh))
+                     if not copies(chapter_keys(x.title, x.synopsis), told)]
             parts = self._story_chapters(parts, 0, p)[:p]
             log.info("book plan: the story in %d parts (%d asked for)", len(parts), p)
             if len(parts) > len(best):

@@ -173,6 +173,18 @@ class Told:
         return True
 
 
+COPY_SHARE = 0.6          # a plan line holding this much of its content words in one text copies it
+
+
+def copies(keys: set[str], among: list[set[str]]) -> bool:
+    """Does a plan line (content words ``keys``) take most of itself from one of ``among``
+    (what one written chapter tells)? Containment, not overlap: a part that copies one or two
+    sentences of a chapter's summary shares little of the whole summary. (The instruct model's
+    parts after ten written chapters: its copies held 0.70-1.0 of their words in one chapter's
+    summary; its new parts 0.33-0.44.)"""
+    return bool(keys) and any(len(keys & k) / len(keys) >= COPY_SHARE for k in among)
+
+
 def _retells(keys: set[str], among: list[set[str]]) -> bool:
     """Do content words ``keys`` share most of themselves with any of ``among``?"""
     return any(synopsis_overlap(keys, k) >= REPEAT_OVERLAP for k in among)

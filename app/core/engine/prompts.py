@@ -387,20 +387,21 @@ Answer with the parts only, one per line, in exactly this format:
 Part 1 - Title: [title] - Synopsis: [what happens]
 Part 2 - Title: [title] - Synopsis: [what happens]
 ..."""
-# A book re-planned after its first chapters were written: the rest of its story, told after them.
+# A book re-planned after its first chapters were written: the rest of its story, after where
+# they leave it (the last chapters' summaries, as prose: shown the written chapters as a list,
+# the instruct model gave them back as its parts, title for title, in 2 answers of 2).
 BOOK_PARTS_REST_CHAT = """\
-Outline the rest of the story of the following novel in {p} parts, going on from where its \
-first {m} chapters, already written, leave it, to its end. For each part give a short title \
-and a synopsis (one or two detailed sentences: who, where, what changes). Every part moves the \
-story forward: no part may tell again what the written chapters tell, no two parts may tell \
-the same events, and only the last part ends the story.
+Here is where a novel stands after its first {m} chapters:
+{story}
+
+Outline what happens next in the novel, from here to its end, in {p} parts. Each part tells \
+new events that come after the ones above (never the same events again), with new titles; \
+only the last part ends the story. For each part give a short title and a synopsis (one or two \
+detailed sentences: who, where, what changes).
 
 Writing task:
 {instruction}
 {bible}
-The chapters written so far:
-{written}
-
 Answer with the parts only, one per line, in exactly this format:
 Part 1 - Title: [title] - Synopsis: [what happens]
 Part 2 - Title: [title] - Synopsis: [what happens]
