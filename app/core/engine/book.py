@@ -389,9 +389,10 @@ class BookWriter(AgentWriter):
     def _story_parts(self, instruction: str, n: int, bible: str, emit, cancel,
                      raw_all: list[str], opening: list[Chapter] | tuple[()] = ()) -> list[ParsedChapter]:
         """The story of a long book in parts (see prompts.BOOK_PARTS_CHAT), or of its ``n``
-        chapters after the written ones that open it (``opening``: shown to the model; a part
-        that retells one of them is left out); the best of a few answers, none if the model
-        could not give three distinct parts."""
+        chapters after the written ones that open it (``opening``: the model is shown where the
+        last ``REST_STORY_CHAPTERS`` of them leave the story, and a part that copies one of them
+        is left out); the best of a few answers, none if the model could not give three
+        distinct parts."""
         p = min(PLAN_LINES_PER_ANSWER, max(len(BOOK_ACTS), round(n / CHAPTERS_PER_PART)))
         zh = _chinese(instruction)
         told = [chapter_keys(ch.title, f"{ch.synopsis} {ch.summary}") for ch in opening]
