@@ -269,7 +269,7 @@ def test_a_long_chat_book_replanned_outlines_the_rest_of_its_story_after_the_wri
     assert written[2].summary not in users[0]
     asks = [re.search(r"Now plan chapters (\d+ to \d+) of 36", u).group(1) for u in users if "Now plan" in u]
     assert asks == ["7 to 9", "10 to 13", "14 to 17", "18 to 21", "22 to 24", "25 to 28", "29 to 32", "33 to 36"]
-    # the part that told chapter 3 again is left out: part 1 is the outline's next line
+    # the part that told chapter 5 again is left out: part 1 is the outline's next line
     title = [_part_line(i + 50).split(" - Title: ")[1].split(" - ")[0] for i in range(1, 9)]
     first = next(u for u in users if "Now plan chapters 7 to 9" in u)
     assert f'The story, part 1 of 8: "{title[0]}"' in first and written[4].summary not in first
