@@ -369,6 +369,16 @@ BOOK_PLAN_ACT_CHAT = """
 
 Now plan chapters {a} to {b} of {n}: they are {part}."""
 
+# (the request and the answer's format, the same in both outlines of a book's parts)
+_PARTS_ANSWER = """
+Writing task:
+{instruction}
+{bible}
+Answer with the parts only, one per line, in exactly this format:
+Part 1 - Title: [title] - Synopsis: [what happens]
+Part 2 - Title: [title] - Synopsis: [what happens]
+..."""
+
 # A book of more chapters than one answer holds is planned in two steps on a chat model. Asked
 # for chapters 1 to 12 of 36, the instruct model told the whole story in them (the heroine's
 # death in chapter 9, "The End" in chapter 10) and then, asked for chapters 10 to 12, copied
@@ -379,14 +389,7 @@ Outline the story of the following novel in {p} parts, from its beginning to its
 each part give a short title and a synopsis (one or two detailed sentences: who, where, what \
 changes). Every part moves the story forward: no two parts may tell the same events, and only \
 the last part ends the story.
-
-Writing task:
-{instruction}
-{bible}
-Answer with the parts only, one per line, in exactly this format:
-Part 1 - Title: [title] - Synopsis: [what happens]
-Part 2 - Title: [title] - Synopsis: [what happens]
-..."""
+""" + _PARTS_ANSWER
 # A book re-planned after its first chapters were written: the rest of its story, after where
 # they leave it (the last chapters' summaries, as prose: shown the written chapters as a list,
 # the instruct model gave them back as its parts, title for title, in 2 answers of 2).
@@ -398,14 +401,7 @@ Outline what happens next in the novel, from here to its end, in {p} parts. Each
 new events that come after the ones above (never the same events again), with new titles; \
 only the last part ends the story. For each part give a short title and a synopsis (one or two \
 detailed sentences: who, where, what changes).
-
-Writing task:
-{instruction}
-{bible}
-Answer with the parts only, one per line, in exactly this format:
-Part 1 - Title: [title] - Synopsis: [what happens]
-Part 2 - Title: [title] - Synopsis: [what happens]
-..."""
+""" + _PARTS_ANSWER
 # (Shown the whole outline, the instruct model made each part's chapters out of the parts'
 # lines: "The Lost Key: A cartographer named Elara discovers…"; shown its neighbours as lines,
 # it copied them and the words around them into titles: "The Mountain Sage comes next: These
