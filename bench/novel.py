@@ -8,7 +8,9 @@ Resumable: the job lives in the project file (autosaved while it writes); run th
 again and it continues where it stopped. Each run appends its per-scene rows to
 ``bench/results/novel.json``; the report (``novel.md``) is rebuilt from all rows and the project:
 
-* words per chapter vs target and their S_l (goal: mean >= 95), whole-book S_l so far;
+* words per chapter vs target and their S_l (goal: mean >= 95), whole-book S_l so far; a
+  chapter's S_l is against what it was written to: its target and the words carried into it
+  from short chapters before it (the target column shows them as "2477 +150");
 * the repeated 4-gram share of the book so far (goal <= 0.05);
 * prompt tokens evaluated per document token (goal <= 1.1): every prompt token the backend
   computed (book plan, scene plans, scenes, summaries) over the tokens of the written text,
@@ -382,8 +384,11 @@ def report(project, results: dict, out: Path, backend) -> None:
         scenes = [r for r in results["scenes"] if r["chapter"] == c + 1]
         texts = [project.sections[i].text for i in BM.chapter_scenes(project, c) if project.sections[i].text.strip()]
         words = BM.chapter_words(project, c)
+        # (S_l against what the chapter was written to: its target and the words carried into
+        # it from short chapters before it)
         rows.append({"chapter": c + 1, "title": ch.title, "status": status, "target": ch.target_words,
-                     "words": words, "s_l": round(length_score(ch.target_words, words), 1) if words else 0.0,
+                     "carried": ch.carried,
+                     "words": words, "s_l": round(length_score(ch.goal, words), 1) if words else 0.0,
                      "scenes": len(BM.chapter_scenes(project, c)), "plan": ch.plan_how,
                      "ttft_median": round(statistics.median([r["ttft"] for r in scenes]), 2) if scenes else None,
                      "peak_rss_mb": max((r["rss_mb"] for r in scenes), default=None),
@@ -465,7 +470,8 @@ def report(project, results: dict, out: Path, backend) -> None:
              "| scenes told again in other words |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['chapter']} | {r['title']} | {r['status']} | {r['target']} | {r['words']} | {r['s_l']} | "
+        target = f"{r['target']} +{r['carried']}" if r.get("carried") else f"{r['target']}"
+        lines.append(f"| {r['chapter']} | {r['title']} | {r['status']} | {target} | {r['words']} | {r['s_l']} | "
                      f"{r['scenes']} | {r['plan']} | {r['ttft_median']} | {r['peak_rss_mb']} | {r['codex_per_scene']} "
                      f"| {r['max_junk']} | {r['max_run_on']} | {r['recoveries']} | {r['needs_attention']} "
                      f"| {r['repeats_earlier']} | {r.get('told_again')} |")

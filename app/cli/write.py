@@ -169,7 +169,7 @@ def _two_levels(args, instruction: str, target: int) -> bool:
 
 def _chapters_json(job) -> list[dict]:
     return [{"title": ch.title, "synopsis": ch.synopsis, "target_words": ch.target_words,
-             "words": BM.chapter_words(job, c), "status": BM.chapter_status(job, c),
+             "carried": ch.carried, "words": BM.chapter_words(job, c), "status": BM.chapter_status(job, c),
              "summary": ch.summary, "locked": ch.locked,
              "scenes": [{"title": job.sections[i].heading, "main_point": job.sections[i].main_point,
                          "target_words": job.sections[i].target_words, "words": job.sections[i].words,

@@ -227,7 +227,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         col = index.column()
         scenes = self._nodes[c]
         planned = sum(s.target_words for s in scenes)
-        off = planned - ch.target_words if scenes else 0
+        off = planned - ch.goal if scenes else 0
         streaming = self.flat.streaming is not None and any(
             self.flat_index(s) == self.flat.streaming for s in scenes)
         if role == Qt.ItemDataRole.DisplayRole:
@@ -254,7 +254,7 @@ class BookTreeModel(OutlineItems, QAbstractItemModel):
         if col == COL_NAME:
             return f"Chapter {c + 1}: {ch.title or 'untitled'}"
         if col == COL_TARGET:
-            return f"{ch.target_words:,}" + (" ⚠" if off else "")
+            return f"{ch.target_words:,}" + (f" +{ch.carried:,}" if ch.carried else "") + (" ⚠" if off else "")
         if col == COL_WRITTEN:
             return f"{self.chapter_written(c):,}"
         if col == COL_STATUS:
@@ -823,11 +823,17 @@ def _escape(text: str) -> str:
 
 
 def _chapter_tip(ch: BM.Chapter, col: int, n_scenes: int, planned: int, off: int, short: int = 0):
+    carried = (f"{ch.carried:,} words carried into it from the chapters before it, which ended short "
+               f"of the book's pace: it is written to {ch.goal:,}." if ch.carried else "")
     if col == COL_TARGET and off:
         return (f"Its scenes add up to {planned:,} words, {abs(off):,} "
-                f"{'over' if off > 0 else 'under'} the chapter's target of {ch.target_words:,}.")
+                f"{'over' if off > 0 else 'under'} the chapter's {'goal' if ch.carried else 'target'} "
+                f"of {ch.goal:,}." + (f"\n\n{carried}" if carried else ""))
+    if col == COL_TARGET and carried:
+        return carried
     if col == COL_STATUS and short:
-        return (f"Finished {short:,} words short of its target of {ch.target_words:,}. Longhand gives a "
+        return (f"Finished {short:,} words short of its target of {ch.goal:,}"
+                f"{' (with the words carried into it)' if ch.carried else ''}. Longhand gives a "
                 "short chapter more scenes while the model can plan one that does not retell the book; "
                 "add one yourself, sharpen its synopsis and re-plan it, or write on by hand.")
     if col in (COL_NAME, COL_STATUS):

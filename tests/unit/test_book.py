@@ -1713,3 +1713,89 @@ def test_a_part_that_copies_sentences_of_a_written_chapters_summary_is_a_copy():
     assert BP.copies(copy, written) and not BP.copies(new, written)
     # overlap with all the chapter tells misses the copy: it tells a part of it
     assert BP.synopsis_overlap(copy, written[0]) < BP.REPEAT_OVERLAP
+
+
+class RetellsEveryTopUp(WillNotGoOn):
+    """A chat model whose every extra scene retells the chapter's first: its chapters end short."""
+
+    def __init__(self, job, **kw) -> None:
+        super().__init__(**kw)
+        self.job = job
+
+    def generate(self, prompt, *, max_tokens, sampling=None, on_piece=None, cancel=None, allow_end=True):
+        last = prompt.turns[-1][1] if prompt.turns else ""
+        if "Plan one more scene" in last:
+            k = int(re.search(r"Scene (\d+) - Title", last).group(1))
+            c = int(re.search(r"Chapter (\d+) is still", last).group(1)) - 1
+            first = self.job.sections[BM.chapter_scenes(self.job, c)[0]].main_point
+            return self._answer(prompt, f"Scene {k} - Title: Again - Main Point: {first} - Word Count: 300 words\n\n",
+                                on_piece)
+        return super().generate(prompt, max_tokens=max_tokens, sampling=sampling, on_piece=on_piece,
+                                cancel=cancel, allow_end=allow_end)
+
+
+def _three_chapters() -> Project:
+    job = Project(instruction="Write a 3600-word fantasy novel in chapters about Mara Voss.", target_words=3600)
+    job.chapters = [BM.Chapter("The Map", "Mara draws a map of the sea wall.", 1200),
+                    BM.Chapter("The Flood", "The sea wall moves.", 1200),
+                    BM.Chapter("The Tide", "Lowmere drowns at last.", 1200)]
+    return job
+
+
+def test_what_a_short_chapter_lacks_is_carried_into_the_chapters_after_it(tmp_path):
+    # the instruct model's 100,000-word novel ended at 82,951 words: each chapter the model
+    # could not bring onto its target lost what it lacked
+    job = _three_chapters()
+    job.path = tmp_path / "tide.longhand"
+    events = []
+    B.BookWriter(RetellsEveryTopUp(job, wants_end_after=150)).write_book(job, on_event=events.append)
+    done = [e for e in events if isinstance(e, EV.ChapterDone)]
+    words = [BM.chapter_words(job, c) for c in range(3)]
+    assert len(done) == 3 and all(e.short and e.words < BM.CHAPTER_LANDS * e.target_words for e in done)
+    # chapter 2 takes its share (half: its target of the 2,400 planned after chapter 1) of what
+    # chapter 1 lacks; chapter 3 all that chapters 1 and 2 lack, up to half its target
+    lack_1 = 1200 - words[0]
+    assert job.chapters[1].carried == round(lack_1 / 2) > 0
+    assert job.chapters[2].carried == min(3600 - words[0] - words[1] - 1200, 600) > job.chapters[1].carried
+    assert job.chapters[0].carried == 0
+    for c in (1, 2):
+        ch = job.chapters[c]
+        # planned and written to its goal; its planned target stays, and the plan adds up
+        assert ch.target_words == 1200 and ch.goal == 1200 + ch.carried
+        assert sum(job.sections[i].target_words for i in BM.chapter_scenes(job, c)) == ch.goal
+        assert done[c].target_words == ch.goal
+    assert BM.check_totals(job) == []
+    # kept in the project file
+    job.save()
+    again = Project.load(job.path)
+    assert [ch.carried for ch in again.chapters] == [ch.carried for ch in job.chapters]
+
+
+def test_nothing_is_carried_over_the_users_own_numbers_or_into_a_locked_chapter():
+    job = _three_chapters()
+
+    def chapter_1(words: int, status: str = "done") -> None:
+        job.sections = [Section(main_point="Mara draws the wall.", target_words=1200, chapter=0,
+                                text=" ".join(["word"] * words) + ".", status=status)]
+
+    chapter_1(600)
+    assert BM.carry_into(job, 1) == 300
+    # a chapter that ran long carries nothing (and takes nothing from the others)
+    chapter_1(1500)
+    assert BM.carry_into(job, 1) == 0
+    chapter_1(600)
+    # a locked chapter keeps its number
+    job.chapters[1].locked = True
+    assert BM.carry_into(job, 1) == 0
+    job.chapters[1].locked = False
+    # chapter targets the user made add up to something else than the book's: their plan stands
+    job.chapters[2].target_words = 1000
+    assert BM.check_totals(job) and BM.carry_into(job, 1) == 0
+    job.chapters[2].target_words = 1200
+    # nor before the chapters before it are written
+    chapter_1(600, status="writing")
+    assert BM.chapter_status(job, 0) == "writing" and BM.carry_into(job, 1) == 0
+    # at most half a chapter's target
+    job.chapters, job.target_words = job.chapters[:2], 2400
+    chapter_1(5)
+    assert BM.carry_into(job, 1) == int(BM.CARRY_MAX * 1200)

@@ -51,9 +51,11 @@ def test_write_a_book_with_a_codex_then_resume(tmp_path, capsys):
         out = json.loads(capsys.readouterr().out)
     chapters = out["chapters"]
     assert len(chapters) == 2 and sum(c["target_words"] for c in chapters) == 1500
+    assert chapters[0]["carried"] == 0 and chapters[1]["carried"] == min(750 - chapters[0]["words"], 375)
     for c in chapters:
         assert c["status"] == "done" and c["summary"]
-        assert sum(s["target_words"] for s in c["scenes"]) == c["target_words"]
+        # (its target and what chapter 1, cut short, carried into chapter 2)
+        assert sum(s["target_words"] for s in c["scenes"]) == c["target_words"] + c["carried"]
         assert c["words"] > 0       # (the stub repeats one sentence: the text-health guard cuts it short)
         # the stub's prose mentions "keeper": that entry is in every scene's prompt
         assert all("keeper" in s["codex_used"] for s in c["scenes"])

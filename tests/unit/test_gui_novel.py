@@ -359,7 +359,13 @@ def test_write_next_scene_then_the_chapter_updates_the_tree(make_window, qtbot, 
     m = tree(w)
     n = m.rowCount(m.index(1, 0))
     assert n == 3                                   # chapter 2 planned into scenes
-    assert sum(p.sections[i].target_words for i in BM.chapter_scenes(p, 1)) == 1000
+    # chapter 1 ended short: chapter 2 took half of what it lacked (its 1,000 of the 2,000
+    # words planned after it), and its scenes add up to that goal
+    ch = p.chapters[1]
+    assert ch.target_words == 1000 and ch.carried == round((1000 - BM.chapter_words(p, 0)) / 2) > 0
+    assert sum(p.sections[i].target_words for i in BM.chapter_scenes(p, 1)) == ch.goal
+    assert chapter_cell(w, 1, COL_TARGET) == f"1,000 +{ch.carried:,}"
+    assert "carried into it" in m.data(m.index(1, COL_TARGET), Qt.ItemDataRole.ToolTipRole)
     written = [s for s in p.sections if s.chapter == 1 and s.text]
     assert len(written) == 1                        # exactly one scene
     assert int(chapter_cell(w, 1, COL_WRITTEN).replace(",", "")) == written[0].words > 0

@@ -54,6 +54,7 @@ from .book_model import (
     Chapter,
     absorb_added_scene,
     add_scene,
+    carry_into,
     chapter_scenes,
     chapter_status,
     chapter_text,
@@ -526,7 +527,7 @@ class BookWriter(AgentWriter):
         old = chapter_scenes(job, c)
         locked = [(k, job.sections[i]) for k, i in enumerate(old) if job.sections[i].locked]
         replaced = [job.sections[i] for i in old if not job.sections[i].locked]
-        words = max(MIN_SCENE_WORDS, ch.target_words - sum(s.target_words for _, s in locked))
+        words = max(MIN_SCENE_WORDS, ch.goal - sum(s.target_words for _, s in locked))
         n = expected_scenes(words, self.scene_words(job))
         lo = max(1, math.ceil(words / MAX_SCENE_WORDS))
         if self.style != "completion":
@@ -612,6 +613,7 @@ class BookWriter(AgentWriter):
                     break
                 before = written
                 if not chapter_scenes(job, c):
+                    self._carry(job, c)
                     self.plan_chapter(job, c, on_event=emit, cancel=cancel)
                 for i in chapter_scenes(job, c):
                     sec = job.sections[i]
@@ -633,6 +635,16 @@ class BookWriter(AgentWriter):
             stats.seconds = time.perf_counter() - t0
             emit(JobDone(stats, bool(cancel and cancel.cancelled)))
         return stats
+
+    @staticmethod
+    def _carry(job, c: int) -> None:
+        """Before chapter ``c`` is planned: the words the chapters before it ended short of the
+        book's pace, its share of them carried into it (:func:`~.book_model.carry_into`)."""
+        ch = job.chapters[c]
+        ch.carried = carry_into(job, c)
+        if ch.carried:
+            log.info("chapter %d: %d words carried into it from the chapters before it, which ended short "
+                     "(written to %d words)", c + 1, ch.carried, ch.goal)
 
     @staticmethod
     def _left_unfinished(job, c: int) -> bool:
@@ -719,8 +731,8 @@ class BookWriter(AgentWriter):
         ch = job.chapters[c]
         added, last_words = 0, MIN_SCENE_WORDS
         while added < TOP_UP_SCENES and not (cancel and cancel.cancelled):
-            lack = ch.target_words - chapter_words(job, c)
-            if chapter_words(job, c) >= CHAPTER_LANDS * ch.target_words or lack < MIN_SCENE_WORDS // 2:
+            lack = ch.goal - chapter_words(job, c)
+            if chapter_words(job, c) >= CHAPTER_LANDS * ch.goal or lack < MIN_SCENE_WORDS // 2:
                 break
             if last_words < MIN_SCENE_WORDS // 4:
                 log.info("chapter %d: the last added scene wrote %d words; no more", c + 1, last_words)
@@ -729,7 +741,7 @@ class BookWriter(AgentWriter):
             idx = chapter_scenes(job, c)
             found = [job.sections[i] for i in idx]
             if self.style == "completion":
-                prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.target_words, found)
+                prompt = self._scene_plan_prompt(job, c, len(idx) + 1, ch.goal, found)
             else:
                 prompt = self._top_up_prompt(job, c, lack)
             step, raw = None, ""
@@ -766,7 +778,7 @@ class BookWriter(AgentWriter):
             emit(ChapterPlanned(c, chapter_scenes(job, c), "top-up", raw))
             last_words = self.write_section(job, i, mode="write", on_event=emit, cancel=cancel, stats=stats).words
             added += 1
-        if added == TOP_UP_SCENES and chapter_words(job, c) < CHAPTER_LANDS * ch.target_words:
+        if added == TOP_UP_SCENES and chapter_words(job, c) < CHAPTER_LANDS * ch.goal:
             self._short[c] = f"{TOP_UP_SCENES} scenes were added to it and it is still short"
         return added
 
@@ -860,8 +872,8 @@ class BookWriter(AgentWriter):
         proposed = propose_entries(chapter_text(job, c), job.codex, chapter=c + 1)
         job.codex.proposed += proposed
         words = chapter_words(job, c)
-        short = self._short.pop(c, "") if words < CHAPTER_LANDS * ch.target_words else ""
-        emit(ChapterDone(c, words, ch.target_words, ch.summary, proposed, short=short))
+        short = self._short.pop(c, "") if words < CHAPTER_LANDS * ch.goal else ""
+        emit(ChapterDone(c, words, ch.goal, ch.summary, proposed, short=short))
 
     def _mend_words(self, job, c: int) -> None:
         """Chapter ``c``'s codex names mended where the model misspelt them (Codex.misspellings: the
@@ -934,7 +946,7 @@ class BookWriter(AgentWriter):
     def book_context_needed(self, job) -> int:
         head = self.backend.count_tokens(self._head(job)) + 200
         summaries = sum(self.backend.count_tokens(ch.summary) + 12 for ch in job.chapters if ch.summary)
-        longest = max((ch.target_words for ch in job.chapters), default=DEFAULT_CHAPTER_WORDS)
+        longest = max((ch.goal for ch in job.chapters), default=DEFAULT_CHAPTER_WORDS)
         turns = 0 if self.style == "completion" else \
             _CHAT_TURN_TOKENS * (expected_scenes(longest) + 2) + int(longest * self._tokens_per_word * 0.1)
         return int(head + summaries + longest * self._tokens_per_word * 1.2 + MAX_SCENE_WORDS * 2.2 + 600 + turns)
@@ -1184,20 +1196,20 @@ class BookWriter(AgentWriter):
         ch = job.chapters[c]
         count = self.backend.count_tokens
         idx = chapter_scenes(job, c)
-        longest = max([job.sections[i].target_words for i in idx] or [min(MAX_SCENE_WORDS, ch.target_words)])
-        block = 60 * max(len(idx), expected_scenes(ch.target_words))
+        longest = max([job.sections[i].target_words for i in idx] or [min(MAX_SCENE_WORDS, ch.goal)])
+        block = 60 * max(len(idx), expected_scenes(ch.goal))
         if self.style != "completion":     # a chat model's asks, one a scene, with its notes
-            block += (120 + SCENE_NOTES_BUDGET // 2) * max(len(idx), expected_scenes(ch.target_words))
+            block += (120 + SCENE_NOTES_BUDGET // 2) * max(len(idx), expected_scenes(ch.goal))
         reserve = int(longest * self._tokens_per_word * 1.6) + 400
         avail = int(self.backend.info.n_ctx * 0.9) - reserve - count(self._head(job)) \
             - count(self._chapter_head(job, c)) - block
-        need = int(ch.target_words * self._tokens_per_word * 1.15)
+        need = int(ch.goal * self._tokens_per_word * 1.15)
         if self.style != "completion":
             # a chat model's chapter is a conversation: its scenes, the asks between them (the
             # asks to go on too) and a few top-up scenes; short of room for all of it, the
             # conversation slides, and each slide evaluates what it keeps again
-            need = int(ch.target_words * self._tokens_per_word * 1.3) + \
-                _CHAT_TURN_TOKENS * (max(len(idx), expected_scenes(ch.target_words)) + 2)
+            need = int(ch.goal * self._tokens_per_word * 1.3) + \
+                _CHAT_TURN_TOKENS * (max(len(idx), expected_scenes(ch.goal)) + 2)
         text_budget = max(0, min(int(avail * 0.7), need))
         cost = [count(x) for x in self._summaries(job, c)]
         # (from where this job carried them last, in this process or before it was reopened:

@@ -70,6 +70,14 @@ class Chapter:
     # the first chapter whose summary its prompts carry (the story so far, its oldest
     # summaries dropped in a long book): kept for the same reason
     summaries_from: int = 0
+    # words carried into it from the chapters before it that ended short, set when it is
+    # planned (see :func:`carry_into`): it is written to ``goal``, its planned target stays
+    carried: int = 0
+
+    @property
+    def goal(self) -> int:
+        """The words it is written to: its target and what was carried into it."""
+        return self.target_words + self.carried
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,7 +104,7 @@ class Chapter:
                    locked=data.get("locked") is True, summary=text("summary"),
                    summary_edited=data.get("summary_edited") is True,
                    plan_how=text("plan_how"), codex_names=names, scenes_from=_count(data.get("scenes_from")),
-                   summaries_from=_count(data.get("summaries_from")))
+                   summaries_from=_count(data.get("summaries_from")), carried=_count(data.get("carried")))
 
 
 def _count(v) -> int:
@@ -154,8 +162,32 @@ def chapter_short(job, c: int) -> int:
     so); 0 when it landed, or is not finished."""
     if chapter_status(job, c) != "done":
         return 0
-    target, words = job.chapters[c].target_words, chapter_words(job, c)
+    target, words = job.chapters[c].goal, chapter_words(job, c)
     return target - words if words < CHAPTER_LANDS * target else 0
+
+
+# At most this share of a chapter's target is carried into it (see carry_into)
+CARRY_MAX = 0.5
+
+
+def carry_into(job, c: int) -> int:
+    """How many words chapter ``c`` takes over from the chapters before it that ended short,
+    so that the book still comes out at its length: what the book lacks at its pace (its
+    target, less the words written before ``c`` and the targets of ``c`` and the chapters after
+    it), shared among those chapters by their targets; at most ``CARRY_MAX`` of ``c``'s target.
+    (The instruct model's 100,000-word novel ended at 82,951 words: each short chapter's lack
+    was lost.) Nothing is carried before the chapters before ``c`` are all written, where the
+    user's chapter targets do not add up to the book's (:func:`check_totals`: the user's plan
+    stands), or into a locked chapter."""
+    ch = job.chapters[c]
+    if ch.locked or sum(x.target_words for x in job.chapters) != job.target_words \
+            or any(chapter_status(job, k) != "done" for k in range(c)):
+        return 0
+    rest = sum(x.target_words for x in job.chapters[c:])
+    lack = job.target_words - sum(chapter_words(job, k) for k in range(c)) - rest
+    if lack <= 0 or rest <= 0:
+        return 0
+    return min(round(lack * ch.target_words / rest), int(CARRY_MAX * ch.target_words))
 
 
 def check_totals(job) -> list[str]:
@@ -169,10 +201,11 @@ def check_totals(job) -> list[str]:
         idx = chapter_scenes(job, c)
         if idx:
             scenes = sum(job.sections[i].target_words for i in idx)
-            if scenes != ch.target_words:
+            if scenes != ch.goal:
+                carried = f" and {ch.carried:,} carried into it" if ch.carried else ""
                 problems.append(f"Chapter {c + 1} ({ch.title}): its scenes add up to {scenes:,} "
-                                f"words, its target is {ch.target_words:,} "
-                                f"({scenes - ch.target_words:+,}).")
+                                f"words, its target is {ch.target_words:,}{carried} "
+                                f"({scenes - ch.goal:+,}).")
     return problems
 
 

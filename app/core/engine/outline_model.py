@@ -31,8 +31,9 @@ class ChapterRow:
 
     @property
     def mismatch(self) -> int:
-        """Scene targets minus the chapter's target (0 when they add up or none are planned)."""
-        return self.scene_targets - self.chapter.target_words if self.scenes else 0
+        """Scene targets minus the chapter's goal, its target and the words carried into it
+        (0 when they add up or none are planned)."""
+        return self.scene_targets - self.chapter.goal if self.scenes else 0
 
 
 def chapter_rows(job, words=None) -> list[ChapterRow]:
@@ -124,12 +125,13 @@ def fit_chapter_targets(job) -> bool:
 
 
 def fit_scene_targets(job, c: int) -> bool:
-    """Rescale chapter ``c``'s unlocked scenes so they add up to the chapter's target."""
+    """Rescale chapter ``c``'s unlocked scenes so they add up to the chapter's goal (its target
+    and the words carried into it)."""
     idx = [i for i in chapter_scenes(job, c) if not job.sections[i].locked]
     if not idx:
         return False
     fixed = sum(job.sections[i].target_words for i in chapter_scenes(job, c) if job.sections[i].locked)
-    total = max(len(idx), job.chapters[c].target_words - fixed)
+    total = max(len(idx), job.chapters[c].goal - fixed)
     for i, t in zip(idx, rescale([job.sections[i].target_words for i in idx], total)):
         job.sections[i].target_words = t
     return True
