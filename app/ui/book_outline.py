@@ -427,7 +427,7 @@ class BookOutline(QWidget):
         h.setStretchLastSection(False)
         h.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         fm = self.tree.fontMetrics()
-        for col, sample in ((COL_TARGET, "10,000 ⚠"), (COL_WRITTEN, "Written"),
+        for col, sample in ((COL_TARGET, "10,000 +1,000 ⚠"), (COL_WRITTEN, "Written"),
                             (COL_STATUS, "not planned"), (COL_LOCK, "Lock")):
             h.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             h.resizeSection(col, fm.horizontalAdvance(sample) + 14)

@@ -464,7 +464,7 @@ class NovelActions(QObject):
         if cur is None:
             nxt = OM.next_scene(p)
             cur = nxt[0] if nxt else len(rows) - 1
-        bars = [Bar(r.written, r.chapter.target_words,
+        bars = [Bar(r.written, r.chapter.goal,
                     "writing" if r.index == cur and streaming is not None
                     else {"done": "done", "writing": "done"}.get(r.status, "planned"))
                 for r in rows]
@@ -475,8 +475,9 @@ class NovelActions(QObject):
             r = rows[cur]
             done_scenes = sum(1 for i in r.scenes if p.sections[i].written)
             scenes = f" · {done_scenes} of {len(r.scenes)} scenes written" if r.scenes else " · not planned yet"
-            pct = 100 * r.written / r.chapter.target_words if r.chapter.target_words else 0
-            label.setText(f"Chapter {cur + 1} of {len(rows)}: {r.written:,} / {r.chapter.target_words:,} "
+            # (written against its goal: its target and the words carried into it)
+            pct = 100 * r.written / r.chapter.goal if r.chapter.goal else 0
+            label.setText(f"Chapter {cur + 1} of {len(rows)}: {r.written:,} / {r.chapter.goal:,} "
                           f"words ({pct:.0f}%){scenes}")
             label.show()
         return True

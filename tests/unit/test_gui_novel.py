@@ -373,7 +373,8 @@ def test_write_next_scene_then_the_chapter_updates_the_tree(make_window, qtbot, 
     assert scene_cell(w, 1, 0, COL_STATUS) == "done" and scene_cell(w, 1, 1, COL_STATUS) == "planned"
     assert "Mara Voss" in written[0].codex_used
     assert len(w.view.cards) == len(p.sections) and w.view.cards[2].section is written[0]
-    assert "Chapter 2 of 3" in w.tracker.chapter_label.text()
+    # (the tracker counts the chapter against its goal, the words carried into it with its target)
+    assert f"Chapter 2 of 3: {written[0].words:,} / {ch.goal:,} words" in w.tracker.chapter_label.text()
     # write the rest of chapter 2 (the selected chapter)
     w.outline.book.select_chapter(1)
     qtbot.mouseClick(w.novel.bar.write_chapter_btn, Qt.MouseButton.LeftButton)
