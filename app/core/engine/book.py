@@ -92,7 +92,7 @@ from .events import (
     JobStats,
     PlanReady,
 )
-from .plan import Section, parse_plan, short_title
+from .plan import ParsedStep, Section, parse_plan, short_title
 from .prompts import (
     BOOK_ACTS,
     BOOK_HEAD_CHAT,
@@ -751,9 +751,7 @@ class BookWriter(AgentWriter):
             # a chat model told what it proposed that was refused
             for attempt in range(TOP_UP_ATTEMPTS):
                 raw = self._generate_plan(prompt, 1, emit, cancel, attempt=attempt)
-                steps = [st for st in parse_plan((prompt.answer[-1] if prompt.answer else "") + raw)
-                         if not self._not_plannable(job, c, st)]
-                step = next((st for st in steps if told.add(st.main_point)), None)
+                steps, step = self._take_scene(job, c, (prompt.answer[-1] if prompt.answer else "") + raw, told)
                 if step is not None or (cancel and cancel.cancelled):
                     break
                 if steps and self.style != "completion":
@@ -781,6 +779,20 @@ class BookWriter(AgentWriter):
         if added == TOP_UP_SCENES and chapter_words(job, c) < CHAPTER_LANDS * ch.goal:
             self._short[c] = f"{TOP_UP_SCENES} scenes were added to it and it is still short"
         return added
+
+    def _take_scene(self, job, c: int, answer: str, told: Told) -> tuple[list[ParsedStep], ParsedStep | None]:
+        """The scene lines of a top-up answer that could be scenes of chapter ``c``, and the
+        first of them that tells something new (None if none does); each refused is logged."""
+        steps = []
+        for st in parse_plan(answer):
+            why = self._not_plannable(job, c, st)
+            if not why:
+                steps.append(st)
+                if told.add(st.main_point):
+                    return steps, st
+            log.info("chapter %d: added scene %r (%r) refused (%s)", c + 1, st.title, st.main_point[:100],
+                     why or "retells")
+        return steps, None
 
     @staticmethod
     def _not_plannable(job, c: int, st) -> str:
