@@ -15,6 +15,7 @@ from longhand.core.engine.plan import (
     plan_as_text,
     rescale,
 )
+from longhand.core.text.health import garbled
 
 SAMPLES = {
     "paper format": (
@@ -178,6 +179,13 @@ def test_a_word_count_inside_the_line_ends_the_main_point():
     [step] = parse_plan(line)
     assert step.title == "The Greywater's Secret" and step.target_words == 245
     assert step.main_point == "The Greywater is a living thing, and its relationship to the land is complex."
+    # its own count before the one the plan's grammar made it write: the main point ends at the
+    # first (the whole line was refused as garbled, a plan's format inside its main point)
+    [step] = parse_plan("Scene 5 - Title: Duke Orrin's New Plan - Main Point: Duke Orrin commissions a new map of "
+                        "his lands and wants the Greywater moved. Word Count: 1450 words. - Word Count: 450 words")
+    assert step.title == "Duke Orrin's New Plan" and step.target_words == 450
+    assert step.main_point == "Duke Orrin commissions a new map of his lands and wants the Greywater moved."
+    assert not garbled(step.main_point)
     # a main point that speaks of words is not cut: only a labelled count is
     [step] = parse_plan("Paragraph 1 - Main Point: Why a hundred words can hold a life - Word Count: 300 words")
     assert step.main_point == "Why a hundred words can hold a life" and step.target_words == 300

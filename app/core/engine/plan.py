@@ -187,6 +187,11 @@ def parse_plan(text: str) -> list[ParsedStep]:
             except ValueError:
                 target = None
             body = body[: cm.start()].strip()
+            # the model's own count before the one the grammar asked for ("X. Word Count: 1450
+            # words. - Word Count: 450 words", the instruct model's top-up scenes): cut there too
+            em = _EMBEDDED_COUNT.search(body)
+            if em:
+                body = body[: em.start()].strip()
         else:
             body = _COUNT_LABEL_ONLY.sub("", body).strip()
         body = body.strip(" -–—:：|").strip()
