@@ -790,7 +790,7 @@ class BookWriter(AgentWriter):
                 steps.append(st)
                 if told.add(st.main_point):
                     return steps, st
-            log.info("chapter %d: added scene %r (%r) refused (%s)", c + 1, st.title, st.main_point[:100],
+            log.info("chapter %d: added scene %r (%r) refused (%s)", c + 1, st.title, st.main_point[:300],
                      why or "retells")
         return steps, None
 
