@@ -91,6 +91,12 @@ BENCHES: tuple[Bench, ...] = (
           ("novel-instruct/**",), "the novel on the instruct test model",
           _h(("words", "summary.words"), ("chapters", "summary.chapters_written"),
              ("mean chapter S_l", "summary.mean_chapter_s_l"))),
+    Bench("novel 30,000 words in one run, instruct model", "bench/novel.py --model instruct --words 30000",
+          "novel-instruct-30k/novel.json", ("novel-instruct-30k/**",),
+          "the 30,000-word novel on the instruct test model from an empty project, on one engine "
+          "(without-carry/: the same before a short chapter's lack was carried on)",
+          _h(("words", "summary.words"), ("book S_l", "summary.book_s_l_so_far"),
+             ("mean chapter S_l", "summary.mean_chapter_s_l"))),
     Bench("novel 100,000 words, instruct model", "bench/novel.py --model instruct --words 100000",
           "novel-instruct-100k/novel.json", ("novel-instruct-100k/**",),
           "the 100,000-word novel on the instruct test model (resumable: as far as it got)",
