@@ -349,3 +349,15 @@ def test_an_echo_of_a_fallback_scene_plan_is_chatter():
     for line in ["She let it turn on its hinge, slowly.", "At the end of the chapter she closed the book.",
                  "The complication was the tide, which got in the way of everything."]:
         assert line_chatter(line) == "", line
+
+
+def test_an_echo_of_where_the_previous_chapter_ended_is_chatter():
+    # the demo model's last scene of a two-chapter story opened with the chapter block's quote
+    # of where chapter 1 stopped
+    for line in ['The previous chapter ended: "I feel very happy now after waking up from sleeping in my own bed." '
+                 'She said this when her parents asked about it.',
+                 'The last of them ended: "… knows that she must go." Ilse went on.']:
+        assert line_chatter(line), line
+    for line in ["The previous chapter ended badly for him, and he knew it.",
+                 "When the last of them ended, the hall fell silent."]:
+        assert line_chatter(line) == "", line

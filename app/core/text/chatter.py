@@ -55,6 +55,9 @@ _META = (
     r"|(?:^|[.!?]\s+)let it turn on\b[^.!?:]{0,80}[:：]|\bit leads towards\s*[:：]"
     r"|(?:^|[.!?]\s+)(?:opening|end) of the chapter\s*[:：]"
     r"|\ba complication (?:gets|got) in the way\b|\ba conversation changes the plan\b"
+    # the chapter block's and the scene list's quotes of where the text stopped, echoed: "The
+    # previous chapter ended: "I feel very happy now…"" (the demo model's last scene of a story)
+    r"|(?:^|[.!?]\s+)the (?:previous chapter|last of them) ended\s*[:：]"
     # talk about paragraphs/sections/parts of the answer
     r"|\b(?:this|the (?:above|following|previous|next|last|final))\s+(?:paragraph|section|part|segment|scene|"
     r"chapter|text|passage|continuation|content)\s+(?:continues|describes|explores|covers|introduces|focuses|"
